@@ -1,0 +1,1 @@
+//! Typed Consul HTTP client: agent, ACL, partitions and namespaces.

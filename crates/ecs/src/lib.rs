@@ -1,0 +1,1 @@
+//! ECS task metadata v4 client, task/container types and derived values.

@@ -1,0 +1,1 @@
+//! Pure generator: resolved inputs to Envoy bootstrap JSON, identical to Consul's.

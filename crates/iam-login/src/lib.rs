@@ -1,0 +1,1 @@
+//! Consul aws-iam auth method: SigV4-signed bearer token, login and logout.

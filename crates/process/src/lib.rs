@@ -1,0 +1,1 @@
+//! Child supervision: spawn in a process group, forward signals, reap zombies.
