@@ -1,1 +1,170 @@
 //! consul-ecs v0.6.2 configuration: model, defaults and validation with JSON-path errors.
+//!
+//! mesh-init and health-sync read their settings from the JSON document in
+//! [`CONFIG_ENV`]. [`parse`] accepts exactly the documents v0.6.2 accepts,
+//! apart from the deliberate deviations listed in the compat corpus README
+//! (ports must be 0..65535, mis-cased keys are refused with a did-you-mean
+//! hint, `proxy.expose` is validated, `h2pingUseTLS` is accepted as an alias,
+//! a check's `udp` target is kept). Every problem is reported at once, each
+//! naming its field by dotted JSON path (`proxy.upstreams.0.localBindPort`).
+//!
+//! The extra rule mesh-init applies (no `service.checks` together with
+//! `healthSyncContainers`) is separate: [`Config::validate_for_mesh_init`].
+
+mod model;
+mod schema;
+
+use std::ffi::OsStr;
+use std::fmt;
+
+pub use model::*;
+
+/// Environment variable holding the configuration document.
+pub const CONFIG_ENV: &str = "CONSUL_ECS_CONFIG_JSON";
+
+/// One problem with one field of the document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Dotted JSON path of the offending field (`service.checks.1.tlsSkipVerify`);
+    /// empty when the whole document is wrong.
+    pub path: String,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "(document): {}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Why a configuration could not be loaded or used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The variable is unset or empty.
+    #[error("{CONFIG_ENV} is not populated: set it to the consul-ecs JSON configuration")]
+    NotSet,
+    /// The variable holds bytes that are not UTF-8.
+    #[error("{CONFIG_ENV} is not valid UTF-8")]
+    NotUnicode,
+    /// The text is not one JSON value (syntax error, trailing bytes, BOM...).
+    #[error("{CONFIG_ENV} is not valid JSON: line {line}, column {column}: {message}")]
+    Json {
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column of the problem.
+        column: usize,
+        /// What is wrong there.
+        message: String,
+    },
+    /// The JSON is well-formed but breaks the configuration rules.
+    #[error("{}", render_invalid(.0))]
+    Invalid(Vec<FieldError>),
+}
+
+impl ConfigError {
+    /// The field problems, when this is [`ConfigError::Invalid`].
+    pub fn field_errors(&self) -> &[FieldError] {
+        match self {
+            ConfigError::Invalid(errors) => errors,
+            _ => &[],
+        }
+    }
+}
+
+fn render_invalid(errors: &[FieldError]) -> String {
+    let mut out = format!(
+        "{CONFIG_ENV} is invalid ({} problem{}):",
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" }
+    );
+    for error in errors {
+        out.push_str("\n  ");
+        out.push_str(&error.to_string());
+    }
+    out
+}
+
+/// Loads the configuration from [`CONFIG_ENV`].
+pub fn from_env() -> Result<Config, ConfigError> {
+    from_env_value(std::env::var_os(CONFIG_ENV).as_deref())
+}
+
+/// Loads the configuration from a value read from [`CONFIG_ENV`] (`None`
+/// when unset); split out from [`from_env`] so it is testable without
+/// touching the process environment.
+pub fn from_env_value(value: Option<&OsStr>) -> Result<Config, ConfigError> {
+    let value = value.ok_or(ConfigError::NotSet)?;
+    if value.is_empty() {
+        return Err(ConfigError::NotSet);
+    }
+    let text = value.to_str().ok_or(ConfigError::NotUnicode)?;
+    parse(text)
+}
+
+/// Parses and validates a configuration document.
+///
+/// White space around the object is fine; anything else after it, and a
+/// leading byte-order mark, are rejected (as in v0.6.2). With duplicate keys
+/// the last one wins.
+pub fn parse(text: &str) -> Result<Config, ConfigError> {
+    if text.starts_with('\u{feff}') {
+        return Err(ConfigError::Json {
+            line: 1,
+            column: 1,
+            message: "leading byte-order mark (U+FEFF) is not allowed; save the JSON without a BOM"
+                .into(),
+        });
+    }
+    let doc: serde_json::Value = serde_json::from_str(text).map_err(json_error)?;
+    let cleaned = schema::validate(&doc).map_err(ConfigError::Invalid)?;
+    // The cleaned document has only known keys of the right types, so this
+    // cannot fail unless the schema table and the model disagree.
+    serde_json::from_value(cleaned).map_err(|e| {
+        ConfigError::Invalid(vec![FieldError {
+            path: String::new(),
+            message: format!("internal error: validated config did not decode: {e}"),
+        }])
+    })
+}
+
+/// Turns a serde_json syntax error into [`ConfigError::Json`], dropping the
+/// " at line L column C" suffix serde_json appends since we report those apart.
+fn json_error(error: serde_json::Error) -> ConfigError {
+    let text = error.to_string();
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    let message = text.strip_suffix(&suffix).unwrap_or(&text).to_owned();
+    ConfigError::Json {
+        line: error.line(),
+        column: error.column(),
+        message,
+    }
+}
+
+impl Config {
+    /// The rule mesh-init adds after loading: a service task must not have
+    /// both `service.checks` and `healthSyncContainers` non-empty (health-sync
+    /// does not apply it). Both fields are named in the error.
+    pub fn validate_for_mesh_init(&self) -> Result<(), ConfigError> {
+        let has_checks = self.service.as_ref().is_some_and(|s| !s.checks.is_empty());
+        if self.is_gateway() || !has_checks || self.health_sync_containers.is_empty() {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid(vec![
+            FieldError {
+                path: "service.checks".into(),
+                message: "must be empty when healthSyncContainers is set: define checks either \
+                          in Consul or through synced ECS health, not both"
+                    .into(),
+            },
+            FieldError {
+                path: "healthSyncContainers".into(),
+                message: "must be empty when service.checks is set".into(),
+            },
+        ]))
+    }
+}
