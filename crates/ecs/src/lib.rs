@@ -1,1 +1,18 @@
-//! ECS task metadata v4 client, task/container types and derived values.
+//! ECS task metadata v4 client, task/container types and the values consul-ecs derives from
+//! them (task ID, region, account, cluster ARN, node IP, container lifecycle).
+//!
+//! The types decode `GET ${ECS_CONTAINER_METADATA_URI_V4}/task` tolerantly: unknown fields
+//! are ignored and missing or `null` fields take their empty value, because the ECS agent
+//! and Fargate add and omit fields across versions. Whatever is needed from a field is
+//! checked where it is used (e.g. [`TaskMetadata::region`] fails on a malformed ARN).
+
+mod client;
+mod error;
+mod metadata;
+
+pub use client::{MetadataClient, RetryPolicy, DEFAULT_TIMEOUT, METADATA_URI_ENV};
+pub use error::EcsError;
+pub use metadata::{
+    Container, Health, Network, TaskMetadata, CONTAINER_TYPE_NORMAL, DEFAULT_NODE_IP,
+    NON_APPLICATION_CONTAINERS, STATUS_STOPPED,
+};

@@ -1,0 +1,306 @@
+//! HTTP client for the task metadata endpoint: per-request timeout and bounded retries with
+//! jittered backoff (v0.6.2 has neither: a hung endpoint hangs it forever).
+
+use std::time::Duration;
+
+use rand::Rng;
+
+use crate::metadata::{Container, TaskMetadata};
+use crate::EcsError;
+
+/// The environment variable the ECS agent sets to the metadata base URL of the container.
+pub const METADATA_URI_ENV: &str = "ECS_CONTAINER_METADATA_URI_V4";
+
+/// Default per-request timeout. The endpoint is local to the host and answers in
+/// milliseconds; five seconds only trips when something is really wrong.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How many characters of an error response body go into [`EcsError::Status`].
+const BODY_EXCERPT_CHARS: usize = 200;
+
+/// How [`MetadataClient::task`] retries transport errors, timeouts, 429 and 5xx.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Total attempts, including the first (at least 1).
+    pub max_attempts: u32,
+    /// Backoff before the second attempt; doubles after each further failure.
+    pub initial_backoff: Duration,
+    /// Upper bound of a single backoff.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Three attempts, 200 ms then 400 ms (each jittered to 50–100 %), so a transient
+    /// glitch costs well under a second and a dead endpoint fails within a few timeouts.
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that makes exactly one attempt.
+    pub fn none() -> Self {
+        RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// The pause after failed attempt number `attempt` (1-based): exponential, capped, and
+    /// jittered to between half and all of it so that many tasks restarted together do not
+    /// hit the agent in lockstep.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .initial_backoff
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
+        let capped = exp.min(self.max_backoff);
+        let half = capped / 2;
+        let jitter_nanos =
+            rand::rng().random_range(0..=half.as_nanos().min(u64::MAX as u128) as u64);
+        half + Duration::from_nanos(jitter_nanos)
+    }
+}
+
+/// Reads task metadata from `${ECS_CONTAINER_METADATA_URI_V4}`.
+#[derive(Debug, Clone)]
+pub struct MetadataClient {
+    base_uri: String,
+    http: reqwest::Client,
+    timeout: Duration,
+    retry: RetryPolicy,
+}
+
+impl MetadataClient {
+    /// A client for the URI in `ECS_CONTAINER_METADATA_URI_V4`; [`EcsError::EnvNotSet`] when
+    /// it is unset or empty.
+    pub fn from_env() -> Result<Self, EcsError> {
+        match std::env::var(METADATA_URI_ENV) {
+            Ok(uri) if !uri.trim().is_empty() => MetadataClient::new(uri.trim()),
+            _ => Err(EcsError::EnvNotSet),
+        }
+    }
+
+    /// A client for a metadata base URI such as `http://169.254.170.2/v4/<id>`, with the
+    /// default timeout and retry policy.
+    pub fn new(base_uri: impl Into<String>) -> Result<Self, EcsError> {
+        let uri = base_uri.into();
+        let parsed = reqwest::Url::parse(&uri).map_err(|e| EcsError::InvalidUri {
+            uri: uri.clone(),
+            reason: e.to_string(),
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(EcsError::InvalidUri {
+                uri,
+                reason: format!("scheme {:?} is not http or https", parsed.scheme()),
+            });
+        }
+        // The endpoint is link-local to the task: an HTTP(S)_PROXY meant for the internet
+        // must never see these requests (the AWS SDKs bypass proxies for it too).
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .map_err(|e| EcsError::Client(error_chain(&e)))?;
+        Ok(MetadataClient {
+            base_uri: uri.trim_end_matches('/').to_string(),
+            http,
+            timeout: DEFAULT_TIMEOUT,
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    /// Sets the per-request timeout (connect to last body byte).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the retry policy used by [`MetadataClient::task`] and
+    /// [`MetadataClient::container`].
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The base URI, without a trailing `/`.
+    pub fn base_uri(&self) -> &str {
+        &self.base_uri
+    }
+
+    /// The per-request timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    /// `GET <base>/task`, retried per the policy. After the last retryable failure the
+    /// error is [`EcsError::RetriesExhausted`] wrapping it; a final error (4xx, bad JSON) is
+    /// returned as it is.
+    pub async fn task(&self) -> Result<TaskMetadata, EcsError> {
+        self.with_retries(|| self.task_once()).await
+    }
+
+    /// `GET <base>/task`, one attempt: for pollers that run their own loop.
+    pub async fn task_once(&self) -> Result<TaskMetadata, EcsError> {
+        self.get_json(format!("{}/task", self.base_uri)).await
+    }
+
+    /// `GET <base>`: the calling container's own metadata, retried per the policy.
+    pub async fn container(&self) -> Result<Container, EcsError> {
+        self.with_retries(|| self.get_json(self.base_uri.clone()))
+            .await
+    }
+
+    async fn with_retries<T, F, Fut>(&self, mut attempt_once: F) -> Result<T, EcsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, EcsError>>,
+    {
+        let max = self.retry.max_attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            match attempt_once().await {
+                Ok(value) => return Ok(value),
+                Err(err) if err.is_retryable() && attempt < max => {
+                    let pause = self.retry.backoff(attempt);
+                    tracing::warn!(error = %err, attempt, retry_in = ?pause, "task metadata request failed; retrying");
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                Err(err) if err.is_retryable() && max > 1 => {
+                    return Err(EcsError::RetriesExhausted {
+                        attempts: attempt,
+                        last: Box::new(err),
+                    })
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: String) -> Result<T, EcsError> {
+        let request = async {
+            let response = self.http.get(&url).send().await?;
+            let status = response.status();
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, body))
+        };
+        // A whole-request deadline (rather than reqwest's) lets a timeout be reported as
+        // its own error kind without inspecting reqwest's error internals.
+        let (status, body) = match tokio::time::timeout(self.timeout, request).await {
+            Err(_) => {
+                return Err(EcsError::Timeout {
+                    url,
+                    timeout: self.timeout,
+                })
+            }
+            Ok(Err(e)) => {
+                return Err(EcsError::Transport {
+                    url,
+                    detail: error_chain(&e),
+                })
+            }
+            Ok(Ok(answer)) => answer,
+        };
+        if !status.is_success() {
+            return Err(EcsError::Status {
+                url,
+                status: status.as_u16(),
+                body: excerpt(&body),
+            });
+        }
+        serde_json::from_slice(&body).map_err(|e| EcsError::Decode {
+            url,
+            message: e.to_string(),
+        })
+    }
+}
+
+/// The error and its causes on one line: reqwest's own message omits the cause (e.g.
+/// "connection refused"), which is the useful part.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// The first characters of a body, lossily decoded, on one line.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut out: String = text
+        .chars()
+        .take(BODY_EXCERPT_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().count() > BODY_EXCERPT_CHARS {
+        out.push('…');
+    }
+    out.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_jittered_exponential_and_capped() {
+        let policy = RetryPolicy {
+            max_attempts: 10,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(300),
+        };
+        for _ in 0..50 {
+            let first = policy.backoff(1);
+            assert!(
+                first >= Duration::from_millis(50) && first <= Duration::from_millis(100),
+                "{first:?}"
+            );
+            let second = policy.backoff(2);
+            assert!(
+                second >= Duration::from_millis(100) && second <= Duration::from_millis(200),
+                "{second:?}"
+            );
+            let capped = policy.backoff(9);
+            assert!(
+                capped >= Duration::from_millis(150) && capped <= Duration::from_millis(300),
+                "{capped:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn excerpt_is_short_and_single_line() {
+        assert_eq!(excerpt(b"  boom\nagain\n"), "boom again");
+        let long = "x".repeat(1000);
+        let short = excerpt(long.as_bytes());
+        assert_eq!(short.chars().count(), BODY_EXCERPT_CHARS + 1);
+        assert!(short.ends_with('…'));
+    }
+
+    #[test]
+    fn new_rejects_non_http_uris() {
+        assert!(matches!(
+            MetadataClient::new("not a uri"),
+            Err(EcsError::InvalidUri { .. })
+        ));
+        let err = MetadataClient::new("ftp://169.254.170.2/v4/x").unwrap_err();
+        assert!(err.to_string().contains("ftp"), "{err}");
+        let ok = MetadataClient::new("http://169.254.170.2/v4/abc/").unwrap();
+        assert_eq!(ok.base_uri(), "http://169.254.170.2/v4/abc");
+    }
+}
