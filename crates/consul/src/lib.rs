@@ -1,1 +1,37 @@
-//! Typed Consul HTTP client: agent, ACL, partitions and namespaces.
+//! Typed Consul HTTP client for consul-ecs: agent service registration and checks, ACL
+//! login/logout and administration, partitions and namespaces.
+//!
+//! - [`ClientConfig`] reads the Go client's environment (`CONSUL_HTTP_ADDR`, …) and takes
+//!   overrides; [`Client`] sends the requests. Namespace and partition parameters are sent
+//!   only when non-empty, because Consul CE rejects them.
+//! - Every failure is a [`ConsulError`] that names the request (never the token), keeps
+//!   Consul's status and message, and says whether a retry may help.
+//! - [`retry`] is the one retry loop (jittered exponential backoff, deadline) for this and
+//!   other crates; anything implementing [`Retryable`] can use it.
+//! - Tokens are [`Secret`]s: they print as `***`.
+
+mod acl;
+mod agent;
+mod client;
+mod config;
+mod enterprise;
+mod error;
+mod retry;
+mod secret;
+mod serde_util;
+
+pub use acl::{
+    AclAuthMethod, AclAuthMethodNamespaceRule, AclBindingRule, AclLink, AclNodeIdentity, AclPolicy,
+    AclRole, AclServiceIdentity, AclToken, LoginRequest, TokenListFilter,
+};
+pub use agent::{
+    AgentCheck, AgentSelf, AgentService, AgentServiceCheck, AgentServiceConnectProxyConfig,
+    AgentServiceRegistration, AgentWeights, CheckStatus, ExposeConfig, ExposePath,
+    MeshGatewayConfig, ServiceAddress, Upstream,
+};
+pub use client::{Client, QueryOptions};
+pub use config::{parse_address, ClientConfig, TokenSource, DEFAULT_ADDRESS, DEFAULT_TIMEOUT};
+pub use enterprise::{Namespace, NamespaceAclConfig, Partition};
+pub use error::ConsulError;
+pub use retry::{retry, retry_if, GaveUp, Jitter, RetryError, RetryPolicy, Retryable};
+pub use secret::Secret;

@@ -1,0 +1,282 @@
+//! The HTTP plumbing shared by every endpoint: URL building, token header, namespace and
+//! partition parameters, status-to-error mapping.
+
+use crate::{ClientConfig, ConsulError, Secret, TokenSource};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use url::Url;
+
+/// Per-call options: namespace/partition overrides, consistency, filter, token override.
+///
+/// `None` fields fall back to the client's defaults. Namespace and partition are sent only
+/// when the resulting value is non-empty, because Consul CE rejects them outright (§4.0).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QueryOptions {
+    /// Namespace (`ns=`) for this call; `Some("")` suppresses the client's default.
+    pub namespace: Option<String>,
+    /// Admin partition (`partition=`) for this call; `Some("")` suppresses the default.
+    pub partition: Option<String>,
+    /// Add `?stale` so any server (not only the leader) may answer a read.
+    pub stale: bool,
+    /// A `filter=` expression (list endpoints that support it).
+    pub filter: Option<String>,
+    /// Send this token instead of the client's.
+    pub token: Option<Secret>,
+}
+
+impl QueryOptions {
+    /// Options for a `?stale` read.
+    pub fn stale() -> Self {
+        QueryOptions {
+            stale: true,
+            ..Default::default()
+        }
+    }
+
+    /// Same options with another namespace.
+    pub fn with_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// Same options with another partition.
+    pub fn with_partition(mut self, partition: impl Into<String>) -> Self {
+        self.partition = Some(partition.into());
+        self
+    }
+
+    /// Same options with another token.
+    pub fn with_token(mut self, token: Secret) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Same options with a filter expression.
+    pub fn with_filter(mut self, filter: impl Into<String>) -> Self {
+        self.filter = Some(filter.into());
+        self
+    }
+}
+
+/// A Consul HTTP API client. Cheap to clone (the connection pool is shared).
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    token: TokenSource,
+    namespace: String,
+    partition: String,
+}
+
+impl Client {
+    /// Builds a client. Fails when the CA file cannot be read or holds no certificate.
+    pub fn new(config: ClientConfig) -> Result<Self, ConsulError> {
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .user_agent(concat!("consul-ecs/", env!("CARGO_PKG_VERSION")));
+        let mut pems: Vec<(String, Vec<u8>)> = Vec::new();
+        if let Some(path) = &config.ca_file {
+            let bytes = std::fs::read(path).map_err(|e| {
+                ConsulError::Config(format!("reading CA file {}: {e}", path.display()))
+            })?;
+            pems.push((path.display().to_string(), bytes));
+        }
+        if let Some(pem) = &config.ca_pem {
+            pems.push(("CA PEM text".to_owned(), pem.clone().into_bytes()));
+        }
+        if !pems.is_empty() {
+            // Like the Go client: a configured CA replaces the system roots, so a
+            // certificate from some public CA cannot impersonate the Consul servers.
+            builder = builder.tls_built_in_root_certs(false);
+        }
+        for (what, bytes) in pems {
+            let certs = reqwest::Certificate::from_pem_bundle(&bytes)
+                .map_err(|e| ConsulError::Config(format!("{what}: {e}")))?;
+            if certs.is_empty() {
+                return Err(ConsulError::Config(format!(
+                    "{what}: no PEM certificate found"
+                )));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|e| ConsulError::Config(format!("building HTTP client: {e}")))?;
+        Ok(Client {
+            http,
+            base: config.address,
+            token: config.token,
+            namespace: config.namespace,
+            partition: config.partition,
+        })
+    }
+
+    /// The same client (sharing connections) with another token source — e.g. the service
+    /// token just obtained by login.
+    pub fn with_token(&self, token: TokenSource) -> Client {
+        Client {
+            token,
+            ..self.clone()
+        }
+    }
+
+    /// The base address requests go to.
+    pub fn address(&self) -> &Url {
+        &self.base
+    }
+
+    fn url(&self, segments: &[&str], opts: &QueryOptions, extra: &[(&str, &str)]) -> Url {
+        let mut url = self.base.clone();
+        {
+            // `cannot-be-a-base` URLs are rejected by `parse_address`, so this always works.
+            if let Ok(mut path) = url.path_segments_mut() {
+                path.pop_if_empty().extend(segments);
+            }
+        }
+        url.set_query(None);
+        let ns = opts.namespace.as_deref().unwrap_or(&self.namespace);
+        let partition = opts.partition.as_deref().unwrap_or(&self.partition);
+        let mut pairs: Vec<(&str, &str)> = Vec::new();
+        if opts.stale {
+            pairs.push(("stale", ""));
+        }
+        if !ns.is_empty() {
+            pairs.push(("ns", ns));
+        }
+        if !partition.is_empty() {
+            pairs.push(("partition", partition));
+        }
+        if let Some(f) = opts.filter.as_deref().filter(|f| !f.is_empty()) {
+            pairs.push(("filter", f));
+        }
+        pairs.extend(extra.iter().filter(|(_, v)| !v.is_empty()));
+        if !pairs.is_empty() {
+            url.query_pairs_mut().extend_pairs(pairs);
+        }
+        url
+    }
+
+    /// Sends a request and returns the status and body text of a 2xx answer, or the error.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        segments: &[&str],
+        opts: &QueryOptions,
+        extra_query: &[(&str, &str)],
+        body: Option<&dyn ErasedSerialize>,
+    ) -> Result<(StatusCode, String), ConsulError> {
+        let url = self.url(segments, opts, extra_query);
+        let path = url.path().to_owned();
+        let method_name = method.as_str().to_owned();
+        let mut req = self.http.request(method, url);
+        let token = match &opts.token {
+            Some(t) if !t.is_empty() => Some(t.clone()),
+            Some(_) => None,
+            None => self.token.current()?,
+        };
+        if let Some(token) = token {
+            req = req.header("X-Consul-Token", token.expose());
+        }
+        if let Some(body) = body {
+            let bytes = body.to_json().map_err(|source| ConsulError::Encode {
+                method: method_name.clone(),
+                path: path.clone(),
+                source,
+            })?;
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(bytes);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| ConsulError::transport(&method_name, &path, e))?;
+        let status = resp.status();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| ConsulError::transport(&method_name, &path, e))?;
+        tracing::trace!(method = %method_name, path = %path, status = status.as_u16(), "consul request");
+        if !status.is_success() {
+            return Err(ConsulError::status(
+                &method_name,
+                &path,
+                status.as_u16(),
+                &text,
+            ));
+        }
+        Ok((status, text))
+    }
+
+    /// Sends a request and decodes a JSON answer.
+    pub(crate) async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        opts: &QueryOptions,
+        extra_query: &[(&str, &str)],
+        body: Option<&dyn ErasedSerialize>,
+    ) -> Result<T, ConsulError> {
+        let method_name = method.as_str().to_owned();
+        let (_, text) = self.send(method, segments, opts, extra_query, body).await?;
+        serde_json::from_str(&text).map_err(|source| ConsulError::Decode {
+            method: method_name,
+            path: self.url(segments, opts, &[]).path().to_owned(),
+            source,
+        })
+    }
+
+    /// Sends a request whose answer body does not matter (`true`, or empty).
+    pub(crate) async fn unit(
+        &self,
+        method: Method,
+        segments: &[&str],
+        opts: &QueryOptions,
+        body: Option<&dyn ErasedSerialize>,
+    ) -> Result<(), ConsulError> {
+        self.send(method, segments, opts, &[], body)
+            .await
+            .map(|_| ())
+    }
+
+    /// A read that answers `None` when the object does not exist (404, or 403 `ACL not
+    /// found` on older servers, §5.1).
+    pub(crate) async fn read_optional<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        opts: &QueryOptions,
+    ) -> Result<Option<T>, ConsulError> {
+        match self.json(Method::GET, segments, opts, &[], None).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET` of an arbitrary API path (segments after the base, e.g. `["v1", "status",
+    /// "leader"]`), returning the raw JSON. For endpoints this crate has no typed call for.
+    pub async fn get_raw(
+        &self,
+        segments: &[&str],
+        opts: &QueryOptions,
+    ) -> Result<Value, ConsulError> {
+        self.json(Method::GET, segments, opts, &[], None).await
+    }
+}
+
+/// Object-safe serialisation, so request bodies of any type can go through one function.
+pub(crate) trait ErasedSerialize: Sync {
+    fn to_json(&self) -> Result<Vec<u8>, serde_json::Error>;
+}
+
+impl<T: Serialize + Sync> ErasedSerialize for T {
+    fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+}

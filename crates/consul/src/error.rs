@@ -1,0 +1,222 @@
+//! The one error type of this crate and its classification (retryable, not found, denied).
+
+use std::path::PathBuf;
+
+/// Longest Consul error body kept in an error, so a misbehaving proxy's HTML page does not
+/// flood the logs.
+const MAX_BODY_CHARS: usize = 2048;
+
+/// Everything that can go wrong talking to Consul.
+///
+/// Each request error names the request as `METHOD /path` (never the query string and never
+/// the token), so one log line says which call failed and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsulError {
+    /// Consul answered with a non-success status. `body` is Consul's plain-text message.
+    #[error("{method} {path}: Unexpected response code: {status} ({body})")]
+    Status {
+        /// HTTP method of the request.
+        method: String,
+        /// URL path of the request (no query).
+        path: String,
+        /// HTTP status code.
+        status: u16,
+        /// Consul's response body (trimmed, truncated).
+        body: String,
+    },
+    /// The request did not get an answer: connection refused or reset, timeout, TLS failure.
+    #[error("{method} {path}: {message}")]
+    Transport {
+        /// HTTP method of the request.
+        method: String,
+        /// URL path of the request (no query).
+        path: String,
+        /// What happened, from the HTTP library, without the URL.
+        message: String,
+        /// Whether this was a timeout (as opposed to a connection failure).
+        timeout: bool,
+    },
+    /// Consul answered 2xx but the body was not the JSON we expect.
+    #[error("{method} {path}: decoding response: {source}")]
+    Decode {
+        /// HTTP method of the request.
+        method: String,
+        /// URL path of the request (no query).
+        path: String,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A request body could not be encoded as JSON.
+    #[error("{method} {path}: encoding request: {source}")]
+    Encode {
+        /// HTTP method of the request.
+        method: String,
+        /// URL path of the request (no query).
+        path: String,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The token file could not be read.
+    #[error("reading Consul token file {path}: {source}")]
+    TokenFile {
+        /// The token file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The client configuration is unusable (bad address, unreadable CA file, …).
+    #[error("invalid Consul client configuration: {0}")]
+    Config(String),
+}
+
+impl ConsulError {
+    /// Builds a [`ConsulError::Status`], trimming and truncating the body.
+    pub(crate) fn status(method: &str, path: &str, status: u16, body: &str) -> Self {
+        let body = body.trim();
+        let body = match body.char_indices().nth(MAX_BODY_CHARS) {
+            Some((cut, _)) => format!("{}…", &body[..cut]),
+            None => body.to_owned(),
+        };
+        ConsulError::Status {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            status,
+            body,
+        }
+    }
+
+    /// Builds a [`ConsulError::Transport`] from a reqwest error, dropping the URL.
+    pub(crate) fn transport(method: &str, path: &str, err: reqwest::Error) -> Self {
+        let timeout = err.is_timeout();
+        // The URL carries no secrets (tokens go in headers) but it is noise next to the
+        // path we already print; the whole source chain says *why* (refused, reset, TLS).
+        let err = err.without_url();
+        let mut message = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        ConsulError::Transport {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            message,
+            timeout,
+        }
+    }
+
+    /// The HTTP status, when Consul answered.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            ConsulError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Consul's error body, when Consul answered with an error status.
+    pub fn body(&self) -> Option<&str> {
+        match self {
+            ConsulError::Status { body, .. } => Some(body),
+            _ => None,
+        }
+    }
+
+    /// Whether trying again later may succeed: no answer at all (refused, reset, timeout),
+    /// a 5xx, or 429 (rate limited). 4xx answers (400, 401, 403, 404, …) are final, as are
+    /// decoding, token-file and configuration errors.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ConsulError::Transport { .. } => true,
+            ConsulError::Status { status, .. } => *status == 429 || (500..=599).contains(status),
+            ConsulError::Decode { .. }
+            | ConsulError::Encode { .. }
+            | ConsulError::TokenFile { .. }
+            | ConsulError::Config(_) => false,
+        }
+    }
+
+    /// Whether the thing asked for does not exist: any 404, or a 403 whose body contains
+    /// `ACL not found` (how Consul < 1.15 answers ACL reads of missing objects, §5.1).
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            ConsulError::Status { status: 404, .. } => true,
+            ConsulError::Status {
+                status: 403, body, ..
+            } => body.contains("ACL not found"),
+            _ => false,
+        }
+    }
+
+    /// Whether the ACL token is unknown to Consul: 403 `ACL not found`, or 404 / 401 whose
+    /// body says the token `does not exist` (Consul ≥ 1.15 `Supplied token does not exist`).
+    pub fn is_acl_not_found(&self) -> bool {
+        match self {
+            ConsulError::Status {
+                status: 403, body, ..
+            } => body.contains("ACL not found"),
+            ConsulError::Status {
+                status: 404 | 401,
+                body,
+                ..
+            } => body.contains("does not exist"),
+            _ => false,
+        }
+    }
+
+    /// Whether Consul refused the request for lack of rights (403 `Permission denied`).
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(self, ConsulError::Status { status: 403, body, .. } if body.contains("Permission denied"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(status: u16, body: &str) -> ConsulError {
+        ConsulError::status("GET", "/v1/acl/token/self", status, body)
+    }
+
+    #[test]
+    fn classification() {
+        assert!(st(500, "rpc error").is_retryable());
+        assert!(st(503, "").is_retryable());
+        assert!(st(429, "rate limited").is_retryable());
+        for s in [400, 401, 403, 404, 405] {
+            assert!(!st(s, "x").is_retryable(), "{s} must be final");
+        }
+        assert!(st(403, "ACL not found").is_acl_not_found());
+        assert!(st(403, "ACL not found").is_not_found());
+        assert!(st(404, "Supplied token does not exist").is_acl_not_found());
+        assert!(!st(404, "Unknown service ID").is_acl_not_found());
+        assert!(st(404, "").is_not_found());
+        assert!(st(
+            403,
+            "Permission denied: token with AccessorID 'x' lacks permission"
+        )
+        .is_permission_denied());
+        assert!(!st(403, "Permission denied").is_not_found());
+        assert!(!st(403, "ACL not found").is_permission_denied());
+    }
+
+    #[test]
+    fn display_names_request_and_body_like_the_go_client() {
+        let e = st(403, "  ACL not found\n");
+        assert_eq!(
+            e.to_string(),
+            "GET /v1/acl/token/self: Unexpected response code: 403 (ACL not found)"
+        );
+        assert_eq!(e.http_status(), Some(403));
+        assert_eq!(e.body(), Some("ACL not found"));
+    }
+
+    #[test]
+    fn long_bodies_are_truncated() {
+        let e = st(500, &"x".repeat(10_000));
+        assert!(e.body().unwrap().chars().count() <= MAX_BODY_CHARS + 1);
+    }
+}
