@@ -1,1 +1,184 @@
-//! Consul aws-iam auth method: SigV4-signed bearer token, login and logout.
+//! Consul's AWS IAM auth method, client side: load AWS credentials from the standard
+//! chain, build the SigV4-signed bearer token `POST /v1/acl/login` carries, and store the
+//! resulting ACL token safely.
+//!
+//! The Consul HTTP call itself lives in the `consul` crate; this crate only produces the
+//! `BearerToken` string and the login `Meta`.
+//!
+//! Secrets policy: secret keys, session tokens, signatures and the signed headers that
+//! carry them are never logged (at any level, including aws-sigv4's own TRACE output,
+//! which is silenced while signing) and never appear in [`LoginError`] messages.
+
+mod arn;
+mod error;
+mod gojson;
+mod sign;
+mod sts;
+mod token;
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::Path;
+use std::time::SystemTime;
+
+use aws_credential_types::provider::ProvideCredentials as _;
+pub use aws_credential_types::Credentials;
+
+pub use arn::PrincipalArn;
+pub use error::LoginError;
+pub use token::DecodedToken;
+
+/// `User-Agent` of the signed requests (not signed; informational for AWS and Consul).
+const USER_AGENT: &str = concat!("consul-ecs/", env!("CARGO_PKG_VERSION"));
+
+/// Meta key holding the ECS task ID on tokens created by login.
+pub const META_TASK_ID: &str = "consul.hashicorp.com/task-id";
+/// Meta key holding the ECS cluster (raw task-metadata `Cluster` value).
+pub const META_CLUSTER: &str = "consul.hashicorp.com/cluster";
+
+/// How to build the bearer token (from `consulLogin` in the config).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LoginParams {
+    /// SigV4 region of the STS request and the regional STS host: `consulLogin.region`,
+    /// else the region of the task ARN (`AWS_REGION` is deliberately not consulted).
+    pub region: String,
+    /// `consulLogin.stsEndpoint`: replaces `https://sts.<region>.amazonaws.com/` both in
+    /// the token and for the GetCallerIdentity call include-entity makes.
+    pub sts_endpoint: Option<String>,
+    /// `consulLogin.serverIdHeaderValue`: sent and signed as `X-Consul-IAM-ServerID` on
+    /// the STS and the IAM request (empty = not sent).
+    pub server_id_header_value: Option<String>,
+    /// `consulLogin.includeEntity`: embed a signed `iam:GetRole`/`iam:GetUser` request so
+    /// the auth method can read the entity's path and tags. Costs one real STS call.
+    pub include_entity: bool,
+}
+
+/// Builds a fresh bearer token for `POST /v1/acl/login` (the `BearerToken` string).
+///
+/// Without include-entity this is pure computation; with it, one signed
+/// `sts:GetCallerIdentity` is sent to the STS endpoint first to learn the caller's ARN.
+/// The token is valid for about 15 minutes (AWS's clock-skew window): build one per
+/// login attempt.
+pub async fn bearer_token(creds: &Credentials, params: &LoginParams) -> Result<String, LoginError> {
+    let entity = if params.include_entity {
+        let url = token::sts_url(params)?;
+        let arn =
+            sts::caller_arn(creds, &url, &params.region, USER_AGENT, SystemTime::now()).await?;
+        Some(token::Entity::from_arn(&PrincipalArn::parse(&arn)?)?)
+    } else {
+        None
+    };
+    let token = token::build_token(
+        creds,
+        params,
+        entity.as_ref(),
+        SystemTime::now(),
+        USER_AGENT,
+    )?;
+    tracing::debug!(
+        region = %params.region,
+        include_entity = params.include_entity,
+        "built aws-iam bearer token"
+    );
+    Ok(token)
+}
+
+/// Loads AWS credentials from the default chain: environment variables, profiles
+/// (shared config and credentials files, including `credential_process`), web identity,
+/// the ECS container credentials endpoint (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` /
+/// `AWS_CONTAINER_CREDENTIALS_FULL_URI`) and EC2 instance metadata.
+///
+/// Not cached: call it per login attempt so rotated task-role credentials are picked up.
+pub async fn load_credentials() -> Result<Credentials, LoginError> {
+    let chain = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+        .build()
+        .await;
+    let creds = chain.provide_credentials().await.map_err(|e| {
+        // Walk the chain: the top-level message ("the credential provider was not
+        // enabled") says little; the causes name the providers that were tried.
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        LoginError::Credentials(message)
+    })?;
+    tracing::debug!(
+        access_key_id = creds.access_key_id(),
+        temporary = creds.session_token().is_some(),
+        "loaded AWS credentials"
+    );
+    Ok(creds)
+}
+
+/// Writes `secret` to `path` atomically with mode 0600 and no trailing newline.
+///
+/// The data goes to a temporary file in the same directory (so the rename cannot cross
+/// file systems), is synced, then renamed over `path`: a reader sees the old content or
+/// the new one, never a partial token, and never a file readable by others. (v0.6.2 writes
+/// 0644 in place.)
+pub fn write_token_file(path: &Path, secret: &str) -> Result<(), LoginError> {
+    let fail = |source: std::io::Error| LoginError::TokenFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file_name = path.file_name().ok_or_else(|| {
+        fail(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "no file name",
+        ))
+    })?;
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(file_name);
+    temp_name.push(format!(
+        ".{}.{:016x}.tmp",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let temp = dir.join(temp_name);
+
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
+        file.write_all(secret.as_bytes())?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temp, path)
+    })();
+    if let Err(e) = result {
+        // Best effort: the temp file may not exist if creating it was what failed.
+        let _ = std::fs::remove_file(&temp);
+        return Err(fail(e));
+    }
+    // Make the rename itself durable; failure here does not undo a completed write.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// The login `Meta`: task ID and cluster, merged with `consulLogin.meta` (user keys win).
+pub fn login_meta(
+    task_id: &str,
+    cluster: &str,
+    extra: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut meta = BTreeMap::new();
+    meta.insert(META_TASK_ID.to_string(), task_id.to_string());
+    meta.insert(META_CLUSTER.to_string(), cluster.to_string());
+    meta.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    meta
+}
+
+#[cfg(test)]
+mod tests;
