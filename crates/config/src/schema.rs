@@ -282,7 +282,7 @@ static GATEWAY_PROXY: ObjSpec = ObjSpec {
 /// no problem, otherwise every problem found, in document order.
 pub(crate) fn validate(doc: &Value) -> Result<Value, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let cleaned = check(doc, Ty::Obj(&ROOT), "", &mut errors);
+    let cleaned = check(doc, Ty::Obj(&ROOT), At::item(""), &mut errors);
     match cleaned {
         Some(value) if errors.is_empty() => Ok(value),
         _ => Err(errors),
@@ -305,16 +305,42 @@ fn error(errors: &mut Vec<FieldError>, path: &str, message: String) {
     });
 }
 
+/// Where a value sits: its path, and whether `null` would also have been
+/// accepted there (so type errors can say "or null").
+#[derive(Clone, Copy)]
+struct At<'a> {
+    path: &'a str,
+    nullable: bool,
+}
+
+impl<'a> At<'a> {
+    /// A position where `null` is not allowed (list items, map values, root).
+    fn item(path: &'a str) -> Self {
+        At {
+            path,
+            nullable: false,
+        }
+    }
+
+    fn or_null(self) -> &'static str {
+        if self.nullable {
+            " or null"
+        } else {
+            ""
+        }
+    }
+}
+
 /// Checks one non-null value; returns its cleaned form (None after an error).
-fn check(value: &Value, ty: Ty, path: &str, errors: &mut Vec<FieldError>) -> Option<Value> {
+fn check(value: &Value, ty: Ty, at: At<'_>, errors: &mut Vec<FieldError>) -> Option<Value> {
     match ty {
-        Ty::Str => expect_str(value, ty, path, errors).map(|_| value.clone()),
+        Ty::Str => expect_str(value, ty, at, errors).map(|_| value.clone()),
         Ty::NonEmptyStr => {
-            let text = expect_str(value, ty, path, errors)?;
+            let text = expect_str(value, ty, at, errors)?;
             if text.is_empty() {
                 error(
                     errors,
-                    path,
+                    at.path,
                     "must not be empty (at least 1 character)".into(),
                 );
                 return None;
@@ -322,23 +348,28 @@ fn check(value: &Value, ty: Ty, path: &str, errors: &mut Vec<FieldError>) -> Opt
             Some(value.clone())
         }
         Ty::Enum(allowed) => {
-            let text = expect_str(value, ty, path, errors)?;
+            let text = expect_str(value, ty, at, errors)?;
             if !allowed.contains(&text) {
                 error(
                     errors,
-                    path,
-                    format!("expected {}, got {}", describe(ty), show(value)),
+                    at.path,
+                    format!(
+                        "expected {}{}, got {}",
+                        describe(ty),
+                        at.or_null(),
+                        show(value)
+                    ),
                 );
                 return None;
             }
             Some(value.clone())
         }
         Ty::Name => {
-            let text = expect_str(value, ty, path, errors)?;
+            let text = expect_str(value, ty, at, errors)?;
             if !is_valid_name(text) {
                 error(
                     errors,
-                    path,
+                    at.path,
                     format!(
                         "expected {} (empty, or lower-case letters and digits with '-' or '_' \
                          only between them, i.e. ^[a-z0-9]([a-z0-9-_]*[a-z0-9])?$), got {}",
@@ -354,19 +385,19 @@ fn check(value: &Value, ty: Ty, path: &str, errors: &mut Vec<FieldError>) -> Opt
             if value.is_boolean() {
                 Some(value.clone())
             } else {
-                mismatch(value, ty, path, errors)
+                mismatch(value, ty, at, errors)
             }
         }
         Ty::Int => {
-            expect_int(value, ty, path, errors)?;
+            expect_int(value, ty, at, errors)?;
             Some(value.clone())
         }
         Ty::Port => {
-            let n = expect_int(value, ty, path, errors)?;
+            let n = expect_int(value, ty, at, errors)?;
             if !(0..=i64::from(u16::MAX)).contains(&n) {
                 error(
                     errors,
-                    path,
+                    at.path,
                     format!("expected a port number 0..65535, got {n}"),
                 );
                 return None;
@@ -377,37 +408,48 @@ fn check(value: &Value, ty: Ty, path: &str, errors: &mut Vec<FieldError>) -> Opt
             if value.is_object() {
                 Some(value.clone())
             } else {
-                mismatch(value, ty, path, errors)
+                mismatch(value, ty, at, errors)
             }
         }
         Ty::StrMap => {
             let Some(map) = value.as_object() else {
-                return mismatch(value, ty, path, errors);
+                return mismatch(value, ty, at, errors);
             };
             let mut ok = true;
             for (key, item) in map {
-                ok &= check(item, Ty::Str, &join(path, key), errors).is_some();
+                ok &= check(item, Ty::Str, At::item(&join(at.path, key)), errors).is_some();
             }
             ok.then(|| value.clone())
         }
         Ty::Headers => {
             let Some(map) = value.as_object() else {
-                return mismatch(value, ty, path, errors);
+                return mismatch(value, ty, at, errors);
             };
             let mut ok = true;
             for (key, item) in map {
-                ok &= check(item, Ty::Array(&Ty::Str, false), &join(path, key), errors).is_some();
+                ok &= check(
+                    item,
+                    Ty::Array(&Ty::Str, false),
+                    At::item(&join(at.path, key)),
+                    errors,
+                )
+                .is_some();
             }
             ok.then(|| value.clone())
         }
         Ty::Array(item_ty, unique) => {
             let Some(items) = value.as_array() else {
-                return mismatch(value, ty, path, errors);
+                return mismatch(value, ty, at, errors);
             };
             let mut cleaned = Vec::with_capacity(items.len());
             let mut ok = true;
             for (index, item) in items.iter().enumerate() {
-                match check(item, *item_ty, &join(path, &index.to_string()), errors) {
+                match check(
+                    item,
+                    *item_ty,
+                    At::item(&join(at.path, &index.to_string())),
+                    errors,
+                ) {
                     Some(item) => cleaned.push(item),
                     None => ok = false,
                 }
@@ -416,7 +458,7 @@ fn check(value: &Value, ty: Ty, path: &str, errors: &mut Vec<FieldError>) -> Opt
                 if let Some((first, second)) = first_duplicate(items) {
                     error(
                         errors,
-                        path,
+                        at.path,
                         format!(
                             "items must be unique, but {} appears at positions {first} and {second}",
                             show(&items[first])
@@ -427,7 +469,7 @@ fn check(value: &Value, ty: Ty, path: &str, errors: &mut Vec<FieldError>) -> Opt
             }
             ok.then_some(Value::Array(cleaned))
         }
-        Ty::Obj(spec) => check_object(value, spec, ty, path, errors),
+        Ty::Obj(spec) => check_object(value, spec, ty, at, errors),
     }
 }
 
@@ -435,11 +477,11 @@ fn check_object(
     value: &Value,
     spec: &'static ObjSpec,
     ty: Ty,
-    path: &str,
+    at: At<'_>,
     errors: &mut Vec<FieldError>,
 ) -> Option<Value> {
     let Some(map) = value.as_object() else {
-        return mismatch(value, ty, path, errors);
+        return mismatch(value, ty, at, errors);
     };
     let mut cleaned = Map::new();
     // Which key (as written) supplied each canonical field, to detect an
@@ -447,7 +489,7 @@ fn check_object(
     let mut sources: Vec<(&'static str, &str)> = Vec::new();
     let mut ok = true;
     for (key, item) in map {
-        let key_path = join(path, key);
+        let key_path = join(at.path, key);
         let field = spec
             .fields
             .iter()
@@ -469,7 +511,7 @@ fn check_object(
                     &key_path,
                     format!(
                         "unknown key (keys are case-sensitive); did you mean `{}`?",
-                        join(path, field.name)
+                        join(at.path, field.name)
                     ),
                 );
                 ok = false;
@@ -492,7 +534,7 @@ fn check_object(
                     &key_path,
                     format!(
                         "conflicts with `{}` given with a different value",
-                        join(path, earlier)
+                        join(at.path, earlier)
                     ),
                 );
                 ok = false;
@@ -512,7 +554,15 @@ fn check_object(
             // A null on a nullable field means "not set": leave it out.
             continue;
         }
-        match check(item, field.ty, &key_path, errors) {
+        match check(
+            item,
+            field.ty,
+            At {
+                path: &key_path,
+                nullable: field.nullable,
+            },
+            errors,
+        ) {
             Some(item) => {
                 cleaned.insert(name.to_owned(), item);
             }
@@ -523,7 +573,7 @@ fn check_object(
         if !sources.iter().any(|(n, _)| *n == field.name) {
             error(
                 errors,
-                &join(path, field.name),
+                &join(at.path, field.name),
                 format!("required key is missing; expected {}", describe(field.ty)),
             );
             ok = false;
@@ -535,19 +585,19 @@ fn check_object(
 fn expect_str<'v>(
     value: &'v Value,
     ty: Ty,
-    path: &str,
+    at: At<'_>,
     errors: &mut Vec<FieldError>,
 ) -> Option<&'v str> {
     match value.as_str() {
         Some(text) => Some(text),
-        None => mismatch(value, ty, path, errors),
+        None => mismatch(value, ty, at, errors),
     }
 }
 
 /// Accepts only integers Go's `encoding/json` would decode into an `int`.
-fn expect_int(value: &Value, ty: Ty, path: &str, errors: &mut Vec<FieldError>) -> Option<i64> {
+fn expect_int(value: &Value, ty: Ty, at: At<'_>, errors: &mut Vec<FieldError>) -> Option<i64> {
     let Value::Number(number) = value else {
-        return mismatch(value, ty, path, errors);
+        return mismatch(value, ty, at, errors);
     };
     if let Some(n) = number.as_i64() {
         return Some(n);
@@ -559,13 +609,13 @@ fn expect_int(value: &Value, ty: Ty, path: &str, errors: &mut Vec<FieldError>) -
         )
     } else if is_integral_float(number) {
         format!(
-            "expected {}, got {number}: write it without a decimal point or exponent",
+            "expected {}, got number {number}: write it without a decimal point or exponent",
             describe(ty)
         )
     } else {
-        format!("expected {}, got {number}", describe(ty))
+        format!("expected {}, got number {number}", describe(ty))
     };
-    error(errors, path, message);
+    error(errors, at.path, message);
     None
 }
 
@@ -575,11 +625,16 @@ fn is_integral_float(number: &Number) -> bool {
         .is_some_and(|f| f.is_finite() && f.fract() == 0.0)
 }
 
-fn mismatch<T>(value: &Value, ty: Ty, path: &str, errors: &mut Vec<FieldError>) -> Option<T> {
+fn mismatch<T>(value: &Value, ty: Ty, at: At<'_>, errors: &mut Vec<FieldError>) -> Option<T> {
     error(
         errors,
-        path,
-        format!("expected {}, got {}", describe(ty), show(value)),
+        at.path,
+        format!(
+            "expected {}{}, got {}",
+            describe(ty),
+            at.or_null(),
+            show(value)
+        ),
     );
     None
 }
@@ -632,7 +687,7 @@ fn describe(ty: Ty) -> String {
                 format!("one of {}", quoted.join(", "))
             }
         }
-        Ty::Name => "a service name".into(),
+        Ty::Name => "a name string".into(),
         Ty::Bool => "a boolean (true or false)".into(),
         Ty::Int => "an integer".into(),
         Ty::Port => "an integer port number 0..65535".into(),
@@ -665,5 +720,41 @@ fn show(value: &Value) -> String {
         }
         Value::Array(_) => "an array".into(),
         Value::Object(_) => "an object".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fold_eq, is_valid_name};
+
+    #[test]
+    fn name_pattern_follows_re2_semantics() {
+        for ok in [
+            "",
+            "a",
+            "0",
+            "web",
+            "web-api_v2",
+            "a-b",
+            "a_b",
+            "a--_b",
+            "9z",
+        ] {
+            assert!(is_valid_name(ok), "{ok:?} should match");
+        }
+        for bad in [
+            "-a", "a-", "_a", "a_", "A", "Web", "web api", "web\n", "\nweb", "wéb", "a.b", "-",
+        ] {
+            assert!(!is_valid_name(bad), "{bad:?} should not match");
+        }
+    }
+
+    #[test]
+    fn key_folding_matches_go_equal_fold() {
+        assert!(fold_eq("bootstrapDir", "BOOTSTRAPDIR"));
+        assert!(fold_eq("kind", "\u{212a}ind"));
+        assert!(fold_eq("tags", "tag\u{017f}"));
+        assert!(!fold_eq("tags", "tag"));
+        assert!(!fold_eq("port", "ports"));
     }
 }
