@@ -236,6 +236,10 @@ impl Supervisor {
     /// signal (and no SIGCHLD) between spawn and [`Supervisor::wait`] is lost
     /// or takes its default action; they stay installed for the life of the
     /// process (a tokio limitation), which suits an entrypoint.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime (tokio's `signal()` panics there).
     pub fn spawn(mut cmd: Command, opts: SuperviseOptions) -> Result<Self, ProcessError> {
         let program = cmd.get_program().to_string_lossy().into_owned();
         if opts.become_subreaper {
@@ -360,8 +364,12 @@ impl Supervisor {
                         }
                     }
                 }
-                number = next_signal(&mut self.other_streams) => {
-                    self.forward(number);
+                (number, disposition) = next_signal(&mut self.other_streams) => {
+                    if disposition == Disposition::Swallow {
+                        debug!(signal = %signal_name(number), "signal about the supervisor itself, not forwarded");
+                    } else {
+                        self.forward(number);
+                    }
                 }
                 () = armed(&mut stop_trigger) => {
                     stop_trigger = None;
@@ -422,10 +430,6 @@ impl Supervisor {
     /// Sends one signal to the child process (not its group), as v0.6.2.
     fn forward(&self, number: c_int) {
         let name = signal_name(number);
-        if signals::disposition(number) == Disposition::Swallow {
-            debug!(signal = %name, "signal about the supervisor itself, not forwarded");
-            return;
-        }
         match send_signal(self.pid, number) {
             Ok(()) => info!(pid = self.pid, signal = %name, "forwarded signal to child"),
             Err(e) => warn!(pid = self.pid, signal = %name, error = %e, "cannot forward signal"),
@@ -485,14 +489,14 @@ async fn armed(trigger: &mut Option<StopHook>) {
     }
 }
 
-/// The number of the next forwarded or swallowed signal received.
-async fn next_signal(streams: &mut [(c_int, Disposition, SignalStream)]) -> c_int {
+/// The next forwarded or swallowed signal received, with its disposition.
+async fn next_signal(streams: &mut [(c_int, Disposition, SignalStream)]) -> (c_int, Disposition) {
     std::future::poll_fn(|cx| {
-        for (number, _, stream) in streams.iter_mut() {
+        for (number, disposition, stream) in streams.iter_mut() {
             // Ready(None) only happens when the runtime shuts down; treat it
             // as "nothing more from this signal".
             if let Poll::Ready(Some(())) = stream.poll_recv(cx) {
-                return Poll::Ready(*number);
+                return Poll::Ready((*number, *disposition));
             }
         }
         Poll::Pending

@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use nix::libc;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
@@ -230,17 +231,40 @@ fn signals_are_forwarded_to_the_child_and_sigterm_to_its_group() {
         let name = &s.as_str()[3..];
         script.push_str(&format!("trap 'echo {name} >> got' {name}\n"));
     }
+    // Real-time signals, by number (sh has no names for them).
+    let realtime = [libc::SIGRTMIN(), libc::SIGRTMIN() + 5, libc::SIGRTMAX()];
+    for n in realtime {
+        script.push_str(&format!("trap 'echo RT{n} >> got' {n}\n"));
+    }
+    // Swallowed by the supervisor: must never show up here.
+    for name in ["TTIN", "TTOU", "XCPU", "XFSZ"] {
+        script.push_str(&format!("trap 'echo {name} >> got' {name}\n"));
+    }
     script.push_str("trap 'echo TERM >> got; exit 0' TERM\n");
     script.push_str("while [ ! -e grand.ready ]; do sleep 0.01; done; : > ready\n");
     script.push_str(IDLE);
     let mut f = Fixture::start(&[], &script);
     f.wait_file("ready");
 
-    // Ignored by the supervisor (never forwarded): checked at the end.
-    f.signal(Signal::SIGPIPE);
+    // Ignored or swallowed by the supervisor (never forwarded; a stop
+    // signal would also stop the supervisor): checked at the end.
+    for s in [
+        Signal::SIGPIPE,
+        Signal::SIGTTIN,
+        Signal::SIGTTOU,
+        Signal::SIGXCPU,
+        Signal::SIGXFSZ,
+    ] {
+        f.signal(s);
+    }
     for s in forwarded {
         f.signal(s);
         f.wait_contains("got", &format!("{}\n", &s.as_str()[3..]));
+    }
+    for n in realtime {
+        // SAFETY: kill(2) only takes integers; nix's Signal has no RT signals.
+        assert_eq!(unsafe { libc::kill(f.pid().as_raw(), n) }, 0);
+        f.wait_contains("got", &format!("RT{n}\n"));
     }
     f.assert_lacks("got", "TERM");
 
@@ -253,7 +277,9 @@ fn signals_are_forwarded_to_the_child_and_sigterm_to_its_group() {
         "grandchild got only the group SIGTERM\n{}",
         f.report()
     );
-    f.assert_lacks("got", "PIPE");
+    for name in ["PIPE", "TTIN", "TTOU", "XCPU", "XFSZ"] {
+        f.assert_lacks("got", name);
+    }
 }
 
 #[test]
