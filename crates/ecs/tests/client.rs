@@ -273,3 +273,46 @@ fn retry_policy_defaults_are_bounded() {
     assert_eq!(ecs::DEFAULT_TIMEOUT, Duration::from_secs(5));
     assert_eq!(client.retry_policy(), RetryPolicy::default());
 }
+
+#[tokio::test]
+async fn poll_until_waits_for_the_applications_and_rides_out_errors() {
+    let emu = EcsMetadataEmulator::start(fargate_task("web", &["web", "sidecar-proxy"]));
+    let client = client(&emu);
+    let interval = Duration::from_millis(100);
+    let started = Instant::now();
+    let poll = client.poll_until(interval, |task| task.applications_stopped());
+    let script = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        emu.fail_next(2, 500);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        emu.stop_container("web");
+    };
+    let (task, ()) =
+        tokio::time::timeout(Duration::from_secs(5), async { tokio::join!(poll, script) })
+            .await
+            .expect("poll_until did not see the app stop");
+    assert!(task.container("web").unwrap().is_stopped());
+    assert!(started.elapsed() >= Duration::from_millis(450));
+
+    let log = emu.requests();
+    let statuses: Vec<u16> = log.iter().map(|r| r.status).collect();
+    assert!(
+        statuses.iter().filter(|s| **s == 500).count() == 2,
+        "{}",
+        emu.request_log()
+    );
+    assert_eq!(statuses.last(), Some(&200));
+    assert!(
+        (4..=8).contains(&log.len()),
+        "about one request per interval:\n{}",
+        emu.request_log()
+    );
+    for pair in log.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(
+            gap >= Duration::from_millis(50),
+            "requests too close ({gap:?}):\n{}",
+            emu.request_log()
+        );
+    }
+}
