@@ -154,16 +154,17 @@ impl Config {
         if self.is_gateway() || !has_checks || self.health_sync_containers.is_empty() {
             return Ok(());
         }
+        // v0.6.2's wording, split so that each field is named by its path.
+        let message = "only one of service.checks or healthSyncContainers should be set \
+                       (define checks in Consul or sync ECS container health, not both)";
         Err(ConfigError::Invalid(vec![
             FieldError {
                 path: "service.checks".into(),
-                message: "must be empty when healthSyncContainers is set: define checks either \
-                          in Consul or through synced ECS health, not both"
-                    .into(),
+                message: message.into(),
             },
             FieldError {
                 path: "healthSyncContainers".into(),
-                message: "must be empty when service.checks is set".into(),
+                message: message.into(),
             },
         ]))
     }

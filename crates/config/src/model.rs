@@ -93,6 +93,12 @@ pub enum LogLevel {
     Error,
 }
 
+impl std::fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl LogLevel {
     /// The spelling used in the config (`"INFO"`).
     pub fn as_str(self) -> &'static str {

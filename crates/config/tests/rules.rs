@@ -417,6 +417,8 @@ fn configured_values_override_defaults() {
     });
     let config = parse(&doc.to_string()).unwrap();
     assert_eq!(config.log_level().as_str(), "WARN");
+    assert_eq!(config.log_level().to_string(), "WARN");
+    assert_eq!(config.log_level().as_filter(), "warn");
     assert_eq!(config.consul_http_addr(), Some("https://consul:8501"));
     assert_eq!(config.consul_ca_cert_file(), Some("/ca.pem"));
     assert!(config.login_enabled());
