@@ -13,8 +13,9 @@
 //! | `GET /v4/<id>/task` | the task document (as set, with scripted changes) |
 //! | `GET /v4/<id>/taskWithTags` | the same plus empty `TaskTags` / `ContainerInstanceTags` |
 //! | `GET /v4/<id>` | the first element of `Containers` (the "calling container") |
+//! | `GET /v4/<id>-<name>` (and `/task`, …) | the container `name`: see [`EcsMetadataEmulator::uri_for`] |
 //!
-//! Any other path, or another `<id>`, gets 404. Every request to a non-control path is
+//! Any other path, or an unknown `<id>`, gets 404. Every request to a non-control path is
 //! logged (arrival [`Instant`], method, path, status) and counted, and is subject to the
 //! injected faults: [`EcsMetadataEmulator::fail_next`] answers the next `n` requests with a
 //! status and a text body; [`EcsMetadataEmulator::set_delay`] holds every answer back.
@@ -133,7 +134,7 @@ impl EcsMetadataEmulator {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             addr,
-            id: format!("{}-{}", uuid::Uuid::new_v4().simple(), "metadata"),
+            id: uuid::Uuid::new_v4().simple().to_string(),
             started: Instant::now(),
             state: Mutex::new(State {
                 task,
@@ -209,6 +210,13 @@ impl EcsMetadataEmulator {
     /// The value for `ECS_CONTAINER_METADATA_URI_V4`: `http://127.0.0.1:P/v4/<id>`.
     pub fn uri(&self) -> String {
         self.shared.uri()
+    }
+
+    /// The value of `ECS_CONTAINER_METADATA_URI_V4` as the container `name` would see it:
+    /// `/task` is the same, and `GET` of the URI itself returns that container (404 once it
+    /// is no longer listed).
+    pub fn uri_for(&self, name: &str) -> String {
+        format!("{}-{name}", self.shared.uri())
     }
 
     /// The socket address the server listens on.
@@ -453,6 +461,25 @@ fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
+/// Whose URI a metadata request used: the emulator's own (`/v4/<id>`, standing for the
+/// first listed container) or a named container's (`/v4/<id>-<name>`, see `uri_for`).
+enum Caller<'a> {
+    First,
+    Named(&'a str),
+}
+
+impl Shared {
+    fn caller<'a>(&self, id: &'a str) -> Option<Caller<'a>> {
+        if id == self.id {
+            return Some(Caller::First);
+        }
+        id.strip_prefix(self.id.as_str())
+            .and_then(|rest| rest.strip_prefix('-'))
+            .filter(|name| !name.is_empty())
+            .map(Caller::Named)
+    }
+}
+
 /// Which metadata document a request asks for.
 enum Doc {
     Task,
@@ -479,12 +506,12 @@ async fn serve_metadata(
                 status,
                 Body::Text(format!("injected failure: HTTP {}", status.as_u16())),
             )
-        } else if id.as_deref() != Some(shared.id.as_str()) || matches!(doc, Doc::Unknown) {
+        } else if matches!(doc, Doc::Unknown) {
             (
                 StatusCode::NOT_FOUND,
                 Body::Text(format!("no metadata at {path}")),
             )
-        } else {
+        } else if let Some(caller) = id.as_deref().and_then(|id| shared.caller(id)) {
             match doc {
                 Doc::Task => (StatusCode::OK, Body::Json(state.task.clone())),
                 Doc::TaskWithTags => {
@@ -496,15 +523,29 @@ async fn serve_metadata(
                     }
                     (StatusCode::OK, Body::Json(task))
                 }
-                Doc::Container => match state.task.get("Containers").and_then(|c| c.get(0)) {
-                    Some(first) => (StatusCode::OK, Body::Json(first.clone())),
-                    None => (
-                        StatusCode::NOT_FOUND,
-                        Body::Text("the task has no containers".into()),
-                    ),
-                },
+                Doc::Container => {
+                    let containers = state.task.get("Containers").and_then(Value::as_array);
+                    let found = containers.and_then(|cs| match caller {
+                        Caller::First => cs.first(),
+                        Caller::Named(name) => cs
+                            .iter()
+                            .find(|c| c.get("Name").and_then(Value::as_str) == Some(name)),
+                    });
+                    match found {
+                        Some(container) => (StatusCode::OK, Body::Json(container.clone())),
+                        None => (
+                            StatusCode::NOT_FOUND,
+                            Body::Text("the calling container is not in the task".into()),
+                        ),
+                    }
+                }
                 Doc::Unknown => unreachable!("handled above"),
             }
+        } else {
+            (
+                StatusCode::NOT_FOUND,
+                Body::Text(format!("no metadata at {path}: unknown container id")),
+            )
         };
         state.requests.push(RequestRecord {
             at: Instant::now(),

@@ -509,3 +509,21 @@ fn start_on_a_busy_port_reports_the_error() {
     let emu = EcsMetadataEmulator::start_on(free, json!({}));
     assert_eq!(emu.addr().port(), free);
 }
+
+#[tokio::test]
+async fn per_container_uris_answer_for_that_container() {
+    let task = fargate_task("web", CONTAINERS);
+    let emu = EcsMetadataEmulator::start(task.clone());
+    let proxy_uri = emu.uri_for("sidecar-proxy");
+    assert!(proxy_uri.starts_with(&emu.uri()), "{proxy_uri}");
+    assert_ne!(proxy_uri, emu.uri());
+    assert_eq!(get_json(&proxy_uri).await["Name"], "sidecar-proxy");
+    assert_eq!(get_json(&format!("{proxy_uri}/task")).await, task);
+    emu.remove_container("sidecar-proxy");
+    assert_eq!(get(&proxy_uri).await.0, 404);
+    let foreign = format!(
+        "http://{}/v4/0123456789abcdef0123456789abcdef-web/task",
+        emu.addr()
+    );
+    assert_eq!(get(&foreign).await.0, 404, "another task's id");
+}
