@@ -43,6 +43,10 @@ impl fmt::Display for FieldError {
 }
 
 /// Why a configuration could not be loaded or used.
+///
+/// Only [`ConfigError::NotSet`] and [`ConfigError::NotUnicode`] name the
+/// variable; the others read the same whether the text came from the
+/// variable or from a file, so callers can prefix the source themselves.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     /// The variable is unset or empty.
@@ -52,7 +56,7 @@ pub enum ConfigError {
     #[error("{CONFIG_ENV} is not valid UTF-8")]
     NotUnicode,
     /// The text is not one JSON value (syntax error, trailing bytes, BOM...).
-    #[error("{CONFIG_ENV} is not valid JSON: line {line}, column {column}: {message}")]
+    #[error("configuration is not valid JSON: line {line}, column {column}: {message}")]
     Json {
         /// 1-based line of the problem.
         line: usize,
@@ -78,7 +82,7 @@ impl ConfigError {
 
 fn render_invalid(errors: &[FieldError]) -> String {
     let mut out = format!(
-        "{CONFIG_ENV} is invalid ({} problem{}):",
+        "configuration is invalid ({} problem{}):",
         errors.len(),
         if errors.len() == 1 { "" } else { "s" }
     );
