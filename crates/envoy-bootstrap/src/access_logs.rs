@@ -19,11 +19,17 @@ const DEFAULT_JSON_FORMAT: &[(&str, &str)] = &[
     ("response_code", "%RESPONSE_CODE%"),
     ("response_flags", "%RESPONSE_FLAGS%"),
     ("response_code_details", "%RESPONSE_CODE_DETAILS%"),
-    ("connection_termination_details", "%CONNECTION_TERMINATION_DETAILS%"),
+    (
+        "connection_termination_details",
+        "%CONNECTION_TERMINATION_DETAILS%",
+    ),
     ("bytes_received", "%BYTES_RECEIVED%"),
     ("bytes_sent", "%BYTES_SENT%"),
     ("duration", "%DURATION%"),
-    ("upstream_service_time", "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%"),
+    (
+        "upstream_service_time",
+        "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%",
+    ),
     ("x_forwarded_for", "%REQ(X-FORWARDED-FOR)%"),
     ("user_agent", "%REQ(USER-AGENT)%"),
     ("request_id", "%REQ(X-REQUEST-ID)%"),
@@ -34,12 +40,18 @@ const DEFAULT_JSON_FORMAT: &[(&str, &str)] = &[
     ("downstream_local_address", "%DOWNSTREAM_LOCAL_ADDRESS%"),
     ("downstream_remote_address", "%DOWNSTREAM_REMOTE_ADDRESS%"),
     ("requested_server_name", "%REQUESTED_SERVER_NAME%"),
-    ("upstream_transport_failure_reason", "%UPSTREAM_TRANSPORT_FAILURE_REASON%"),
+    (
+        "upstream_transport_failure_reason",
+        "%UPSTREAM_TRANSPORT_FAILURE_REASON%",
+    ),
 ];
 
-const STDOUT_LOGGER: &str = "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog";
-const STDERR_LOGGER: &str = "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StderrAccessLog";
-const FILE_LOGGER: &str = "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog";
+const STDOUT_LOGGER: &str =
+    "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog";
+const STDERR_LOGGER: &str =
+    "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StderrAccessLog";
+const FILE_LOGGER: &str =
+    "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog";
 
 /// The `admin.access_log` entries; empty when access logs are off (the caller then writes
 /// `admin.access_log_path`). `disable_listener_logs` does not apply to the admin logger.
@@ -82,14 +94,20 @@ pub(crate) fn admin_access_logs(
 }
 
 fn log_format(config: &AccessLogsInputs) -> Result<Value, BootstrapError> {
-    match (non_empty(&config.json_format), non_empty(&config.text_format)) {
+    match (
+        non_empty(&config.json_format),
+        non_empty(&config.text_format),
+    ) {
         (Some(_), Some(_)) => Err(BootstrapError::setting(
             "AccessLogs",
             "JSONFormat and TextFormat cannot both be set",
         )),
         (Some(text), None) => {
             let parsed: Value = serde_json::from_str(text).map_err(|e| {
-                BootstrapError::setting("AccessLogs.JSONFormat", format!("expected a JSON object: {e}"))
+                BootstrapError::setting(
+                    "AccessLogs.JSONFormat",
+                    format!("expected a JSON object: {e}"),
+                )
             })?;
             if !parsed.is_object() {
                 return Err(BootstrapError::setting(

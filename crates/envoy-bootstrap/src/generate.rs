@@ -122,7 +122,11 @@ impl Parts {
                 Some(port) => (PROMETHEUS_BACKEND_CLUSTER, port),
                 None => (SELF_ADMIN_CLUSTER, inputs.admin.bind_port),
             };
-            let tls = inputs.prometheus.cert_file.as_deref().is_some_and(|c| !c.is_empty());
+            let tls = inputs
+                .prometheus
+                .cert_file
+                .as_deref()
+                .is_some_and(|c| !c.is_empty());
             parts.add_admin_listener(
                 inputs,
                 bind,

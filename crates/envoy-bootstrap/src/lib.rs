@@ -26,7 +26,9 @@ mod write;
 
 pub use error::BootstrapError;
 pub use generate::{generate, generate_with_env};
-pub use inputs::{AccessLogsInputs, AdminInputs, AgentGrpcInputs, BootstrapInputs, PrometheusInputs};
+pub use inputs::{
+    AccessLogsInputs, AdminInputs, AgentGrpcInputs, BootstrapInputs, PrometheusInputs,
+};
 pub use resolve::{
     resolve, ResolveContext, DEFAULT_ADMIN_ACCESS_LOG_PATH, DEFAULT_ADMIN_BIND, DEFAULT_GRPC_ADDR,
     DEFAULT_INGRESS_READY_BIND,

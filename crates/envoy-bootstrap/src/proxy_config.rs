@@ -195,12 +195,14 @@ fn json_object_list(config: &Map<String, Value>, key: &str) -> Result<Vec<Value>
         Some(obj @ Value::Object(_)) => vec![obj.clone()],
         _ => match weak_string(config, key)? {
             None => Vec::new(),
-            Some(text) => serde_json::from_str::<Vec<Value>>(&format!("[{text}]")).map_err(|e| {
-                BootstrapError::setting(
-                    key,
-                    format!("expected zero or more comma-separated JSON objects: {e}"),
-                )
-            })?,
+            Some(text) => {
+                serde_json::from_str::<Vec<Value>>(&format!("[{text}]")).map_err(|e| {
+                    BootstrapError::setting(
+                        key,
+                        format!("expected zero or more comma-separated JSON objects: {e}"),
+                    )
+                })?
+            }
         },
     };
     for (i, item) in items.iter().enumerate() {
@@ -253,7 +255,14 @@ mod tests {
 
     #[test]
     fn bind_addr_rejections_name_the_key() {
-        for bad in ["0.0.0.0", ":9102", "::1:9102", "host:http", "host:70000", "[::1]9102"] {
+        for bad in [
+            "0.0.0.0",
+            ":9102",
+            "::1:9102",
+            "host:http",
+            "host:70000",
+            "[::1]9102",
+        ] {
             let err = BindAddr::parse(PROMETHEUS_BIND_ADDR, bad).unwrap_err();
             let text = err.to_string();
             assert!(
@@ -292,7 +301,10 @@ mod tests {
             "envoy_extra_stats_sinks_json": {"name": "s"},
         });
         let parsed = BootstrapConfig::parse(config.as_object().unwrap()).unwrap();
-        assert_eq!(parsed.static_clusters, vec![json!({"name": "a"}), json!({"name": "b"})]);
+        assert_eq!(
+            parsed.static_clusters,
+            vec![json!({"name": "a"}), json!({"name": "b"})]
+        );
         assert_eq!(parsed.static_listeners, vec![json!({"name": "l"})]);
         assert_eq!(parsed.stats_sinks, vec![json!({"name": "s"})]);
     }

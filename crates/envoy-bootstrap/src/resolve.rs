@@ -64,7 +64,14 @@ impl fmt::Debug for ResolveContext {
             .field("grpc_addr", &self.grpc_addr)
             .field("grpc_ca_file", &self.grpc_ca_file)
             .field("grpc_ca_path", &self.grpc_ca_path)
-            .field("token", &if self.token.is_empty() { "<none>" } else { "<redacted>" })
+            .field(
+                "token",
+                &if self.token.is_empty() {
+                    "<none>"
+                } else {
+                    "<redacted>"
+                },
+            )
             .field("admin_bind", &self.admin_bind)
             .field("admin_access_log_path", &self.admin_access_log_path)
             .field("node_name", &self.node_name)
@@ -100,7 +107,9 @@ pub fn resolve(ctx: &ResolveContext) -> Result<BootstrapInputs, BootstrapError> 
     let proxy_id = if ctx.proxy_id.is_empty() {
         str_field(reg, "ID")?
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| BootstrapError::InvalidRegistration("no ID and no proxy id given".into()))?
+            .ok_or_else(|| {
+                BootstrapError::InvalidRegistration("no ID and no proxy id given".into())
+            })?
             .to_string()
     } else {
         ctx.proxy_id.clone()
@@ -185,7 +194,10 @@ pub fn resolve(ctx: &ResolveContext) -> Result<BootstrapInputs, BootstrapError> 
 }
 
 /// A string field that may be absent or null, but is a string when present.
-fn str_field<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, BootstrapError> {
+fn str_field<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+) -> Result<Option<&'a str>, BootstrapError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -206,7 +218,8 @@ fn access_logs_from_proxy_defaults(entry: Option<&Value>) -> Option<AccessLogsIn
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
-    let flag = |camel: &str, snake: &str| get(camel, snake).and_then(Value::as_bool).unwrap_or(false);
+    let flag =
+        |camel: &str, snake: &str| get(camel, snake).and_then(Value::as_bool).unwrap_or(false);
     Some(AccessLogsInputs {
         enabled: flag("Enabled", "enabled"),
         disable_listener_logs: flag("DisableListenerLogs", "disable_listener_logs"),
@@ -242,7 +255,10 @@ fn resolve_grpc(ctx: &ResolveContext) -> Result<AgentGrpcInputs, BootstrapError>
         } else if lower.starts_with("http://") {
             (&raw["http://".len()..], false)
         } else if raw.contains("://") {
-            return Err(bad_grpc(raw, "unsupported scheme (use http, https or unix)"));
+            return Err(bad_grpc(
+                raw,
+                "unsupported scheme (use http, https or unix)",
+            ));
         } else {
             (raw, false)
         };
@@ -285,7 +301,12 @@ fn resolve_host_port(what: &'static str, text: &str) -> Result<(IpAddr, u16), Bo
         let (host, after) = rest
             .split_once(']')
             .ok_or_else(|| bad("missing ']'".into()))?;
-        (host, after.strip_prefix(':').ok_or_else(|| bad("missing port".into()))?)
+        (
+            host,
+            after
+                .strip_prefix(':')
+                .ok_or_else(|| bad("missing port".into()))?,
+        )
     } else {
         let (host, port) = text
             .rsplit_once(':')
@@ -345,7 +366,11 @@ pub(crate) fn read_cas(
             path: dir.to_path_buf(),
         });
     }
-    files.iter().map(|f| read(f)).collect::<Result<Vec<_>, _>>().map(Some)
+    files
+        .iter()
+        .map(|f| read(f))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), BootstrapError> {

@@ -86,7 +86,11 @@ mod tests {
 
     #[test]
     fn substitutes_placeholders_as_plain_text() {
-        let out = render(r#"{"id": "{{ .ProxyID }}", "port": {{.AdminBindPort}}}"#, lookup).unwrap();
+        let out = render(
+            r#"{"id": "{{ .ProxyID }}", "port": {{.AdminBindPort}}}"#,
+            lookup,
+        )
+        .unwrap();
         assert_eq!(out, r#"{"id": "web-proxy", "port": 19000}"#);
     }
 
@@ -104,9 +108,17 @@ mod tests {
 
     #[test]
     fn control_actions_are_rejected_with_the_key() {
-        for tpl in ["{{ if .AgentTLS }}x{{ end }}", "{{ range .X }}", "{{ .A.B }}", "{{"] {
+        for tpl in [
+            "{{ if .AgentTLS }}x{{ end }}",
+            "{{ range .X }}",
+            "{{ .A.B }}",
+            "{{",
+        ] {
             let err = render(tpl, lookup).unwrap_err().to_string();
-            assert!(err.starts_with("envoy_bootstrap_json_tpl: "), "{tpl}: {err}");
+            assert!(
+                err.starts_with("envoy_bootstrap_json_tpl: "),
+                "{tpl}: {err}"
+            );
         }
     }
 }

@@ -26,7 +26,10 @@ pub fn write_bootstrap_file(path: &Path, doc: &Value) -> Result<(), BootstrapErr
         path: path.to_path_buf(),
         source,
     };
-    let mut tmp_name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut tmp_name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);
 
@@ -45,7 +48,8 @@ pub fn write_bootstrap_file(path: &Path, doc: &Value) -> Result<(), BootstrapErr
         file.set_permissions(std::fs::Permissions::from_mode(0o600))
             .map_err(err)?;
     }
-    file.write_all(to_pretty_json(doc).as_bytes()).map_err(err)?;
+    file.write_all(to_pretty_json(doc).as_bytes())
+        .map_err(err)?;
     file.sync_all().map_err(err)?;
     drop(file);
     std::fs::rename(&tmp, path).map_err(err)

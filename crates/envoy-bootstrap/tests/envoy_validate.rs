@@ -15,7 +15,9 @@ use envoy_bootstrap::{generate_with_env, BootstrapInputs};
 use serde_json::{json, Value};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 /// Serialises like Python's `json.dumps(doc)` (`", "` and `": "` separators, one line),
@@ -90,7 +92,9 @@ fn normalise(text: &str) -> String {
 fn expect_rejection(doc: &Value, recorded: &str) -> Result<(), String> {
     let (ok, output) = validate_in_empty_dir(doc);
     if ok {
-        return Err(format!("Envoy accepted it, expected the error {recorded:?}"));
+        return Err(format!(
+            "Envoy accepted it, expected the error {recorded:?}"
+        ));
     }
     if !normalise(&output).contains(&normalise(recorded)) {
         return Err(format!(
@@ -106,7 +110,10 @@ fn expect_acceptance(doc: &Value, what: &str) -> Result<(), String> {
     if validation.ok {
         Ok(())
     } else {
-        Err(format!("Envoy rejected {what}:\n{}", validation.output.trim()))
+        Err(format!(
+            "Envoy rejected {what}:\n{}",
+            validation.output.trim()
+        ))
     }
 }
 
@@ -186,7 +193,11 @@ fn envoy_accepts_every_generated_bootstrap_or_rejects_it_as_recorded() {
     let run = |chunk: &[common::Case]| -> Vec<String> {
         chunk
             .iter()
-            .filter_map(|case| check_case(case).err().map(|e| format!("{}: {e}", case.name)))
+            .filter_map(|case| {
+                check_case(case)
+                    .err()
+                    .map(|e| format!("{}: {e}", case.name))
+            })
             .collect()
     };
     let failures: Vec<String> = std::thread::scope(|s| {
@@ -253,7 +264,9 @@ fn envoy_accepts_keys_the_cases_do_not_cover() {
     .unwrap()
     .clone();
 
-    let env = |name: &str| (name == "DOGSTATSD_URL").then(|| "unix:///var/run/datadog/dsd.socket".to_string());
+    let env = |name: &str| {
+        (name == "DOGSTATSD_URL").then(|| "unix:///var/run/datadog/dsd.socket".to_string())
+    };
     let doc = generate_with_env(&inputs, &env).unwrap();
 
     // Spot-check that each key made it into the document before asking Envoy.
@@ -261,9 +274,16 @@ fn envoy_accepts_keys_the_cases_do_not_cover() {
     let sink_names: Vec<&str> = sinks.iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(
         sink_names,
-        ["envoy.stat_sinks.statsd", "envoy.stat_sinks.dog_statsd", "envoy.stat_sinks.metrics_service"]
+        [
+            "envoy.stat_sinks.statsd",
+            "envoy.stat_sinks.dog_statsd",
+            "envoy.stat_sinks.metrics_service"
+        ]
     );
-    assert_eq!(sinks[1]["typedConfig"]["address"]["pipe"]["path"], "/var/run/datadog/dsd.socket");
+    assert_eq!(
+        sinks[1]["typedConfig"]["address"]["pipe"]["path"],
+        "/var/run/datadog/dsd.socket"
+    );
     assert_eq!(doc["stats_flush_interval"], "10s");
     assert_eq!(doc["tracing"], tracing);
     let clusters: Vec<&str> = doc["static_resources"]["clusters"]
@@ -274,7 +294,12 @@ fn envoy_accepts_keys_the_cases_do_not_cover() {
         .collect();
     assert_eq!(
         clusters,
-        ["local_agent", "zipkin", "self_admin", "consul_telemetry_collector_loopback"]
+        [
+            "local_agent",
+            "zipkin",
+            "self_admin",
+            "consul_telemetry_collector_loopback"
+        ]
     );
     let listeners: Vec<&str> = doc["static_resources"]["listeners"]
         .as_array()
@@ -284,15 +309,23 @@ fn envoy_accepts_keys_the_cases_do_not_cover() {
         .collect();
     assert_eq!(
         listeners,
-        ["envoy_prometheus_metrics_listener", "envoy_metrics_listener", "envoy_ready_listener"]
+        [
+            "envoy_prometheus_metrics_listener",
+            "envoy_metrics_listener",
+            "envoy_ready_listener"
+        ]
     );
     let tags = doc["stats_config"]["stats_tags"].as_array().unwrap();
     assert_eq!(tags[0], json!({"tag_name": "canary", "fixed_value": "1"}));
-    assert_eq!(tags[1], json!({"tag_name": "team", "fixed_value": "payments"}));
+    assert_eq!(
+        tags[1],
+        json!({"tag_name": "team", "fixed_value": "payments"})
+    );
     // 2 custom + 16 rules (deprecated ones omitted) + 5 fixed source tags.
     assert_eq!(tags.len(), 2 + 16 + 5);
     assert_eq!(
-        doc["admin"]["access_log"][0]["typedConfig"]["logFormat"]["textFormatSource"]["inlineString"],
+        doc["admin"]["access_log"][0]["typedConfig"]["logFormat"]["textFormatSource"]
+            ["inlineString"],
         "%START_TIME% %RESPONSE_CODE%\n"
     );
 
