@@ -14,6 +14,8 @@
 //! `tests/golden.rs` and `compat/envoy-bootstrap/`), and every generated document is checked
 //! by the real Envoy.
 
+#![deny(missing_docs)]
+
 mod access_logs;
 mod error;
 mod generate;
