@@ -10,6 +10,8 @@
 //!   other crates; anything implementing [`Retryable`] can use it.
 //! - Tokens are [`Secret`]s: they print as `***`.
 
+#![warn(missing_docs)]
+
 mod acl;
 mod agent;
 mod client;
