@@ -335,38 +335,12 @@ impl Supervisor {
                     }
                 }
                 Some(()) = self.sigterm_stream.recv() => {
-                    match std::mem::replace(&mut on_sigterm, OnSigterm::Swallow) {
-                        OnSigterm::ForwardToGroup => {
-                            on_sigterm = OnSigterm::ForwardToGroup;
-                            self.terminate_group("SIGTERM received");
-                        }
-                        OnSigterm::ForwardToGroupThenChild => {
-                            on_sigterm = OnSigterm::ForwardToChild;
-                            self.terminate_group("SIGTERM received, no shutdown delay");
-                        }
-                        OnSigterm::StartDelay(d) => {
-                            on_sigterm = OnSigterm::ForwardToChild;
-                            info!(pid = self.pid, delay_ms = d.as_millis() as u64, "SIGTERM received: holding it for the shutdown delay");
-                            stop_trigger = Some(Box::pin(tokio::time::sleep(d)));
-                        }
-                        OnSigterm::StartHook(hook) => {
-                            info!(pid = self.pid, "SIGTERM received: holding it until the stop hook finishes");
-                            stop_trigger = Some(hook);
-                        }
-                        OnSigterm::ForwardToChild => {
-                            // v0.6.2 app-entrypoint: a second SIGTERM reaches
-                            // the child at once, delay or not.
-                            on_sigterm = OnSigterm::ForwardToChild;
-                            self.forward(libc::SIGTERM);
-                        }
-                        OnSigterm::Swallow => {
-                            info!(pid = self.pid, "SIGTERM swallowed: the stop hook already handled the first one");
-                        }
-                    }
+                    self.on_sigterm(&mut on_sigterm, &mut stop_trigger);
                 }
                 (number, disposition) = next_signal(&mut self.other_streams) => {
                     if disposition == Disposition::Swallow {
-                        debug!(signal = %signal_name(number), "signal about the supervisor itself, not forwarded");
+                        let signal = signal_name(number);
+                        debug!(%signal, "signal about the supervisor itself, not forwarded");
                     } else {
                         self.forward(number);
                     }
@@ -377,6 +351,49 @@ impl Supervisor {
                 }
             }
         }
+    }
+
+    /// Applies the SIGTERM state machine to one received SIGTERM, possibly
+    /// arming the stop trigger (delay or hook).
+    fn on_sigterm(&self, state: &mut OnSigterm, stop_trigger: &mut Option<StopHook>) {
+        let pid = self.pid;
+        *state = match std::mem::replace(state, OnSigterm::Swallow) {
+            OnSigterm::ForwardToGroup => {
+                self.terminate_group("SIGTERM received");
+                OnSigterm::ForwardToGroup
+            }
+            OnSigterm::ForwardToGroupThenChild => {
+                self.terminate_group("SIGTERM received, no shutdown delay");
+                OnSigterm::ForwardToChild
+            }
+            OnSigterm::StartDelay(delay) => {
+                let delay_ms = delay.as_millis() as u64;
+                info!(
+                    pid,
+                    delay_ms, "SIGTERM received: holding it for the shutdown delay"
+                );
+                *stop_trigger = Some(Box::pin(tokio::time::sleep(delay)));
+                OnSigterm::ForwardToChild
+            }
+            OnSigterm::StartHook(hook) => {
+                info!(
+                    pid,
+                    "SIGTERM received: holding it until the stop hook finishes"
+                );
+                *stop_trigger = Some(hook);
+                OnSigterm::Swallow
+            }
+            OnSigterm::ForwardToChild => {
+                // v0.6.2 app-entrypoint: a second SIGTERM reaches the child
+                // at once, delay or not.
+                self.forward(libc::SIGTERM);
+                OnSigterm::ForwardToChild
+            }
+            OnSigterm::Swallow => {
+                info!(pid, "SIGTERM swallowed: the stop hook owns shutdown");
+                OnSigterm::Swallow
+            }
+        };
     }
 
     /// Collects exited children without blocking. Returns the supervised
@@ -444,9 +461,7 @@ impl Supervisor {
                 reason = why,
                 "sent SIGTERM to the child's process group"
             ),
-            Err(e) => {
-                warn!(pgid = self.pid, reason = why, error = %e, "cannot send SIGTERM to the child's process group")
-            }
+            Err(e) => warn!(pgid = self.pid, reason = why, error = %e, "cannot SIGTERM the group"),
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 use std::fs;
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
@@ -41,12 +42,17 @@ impl Fixture {
     /// Starts `supervise ARGS -- sh -c SCRIPT` in a fresh directory, which is
     /// also the script's working directory.
     fn start(args: &[&str], script: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
         let script = format!("{PRELUDE}{script}");
+        Self::start_command(args, &["sh", "-c", &script], tempfile::tempdir().unwrap())
+    }
+
+    /// Starts `supervise ARGS -- COMMAND...` in `dir`.
+    fn start_command(args: &[&str], command: &[&str], dir: tempfile::TempDir) -> Self {
         let stderr = fs::File::create(dir.path().join("supervise.log")).unwrap();
         let supervisor = Command::new(env!("CARGO_BIN_EXE_supervise"))
             .args(args)
-            .args(["--", "sh", "-c", &script])
+            .arg("--")
+            .args(command)
             .current_dir(dir.path())
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
@@ -57,7 +63,7 @@ impl Fixture {
             supervisor,
             dir,
             args: args.iter().map(|s| s.to_string()).collect(),
-            script,
+            script: command.join(" "),
         }
     }
 
@@ -76,7 +82,7 @@ impl Fixture {
     /// Everything needed to understand a failure without re-running it.
     fn report(&self) -> String {
         let mut out = format!(
-            "supervise {:?} -- sh -c <script>\n--- script ---\n{}\n--- files ---\n",
+            "supervise {:?} -- <command>\n--- command ---\n{}\n--- files ---\n",
             self.args, self.script
         );
         let mut names: Vec<_> = fs::read_dir(self.dir.path())
@@ -459,4 +465,64 @@ fn supervise_cli_rejects_a_missing_command() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("a command is required"));
+}
+
+/// The real Envoy as envoy-entrypoint runs it: SIGUSR1 and SIGHUP reach it at
+/// once; SIGTERM is held while the stop hook runs, then stops it cleanly.
+#[test]
+fn envoy_keeps_serving_until_the_hook_resolves_then_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    // Port 0: Envoy picks a free port and writes the address to a file.
+    fs::write(
+        dir.path().join("envoy.yaml"),
+        "admin:\n  address:\n    socket_address: { address: 127.0.0.1, port_value: 0 }\n",
+    )
+    .unwrap();
+    let envoy = testkit::envoy::envoy_binary();
+    let mut f = Fixture::start_command(
+        &["--wait-for-file", "release"],
+        &[
+            envoy.to_str().unwrap(),
+            "-c",
+            "envoy.yaml",
+            "--admin-address-path",
+            "admin.address",
+            "--disable-hot-restart",
+            "--log-level",
+            "info",
+        ],
+        dir,
+    );
+    // Envoy installs its signal handlers just before this line; a signal
+    // sent earlier (even after the admin address is written) kills it.
+    f.wait_until("Envoy's main loop", Duration::from_secs(30), |f| {
+        f.read("supervise.log")
+            .contains("starting main dispatch loop")
+    });
+    let admin = f.read("admin.address").trim().to_owned();
+    let serving = || TcpStream::connect(&admin).is_ok();
+    assert!(
+        serving(),
+        "Envoy admin not reachable at {admin}\n{}",
+        f.report()
+    );
+
+    // Envoy's own log (its stderr is the supervisor's) shows what it got.
+    f.signal(Signal::SIGUSR1);
+    f.wait_contains("supervise.log", "caught SIGUSR1");
+    f.signal(Signal::SIGHUP);
+    f.wait_contains("supervise.log", "caught and eating SIGHUP");
+
+    f.signal(Signal::SIGTERM);
+    sleep(Duration::from_millis(500));
+    f.assert_lacks("supervise.log", "caught ENVOY_SIGTERM");
+    assert!(
+        serving(),
+        "Envoy must keep serving while the hook runs\n{}",
+        f.report()
+    );
+
+    fs::write(f.path("release"), "").unwrap();
+    f.expect_exit(0);
+    f.wait_contains("supervise.log", "caught ENVOY_SIGTERM");
 }
