@@ -84,7 +84,8 @@ pub struct AclToken {
     #[serde(rename = "AccessorID")]
     pub accessor_id: String,
     /// The secret (what goes in `X-Consul-Token`). `<hidden>` for callers with `acl:read`.
-    #[serde(rename = "SecretID")]
+    /// Not sent when empty (Consul then generates one on create).
+    #[serde(rename = "SecretID", skip_serializing_if = "Secret::is_empty")]
     pub secret_id: Secret,
     /// Description (for login tokens: `token created via login: <meta JSON>`).
     pub description: String,
@@ -423,6 +424,34 @@ impl Client {
             &["v1", "acl", "token", accessor_id],
             opts,
             None,
+        )
+        .await
+    }
+
+    /// `PUT /v1/acl/token`: creates a token (empty `accessor_id`/`secret_id` are generated).
+    pub async fn token_create(
+        &self,
+        token: &AclToken,
+        opts: &QueryOptions,
+    ) -> Result<AclToken, ConsulError> {
+        self.json(Method::PUT, &["v1", "acl", "token"], opts, &[], Some(token))
+            .await
+    }
+
+    /// `PUT /v1/acl/token/:accessor_id` with the whole token (`token.accessor_id` names it;
+    /// immutable fields may be sent back as read), e.g. to add a policy to the anonymous
+    /// token.
+    pub async fn token_update(
+        &self,
+        token: &AclToken,
+        opts: &QueryOptions,
+    ) -> Result<AclToken, ConsulError> {
+        self.json(
+            Method::PUT,
+            &["v1", "acl", "token", &token.accessor_id],
+            opts,
+            &[],
+            Some(token),
         )
         .await
     }

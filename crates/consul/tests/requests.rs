@@ -374,6 +374,8 @@ async fn every_endpoint_uses_the_documented_method_and_path() {
         ("POST", "/v1/acl/logout", "true"),
         ("DELETE", "/v1/acl/token/acc-1", "true"),
         ("GET", "/v1/acl/token/acc-1", r#"{"AccessorID":"acc-1"}"#),
+        ("PUT", "/v1/acl/token", r#"{"AccessorID":"acc-2"}"#),
+        ("PUT", "/v1/acl/token/acc-1", r#"{"AccessorID":"acc-1"}"#),
         ("PUT", "/v1/acl/auth-method", r#"{"Name":"m"}"#),
         ("GET", "/v1/acl/auth-method/m", r#"{"Name":"m"}"#),
         ("PUT", "/v1/acl/auth-method/m", r#"{"Name":"m"}"#),
@@ -433,6 +435,16 @@ async fn every_endpoint_uses_the_documented_method_and_path() {
     call!("POST", "/v1/acl/logout", c.logout(&o));
     call!("DELETE", "/v1/acl/token/acc-1", c.token_delete("acc-1", &o));
     call!("GET", "/v1/acl/token/acc-1", c.token_read("acc-1", &o));
+    let tok = AclToken {
+        accessor_id: "acc-1".into(),
+        ..Default::default()
+    };
+    call!(
+        "PUT",
+        "/v1/acl/token",
+        c.token_create(&AclToken::default(), &o)
+    );
+    call!("PUT", "/v1/acl/token/acc-1", c.token_update(&tok, &o));
     let am = AclAuthMethod {
         name: "m".into(),
         ..Default::default()
