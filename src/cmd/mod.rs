@@ -1,0 +1,5 @@
+//! One module per subcommand: wiring only; protocol code lives in `crates/`.
+
+pub mod net_dial;
+pub mod validate_config;
+pub mod version;

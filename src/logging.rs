@@ -1,0 +1,31 @@
+//! Logging set-up: tracing to stderr, as text or JSON.
+
+use tracing_subscriber::filter::LevelFilter;
+
+use crate::cli::{LogFormat, LogLevel};
+
+impl LogLevel {
+    fn filter(self) -> LevelFilter {
+        match self {
+            LogLevel::Trace => LevelFilter::TRACE,
+            LogLevel::Debug => LevelFilter::DEBUG,
+            LogLevel::Info => LevelFilter::INFO,
+            LogLevel::Warn => LevelFilter::WARN,
+            LogLevel::Error => LevelFilter::ERROR,
+        }
+    }
+}
+
+/// Installs the global subscriber. Called once, by the subcommand, when it knows its level
+/// (the config's `logLevel` applies only where the config is read).
+pub fn init(level: LogLevel, format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level.filter())
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    // A second init (tests calling twice) is harmless: keep the first subscriber.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

@@ -1,0 +1,107 @@
+//! The command line as a user meets it: help, version, Go-style flags, exit codes, net-dial.
+
+mod util;
+
+use std::net::TcpListener;
+
+use util::TestCommand;
+
+#[test]
+fn version_prints_the_crate_version() {
+    TestCommand::new(["version"])
+        .run()
+        .expect_code(0)
+        .expect_stdout_contains(&format!("consul-ecs v{}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn every_subcommand_has_help_with_an_example() {
+    for sub in ["version", "validate-config", "net-dial"] {
+        TestCommand::new([sub, "--help"])
+            .run()
+            .expect_code(0)
+            .expect_stdout_contains("Example");
+    }
+}
+
+#[test]
+fn unknown_subcommand_and_bad_flag_values_are_usage_errors() {
+    TestCommand::new(["no-such-command"]).run().expect_code(1);
+    TestCommand::new(["-log-level", "LOUD", "version"])
+        .run()
+        .expect_code(1)
+        .expect_stderr_contains("LOUD");
+}
+
+#[test]
+fn go_style_single_dash_flags_work_like_double_dash_ones() {
+    for args in [
+        vec!["-log-level", "DEBUG", "version"],
+        vec!["-log-level=debug", "version"],
+        vec!["--log-level", "WARN", "-log-format", "json", "version"],
+    ] {
+        TestCommand::new(args).run().expect_code(0);
+    }
+}
+
+#[test]
+fn net_dial_exits_0_when_a_listener_answers() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    TestCommand::new(["net-dial", &addr]).run().expect_code(0);
+}
+
+#[test]
+fn net_dial_exits_2_when_nothing_listens() {
+    // Bind then drop: the port is free, so the connection is refused.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    TestCommand::new(["net-dial", &format!("127.0.0.1:{port}")])
+        .run()
+        .expect_code(2)
+        .expect_stderr_contains("127.0.0.1");
+}
+
+#[test]
+fn net_dial_gives_up_at_its_timeout_instead_of_hanging() {
+    // A loopback listener whose accept queue is full: Linux drops further SYNs, so a new
+    // connection neither succeeds nor fails — exactly the hang the timeout must bound.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    socket.listen(0).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    let _fill: Vec<_> = (0..4)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(200)).ok()
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let run = TestCommand::new(["net-dial", "-timeout", "500ms", &addr.to_string()]).run();
+    run.expect_code(2).expect_stderr_contains("timed out");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}\n{run}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn net_dial_argument_errors_exit_1() {
+    TestCommand::new(["net-dial"]).run().expect_code(1);
+    TestCommand::new(["net-dial", "a:1", "b:2"])
+        .run()
+        .expect_code(1);
+    TestCommand::new(["net-dial", "no-port"])
+        .run()
+        .expect_code(1);
+}

@@ -1,0 +1,89 @@
+//! `consul-ecs validate-config`: a user with a broken config sees every problem, by JSON path.
+
+mod util;
+
+use util::TestCommand;
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn a_valid_file_prints_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        &dir,
+        "ok.json",
+        r#"{"bootstrapDir":"/consul","service":{"port":8080}}"#,
+    );
+    TestCommand::new(["validate-config", "-config-file", &file])
+        .run()
+        .expect_code(0)
+        .expect_stdout_contains("OK");
+}
+
+#[test]
+fn every_problem_is_reported_at_once_with_its_json_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        &dir,
+        "bad.json",
+        r#"{"service":{"port":"x","checks":[{"ttl":5}]},"proxy":{"upstreams":[{"destinationName":"a"}]},"bogus":1}"#,
+    );
+    let run = TestCommand::new(["validate-config", "-config-file", &file]).run();
+    run.expect_code(1);
+    for path in [
+        "bootstrapDir",
+        "service.port",
+        "service.checks.0.ttl",
+        "proxy.upstreams.0.localBindPort",
+        "bogus",
+    ] {
+        run.expect_stdout_contains(path);
+    }
+    run.expect_stdout_contains(&file);
+}
+
+#[test]
+fn the_mesh_init_rule_is_checked_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        &dir,
+        "both.json",
+        r#"{"bootstrapDir":"/c","healthSyncContainers":["app"],"service":{"port":1,"checks":[{"ttl":"10s"}]}}"#,
+    );
+    TestCommand::new(["validate-config", "-config-file", &file])
+        .run()
+        .expect_code(1)
+        .expect_stdout_contains("healthSyncContainers")
+        .expect_stdout_contains("service.checks");
+}
+
+#[test]
+fn reads_the_environment_variable_by_default() {
+    TestCommand::new(["validate-config"])
+        .env("CONSUL_ECS_CONFIG_JSON", r#"{"bootstrapDir":"/c"}"#)
+        .run()
+        .expect_code(0);
+    TestCommand::new(["validate-config"])
+        .run()
+        .expect_code(1)
+        .expect_stdout_contains("CONSUL_ECS_CONFIG_JSON");
+}
+
+#[test]
+fn invalid_json_says_where_and_a_missing_file_says_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(&dir, "broken.json", "{\n  \"bootstrapDir\": \"/c\",,\n}");
+    TestCommand::new(["validate-config", "-config-file", &file])
+        .run()
+        .expect_code(1)
+        .expect_stdout_contains("line 2");
+    let missing = dir.path().join("nope.json").display().to_string();
+    TestCommand::new(["validate-config", "-config-file", &missing])
+        .run()
+        .expect_code(1)
+        .expect_stderr_contains(&missing);
+}
