@@ -1,0 +1,1032 @@
+//! ACL admin endpoints (`/v1/acl/...`): tokens, policies, roles, auth methods, binding
+//! rules, and the login/logout pair. Status codes and texts follow Consul ≥ 1.15 (404 for
+//! missing objects) unless `EmulatorOptions::legacy_not_found` asks for the older answers.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use super::awsiam::{self, AwsIamConfig, Identity};
+use super::filter::{interpolate, Expr};
+use super::rules::{Access, Rules};
+use super::state::{
+    new_uuid, parse_node_identities, parse_service_identities, valid_identity_name, AuthMethod,
+    BindingRule, Caller, Link, NodeIdentity, Policy, Role, ServiceIdentity, State, Token,
+    ANONYMOUS_ACCESSOR, GLOBAL_MANAGEMENT_ID,
+};
+use super::wire::{decode, json, s, strings, text, ApiError, Reply, Shape, ANY};
+use super::Req;
+
+static LINK: Shape = Shape::Obj(&[("ID", &ANY), ("Name", &ANY)]);
+static LINKS: Shape = Shape::List(&LINK);
+static SERVICE_IDENTITY: Shape = Shape::Obj(&[("ServiceName", &ANY), ("Datacenters", &ANY)]);
+static SERVICE_IDENTITIES: Shape = Shape::List(&SERVICE_IDENTITY);
+static NODE_IDENTITY: Shape = Shape::Obj(&[("NodeName", &ANY), ("Datacenter", &ANY)]);
+static NODE_IDENTITIES: Shape = Shape::List(&NODE_IDENTITY);
+static TOKEN: Shape = Shape::Obj(&[
+    ("ID", &ANY),
+    ("AccessorID", &ANY),
+    ("SecretID", &ANY),
+    ("Description", &ANY),
+    ("Policies", &LINKS),
+    ("Roles", &LINKS),
+    ("ServiceIdentities", &SERVICE_IDENTITIES),
+    ("NodeIdentities", &NODE_IDENTITIES),
+    ("Local", &ANY),
+    ("AuthMethod", &ANY),
+    ("ExpirationTime", &ANY),
+    ("ExpirationTTL", &ANY),
+    ("CreateTime", &ANY),
+    ("Hash", &ANY),
+    ("CreateIndex", &ANY),
+    ("ModifyIndex", &ANY),
+    ("Namespace", &ANY),
+    ("Partition", &ANY),
+    ("AuthMethodNamespace", &ANY),
+]);
+static POLICY: Shape = Shape::Obj(&[
+    ("ID", &ANY),
+    ("Name", &ANY),
+    ("Description", &ANY),
+    ("Rules", &ANY),
+    ("Datacenters", &ANY),
+    ("Hash", &ANY),
+    ("CreateIndex", &ANY),
+    ("ModifyIndex", &ANY),
+    ("Namespace", &ANY),
+    ("Partition", &ANY),
+]);
+static ROLE: Shape = Shape::Obj(&[
+    ("ID", &ANY),
+    ("Name", &ANY),
+    ("Description", &ANY),
+    ("Policies", &LINKS),
+    ("ServiceIdentities", &SERVICE_IDENTITIES),
+    ("NodeIdentities", &NODE_IDENTITIES),
+    ("Hash", &ANY),
+    ("CreateIndex", &ANY),
+    ("ModifyIndex", &ANY),
+    ("Namespace", &ANY),
+    ("Partition", &ANY),
+]);
+static AUTH_METHOD: Shape = Shape::Obj(&[
+    ("Name", &ANY),
+    ("Type", &ANY),
+    ("DisplayName", &ANY),
+    ("Description", &ANY),
+    ("MaxTokenTTL", &ANY),
+    ("TokenLocality", &ANY),
+    ("Config", &ANY),
+    ("NamespaceRules", &ANY),
+    ("CreateIndex", &ANY),
+    ("ModifyIndex", &ANY),
+    ("Namespace", &ANY),
+    ("Partition", &ANY),
+]);
+static BINDING_RULE: Shape = Shape::Obj(&[
+    ("ID", &ANY),
+    ("Description", &ANY),
+    ("AuthMethod", &ANY),
+    ("Selector", &ANY),
+    ("BindType", &ANY),
+    ("BindName", &ANY),
+    ("CreateIndex", &ANY),
+    ("ModifyIndex", &ANY),
+    ("Namespace", &ANY),
+    ("Partition", &ANY),
+]);
+static LOGIN: Shape = Shape::Obj(&[
+    ("AuthMethod", &ANY),
+    ("BearerToken", &ANY),
+    ("Meta", &ANY),
+    ("Namespace", &ANY),
+    ("Partition", &ANY),
+]);
+
+fn enabled(st: &State) -> Result<(), ApiError> {
+    if st.opts.acls_enabled {
+        Ok(())
+    } else {
+        Err(ApiError::acl_disabled())
+    }
+}
+
+fn read_caller(st: &State, req: &Req) -> Result<Caller, ApiError> {
+    enabled(st)?;
+    let caller = st.caller(req.token.as_deref())?;
+    caller.need_global("acl", Access::Read)?;
+    Ok(caller)
+}
+
+fn write_caller(st: &State, req: &Req) -> Result<Caller, ApiError> {
+    enabled(st)?;
+    let caller = st.caller(req.token.as_deref())?;
+    caller.need_global("acl", Access::Write)?;
+    Ok(caller)
+}
+
+/// A missing object on a read, in the configured Consul version's words.
+fn read_not_found(st: &State, what: &str) -> ApiError {
+    if st.opts.legacy_not_found {
+        match what {
+            "policy" | "token" => ApiError::acl_not_found(),
+            _ => ApiError::not_found(""),
+        }
+    } else {
+        ApiError::not_found(format!("Requested {what} does not exist: ACL not found"))
+    }
+}
+
+fn delete_not_found(st: &State, what: &str) -> Reply {
+    if st.opts.legacy_not_found {
+        Ok(json(&json!(true)))
+    } else {
+        Err(ApiError::not_found(format!("Cannot find {what} to delete")))
+    }
+}
+
+fn decode_as(req: &Req, shape: &Shape, what: &str) -> Result<Value, ApiError> {
+    decode(&req.body, shape)
+        .map_err(|e| ApiError::bad_request(format!("{what} decoding failed: {e}")))
+}
+
+// ---------------------------------------------------------------- tokens
+
+/// `GET /v1/acl/token/self`.
+pub(crate) fn token_self(st: &State, req: &Req) -> Reply {
+    enabled(st)?;
+    let token = match req.token.as_deref() {
+        None | Some("") => st.tokens.get(ANONYMOUS_ACCESSOR),
+        Some(secret) => st.token_by_secret(secret),
+    };
+    match token {
+        Some(t) => Ok(json(&st.token_json(t, false))),
+        None if st.opts.legacy_not_found => Err(ApiError::acl_not_found()),
+        None => Err(ApiError::not_found("Supplied token does not exist")),
+    }
+}
+
+/// `GET /v1/acl/tokens`.
+pub(crate) fn token_list(st: &State, req: &Req) -> Reply {
+    let caller = read_caller(st, req)?;
+    let hide = !caller.authz.allowed_global("acl", Access::Write);
+    let policy = req.query_value("policy");
+    let role = req.query_value("role");
+    let method = req.query_value("authmethod");
+    let items: Vec<Value> = st
+        .tokens
+        .values()
+        .filter(|t| policy.is_none_or(|p| t.policies.iter().any(|l| l.id == p)))
+        .filter(|t| role.is_none_or(|r| t.roles.iter().any(|l| l.id == r)))
+        .filter(|t| method.is_none_or(|m| t.auth_method == m))
+        .map(|t| st.token_json(t, hide))
+        .collect();
+    Ok(json(&Value::Array(items)))
+}
+
+/// `GET /v1/acl/token/:accessor`.
+pub(crate) fn token_read(st: &State, req: &Req, accessor: &str) -> Reply {
+    let caller = read_caller(st, req)?;
+    let hide = !caller.authz.allowed_global("acl", Access::Write);
+    match st.tokens.get(accessor) {
+        Some(t) => Ok(json(&st.token_json(t, hide))),
+        None => Err(read_not_found(st, "token")),
+    }
+}
+
+struct TokenFields {
+    description: String,
+    policies: Vec<Link>,
+    roles: Vec<Link>,
+    service_identities: Vec<ServiceIdentity>,
+    node_identities: Vec<NodeIdentity>,
+}
+
+fn token_fields(st: &State, body: &Value) -> Result<TokenFields, ApiError> {
+    Ok(TokenFields {
+        description: s(body, "Description").to_string(),
+        policies: st.resolve_policy_links(body.get("Policies").unwrap_or(&Value::Null))?,
+        roles: st.resolve_role_links(body.get("Roles").unwrap_or(&Value::Null))?,
+        service_identities: parse_service_identities(
+            body.get("ServiceIdentities").unwrap_or(&Value::Null),
+        )?,
+        node_identities: parse_node_identities(body.get("NodeIdentities").unwrap_or(&Value::Null))?,
+    })
+}
+
+fn uuid_ok(text: &str) -> bool {
+    uuid::Uuid::parse_str(text).is_ok()
+}
+
+/// `PUT /v1/acl/token`.
+pub(crate) fn token_create(st: &mut State, req: &Req) -> Reply {
+    enabled(st)?;
+    let body = decode_as(req, &TOKEN, "Token")?;
+    write_caller(st, req)?;
+    if !s(&body, "AuthMethod").is_empty() {
+        return Err(ApiError::internal(
+            "AuthMethod field is disallowed outside of login",
+        ));
+    }
+    let accessor = match s(&body, "AccessorID") {
+        "" => new_uuid(),
+        a if !uuid_ok(a) => {
+            return Err(ApiError::internal(
+                "Invalid Token: AccessorID is not a valid UUID",
+            ))
+        }
+        a if st.tokens.contains_key(a) => {
+            return Err(ApiError::internal(
+                "Invalid Token: AccessorID is already in use",
+            ))
+        }
+        a => a.to_string(),
+    };
+    let secret = match s(&body, "SecretID") {
+        "" => new_uuid(),
+        x if !uuid_ok(x) => {
+            return Err(ApiError::internal(
+                "Invalid Token: SecretID is not a valid UUID",
+            ))
+        }
+        x if st.token_by_secret(x).is_some() => {
+            return Err(ApiError::internal(
+                "Invalid Token: SecretID is already in use",
+            ))
+        }
+        x => x.to_string(),
+    };
+    let fields = token_fields(st, &body)?;
+    let index = st.next_index();
+    let token = Token {
+        accessor_id: accessor.clone(),
+        secret_id: secret,
+        description: fields.description,
+        policies: fields.policies,
+        roles: fields.roles,
+        service_identities: fields.service_identities,
+        node_identities: fields.node_identities,
+        local: super::wire::boolean(&body, "Local"),
+        auth_method: String::new(),
+        create_time: super::wire::now_rfc3339(),
+        create_index: index,
+        modify_index: index,
+    };
+    let out = st.token_json(&token, false);
+    st.tokens.insert(accessor, token);
+    Ok(json(&out))
+}
+
+/// `PUT /v1/acl/token/:accessor`.
+pub(crate) fn token_update(st: &mut State, req: &Req, accessor: &str) -> Reply {
+    enabled(st)?;
+    let body = decode_as(req, &TOKEN, "Token")?;
+    write_caller(st, req)?;
+    let body_id = s(&body, "AccessorID");
+    if !body_id.is_empty() && body_id != accessor {
+        return Err(ApiError::bad_request(
+            "Token Accessor ID in URL and payload do not match",
+        ));
+    }
+    let Some(existing) = st.tokens.get(accessor).cloned() else {
+        return Err(ApiError::internal(format!(
+            "Cannot find token {accessor:?}"
+        )));
+    };
+    let secret = s(&body, "SecretID");
+    if !secret.is_empty() && secret != existing.secret_id {
+        return Err(ApiError::internal(
+            "Changing a token's SecretID is not permitted",
+        ));
+    }
+    if body.get("Local").is_some() && super::wire::boolean(&body, "Local") != existing.local {
+        return Err(ApiError::internal(format!(
+            "Cannot toggle local mode of {accessor}"
+        )));
+    }
+    let method = s(&body, "AuthMethod");
+    if !method.is_empty() && method != existing.auth_method {
+        return Err(ApiError::internal(format!(
+            "Cannot change AuthMethod of {accessor}"
+        )));
+    }
+    let fields = token_fields(st, &body)?;
+    let index = st.next_index();
+    let mut token = existing;
+    token.description = fields.description;
+    token.policies = fields.policies;
+    token.roles = fields.roles;
+    token.service_identities = fields.service_identities;
+    token.node_identities = fields.node_identities;
+    token.modify_index = index;
+    let out = st.token_json(&token, false);
+    st.tokens.insert(accessor.to_string(), token);
+    Ok(json(&out))
+}
+
+/// `DELETE /v1/acl/token/:accessor`.
+pub(crate) fn token_delete(st: &mut State, req: &Req, accessor: &str) -> Reply {
+    let caller = write_caller(st, req)?;
+    if accessor == ANONYMOUS_ACCESSOR {
+        return Err(ApiError::internal(
+            "Delete operation not permitted on the anonymous token",
+        ));
+    }
+    if caller
+        .token
+        .as_ref()
+        .is_some_and(|t| t.accessor_id == accessor)
+    {
+        return Err(ApiError::internal(
+            "Deletion of the request's authorization token is not permitted",
+        ));
+    }
+    if st.tokens.remove(accessor).is_none() {
+        return delete_not_found(st, "token");
+    }
+    st.next_index();
+    Ok(json(&json!(true)))
+}
+
+// ---------------------------------------------------------------- policies
+
+fn valid_policy_name(name: &str) -> bool {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(r"^[A-Za-z0-9\-_]+/?[A-Za-z0-9\-_]*$").unwrap_or_else(|_| unreachable!())
+    });
+    name.len() <= 128 && re.is_match(name)
+}
+
+/// `GET /v1/acl/policies`.
+pub(crate) fn policy_list(st: &State, req: &Req) -> Reply {
+    read_caller(st, req)?;
+    let items: Vec<Value> = st
+        .policies
+        .values()
+        .map(|p| st.policy_json(p, false))
+        .collect();
+    Ok(json(&Value::Array(items)))
+}
+
+/// `GET /v1/acl/policy/:id` and `/v1/acl/policy/name/:name`.
+pub(crate) fn policy_read(st: &State, req: &Req, id: Option<&str>, name: Option<&str>) -> Reply {
+    read_caller(st, req)?;
+    let found = match (id, name) {
+        (Some(id), _) => st.policies.get(id),
+        (_, Some(name)) => st.policies.values().find(|p| p.name == name),
+        _ => None,
+    };
+    match found {
+        Some(p) => Ok(json(&st.policy_json(p, true))),
+        None => Err(read_not_found(st, "policy")),
+    }
+}
+
+/// `PUT /v1/acl/policy` (create) and `PUT /v1/acl/policy/:id` (update).
+pub(crate) fn policy_write(st: &mut State, req: &Req, path_id: Option<&str>) -> Reply {
+    enabled(st)?;
+    let body = decode_as(req, &POLICY, "Policy")?;
+    write_caller(st, req)?;
+    let body_id = s(&body, "ID");
+    let id = match path_id {
+        None if !body_id.is_empty() => {
+            return Err(ApiError::bad_request(
+                "Cannot specify the ID when creating a new policy",
+            ))
+        }
+        None => new_uuid(),
+        Some(p) if !body_id.is_empty() && body_id != p => {
+            return Err(ApiError::bad_request(
+                "Policy ID in URL and request body do not match",
+            ))
+        }
+        Some(p) => {
+            if !st.policies.contains_key(p) {
+                return Err(ApiError::internal(format!("cannot find policy {p:?}")));
+            }
+            p.to_string()
+        }
+    };
+    let name = s(&body, "Name").to_string();
+    if !valid_policy_name(&name) {
+        return Err(ApiError::internal(format!(
+            "Invalid Policy: invalid Name {name:?}"
+        )));
+    }
+    if st.policies.values().any(|p| p.name == name && p.id != id) {
+        return Err(ApiError::internal(format!(
+            "Invalid Policy: A Policy with Name {name:?} already exists"
+        )));
+    }
+    let rules_text = s(&body, "Rules").to_string();
+    if id == GLOBAL_MANAGEMENT_ID {
+        let builtin = &st.policies[GLOBAL_MANAGEMENT_ID];
+        if rules_text != builtin.rules_text {
+            return Err(ApiError::internal(
+                "Changing the Rules for the builtin global-management policy is not permitted",
+            ));
+        }
+    }
+    let rules = if id == GLOBAL_MANAGEMENT_ID {
+        Rules::default()
+    } else {
+        Rules::parse(&rules_text).map_err(|e| {
+            ApiError::internal(format!("Invalid Policy: failed to parse rules: {e}"))
+        })?
+    };
+    let index = st.next_index();
+    let create_index = st.policies.get(&id).map_or(index, |p| p.create_index);
+    let policy = Policy {
+        id: id.clone(),
+        name,
+        description: s(&body, "Description").to_string(),
+        rules_text,
+        rules,
+        datacenters: strings(&body, "Datacenters"),
+        create_index,
+        modify_index: index,
+    };
+    let out = st.policy_json(&policy, true);
+    st.policies.insert(id, policy);
+    Ok(json(&out))
+}
+
+/// `DELETE /v1/acl/policy/:id`.
+pub(crate) fn policy_delete(st: &mut State, req: &Req, id: &str) -> Reply {
+    write_caller(st, req)?;
+    if id == GLOBAL_MANAGEMENT_ID {
+        return Err(ApiError::internal(
+            "Delete operation not permitted on the builtin global-management policy",
+        ));
+    }
+    if st.policies.remove(id).is_none() {
+        return delete_not_found(st, "policy");
+    }
+    st.next_index();
+    Ok(json(&json!(true)))
+}
+
+// ---------------------------------------------------------------- roles
+
+/// `GET /v1/acl/roles`.
+pub(crate) fn role_list(st: &State, req: &Req) -> Reply {
+    read_caller(st, req)?;
+    let policy = req.query_value("policy");
+    let items: Vec<Value> = st
+        .roles
+        .values()
+        .filter(|r| policy.is_none_or(|p| r.policies.iter().any(|l| l.id == p)))
+        .map(|r| st.role_json(r))
+        .collect();
+    Ok(json(&Value::Array(items)))
+}
+
+/// `GET /v1/acl/role/:id` and `/v1/acl/role/name/:name`.
+pub(crate) fn role_read(st: &State, req: &Req, id: Option<&str>, name: Option<&str>) -> Reply {
+    read_caller(st, req)?;
+    let found = match (id, name) {
+        (Some(id), _) => st.roles.get(id),
+        (_, Some(name)) => st.roles.values().find(|r| r.name == name),
+        _ => None,
+    };
+    match found {
+        Some(r) => Ok(json(&st.role_json(r))),
+        None => Err(read_not_found(st, "role")),
+    }
+}
+
+/// `PUT /v1/acl/role` (create) and `PUT /v1/acl/role/:id` (update).
+pub(crate) fn role_write(st: &mut State, req: &Req, path_id: Option<&str>) -> Reply {
+    enabled(st)?;
+    let body = decode_as(req, &ROLE, "Role")?;
+    write_caller(st, req)?;
+    let body_id = s(&body, "ID");
+    let id = match path_id {
+        None if !body_id.is_empty() => {
+            return Err(ApiError::bad_request(
+                "Cannot specify the ID when creating a new role",
+            ))
+        }
+        None => new_uuid(),
+        Some(p) if !body_id.is_empty() && body_id != p => {
+            return Err(ApiError::bad_request(
+                "Role ID in URL and request body do not match",
+            ))
+        }
+        Some(p) => {
+            if !st.roles.contains_key(p) {
+                return Err(ApiError::internal(format!("cannot find role {p:?}")));
+            }
+            p.to_string()
+        }
+    };
+    let name = s(&body, "Name").to_string();
+    if name.is_empty() {
+        return Err(ApiError::internal("Invalid Role: no Name is set"));
+    }
+    if !valid_policy_name(&name) || name.contains('/') {
+        return Err(ApiError::internal(format!(
+            "Invalid Role: invalid Name {name:?}"
+        )));
+    }
+    if st.roles.values().any(|r| r.name == name && r.id != id) {
+        return Err(ApiError::internal(format!(
+            "Invalid Role: A Role with Name {name:?} already exists"
+        )));
+    }
+    let policies = st.resolve_policy_links(body.get("Policies").unwrap_or(&Value::Null))?;
+    let service_identities =
+        parse_service_identities(body.get("ServiceIdentities").unwrap_or(&Value::Null))?;
+    let node_identities =
+        parse_node_identities(body.get("NodeIdentities").unwrap_or(&Value::Null))?;
+    let index = st.next_index();
+    let create_index = st.roles.get(&id).map_or(index, |r| r.create_index);
+    let role = Role {
+        id: id.clone(),
+        name,
+        description: s(&body, "Description").to_string(),
+        policies,
+        service_identities,
+        node_identities,
+        create_index,
+        modify_index: index,
+    };
+    let out = st.role_json(&role);
+    st.roles.insert(id, role);
+    Ok(json(&out))
+}
+
+/// `DELETE /v1/acl/role/:id`.
+pub(crate) fn role_delete(st: &mut State, req: &Req, id: &str) -> Reply {
+    write_caller(st, req)?;
+    if st.roles.remove(id).is_none() {
+        return delete_not_found(st, "role");
+    }
+    st.next_index();
+    Ok(json(&json!(true)))
+}
+
+// ---------------------------------------------------------------- auth methods
+
+fn method_json(m: &AuthMethod, with_config: bool) -> Value {
+    let mut obj = Map::new();
+    obj.insert("Name".into(), json!(m.name));
+    obj.insert("Type".into(), json!(m.kind));
+    if !m.display_name.is_empty() {
+        obj.insert("DisplayName".into(), json!(m.display_name));
+    }
+    if !m.description.is_empty() {
+        obj.insert("Description".into(), json!(m.description));
+    }
+    if !m.max_token_ttl.is_empty() {
+        obj.insert("MaxTokenTTL".into(), json!(m.max_token_ttl));
+    }
+    if !m.token_locality.is_empty() {
+        obj.insert("TokenLocality".into(), json!(m.token_locality));
+    }
+    if with_config {
+        obj.insert("Config".into(), m.config.clone());
+    }
+    obj.insert("CreateIndex".into(), json!(m.create_index));
+    obj.insert("ModifyIndex".into(), json!(m.modify_index));
+    Value::Object(obj)
+}
+
+fn valid_method_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `GET /v1/acl/auth-methods` (entries without `Config`).
+pub(crate) fn method_list(st: &State, req: &Req) -> Reply {
+    read_caller(st, req)?;
+    let items: Vec<Value> = st
+        .auth_methods
+        .values()
+        .map(|m| method_json(m, false))
+        .collect();
+    Ok(json(&Value::Array(items)))
+}
+
+/// `GET /v1/acl/auth-method/:name`.
+pub(crate) fn method_read(st: &State, req: &Req, name: &str) -> Reply {
+    read_caller(st, req)?;
+    match st.auth_methods.get(name) {
+        Some(m) => Ok(json(&method_json(m, true))),
+        None => Err(read_not_found(st, "auth method")),
+    }
+}
+
+/// `PUT /v1/acl/auth-method` (create) and `PUT /v1/acl/auth-method/:name` (update).
+pub(crate) fn method_write(st: &mut State, req: &Req, path_name: Option<&str>) -> Reply {
+    enabled(st)?;
+    let body = decode_as(req, &AUTH_METHOD, "Auth Method")?;
+    write_caller(st, req)?;
+    let name = s(&body, "Name").to_string();
+    if let Some(p) = path_name {
+        if !name.is_empty() && name != p {
+            return Err(ApiError::bad_request(
+                "AuthMethod Name in URL and payload do not match",
+            ));
+        }
+    }
+    let name = path_name.map_or(name, str::to_string);
+    if !valid_method_name(&name) {
+        return Err(ApiError::internal(format!(
+            "Invalid Auth Method: invalid Name {name:?}"
+        )));
+    }
+    let kind = s(&body, "Type").to_string();
+    let existing = st.auth_methods.get(&name).cloned();
+    match (&existing, path_name) {
+        (Some(_), None) => {
+            return Err(ApiError::internal(format!(
+                "Invalid Auth Method: Auth Method with Name {name:?} already exists"
+            )))
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::internal(format!(
+                "Cannot find auth method {name:?}"
+            )))
+        }
+        (Some(old), Some(_)) if old.kind != kind => {
+            return Err(ApiError::internal(
+                "Invalid Auth Method: cannot change type",
+            ))
+        }
+        _ => {}
+    }
+    if kind != "aws-iam" {
+        return Err(ApiError::internal(
+            "Invalid Auth Method: Type should be one of: [aws-iam]",
+        ));
+    }
+    let locality = s(&body, "TokenLocality").to_string();
+    if !matches!(locality.as_str(), "" | "local" | "global") {
+        return Err(ApiError::internal(format!(
+            "Invalid Auth Method: TokenLocality should be one of 'local' or 'global', got {locality:?}"
+        )));
+    }
+    let max_ttl = match body.get("MaxTokenTTL") {
+        None | Some(Value::Null) => String::new(),
+        Some(v) => {
+            let d = super::wire::parse_duration(v)
+                .map_err(|e| ApiError::bad_request(format!("Auth Method decoding failed: {e}")))?;
+            if d.is_zero() {
+                String::new()
+            } else if d < std::time::Duration::from_secs(60)
+                || d > std::time::Duration::from_secs(24 * 3600)
+            {
+                return Err(ApiError::internal(
+                    "Invalid Auth Method: MaxTokenTTL should be between 1m0s and 24h0m0s",
+                ));
+            } else {
+                super::wire::go_duration(d)
+            }
+        }
+    };
+    let (config, _) = awsiam::parse_config(body.get("Config").unwrap_or(&Value::Null))
+        .map_err(|e| ApiError::internal(format!("Invalid Auth Method: {e}")))?;
+    let index = st.next_index();
+    let method = AuthMethod {
+        name: name.clone(),
+        kind,
+        display_name: s(&body, "DisplayName").to_string(),
+        description: s(&body, "Description").to_string(),
+        max_token_ttl: max_ttl,
+        token_locality: locality,
+        config,
+        create_index: existing.map_or(index, |m| m.create_index),
+        modify_index: index,
+    };
+    let out = method_json(&method, true);
+    st.auth_methods.insert(name, method);
+    Ok(json(&out))
+}
+
+/// `DELETE /v1/acl/auth-method/:name`: also removes its binding rules and the tokens it
+/// issued, as Consul does.
+pub(crate) fn method_delete(st: &mut State, req: &Req, name: &str) -> Reply {
+    write_caller(st, req)?;
+    if st.auth_methods.remove(name).is_none() {
+        return delete_not_found(st, "auth method");
+    }
+    st.binding_rules.retain(|_, r| r.auth_method != name);
+    st.tokens.retain(|_, t| t.auth_method != name);
+    st.next_index();
+    Ok(json(&json!(true)))
+}
+
+// ---------------------------------------------------------------- binding rules
+
+fn rule_json(r: &BindingRule) -> Value {
+    json!({
+        "ID": r.id,
+        "Description": r.description,
+        "AuthMethod": r.auth_method,
+        "Selector": r.selector,
+        "BindType": r.bind_type,
+        "BindName": r.bind_name,
+        "CreateIndex": r.create_index,
+        "ModifyIndex": r.modify_index,
+    })
+}
+
+fn method_config(st: &State, name: &str) -> Option<AwsIamConfig> {
+    st.auth_methods
+        .get(name)
+        .and_then(|m| awsiam::parse_config(&m.config).ok())
+        .map(|(_, c)| c)
+}
+
+/// `GET /v1/acl/binding-rules?authmethod=`.
+pub(crate) fn rule_list(st: &State, req: &Req) -> Reply {
+    read_caller(st, req)?;
+    let method = req.query_value("authmethod");
+    let items: Vec<Value> = st
+        .binding_rules
+        .values()
+        .filter(|r| method.is_none_or(|m| r.auth_method == m))
+        .map(rule_json)
+        .collect();
+    Ok(json(&Value::Array(items)))
+}
+
+/// `GET /v1/acl/binding-rule/:id`.
+pub(crate) fn rule_read(st: &State, req: &Req, id: &str) -> Reply {
+    read_caller(st, req)?;
+    match st.binding_rules.get(id) {
+        Some(r) => Ok(json(&rule_json(r))),
+        None => Err(read_not_found(st, "binding rule")),
+    }
+}
+
+/// `PUT /v1/acl/binding-rule` (create) and `PUT /v1/acl/binding-rule/:id` (update).
+pub(crate) fn rule_write(st: &mut State, req: &Req, path_id: Option<&str>) -> Reply {
+    enabled(st)?;
+    let body = decode_as(req, &BINDING_RULE, "BindingRule")?;
+    write_caller(st, req)?;
+    let body_id = s(&body, "ID");
+    let id = match path_id {
+        None if !body_id.is_empty() => {
+            return Err(ApiError::bad_request(
+                "Cannot specify the ID when creating a new binding rule",
+            ))
+        }
+        None => new_uuid(),
+        Some(p) if !body_id.is_empty() && body_id != p => {
+            return Err(ApiError::bad_request(
+                "BindingRule ID in URL and request body do not match",
+            ))
+        }
+        Some(p) => {
+            if !st.binding_rules.contains_key(p) {
+                return Err(ApiError::internal(format!(
+                    "Cannot find binding rule {p:?}"
+                )));
+            }
+            p.to_string()
+        }
+    };
+    let method = s(&body, "AuthMethod").to_string();
+    let Some(cfg) = method_config(st, &method) else {
+        return Err(ApiError::internal(format!(
+            "cannot find auth method with name {method:?}"
+        )));
+    };
+    let selector = s(&body, "Selector").to_string();
+    if !selector.is_empty() {
+        Expr::parse(&selector, Some(awsiam::SELECTOR_FIELDS)).map_err(|e| {
+            ApiError::internal(format!("Invalid Binding Rule: invalid Selector: {e}"))
+        })?;
+    }
+    let bind_type = s(&body, "BindType").to_string();
+    if !matches!(bind_type.as_str(), "service" | "node" | "role") {
+        return Err(ApiError::internal(format!(
+            "Invalid Binding Rule: unknown BindType {bind_type:?}"
+        )));
+    }
+    let bind_name = s(&body, "BindName").to_string();
+    if bind_name.is_empty() {
+        return Err(ApiError::internal(
+            "Invalid Binding Rule: no BindName is set",
+        ));
+    }
+    let vars = awsiam::placeholder_vars(&cfg);
+    let lookup = |n: &str| vars.get(n).cloned();
+    let computed = interpolate(&bind_name, &lookup)
+        .map_err(|e| ApiError::internal(format!("Invalid Binding Rule: invalid BindName: {e}")))?;
+    if !bind_name_valid(&bind_type, &computed) {
+        return Err(ApiError::internal(format!(
+            "Invalid Binding Rule: invalid BindName {bind_name:?}"
+        )));
+    }
+    let index = st.next_index();
+    let create_index = st.binding_rules.get(&id).map_or(index, |r| r.create_index);
+    let rule = BindingRule {
+        id: id.clone(),
+        description: s(&body, "Description").to_string(),
+        auth_method: method,
+        selector,
+        bind_type,
+        bind_name,
+        create_index,
+        modify_index: index,
+    };
+    let out = rule_json(&rule);
+    st.binding_rules.insert(id, rule);
+    Ok(json(&out))
+}
+
+/// `DELETE /v1/acl/binding-rule/:id`.
+pub(crate) fn rule_delete(st: &mut State, req: &Req, id: &str) -> Reply {
+    write_caller(st, req)?;
+    if st.binding_rules.remove(id).is_none() {
+        return delete_not_found(st, "binding rule");
+    }
+    st.next_index();
+    Ok(json(&json!(true)))
+}
+
+fn bind_name_valid(bind_type: &str, name: &str) -> bool {
+    match bind_type {
+        "role" => {
+            !name.is_empty()
+                && name.len() <= 256
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        }
+        _ => valid_identity_name(name),
+    }
+}
+
+// ---------------------------------------------------------------- login / logout
+
+/// What `login` needs from the state before the (async) AWS round trips.
+pub(crate) struct LoginPlan {
+    pub method: AuthMethod,
+    pub cfg: AwsIamConfig,
+    pub bearer: String,
+    pub meta: BTreeMap<String, String>,
+}
+
+/// First half of `POST /v1/acl/login`: decode and find the method.
+pub(crate) fn login_prepare(st: &State, req: &Req) -> Result<LoginPlan, ApiError> {
+    enabled(st)?;
+    let body = decode(&req.body, &LOGIN)
+        .map_err(|e| ApiError::bad_request(format!("Failed to decode request body: {e}")))?;
+    let name = s(&body, "AuthMethod").to_string();
+    let Some(method) = st.auth_methods.get(&name).cloned() else {
+        return Err(ApiError::forbidden(format!(
+            "ACL not found: auth method {name:?} not found"
+        )));
+    };
+    let (_, cfg) = awsiam::parse_config(&method.config).map_err(|e| {
+        ApiError::internal(format!(
+            "auth method validator for {name:?} could not be initialized: {e}"
+        ))
+    })?;
+    let mut meta = BTreeMap::new();
+    if let Some(m) = body.get("Meta").and_then(Value::as_object) {
+        for (k, v) in m {
+            let v = match v {
+                Value::String(t) => t.clone(),
+                other => other.to_string(),
+            };
+            meta.insert(k.clone(), v);
+        }
+    }
+    Ok(LoginPlan {
+        method,
+        cfg,
+        bearer: s(&body, "BearerToken").to_string(),
+        meta,
+    })
+}
+
+/// Go's JSON encoding of a string map (keys sorted, HTML characters escaped).
+fn go_json_map(meta: &BTreeMap<String, String>) -> String {
+    let raw = serde_json::to_string(meta).unwrap_or_default();
+    raw.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
+/// Second half of login: run the binding rules for a verified identity and create the
+/// token (403 `Permission denied` when no rule applies).
+pub(crate) fn login_finish(st: &mut State, plan: &LoginPlan, identity: &Identity) -> Reply {
+    let vars = identity.vars(&plan.cfg);
+    let doc = identity.selector_doc(&plan.cfg);
+    let lookup = |n: &str| vars.get(n).cloned();
+    let mut service_identities = Vec::new();
+    let mut node_identities = Vec::new();
+    let mut roles = Vec::new();
+    for rule in st
+        .binding_rules
+        .values()
+        .filter(|r| r.auth_method == plan.method.name)
+    {
+        if !rule.selector.is_empty() {
+            let matched = Expr::parse(&rule.selector, None)
+                .map(|e| e.eval(&doc))
+                .unwrap_or(false);
+            if !matched {
+                continue;
+            }
+        }
+        let name = interpolate(&rule.bind_name, &lookup).map_err(ApiError::internal)?;
+        if !bind_name_valid(&rule.bind_type, &name) {
+            return Err(ApiError::internal(format!(
+                "computed {:?} bind name for bind target is invalid: {name:?}",
+                rule.bind_type
+            )));
+        }
+        match rule.bind_type.as_str() {
+            "service" => {
+                let si = ServiceIdentity {
+                    service_name: name,
+                    datacenters: Vec::new(),
+                };
+                if !service_identities.contains(&si) {
+                    service_identities.push(si);
+                }
+            }
+            "node" => {
+                let ni = NodeIdentity {
+                    node_name: name,
+                    datacenter: st.opts.datacenter.clone(),
+                };
+                if !node_identities.contains(&ni) {
+                    node_identities.push(ni);
+                }
+            }
+            _ => {
+                if let Some(role) = st.roles.values().find(|r| r.name == name) {
+                    let link = Link {
+                        id: role.id.clone(),
+                        name: role.name.clone(),
+                    };
+                    if !roles.contains(&link) {
+                        roles.push(link);
+                    }
+                }
+            }
+        }
+    }
+    if service_identities.is_empty() && node_identities.is_empty() && roles.is_empty() {
+        return Err(ApiError::forbidden("Permission denied"));
+    }
+    let description = if plan.meta.is_empty() {
+        "token created via login".to_string()
+    } else {
+        format!("token created via login: {}", go_json_map(&plan.meta))
+    };
+    let index = st.next_index();
+    let token = Token {
+        accessor_id: new_uuid(),
+        secret_id: new_uuid(),
+        description,
+        policies: Vec::new(),
+        roles,
+        service_identities,
+        node_identities,
+        local: plan.method.token_locality != "global",
+        auth_method: plan.method.name.clone(),
+        create_time: super::wire::now_rfc3339(),
+        create_index: index,
+        modify_index: index,
+    };
+    let out = st.token_json(&token, false);
+    st.tokens.insert(token.accessor_id.clone(), token);
+    Ok(json(&out))
+}
+
+/// `POST /v1/acl/logout`.
+pub(crate) fn logout(st: &mut State, req: &Req) -> Reply {
+    enabled(st)?;
+    let secret = match req.token.as_deref() {
+        None | Some("") => return Err(ApiError::unauthorized("Supplied token does not exist")),
+        Some(s) => s,
+    };
+    let Some(token) = st.token_by_secret(secret).cloned() else {
+        return Err(ApiError::acl_not_found());
+    };
+    if token.auth_method.is_empty() {
+        return Err(ApiError::forbidden(
+            "Permission denied: token wasn't created via login",
+        ));
+    }
+    st.tokens.remove(&token.accessor_id);
+    st.next_index();
+    let mut resp = text(http::StatusCode::OK, "true");
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}

@@ -1,0 +1,863 @@
+//! A Consul HTTP API emulator for tests: the agent endpoints consul-ecs uses, the ACL
+//! system (tokens, policies, roles, identities, enforcement on every endpoint), the ACL
+//! admin API, and the `aws-iam` auth method, which validates logins by replaying the
+//! signed AWS requests to STS/IAM (moto in tests) exactly as a Consul server does.
+//!
+//! It behaves like Consul as documented in PROTOCOLS.md §3–§5 — status codes, plain-text
+//! error bodies, ACL checks — not like any particular client expects. Faults can be
+//! injected (`faults()`), the server can be taken down and brought back on the same port,
+//! and every request is logged without its token.
+//!
+//! ```no_run
+//! use testkit::consul::{ConsulEmulator, EmulatorOptions};
+//! let consul = ConsulEmulator::start(EmulatorOptions { acls_enabled: true, ..Default::default() });
+//! let addr = consul.http_addr(); // http://127.0.0.1:PORT
+//! let token = consul.management_token();
+//! # let _ = (addr, token);
+//! ```
+
+mod acl;
+mod agent;
+mod awsiam;
+mod filter;
+mod rules;
+mod state;
+mod wire;
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::response::Response;
+use http::{Method, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+
+pub use state::{Link, NodeIdentity, ServiceIdentity, Token};
+use wire::{text, ApiError, Reply};
+
+/// How to start an emulator.
+#[derive(Debug, Clone)]
+pub struct EmulatorOptions {
+    /// Enable the ACL system (default policy `deny`). When off, ACL endpoints answer
+    /// 401 `ACL support disabled` and everything else is allowed.
+    pub acls_enabled: bool,
+    /// Datacenter name (`dc1`).
+    pub datacenter: String,
+    /// The agent's node name (used for `agent:read`, checks' `Node`).
+    pub node_name: String,
+    /// Pretend to be Consul Enterprise: accept `ns`/`partition` parameters and fields
+    /// (ignored: there is a single tenancy) and report `+ent` versions.
+    pub enterprise: bool,
+    /// Listen on this port (None = an ephemeral one).
+    pub port: Option<u16>,
+    /// The xDS gRPC port `/v1/agent/self` reports (8502).
+    pub grpc_port: u16,
+    /// The xDS gRPC TLS port `/v1/agent/self` reports (None = disabled, shown as -1).
+    pub grpc_tls_port: Option<u16>,
+    /// Answer "not found" on ACL reads like Consul < 1.15 (403 `ACL not found`, empty
+    /// 404s, deletes of missing tokens succeed) instead of ≥ 1.15's 404 texts.
+    pub legacy_not_found: bool,
+}
+
+impl Default for EmulatorOptions {
+    fn default() -> EmulatorOptions {
+        EmulatorOptions {
+            acls_enabled: false,
+            datacenter: "dc1".to_string(),
+            node_name: "ip-10-0-1-23.ec2.internal".to_string(),
+            enterprise: false,
+            port: None,
+            grpc_port: 8502,
+            grpc_tls_port: None,
+            legacy_not_found: false,
+        }
+    }
+}
+
+/// Why the emulator could not start or restart.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    /// Binding the listening socket failed.
+    #[error("bind 127.0.0.1:{port}: {source}")]
+    Bind {
+        /// The port asked for (0 = ephemeral).
+        port: u16,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The server thread or its runtime could not be started.
+    #[error("start the emulator runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// One request as the emulator saw it. Never holds the token value.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path, e.g. `/v1/agent/service/register`.
+    pub path: String,
+    /// Raw query string (`""` when none); a `token=` parameter is shown as `token=<redacted>`.
+    pub query: String,
+    /// Status answered.
+    pub status: u16,
+    /// Whether the request carried a token (header, bearer or query).
+    pub had_token: bool,
+    /// When the request arrived.
+    pub at: Instant,
+}
+
+impl std::fmt::Display for RecordedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let q = if self.query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", self.query)
+        };
+        write!(
+            f,
+            "{} {}{} -> {}{}",
+            self.method,
+            self.path,
+            q,
+            self.status,
+            if self.had_token { " (token)" } else { "" }
+        )
+    }
+}
+
+/// Fault injection controls, shared with the running server.
+#[derive(Debug, Default)]
+pub struct Faults {
+    fail_remaining: AtomicU32,
+    fail_status: AtomicU32,
+    latency_ms: AtomicU64,
+}
+
+impl Faults {
+    /// The next `n` requests (any endpoint) fail with `status` and a Consul-like body.
+    pub fn fail_next(&self, n: u32, status: u16) {
+        self.fail_status.store(u32::from(status), Ordering::SeqCst);
+        self.fail_remaining.store(n, Ordering::SeqCst);
+    }
+
+    /// Every request waits `d` before it is handled (zero = none).
+    pub fn set_latency(&self, d: Duration) {
+        self.latency_ms.store(
+            u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
+    }
+
+    /// Clears injected failures and latency.
+    pub fn clear(&self) {
+        self.fail_remaining.store(0, Ordering::SeqCst);
+        self.latency_ms.store(0, Ordering::SeqCst);
+    }
+
+    fn take_failure(&self) -> Option<u16> {
+        let taken = self
+            .fail_remaining
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        taken.then(|| u16::try_from(self.fail_status.load(Ordering::SeqCst)).unwrap_or(500))
+    }
+
+    fn latency(&self) -> Duration {
+        Duration::from_millis(self.latency_ms.load(Ordering::SeqCst))
+    }
+}
+
+/// Body Consul would send with an injected status.
+fn fault_body(status: u16) -> &'static str {
+    match status {
+        429 => "rate limit exceeded, try again later",
+        500 => "rpc error making call: No cluster leader",
+        503 => "Consul server is unavailable, try again later",
+        403 => "Permission denied",
+        404 => "404 page not found",
+        _ => "injected fault",
+    }
+}
+
+struct Shared {
+    state: Mutex<state::State>,
+    faults: Faults,
+    log: Mutex<Vec<RecordedRequest>>,
+    client: reqwest::Client,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, state::State> {
+        // A panicking handler must not wedge every later test request.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A request, decoded once for the handlers.
+pub(crate) struct Req {
+    method: Method,
+    query: Vec<(String, String)>,
+    token: Option<String>,
+    body: Bytes,
+}
+
+impl Req {
+    fn query_value(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+    /// `?key`, `?key=` or `?key=true`.
+    fn query_flag(&self, key: &str) -> bool {
+        self.query_value(key)
+            .is_some_and(|v| v.is_empty() || v == "true")
+    }
+}
+
+/// A running emulator. Dropping it stops the server (safe inside and outside tokio).
+pub struct ConsulEmulator {
+    shared: Arc<Shared>,
+    port: u16,
+    handle: tokio::runtime::Handle,
+    server: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for ConsulEmulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsulEmulator")
+            .field("addr", &self.http_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConsulEmulator {
+    /// Starts the emulator on its own thread and runtime; panics if it cannot bind (tests
+    /// want a loud failure). See [`ConsulEmulator::try_start`].
+    pub fn start(opts: EmulatorOptions) -> ConsulEmulator {
+        match ConsulEmulator::try_start(opts) {
+            Ok(e) => e,
+            Err(e) => panic!("Consul emulator: {e}"),
+        }
+    }
+
+    /// Starts the emulator, reporting bind/runtime failures.
+    pub fn try_start(opts: EmulatorOptions) -> Result<ConsulEmulator, EmulatorError> {
+        let want = opts.port.unwrap_or(0);
+        let listener = bind(want)?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind { port: want, source })?
+            .port();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| EmulatorError::Runtime(std::io::Error::other(e)))?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state::State::new(opts)),
+            faults: Faults::default(),
+            log: Mutex::new(Vec::new()),
+            client,
+        });
+        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(format!("consul-emulator-{port}"))
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = handle_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = handle_tx.send(Ok(rt.handle().clone()));
+                rt.block_on(async {
+                    let _ = stop_rx.await;
+                });
+                rt.shutdown_timeout(Duration::from_secs(1));
+            })
+            .map_err(EmulatorError::Runtime)?;
+        let handle = handle_rx
+            .recv()
+            .map_err(|e| EmulatorError::Runtime(std::io::Error::other(e)))?
+            .map_err(EmulatorError::Runtime)?;
+        let emulator = ConsulEmulator {
+            shared,
+            port,
+            handle,
+            server: Mutex::new(None),
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        };
+        emulator.serve(listener);
+        Ok(emulator)
+    }
+
+    fn serve(&self, listener: std::net::TcpListener) {
+        let shared = self.shared.clone();
+        let task =
+            self.handle.spawn(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::error!("consul emulator: listener: {e}");
+                        return;
+                    }
+                };
+                // Owning the connections here means aborting this task closes them all.
+                let mut connections = tokio::task::JoinSet::new();
+                loop {
+                    let stream = match listener.accept().await {
+                        Ok((stream, _)) => stream,
+                        Err(_) => continue,
+                    };
+                    let shared = shared.clone();
+                    connections.spawn(async move {
+                        let service = hyper::service::service_fn(
+                            move |req: Request<hyper::body::Incoming>| {
+                                let shared = shared.clone();
+                                async move {
+                                    Ok::<_, Infallible>(handle(shared, req.map(Body::new)).await)
+                                }
+                            },
+                        );
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                    // Reap finished connections so the set does not grow without bound.
+                    while connections.try_join_next().is_some() {}
+                }
+            });
+        *self.server.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn http_addr(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The listening port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The bootstrap token's secret (`global-management`). Meaningful with ACLs enabled.
+    pub fn management_token(&self) -> String {
+        self.shared.state().management_secret.clone()
+    }
+
+    /// Fault injection controls.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// Stops listening and drops every open connection: clients get "connection refused".
+    pub fn go_down(&self) {
+        let task = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(task) = task {
+            task.abort();
+            let (tx, rx) = std::sync::mpsc::channel();
+            self.handle.spawn(async move {
+                let _ = task.await;
+                let _ = tx.send(());
+            });
+            // Wait until the listener is really closed before returning.
+            let _ = rx.recv_timeout(Duration::from_secs(5));
+        }
+    }
+
+    /// Listens again on the same port (state is kept).
+    pub fn come_back(&self) -> Result<(), EmulatorError> {
+        if self
+            .server
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+        {
+            return Ok(());
+        }
+        let listener = bind(self.port)?;
+        self.serve(listener);
+        Ok(())
+    }
+
+    /// Requests seen so far, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The request log as text, one request a line (for failure messages).
+    pub fn request_log(&self) -> String {
+        self.requests().iter().map(|r| format!("{r}\n")).collect()
+    }
+
+    /// Agent services keyed by ID, in the `GET /v1/agent/service/:id` shape (without
+    /// `ContentHash`).
+    pub fn services(&self) -> BTreeMap<String, Value> {
+        let st = self.shared.state();
+        st.services
+            .values()
+            .map(|s| (s.id.clone(), agent::service_json(&st, s, false)))
+            .collect()
+    }
+
+    /// Agent checks keyed by check ID, in the `GET /v1/agent/checks` shape.
+    pub fn checks(&self) -> BTreeMap<String, Value> {
+        let st = self.shared.state();
+        st.checks
+            .values()
+            .map(|c| (c.id.clone(), agent::check_json(&st, c)))
+            .collect()
+    }
+
+    /// A snapshot of all ACL tokens (including the anonymous and bootstrap tokens).
+    pub fn tokens(&self) -> Vec<Token> {
+        self.shared.state().tokens.values().cloned().collect()
+    }
+
+    /// Stores a `proxy-defaults` config entry named `global`; `config` is the entry's
+    /// `Config` object (e.g. `{"protocol": "http"}`).
+    pub fn add_proxy_defaults(&self, config: Value) {
+        let entry = serde_json::json!({
+            "Kind": "proxy-defaults",
+            "Name": "global",
+            "Config": config,
+        });
+        let mut st = self.shared.state();
+        // Kind and Name are set above, so storing cannot fail.
+        let _ = agent::store_config_entry(&mut st, &entry);
+    }
+
+    /// Creates a token with a service identity for `service` and returns it.
+    pub fn create_service_token(&self, service: &str) -> Token {
+        self.insert_token(
+            format!("service identity {service}"),
+            Vec::new(),
+            vec![ServiceIdentity {
+                service_name: service.to_string(),
+                datacenters: Vec::new(),
+            }],
+        )
+    }
+
+    /// Creates a policy with `rules` (HCL) and a token linked to it; panics on bad rules.
+    pub fn create_token_with_rules(&self, rules: &str) -> Token {
+        let parsed = match rules::Rules::parse(rules) {
+            Ok(r) => r,
+            Err(e) => panic!("create_token_with_rules: bad rules: {e}"),
+        };
+        let id = state::new_uuid();
+        let name = format!("policy-{}", &id[..8]);
+        {
+            let mut st = self.shared.state();
+            let index = st.next_index();
+            st.policies.insert(
+                id.clone(),
+                state::Policy {
+                    id: id.clone(),
+                    name: name.clone(),
+                    description: String::new(),
+                    rules_text: rules.to_string(),
+                    rules: parsed,
+                    datacenters: Vec::new(),
+                    create_index: index,
+                    modify_index: index,
+                },
+            );
+        }
+        self.insert_token(
+            format!("rules token {name}"),
+            vec![Link { id, name }],
+            Vec::new(),
+        )
+    }
+
+    fn insert_token(
+        &self,
+        description: String,
+        policies: Vec<Link>,
+        service_identities: Vec<ServiceIdentity>,
+    ) -> Token {
+        let mut st = self.shared.state();
+        let index = st.next_index();
+        let token = Token {
+            accessor_id: state::new_uuid(),
+            secret_id: state::new_uuid(),
+            description,
+            policies,
+            roles: Vec::new(),
+            service_identities,
+            node_identities: Vec::new(),
+            local: false,
+            auth_method: String::new(),
+            create_time: wire::now_rfc3339(),
+            create_index: index,
+            modify_index: index,
+        };
+        st.tokens.insert(token.accessor_id.clone(), token.clone());
+        token
+    }
+}
+
+impl Drop for ConsulEmulator {
+    fn drop(&mut self) {
+        if let Some(task) = self
+            .server
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            task.abort();
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn bind(port: u16) -> Result<std::net::TcpListener, EmulatorError> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+        .map_err(|source| EmulatorError::Bind { port, source })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| EmulatorError::Bind { port, source })?;
+    Ok(listener)
+}
+
+/// Runs an emulator in the foreground until the process is killed: prints the address
+/// and, with ACLs on, the management token (for the demo binary and manual testing).
+pub fn run_server_forever(opts: EmulatorOptions) -> Result<Infallible, EmulatorError> {
+    let acls = opts.acls_enabled;
+    let emulator = ConsulEmulator::try_start(opts)?;
+    println!("consul emulator listening on {}", emulator.http_addr());
+    if acls {
+        // This is a throwaway test server's bootstrap token; the operator needs it.
+        println!("management token: {}", emulator.management_token());
+    }
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Extracts the token from `X-Consul-Token`, `Authorization: Bearer`, or `?token=`.
+fn request_token(req: &Request, query: &[(String, String)]) -> Option<String> {
+    let headers = req.headers();
+    if let Some(v) = headers.get("x-consul-token").and_then(|v| v.to_str().ok()) {
+        return Some(v.trim().to_string());
+    }
+    if let Some(v) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some(rest) = v.strip_prefix("Bearer ") {
+            return Some(rest.trim().to_string());
+        }
+    }
+    query
+        .iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.clone())
+}
+
+async fn handle(shared: Arc<Shared>, req: Request) -> Response {
+    let at = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let raw_query = req.uri().query().unwrap_or("").to_string();
+    let query: Vec<(String, String)> = form_urlencoded::parse(raw_query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let token = request_token(&req, &query);
+    let had_token = token.as_deref().is_some_and(|t| !t.is_empty());
+    let logged_query = if query.iter().any(|(k, _)| k == "token") {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(query.iter().map(|(k, v)| {
+                (
+                    k.as_str(),
+                    if k == "token" {
+                        "<redacted>"
+                    } else {
+                        v.as_str()
+                    },
+                )
+            }))
+            .finish()
+    } else {
+        raw_query
+    };
+
+    let latency = shared.faults.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let response = if let Some(status) = shared.faults.take_failure() {
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        text(code, fault_body(status))
+    } else {
+        let body = axum::body::to_bytes(req.into_body(), 16 << 20)
+            .await
+            .unwrap_or_default();
+        let r = Req {
+            method: method.clone(),
+            query,
+            token,
+            body,
+        };
+        match route(&shared, &path, &r).await {
+            Ok(resp) => resp,
+            Err(e) => e.into_response(),
+        }
+    };
+    let mut response = response;
+    if let Ok(st) = shared.state.lock() {
+        if st.opts.acls_enabled {
+            response.headers_mut().insert(
+                "X-Consul-Default-Acl-Policy",
+                http::HeaderValue::from_static("deny"),
+            );
+        } else {
+            response.headers_mut().insert(
+                "X-Consul-Default-Acl-Policy",
+                http::HeaderValue::from_static("allow"),
+            );
+        }
+    }
+    shared
+        .log
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(RecordedRequest {
+            method: method.to_string(),
+            path,
+            query: logged_query,
+            status: response.status().as_u16(),
+            had_token,
+            at,
+        });
+    response
+}
+
+/// CE rejects Enterprise tenancy parameters.
+fn check_tenancy(st: &state::State, r: &Req) -> Result<(), ApiError> {
+    if st.opts.enterprise {
+        return Ok(());
+    }
+    for (key, what) in [("ns", "Namespaces"), ("partition", "Partitions")] {
+        if r.query_value(key).is_some_and(|v| !v.is_empty()) {
+            return Err(ApiError::bad_request(format!(
+                "Invalid query parameter: {key:?} - {what} are a Consul Enterprise feature"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn allow(r: &Req, ok: &[Method], allow: &'static str) -> Result<(), ApiError> {
+    if ok.contains(&r.method) {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed(&r.method, allow))
+    }
+}
+
+async fn route(shared: &Shared, path: &str, r: &Req) -> Reply {
+    let Some(rest) = path.strip_prefix("/v1/") else {
+        return Err(ApiError::not_found("404 page not found"));
+    };
+    let segs: Vec<String> = rest.split('/').map(|s| percent_decode(s)).collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let (get, put, post, delete) = (Method::GET, Method::PUT, Method::POST, Method::DELETE);
+
+    // Login is the one handler that awaits (AWS round trips) between state accesses.
+    if segs == ["acl", "login"] {
+        allow(r, &[post.clone(), put.clone()], "POST")?;
+        let plan = {
+            let st = shared.state();
+            check_tenancy(&st, r)?;
+            acl::login_prepare(&st, r)?
+        };
+        let identity = awsiam::validate_login(&shared.client, &plan.cfg, &plan.bearer)
+            .await
+            .map_err(ApiError::internal)?;
+        let mut st = shared.state();
+        return acl::login_finish(&mut st, &plan, &identity);
+    }
+
+    let mut st = shared.state();
+    check_tenancy(&st, r)?;
+    let st = &mut *st;
+    match segs.as_slice() {
+        ["agent", "service", "register"] => {
+            allow(r, &[put], "PUT")?;
+            agent::register(st, r)
+        }
+        ["agent", "service", "deregister", id] => {
+            allow(r, &[put], "PUT")?;
+            agent::deregister(st, r, id)
+        }
+        ["agent", "service", id] => {
+            allow(r, &[get], "GET")?;
+            agent::get_service(st, r, id)
+        }
+        ["agent", "services"] => {
+            allow(r, &[get], "GET")?;
+            agent::list_services(st, r)
+        }
+        ["agent", "checks"] => {
+            allow(r, &[get], "GET")?;
+            agent::list_checks(st, r)
+        }
+        ["agent", "check", "update", id] => {
+            allow(r, &[put], "PUT")?;
+            agent::update_check(st, r, id, None)
+        }
+        ["agent", "check", verb @ ("pass" | "warn" | "fail"), id] => {
+            allow(r, &[put], "PUT")?;
+            let status = match *verb {
+                "pass" => "passing",
+                "warn" => "warning",
+                _ => "critical",
+            };
+            agent::update_check(st, r, id, Some(status))
+        }
+        ["agent", "self"] => {
+            allow(r, &[get], "GET")?;
+            agent::agent_self(st, r)
+        }
+        ["config"] => {
+            allow(r, &[put], "PUT")?;
+            agent::config_put(st, r)
+        }
+        ["config", kind] => {
+            allow(r, &[get], "GET")?;
+            agent::config_list(st, r, kind)
+        }
+        ["config", kind, name] => {
+            if r.method == delete {
+                agent::config_delete(st, r, kind, name)
+            } else {
+                allow(r, &[get], "GET, DELETE")?;
+                agent::config_get(st, r, kind, name)
+            }
+        }
+        ["catalog", "services"] => {
+            allow(r, &[get], "GET")?;
+            agent::catalog_services(st, r)
+        }
+        ["acl", "logout"] => {
+            allow(r, &[post, put], "POST")?;
+            acl::logout(st, r)
+        }
+        ["acl", "token", "self"] => {
+            allow(r, &[get], "GET")?;
+            acl::token_self(st, r)
+        }
+        ["acl", "token"] => {
+            allow(r, &[put], "PUT")?;
+            acl::token_create(st, r)
+        }
+        ["acl", "tokens"] => {
+            allow(r, &[get], "GET")?;
+            acl::token_list(st, r)
+        }
+        ["acl", "token", id] => match r.method.clone() {
+            m if m == get => acl::token_read(st, r, id),
+            m if m == put => acl::token_update(st, r, id),
+            m if m == delete => acl::token_delete(st, r, id),
+            _ => Err(ApiError::method_not_allowed(&r.method, "GET, PUT, DELETE")),
+        },
+        ["acl", "policy"] => {
+            allow(r, &[put], "PUT")?;
+            acl::policy_write(st, r, None)
+        }
+        ["acl", "policies"] => {
+            allow(r, &[get], "GET")?;
+            acl::policy_list(st, r)
+        }
+        ["acl", "policy", "name", name] => {
+            allow(r, &[get], "GET")?;
+            acl::policy_read(st, r, None, Some(name))
+        }
+        ["acl", "policy", id] => match r.method.clone() {
+            m if m == get => acl::policy_read(st, r, Some(id), None),
+            m if m == put => acl::policy_write(st, r, Some(id)),
+            m if m == delete => acl::policy_delete(st, r, id),
+            _ => Err(ApiError::method_not_allowed(&r.method, "GET, PUT, DELETE")),
+        },
+        ["acl", "role"] => {
+            allow(r, &[put], "PUT")?;
+            acl::role_write(st, r, None)
+        }
+        ["acl", "roles"] => {
+            allow(r, &[get], "GET")?;
+            acl::role_list(st, r)
+        }
+        ["acl", "role", "name", name] => {
+            allow(r, &[get], "GET")?;
+            acl::role_read(st, r, None, Some(name))
+        }
+        ["acl", "role", id] => match r.method.clone() {
+            m if m == get => acl::role_read(st, r, Some(id), None),
+            m if m == put => acl::role_write(st, r, Some(id)),
+            m if m == delete => acl::role_delete(st, r, id),
+            _ => Err(ApiError::method_not_allowed(&r.method, "GET, PUT, DELETE")),
+        },
+        ["acl", "auth-method"] => {
+            allow(r, &[put], "PUT")?;
+            acl::method_write(st, r, None)
+        }
+        ["acl", "auth-methods"] => {
+            allow(r, &[get], "GET")?;
+            acl::method_list(st, r)
+        }
+        ["acl", "auth-method", name] => match r.method.clone() {
+            m if m == get => acl::method_read(st, r, name),
+            m if m == put => acl::method_write(st, r, Some(name)),
+            m if m == delete => acl::method_delete(st, r, name),
+            _ => Err(ApiError::method_not_allowed(&r.method, "GET, PUT, DELETE")),
+        },
+        ["acl", "binding-rule"] => {
+            allow(r, &[put], "PUT")?;
+            acl::rule_write(st, r, None)
+        }
+        ["acl", "binding-rules"] => {
+            allow(r, &[get], "GET")?;
+            acl::rule_list(st, r)
+        }
+        ["acl", "binding-rule", id] => match r.method.clone() {
+            m if m == get => acl::rule_read(st, r, id),
+            m if m == put => acl::rule_write(st, r, Some(id)),
+            m if m == delete => acl::rule_delete(st, r, id),
+            _ => Err(ApiError::method_not_allowed(&r.method, "GET, PUT, DELETE")),
+        },
+        _ => Err(ApiError::not_found("404 page not found")),
+    }
+}
+
+fn percent_decode(segment: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", segment.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| segment.to_string())
+}
