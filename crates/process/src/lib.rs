@@ -6,7 +6,7 @@
 //! * the child runs in its **own process group** (pgid = its pid) with stdio
 //!   inherited, so a final SIGTERM can reach everything it started;
 //! * every signal we receive is forwarded to the child **process**, except
-//!   the ones classified otherwise in [`signals`] (SIGTERM goes to the
+//!   the ones the signal table (`src/signals.rs`) treats otherwise (SIGTERM to the
 //!   [`SigtermPolicy`], SIGCHLD triggers reaping, faults and SIGPIPE are left
 //!   alone, terminal/limit signals about ourselves are swallowed);
 //! * SIGTERM is handled by one of three policies, one per entrypoint;
@@ -22,6 +22,23 @@
 //! any other child this process spawned (for example with
 //! `std::process::Command::output`), so do not combine subreaper mode with
 //! other child processes in the same program.
+//!
+//! ```no_run
+//! use std::process::Command;
+//! use process::{run, SigtermPolicy, SuperviseOptions};
+//!
+//! # async fn envoy_entrypoint() -> Result<(), process::ProcessError> {
+//! let mut envoy = Command::new("envoy");
+//! envoy.args(["--config-path", "/consul/envoy-bootstrap.json"]);
+//! // Not polled until the first SIGTERM.
+//! let apps_stopped = Box::pin(async { /* poll task metadata until apps stop */ });
+//! let opts = SuperviseOptions::new(SigtermPolicy::WaitFor(apps_stopped));
+//! let exit = run(envoy, opts).await?;
+//! std::process::exit(exit.code());
+//! # }
+//! ```
+
+#![warn(missing_docs)]
 
 mod signals;
 
