@@ -685,7 +685,7 @@ async fn route(shared: &Shared, path: &str, r: &Req) -> Reply {
     let Some(rest) = path.strip_prefix("/v1/") else {
         return Err(ApiError::not_found("404 page not found"));
     };
-    let segs: Vec<String> = rest.split('/').map(|s| percent_decode(s)).collect();
+    let segs: Vec<String> = rest.split('/').map(percent_decode).collect();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let (get, put, post, delete) = (Method::GET, Method::PUT, Method::POST, Method::DELETE);
 
