@@ -36,6 +36,9 @@ struct Fixture {
     dir: tempfile::TempDir,
     args: Vec<String>,
     script: String,
+    /// The supervisor runs as PID 1 of a new PID namespace, under
+    /// `unshare`, which is then the process we spawned.
+    in_pid_namespace: bool,
 }
 
 impl Fixture {
@@ -48,8 +51,45 @@ impl Fixture {
 
     /// Starts `supervise ARGS -- COMMAND...` in `dir`.
     fn start_command(args: &[&str], command: &[&str], dir: tempfile::TempDir) -> Self {
+        Self::launch(
+            Command::new(env!("CARGO_BIN_EXE_supervise")),
+            args,
+            command,
+            dir,
+            false,
+        )
+    }
+
+    /// Like [`Fixture::start`], with the supervisor as PID 1 of a new PID
+    /// namespace (as in a container without an init process), with its own
+    /// /proc. `--kill-child` ties the namespace's life to `unshare`'s.
+    fn start_as_pid_1(args: &[&str], script: &str) -> Self {
+        let mut unshare = Command::new("unshare");
+        unshare.args([
+            "--pid",
+            "--mount-proc",
+            "--kill-child",
+            env!("CARGO_BIN_EXE_supervise"),
+        ]);
+        let script = format!("{PRELUDE}{script}");
+        Self::launch(
+            unshare,
+            args,
+            &["sh", "-c", &script],
+            tempfile::tempdir().unwrap(),
+            true,
+        )
+    }
+
+    fn launch(
+        mut launcher: Command,
+        args: &[&str],
+        command: &[&str],
+        dir: tempfile::TempDir,
+        in_pid_namespace: bool,
+    ) -> Self {
         let stderr = fs::File::create(dir.path().join("supervise.log")).unwrap();
-        let supervisor = Command::new(env!("CARGO_BIN_EXE_supervise"))
+        let supervisor = launcher
             .args(args)
             .arg("--")
             .args(command)
@@ -64,6 +104,7 @@ impl Fixture {
             dir,
             args: args.iter().map(|s| s.to_string()).collect(),
             script: command.join(" "),
+            in_pid_namespace,
         }
     }
 
@@ -71,8 +112,18 @@ impl Fixture {
         self.dir.path().join(name)
     }
 
+    /// The supervisor's pid as seen from this test.
     fn pid(&self) -> Pid {
-        Pid::from_raw(self.supervisor.id() as i32)
+        let spawned = self.supervisor.id();
+        if !self.in_pid_namespace {
+            return Pid::from_raw(spawned as i32);
+        }
+        // unshare --fork has exactly one child: the supervisor.
+        let children = fs::read_to_string(format!("/proc/{spawned}/task/{spawned}/children"));
+        match children.as_deref().map(str::trim).map(str::parse) {
+            Ok(Ok(pid)) => Pid::from_raw(pid),
+            other => panic!("no supervisor under unshare: {other:?}\n{}", self.report()),
+        }
     }
 
     fn read(&self, name: &str) -> String {
@@ -175,6 +226,11 @@ impl Drop for Fixture {
     fn drop(&mut self) {
         let _ = self.supervisor.kill();
         let _ = self.supervisor.wait();
+        // In a PID namespace child.pid holds a namespace pid, meaningless
+        // here; the namespace died with unshare (--kill-child) anyway.
+        if self.in_pid_namespace {
+            return;
+        }
         if let Ok(pgid) = self.read("child.pid").trim().parse::<i32>() {
             let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
         }
@@ -525,4 +581,40 @@ fn envoy_keeps_serving_until_the_hook_resolves_then_exits_cleanly() {
     fs::write(f.path("release"), "").unwrap();
     f.expect_exit(0);
     f.wait_contains("supervise.log", "caught ENVOY_SIGTERM");
+}
+
+/// As PID 1 (no subreaper option needed) orphans are reaped: the script
+/// orphans a short `sleep` and exits 6 once it has disappeared, 1 if it is
+/// still there (as a zombie) after 5 s.
+#[test]
+fn pid_1_reaps_orphans_in_its_namespace() {
+    let script = "sh -c 'sleep 0.1 & echo $! > orphan.pid'\n\
+                  o=$(cat orphan.pid); i=0\n\
+                  while [ -e /proc/$o ] && [ $i -lt 500 ]; do i=$((i+1)); sleep 0.01; done\n\
+                  [ -e /proc/$o ] && { cat /proc/$o/stat > orphan.stat; exit 1; }\n\
+                  exit 6\n";
+    let mut f = Fixture::start_as_pid_1(&[], script);
+    f.expect_exit(6);
+    let log = f.read("supervise.log");
+    assert!(log.contains("reap_all=true"), "{}", f.report());
+    assert!(log.contains("reaped orphaned process"), "{}", f.report());
+}
+
+/// The kernel drops signals sent to a namespace's PID 1 unless it has a
+/// handler for them: forwarding and SIGTERM must still work there, which is
+/// how envoy-entrypoint runs in the sidecar container.
+#[test]
+fn pid_1_still_forwards_signals() {
+    let mut f = Fixture::start_as_pid_1(
+        &[],
+        &format!(
+            "trap 'echo HUP >> got' HUP\ntrap 'echo TERM >> got; exit 0' TERM\n: > ready\n{IDLE}"
+        ),
+    );
+    f.wait_file("ready");
+    f.signal(Signal::SIGHUP);
+    f.wait_contains("got", "HUP");
+    f.signal(Signal::SIGTERM);
+    f.expect_exit(0);
+    assert_eq!(f.read("got"), "HUP\nTERM\n", "{}", f.report());
 }
