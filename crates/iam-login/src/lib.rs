@@ -9,6 +9,8 @@
 //! carry them are never logged (at any level, including aws-sigv4's own TRACE output,
 //! which is silenced while signing) and never appear in [`LoginError`] messages.
 
+#![warn(missing_docs)]
+
 mod arn;
 mod error;
 mod gojson;

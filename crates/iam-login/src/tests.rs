@@ -215,6 +215,11 @@ fn sts_url_rules() {
         token::sts_url(&p).unwrap().as_str(),
         "http://127.0.0.1:5000/"
     );
+    p.sts_endpoint = Some("https://proxy.example.com/sts".to_string());
+    assert_eq!(
+        token::sts_url(&p).unwrap().as_str(),
+        "https://proxy.example.com/sts/"
+    );
     p.sts_endpoint = Some("https://sts.example.com/?x=1".to_string());
     assert!(matches!(
         token::sts_url(&p),

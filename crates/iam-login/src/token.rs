@@ -83,7 +83,7 @@ pub(crate) fn sts_url(params: &LoginParams) -> Result<Url, LoginError> {
         url: raw.clone(),
         reason: reason.to_string(),
     };
-    let url = Url::parse(&raw).map_err(|e| invalid(&e.to_string()))?;
+    let mut url = Url::parse(&raw).map_err(|e| invalid(&e.to_string()))?;
     if url.scheme() != "https" && url.scheme() != "http" {
         return Err(invalid("scheme must be http or https"));
     }
@@ -95,6 +95,12 @@ pub(crate) fn sts_url(params: &LoginParams) -> Result<Url, LoginError> {
     }
     if params.region.is_empty() {
         return Err(LoginError::MissingRegion);
+    }
+    // The Go SDK appends the operation path `/` to a custom endpoint, so
+    // `https://proxy/sts` is requested (and signed) as `https://proxy/sts/`.
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
     }
     Ok(url)
 }
