@@ -57,7 +57,8 @@ fn parse(args: &[String]) -> Result<(SuperviseOptions, Command), String> {
     Ok((SuperviseOptions::new(policy).subreaper(subreaper), cmd))
 }
 
-#[tokio::main(flavor = "current_thread")]
+// Multi-threaded like the consul-ecs binary, so tests see the same runtime.
+#[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
