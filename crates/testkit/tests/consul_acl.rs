@@ -1,0 +1,701 @@
+//! The Consul emulator's ACL admin API with raw HTTP: objects, permissions, the version
+//! dependent "not found" answers, auth-method validation, logout and disabled ACLs.
+
+use serde_json::{json, Value};
+use testkit::consul::{ConsulEmulator, EmulatorOptions};
+
+struct Answer {
+    status: u16,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+async fn call(
+    consul: &ConsulEmulator,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Answer {
+    let url = format!("{}{path}", consul.http_addr());
+    let mut req = reqwest::Client::new().request(method.parse().unwrap(), &url);
+    if let Some(t) = token {
+        req = req.header("X-Consul-Token", t);
+    }
+    if let Some(b) = body {
+        req = req.body(b.to_string());
+    }
+    let resp = req
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    Answer {
+        status: resp.status().as_u16(),
+        body: resp.text().await.unwrap(),
+    }
+}
+
+fn acl_consul(legacy: bool) -> ConsulEmulator {
+    ConsulEmulator::start(EmulatorOptions {
+        acls_enabled: true,
+        legacy_not_found: legacy,
+        ..EmulatorOptions::default()
+    })
+}
+
+fn iam_method(name: &str) -> Value {
+    json!({
+        "Name": name,
+        "Type": "aws-iam",
+        "Description": "AWS IAM auth method for ECS tasks",
+        "Config": {
+            "BoundIAMPrincipalARNs": ["arn:aws:iam::123456789012:role/consul-ecs/*"],
+            "EnableIAMEntityDetails": true,
+            "IAMEntityTags": ["consul.hashicorp.com.service-name"],
+        }
+    })
+}
+
+#[tokio::test]
+async fn acls_disabled_answers_401_on_acl_endpoints_only() {
+    let consul = ConsulEmulator::start(EmulatorOptions::default());
+    for (method, path) in [
+        ("GET", "/v1/acl/token/self"),
+        ("POST", "/v1/acl/login"),
+        ("POST", "/v1/acl/logout"),
+        ("GET", "/v1/acl/tokens"),
+        ("PUT", "/v1/acl/policy"),
+        ("GET", "/v1/acl/auth-method/x"),
+    ] {
+        let r = call(&consul, method, path, None, Some(json!({}))).await;
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (401, "ACL support disabled"),
+            "{method} {path}"
+        );
+    }
+    let r = call(&consul, "GET", "/v1/agent/self", None, None).await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn policies_roles_and_tokens_round_trip() {
+    let consul = acl_consul(false);
+    let mgmt = consul.management_token();
+    let m = Some(mgmt.as_str());
+
+    let policy = json!({"Name": "web-write", "Description": "d", "Rules": "service \"web\" { policy = \"write\" }\nservice_prefix \"\" { policy = \"read\" }"});
+    let r = call(&consul, "PUT", "/v1/acl/policy", m, Some(policy.clone())).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let created = r.json();
+    let pid = created["ID"].as_str().unwrap().to_string();
+    assert!(created["Hash"].is_string());
+
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/acl/policy",
+        m,
+        Some(json!({"ID": "x", "Name": "n"})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (400, "Cannot specify the ID when creating a new policy")
+    );
+    let r = call(&consul, "PUT", "/v1/acl/policy", m, Some(policy)).await;
+    assert_eq!(r.status, 500);
+    assert!(r.body.contains("already exists"), "{}", r.body);
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/acl/policy",
+        m,
+        Some(json!({"Name": "bad", "Rules": "service \"x\" { policy = \"owner\" }"})),
+    )
+    .await;
+    assert_eq!(r.status, 500, "{}", r.body);
+
+    let r = call(&consul, "GET", "/v1/acl/policy/name/web-write", m, None).await;
+    assert_eq!(r.json()["ID"], pid);
+    let list = call(&consul, "GET", "/v1/acl/policies", m, None)
+        .await
+        .json();
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p.get("Rules").is_none()));
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["Name"] == "global-management"));
+    let r = call(&consul, "GET", "/v1/acl/policy/name/missing", m, None).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (404, "Requested policy does not exist: ACL not found")
+    );
+
+    let role = json!({"Name": "web-role", "Policies": [{"Name": "web-write"}], "ServiceIdentities": [{"ServiceName": "api"}]});
+    let r = call(&consul, "PUT", "/v1/acl/role", m, Some(role)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let role = r.json();
+    assert_eq!(role["Policies"], json!([{"ID": pid, "Name": "web-write"}]));
+    let rid = role["ID"].as_str().unwrap().to_string();
+    let r = call(&consul, "GET", "/v1/acl/role/name/nope", m, None).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (404, "Requested role does not exist: ACL not found")
+    );
+
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/acl/token",
+        m,
+        Some(json!({"Description": "t", "Roles": [{"ID": rid}]})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let token = r.json();
+    let secret = token["SecretID"].as_str().unwrap().to_string();
+    let accessor = token["AccessorID"].as_str().unwrap().to_string();
+    assert_eq!(token["Roles"][0]["Name"], "web-role");
+    assert_eq!(token["Local"], false);
+
+    // The role's policy and identity apply to the token.
+    let reg = json!({"Name": "web", "Port": 1});
+    assert_eq!(
+        call(
+            &consul,
+            "PUT",
+            "/v1/agent/service/register",
+            Some(&secret),
+            Some(reg)
+        )
+        .await
+        .status,
+        200
+    );
+    let reg = json!({"Name": "api-sidecar-proxy", "Kind": "connect-proxy", "Port": 2, "Proxy": {"DestinationServiceName": "api"}});
+    assert_eq!(
+        call(
+            &consul,
+            "PUT",
+            "/v1/agent/service/register",
+            Some(&secret),
+            Some(reg)
+        )
+        .await
+        .status,
+        200
+    );
+    let reg = json!({"Name": "db", "Port": 1});
+    assert_eq!(
+        call(
+            &consul,
+            "PUT",
+            "/v1/agent/service/register",
+            Some(&secret),
+            Some(reg)
+        )
+        .await
+        .status,
+        403
+    );
+
+    // A token without acl rights cannot use the admin API; token/self works for it.
+    let r = call(&consul, "GET", "/v1/acl/tokens", Some(&secret), None).await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("'acl:read'"), "{}", r.body);
+    let me = call(
+        &consul,
+        "GET",
+        "/v1/acl/token/self?stale",
+        Some(&secret),
+        None,
+    )
+    .await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.json()["AccessorID"], accessor);
+
+    // acl:read sees secrets hidden.
+    let reader = consul.create_token_with_rules("acl = \"read\"");
+    let r = call(
+        &consul,
+        "GET",
+        &format!("/v1/acl/token/{accessor}"),
+        Some(&reader.secret_id),
+        None,
+    )
+    .await;
+    assert_eq!(r.json()["SecretID"], "<hidden>");
+    let r = call(
+        &consul,
+        "DELETE",
+        &format!("/v1/acl/token/{accessor}"),
+        Some(&reader.secret_id),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 403);
+
+    // Update keeps the secret; changing it is refused.
+    let r = call(
+        &consul,
+        "PUT",
+        &format!("/v1/acl/token/{accessor}"),
+        m,
+        Some(json!({"AccessorID": accessor, "SecretID": secret, "Description": "new"})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["Description"], "new");
+    let r = call(
+        &consul,
+        "PUT",
+        &format!("/v1/acl/token/{accessor}"),
+        m,
+        Some(json!({"SecretID": "6a1f7d8e-0000-4000-8000-000000000000"})),
+    )
+    .await;
+    assert_eq!(r.status, 500);
+    let r = call(
+        &consul,
+        "PUT",
+        &format!("/v1/acl/token/{accessor}"),
+        m,
+        Some(json!({"AccessorID": "other"})),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+
+    // The anonymous token can be given rights (the acl-controller does this).
+    let anon = "00000000-0000-0000-0000-000000000002";
+    let r = call(
+        &consul,
+        "PUT",
+        &format!("/v1/acl/token/{anon}"),
+        m,
+        Some(json!({"Policies": [{"ID": pid}]})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        call(
+            &consul,
+            "PUT",
+            "/v1/agent/service/register",
+            None,
+            Some(json!({"Name": "web", "Port": 3}))
+        )
+        .await
+        .status,
+        200
+    );
+
+    let r = call(
+        &consul,
+        "DELETE",
+        &format!("/v1/acl/token/{accessor}"),
+        m,
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.body.as_str()), (200, "true"));
+    let r = call(
+        &consul,
+        "DELETE",
+        &format!("/v1/acl/token/{accessor}"),
+        m,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (404, "Cannot find token to delete")
+    );
+    let r = call(
+        &consul,
+        "GET",
+        &format!("/v1/acl/token/{accessor}"),
+        m,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (404, "Requested token does not exist: ACL not found")
+    );
+    let r = call(&consul, "GET", "/v1/acl/token/self", Some(&secret), None).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (404, "Supplied token does not exist")
+    );
+    let r = call(&consul, "GET", "/v1/agent/services", Some(&secret), None).await;
+    assert_eq!((r.status, r.body.as_str()), (403, "ACL not found"));
+}
+
+#[tokio::test]
+async fn legacy_not_found_answers() {
+    let consul = acl_consul(true);
+    let m = consul.management_token();
+    let r = call(
+        &consul,
+        "GET",
+        "/v1/acl/policy/name/missing",
+        Some(&m),
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.body.as_str()), (403, "ACL not found"));
+    let r = call(&consul, "GET", "/v1/acl/role/name/missing", Some(&m), None).await;
+    assert_eq!((r.status, r.body.as_str()), (404, ""));
+    let r = call(
+        &consul,
+        "GET",
+        "/v1/acl/auth-method/missing",
+        Some(&m),
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.body.as_str()), (404, ""));
+    let r = call(
+        &consul,
+        "DELETE",
+        "/v1/acl/token/0a0a0a0a-0000-4000-8000-000000000000",
+        Some(&m),
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.body.as_str()), (200, "true"));
+    let r = call(
+        &consul,
+        "GET",
+        "/v1/acl/token/self",
+        Some("0a0a0a0a-0000-4000-8000-000000000000"),
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.body.as_str()), (403, "ACL not found"));
+}
+
+#[tokio::test]
+async fn auth_methods_and_binding_rules_validate_like_consul() {
+    let consul = acl_consul(false);
+    let m = consul.management_token();
+    let m = Some(m.as_str());
+
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/acl/auth-method",
+        m,
+        Some(iam_method("iam-ecs-service-token")),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["Config"]["EnableIAMEntityDetails"], true);
+
+    let bad_configs = [
+        (
+            json!({}),
+            "Invalid Auth Method: BoundIAMPrincipalARNs is required",
+        ),
+        (
+            json!({"BoundIAMPrincipalARNs": ["arn:aws:iam::1:role/x/*"]}),
+            "Invalid Auth Method: Must set EnableIAMEntityDetails=true to use wildcards",
+        ),
+        (
+            json!({"BoundIAMPrincipalARNs": ["arn:aws:iam::1:role/x"], "Unknown": 1}),
+            "Invalid Auth Method: error decoding config",
+        ),
+        (
+            json!({"BoundIAMPrincipalARNs": ["arn:aws:iam::1:role/x"], "IAMEntityTags": ["t"]}),
+            "Invalid Auth Method: Must set EnableIAMEntityDetails=true",
+        ),
+        (
+            json!({"BoundIAMPrincipalARNs": ["arn:aws:iam::1:role/x"], "STSEndpoint": "not a url"}),
+            "Invalid Auth Method: STSEndpoint is invalid",
+        ),
+    ];
+    for (i, (config, text)) in bad_configs.into_iter().enumerate() {
+        let body = json!({"Name": format!("m{i}"), "Type": "aws-iam", "Config": config});
+        let r = call(&consul, "PUT", "/v1/acl/auth-method", m, Some(body)).await;
+        assert_eq!(r.status, 500, "{}", r.body);
+        assert!(r.body.starts_with(text), "{} vs {text}", r.body);
+    }
+    // Key names are case-insensitive (the docs spell BoundIAMPrincipalArns).
+    let docs_spelling = json!({"Name": "docs", "Type": "aws-iam", "Config": {"BoundIAMPrincipalArns": ["arn:aws:iam::1:role/x"]}});
+    assert_eq!(
+        call(
+            &consul,
+            "PUT",
+            "/v1/acl/auth-method",
+            m,
+            Some(docs_spelling)
+        )
+        .await
+        .status,
+        200
+    );
+
+    let mut update = iam_method("other");
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/acl/auth-method/iam-ecs-service-token",
+        m,
+        Some(update.clone()),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (400, "AuthMethod Name in URL and payload do not match")
+    );
+    update["Name"] = json!("iam-ecs-service-token");
+    update["Description"] = json!("changed");
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/acl/auth-method/iam-ecs-service-token",
+        m,
+        Some(update),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let list = call(&consul, "GET", "/v1/acl/auth-methods", m, None)
+        .await
+        .json();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert!(list[0].get("Config").is_none());
+    let r = call(&consul, "GET", "/v1/acl/auth-method/nope", m, None).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (404, "Requested auth method does not exist: ACL not found")
+    );
+
+    let rule = json!({
+        "AuthMethod": "iam-ecs-service-token",
+        "BindType": "service",
+        "BindName": "${entity_tags.consul.hashicorp.com.service-name}",
+        "Selector": "entity_tags[\"consul.hashicorp.com.service-name\"] != \"\"",
+    });
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/acl/binding-rule",
+        m,
+        Some(rule.clone()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = r.json()["ID"].as_str().unwrap().to_string();
+    let mut bad = rule.clone();
+    bad["AuthMethod"] = json!("missing");
+    let r = call(&consul, "PUT", "/v1/acl/binding-rule", m, Some(bad)).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (500, "cannot find auth method with name \"missing\"")
+    );
+    let mut bad = rule.clone();
+    bad["BindType"] = json!("policy");
+    let r = call(&consul, "PUT", "/v1/acl/binding-rule", m, Some(bad)).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (500, "Invalid Binding Rule: unknown BindType \"policy\"")
+    );
+    let mut bad = rule.clone();
+    bad["BindName"] = json!("${entity_tags.not-listed}");
+    let r = call(&consul, "PUT", "/v1/acl/binding-rule", m, Some(bad)).await;
+    assert_eq!(r.status, 500);
+    assert!(
+        r.body.starts_with("Invalid Binding Rule: invalid BindName"),
+        "{}",
+        r.body
+    );
+    let mut bad = rule;
+    bad["Selector"] = json!("bogus_field == 1");
+    let r = call(&consul, "PUT", "/v1/acl/binding-rule", m, Some(bad)).await;
+    assert_eq!(r.status, 500);
+    assert!(
+        r.body.starts_with("Invalid Binding Rule: invalid Selector"),
+        "{}",
+        r.body
+    );
+
+    let list = call(
+        &consul,
+        "GET",
+        "/v1/acl/binding-rules?authmethod=iam-ecs-service-token",
+        m,
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let list = call(
+        &consul,
+        "GET",
+        "/v1/acl/binding-rules?authmethod=docs",
+        m,
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(list, json!([]));
+
+    // Deleting the method removes its rules.
+    let r = call(
+        &consul,
+        "DELETE",
+        "/v1/acl/auth-method/iam-ecs-service-token",
+        m,
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.body.as_str()), (200, "true"));
+    let r = call(
+        &consul,
+        "GET",
+        &format!("/v1/acl/binding-rule/{id}"),
+        m,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    let r = call(
+        &consul,
+        "DELETE",
+        "/v1/acl/auth-method/iam-ecs-service-token",
+        m,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (404, "Cannot find auth method to delete")
+    );
+}
+
+#[tokio::test]
+async fn login_and_logout_errors_before_any_aws_call() {
+    let consul = acl_consul(false);
+    let m = consul.management_token();
+    let r = call(
+        &consul,
+        "POST",
+        "/v1/acl/login",
+        None,
+        Some(json!({"AuthMethod": "nope", "BearerToken": "{}"})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (403, "ACL not found: auth method \"nope\" not found")
+    );
+    let r = call(
+        &consul,
+        "POST",
+        "/v1/acl/login",
+        None,
+        Some(json!({"AuthMethod": "x", "Bogus": 1})),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body.starts_with("Failed to decode request body: "),
+        "{}",
+        r.body
+    );
+
+    call(
+        &consul,
+        "PUT",
+        "/v1/acl/auth-method",
+        Some(&m),
+        Some(iam_method("iam")),
+    )
+    .await;
+    let bearer = |url: &str, method: &str, body: &str| {
+        use base64::Engine as _;
+        let b = base64::engine::general_purpose::STANDARD;
+        json!({
+            "iam_http_request_method": method,
+            "iam_request_url": b.encode(url),
+            "iam_request_headers": b.encode("{}"),
+            "iam_request_body": b.encode(body),
+        })
+        .to_string()
+    };
+    let gci = "Action=GetCallerIdentity&Version=2011-06-15";
+    let cases = [
+        (
+            bearer("https://sts.us-east-1.amazonaws.com/", "GET", gci),
+            "iam_http_request_method must be POST".to_string(),
+        ),
+        (
+            bearer("https://evil.example.com/", "POST", gci),
+            "invalid STS hostname: \"evil.example.com\"".to_string(),
+        ),
+        (
+            bearer(
+                "https://sts.amazonaws.com/",
+                "POST",
+                "Action=GetCallerIdentity&Extra=1",
+            ),
+            "iam_request_body error: unexpected field \"Extra\"".to_string(),
+        ),
+        (
+            bearer("https://sts.amazonaws.com/", "POST", "Version=1"),
+            "iam_request_body error: missing field \"Action\"".to_string(),
+        ),
+        (
+            bearer("https://sts.amazonaws.com/", "POST", gci),
+            "missing header \"X-Consul-IAM-GetEntity-Method\"".to_string(),
+        ),
+        ("not json".to_string(), "invalid token: ".to_string()),
+    ];
+    for (token, text) in cases {
+        let r = call(
+            &consul,
+            "POST",
+            "/v1/acl/login",
+            None,
+            Some(json!({"AuthMethod": "iam", "BearerToken": token})),
+        )
+        .await;
+        assert_eq!(r.status, 500, "{}", r.body);
+        assert!(
+            r.body.starts_with(&text),
+            "{:?} does not start with {text:?}",
+            r.body
+        );
+    }
+
+    let r = call(&consul, "POST", "/v1/acl/logout", None, None).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (401, "Supplied token does not exist")
+    );
+    let r = call(
+        &consul,
+        "POST",
+        "/v1/acl/logout",
+        Some("0b0b0b0b-0000-4000-8000-000000000000"),
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.body.as_str()), (403, "ACL not found"));
+    let r = call(&consul, "POST", "/v1/acl/logout", Some(&m), None).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (403, "Permission denied: token wasn't created via login")
+    );
+}
