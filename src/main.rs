@@ -35,6 +35,14 @@ fn run(args: Vec<std::ffi::OsString>) -> i32 {
     match &cli.command {
         Command::Version => cmd::version::run(),
         Command::ValidateConfig(args) => cmd::validate_config::run(args),
+        Command::EnvoyEntrypoint(args) => {
+            logging::init(cli.log_level.unwrap_or(LogLevel::Info), cli.log_format);
+            cmd::entrypoint::run_envoy(args)
+        }
+        Command::AppEntrypoint(args) => {
+            logging::init(cli.log_level.unwrap_or(LogLevel::Info), cli.log_format);
+            cmd::entrypoint::run_app(args)
+        }
         Command::NetDial(args) => {
             logging::init(cli.log_level.unwrap_or(LogLevel::Info), cli.log_format);
             cmd::net_dial::run(args)

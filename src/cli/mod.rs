@@ -53,6 +53,22 @@ pub enum Command {
     )]
     ValidateConfig(ValidateConfigArgs),
 
+    /// Run Envoy; on SIGTERM keep it serving until every application container has stopped.
+    #[command(
+        after_help = "Example (the sidecar-proxy container's entryPoint + command):\n  \
+                            consul-ecs envoy-entrypoint envoy --config-path /consul/envoy-bootstrap.json\n\n\
+                            Signals other than SIGTERM are passed to Envoy. On SIGTERM the task metadata\n\
+                            (ECS_CONTAINER_METADATA_URI_V4) is polled until every application container is\n\
+                            STOPPED; then Envoy's process group gets SIGTERM. Exits with Envoy's code."
+    )]
+    EnvoyEntrypoint(EnvoyEntrypointArgs),
+
+    /// Run the application; on SIGTERM wait the shutdown delay before passing it on.
+    #[command(after_help = "Example (an application container's entryPoint):\n  \
+                            consul-ecs app-entrypoint -shutdown-delay 10s /app/server --port 8080\n\n\
+                            Exits with the application's code (128+N when signal N killed it).")]
+    AppEntrypoint(AppEntrypointArgs),
+
     /// Exit 0 if a TCP connection to HOST:PORT opens, 2 if not (a probe for images without nc).
     #[command(
         after_help = "Example (the sidecar-proxy container's ECS health check):\n  \
@@ -79,6 +95,31 @@ pub struct NetDialArgs {
     /// The address to dial, HOST:PORT. Exactly one.
     #[arg(value_name = "HOST:PORT", num_args = 0.., allow_hyphen_values = true)]
     pub target: Vec<String>,
+}
+
+/// Flags of `envoy-entrypoint`.
+#[derive(Debug, Args)]
+pub struct EnvoyEntrypointArgs {
+    /// How often to read the task metadata after SIGTERM (Go duration).
+    #[arg(long, default_value = "100ms", value_parser = duration::parse_go_duration, value_name = "DURATION")]
+    pub poll_interval: Duration,
+
+    /// The Envoy command line: program and arguments.
+    #[arg(value_name = "COMMAND", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+/// Flags of `app-entrypoint`.
+#[derive(Debug, Args)]
+pub struct AppEntrypointArgs {
+    /// How long to wait after SIGTERM before passing it on (Go duration, e.g. 10s).
+    /// 0 passes it on at once.
+    #[arg(long, default_value = "0s", value_parser = duration::parse_go_duration, value_name = "DURATION")]
+    pub shutdown_delay: Duration,
+
+    /// The application command line: program and arguments.
+    #[arg(value_name = "COMMAND", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 /// Log levels, spelled as consul-ecs spells them.
