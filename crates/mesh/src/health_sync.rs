@@ -1,0 +1,164 @@
+//! The health-sync state machine: ECS container health → Consul TTL check updates,
+//! written only on change (REGISTRATIONS.md §8, PROTOCOLS.md §4.9). The caller polls task
+//! metadata, sends each planned update with `PUT /v1/agent/check/update/<id>`, and reports
+//! the ones that succeeded back with [`HealthSync::record_success`].
+
+use std::collections::BTreeMap;
+
+use config::Config;
+use consul::CheckStatus;
+use ecs::TaskMetadata;
+
+use crate::go_quote::go_quote;
+use crate::MeshError;
+
+/// ECS health status that maps to `passing`; every other value maps to `critical`.
+const ECS_HEALTHY: &str = "HEALTHY";
+/// What v0.6.2 reports for a container missing from the task metadata.
+const ECS_UNHEALTHY: &str = "UNHEALTHY";
+
+/// ID of the synced TTL check of `container`: `<serviceID>-<container>-consul-ecs`. The
+/// same string is used by mesh-init (registration) and health-sync (updates).
+pub fn synced_check_id(service_id: &str, container: &str) -> String {
+    format!("{service_id}-{container}-consul-ecs")
+}
+
+/// One container health-sync mirrors, and the check it writes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncedCheck {
+    /// Container name from `healthSyncContainers`.
+    pub container: String,
+    /// The TTL check ID ([`synced_check_id`]).
+    pub check_id: String,
+}
+
+/// One TTL check update to send: `PUT /v1/agent/check/update/<check_id>` with
+/// `{"Status": status, "Output": output}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckUpdate {
+    /// The container the update is about.
+    pub container: String,
+    /// The TTL check to update.
+    pub check_id: String,
+    /// The Consul status to write.
+    pub status: CheckStatus,
+    /// The check output, in v0.6.2's words:
+    /// `ECS health status is "<ECS status>" for task "<check ID>"`.
+    pub output: String,
+    /// What [`HealthSync`] remembers as "last written" once this update succeeded.
+    remember: String,
+}
+
+impl CheckUpdate {
+    fn new(check: &SyncedCheck, ecs_status: &str, remember: &str) -> Self {
+        CheckUpdate {
+            container: check.container.clone(),
+            check_id: check.check_id.clone(),
+            status: consul_status(ecs_status),
+            output: format!(
+                "ECS health status is {} for task {}",
+                go_quote(ecs_status),
+                go_quote(&check.check_id)
+            ),
+            remember: remember.to_owned(),
+        }
+    }
+}
+
+/// `HEALTHY` → passing; `UNHEALTHY`, `UNKNOWN`, empty and anything else → critical.
+fn consul_status(ecs_status: &str) -> CheckStatus {
+    if ecs_status == ECS_HEALTHY {
+        CheckStatus::Passing
+    } else {
+        CheckStatus::Critical
+    }
+}
+
+/// The health-sync state: which checks to keep in sync, and the last ECS status written
+/// successfully for each container (initially empty, as in v0.6.2, so a container without
+/// an ECS health check is never written and keeps Consul's initial `critical`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthSync {
+    checks: Vec<SyncedCheck>,
+    /// Container name → last successfully written ECS status; absent means `""`.
+    last_written: BTreeMap<String, String>,
+}
+
+impl HealthSync {
+    /// The checks of `healthSyncContainers`, named after the service: `service.name`, else
+    /// the lower-cased task family, even for gateway tasks (v0.6.2 never consults the
+    /// gateway name here). Fails when the task ARN has no task ID.
+    pub fn new(cfg: &Config, task: &TaskMetadata) -> Result<Self, MeshError> {
+        let service_id = format!("{}-{}", cfg.service_name(task.family()), task.task_id()?);
+        let mut checks: Vec<SyncedCheck> = Vec::new();
+        for container in &cfg.health_sync_containers {
+            // The config schema forbids duplicates; skip them anyway so one poll never
+            // writes the same check twice.
+            if checks.iter().any(|c| &c.container == container) {
+                continue;
+            }
+            checks.push(SyncedCheck {
+                container: container.clone(),
+                check_id: synced_check_id(&service_id, container),
+            });
+        }
+        Ok(HealthSync {
+            checks,
+            last_written: BTreeMap::new(),
+        })
+    }
+
+    /// The checks kept in sync, in `healthSyncContainers` order.
+    pub fn checks(&self) -> &[SyncedCheck] {
+        &self.checks
+    }
+
+    fn last_written(&self, container: &str) -> &str {
+        self.last_written.get(container).map_or("", String::as_str)
+    }
+
+    /// The updates one poll of `task` calls for, in v0.6.2's order (missing containers
+    /// first, then present ones, each in config order):
+    /// - a container missing from the metadata: `critical` with ECS status `UNHEALTHY`, on
+    ///   every poll (v0.6.2 does not remember it as written);
+    /// - a present container whose ECS health status (empty without a health check)
+    ///   differs from the last one written successfully: its mapped status.
+    pub fn plan(&self, task: &TaskMetadata) -> Vec<CheckUpdate> {
+        let missing = self
+            .checks
+            .iter()
+            .filter(|c| task.container(&c.container).is_none())
+            .map(|c| CheckUpdate::new(c, ECS_UNHEALTHY, CheckStatus::Critical.as_str()));
+        let changed = self.checks.iter().filter_map(|c| {
+            let container = task.container(&c.container)?;
+            let status = container.health_status().unwrap_or("");
+            (status != self.last_written(&c.container)).then(|| CheckUpdate::new(c, status, status))
+        });
+        missing.chain(changed).collect()
+    }
+
+    /// Notes that `update` was written to Consul, so the same status is not written again.
+    /// For a missing container this remembers `critical` (as v0.6.2 does), so whatever
+    /// status the container shows when it appears differs and is written.
+    pub fn record_success(&mut self, update: &CheckUpdate) {
+        self.last_written
+            .insert(update.container.clone(), update.remember.clone());
+    }
+
+    /// Forgets every written status, as if health-sync had just started: the next
+    /// [`HealthSync::plan`] writes every container that has an ECS health status. Use it
+    /// after Consul was unreachable (the agent may have restarted and reset the checks).
+    pub fn forget_all(&mut self) {
+        self.last_written.clear();
+    }
+
+    /// The updates to send on SIGTERM: every check `critical`, with v0.6.2's output
+    /// `ECS health status is "critical" for task "<check ID>"`.
+    pub fn shutdown_updates(&self) -> Vec<CheckUpdate> {
+        let critical = CheckStatus::Critical.as_str();
+        self.checks
+            .iter()
+            .map(|c| CheckUpdate::new(c, critical, critical))
+            .collect()
+    }
+}
