@@ -610,8 +610,7 @@ async fn submit(
                 // moto answers auth failures with `text/html` although the body is AWS's XML
                 // error document (real AWS sends `text/xml`); accept that one deviation so a
                 // bad signature reads as AWS's error, the way it would against real STS.
-                let moto_xml_error =
-                    status != 200 && text.trim_start().starts_with("<ErrorResponse");
+                let moto_xml_error = status != 200 && text.contains("<ErrorResponse>");
                 if content_type != "text/xml" && !moto_xml_error {
                     return Err("response body is invalid".into());
                 }

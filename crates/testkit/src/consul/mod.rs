@@ -308,24 +308,23 @@ impl ConsulEmulator {
 
     fn serve(&self, listener: std::net::TcpListener) {
         let shared = self.shared.clone();
-        let task =
-            self.handle.spawn(async move {
-                let listener = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        tracing::error!("consul emulator: listener: {e}");
-                        return;
-                    }
+        let task = self.handle.spawn(async move {
+            let listener = match tokio::net::TcpListener::from_std(listener) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!("consul emulator: listener: {e}");
+                    return;
+                }
+            };
+            // Owning the connections here means aborting this task closes them all.
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                let stream = match listener.accept().await {
+                    Ok((stream, _)) => stream,
+                    Err(_) => continue,
                 };
-                // Owning the connections here means aborting this task closes them all.
-                let mut connections = tokio::task::JoinSet::new();
-                loop {
-                    let stream = match listener.accept().await {
-                        Ok((stream, _)) => stream,
-                        Err(_) => continue,
-                    };
-                    let shared = shared.clone();
-                    connections.spawn(async move {
+                let shared = shared.clone();
+                connections.spawn(async move {
                         let service = hyper::service::service_fn(
                             move |req: Request<hyper::body::Incoming>| {
                                 let shared = shared.clone();
@@ -338,10 +337,10 @@ impl ConsulEmulator {
                             .serve_connection(TokioIo::new(stream), service)
                             .await;
                     });
-                    // Reap finished connections so the set does not grow without bound.
-                    while connections.try_join_next().is_some() {}
-                }
-            });
+                // Reap finished connections so the set does not grow without bound.
+                while connections.try_join_next().is_some() {}
+            }
+        });
         *self.server.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
     }
 
