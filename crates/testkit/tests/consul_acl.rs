@@ -699,3 +699,109 @@ async fn login_and_logout_errors_before_any_aws_call() {
         (403, "Permission denied: token wasn't created via login")
     );
 }
+
+#[tokio::test]
+async fn enterprise_partitions_and_namespaces() {
+    let ce = acl_consul(false);
+    let m = ce.management_token();
+    let r = call(&ce, "GET", "/v1/partitions", Some(&m), None).await;
+    assert_eq!(r.status, 404);
+
+    let consul = ConsulEmulator::start(EmulatorOptions {
+        acls_enabled: true,
+        enterprise: true,
+        ..EmulatorOptions::default()
+    });
+    let m = consul.management_token();
+    let m = Some(m.as_str());
+    let list = call(&consul, "GET", "/v1/partitions", m, None).await.json();
+    assert_eq!(list[0]["Name"], "default");
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/partition",
+        m,
+        Some(json!({"Name": "team-a"})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = call(&consul, "GET", "/v1/partition/team-a", m, None).await;
+    assert_eq!(r.json()["Name"], "team-a");
+    let r = call(&consul, "GET", "/v1/partition/nope", m, None).await;
+    assert_eq!(r.status, 404);
+
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/acl/policy",
+        m,
+        Some(json!({"Name": "cross-ns", "Rules": "service_prefix \"\" { policy = \"read\" }"})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ns = json!({"Name": "web-ns", "ACLs": {"PolicyDefaults": [{"Name": "cross-ns"}]}, "Meta": {"k": "v"}});
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/namespace?partition=team-a",
+        m,
+        Some(ns),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let created = r.json();
+    assert_eq!(created["Partition"], "team-a");
+    assert_eq!(created["ACLs"]["PolicyDefaults"][0]["Name"], "cross-ns");
+    assert!(created["ACLs"]["PolicyDefaults"][0]["ID"].is_string());
+    let r = call(
+        &consul,
+        "GET",
+        "/v1/namespace/web-ns?partition=team-a",
+        m,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let r = call(&consul, "GET", "/v1/namespace/web-ns", m, None).await;
+    assert_eq!(r.status, 404, "namespaces live in their partition");
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/namespace/web-ns?partition=team-a",
+        m,
+        Some(json!({"Name": "web-ns", "Description": "d"})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let names: Vec<Value> = call(&consul, "GET", "/v1/namespaces?partition=team-a", m, None)
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["Name"].clone())
+        .collect();
+    assert_eq!(names, vec![json!("default"), json!("web-ns")]);
+
+    // Writes need operator:write.
+    let web = consul.create_service_token("web");
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/partition",
+        Some(&web.secret_id),
+        Some(json!({"Name": "x"})),
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    // Enterprise accepts tenancy parameters elsewhere.
+    let r = call(
+        &consul,
+        "GET",
+        "/v1/agent/services?ns=web-ns&partition=team-a",
+        m,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+}

@@ -179,7 +179,7 @@ pub(crate) fn register(st: &mut State, req: &Req) -> Reply {
     let total = defs.len();
     let mut new_checks = Vec::new();
     for (i, def) in defs.iter().enumerate() {
-        new_checks.push(build_check(st, def, &id, &name, &tags, i, total)?);
+        new_checks.push(build_check(def, &id, &name, &tags, i, total)?);
     }
 
     let caller = st.caller(req.token.as_deref())?;
@@ -234,7 +234,6 @@ fn default_check_id(def: &Value, service_id: &str, i: usize, total: usize) -> St
 }
 
 fn build_check(
-    st: &State,
     def: &Value,
     service_id: &str,
     service_name: &str,
@@ -296,7 +295,6 @@ fn build_check(
             )))
         }
     };
-    let _ = st;
     let name = match s(def, "Name") {
         "" => format!("Service '{service_name}' check"),
         other => other.to_string(),

@@ -566,8 +566,8 @@ async fn submit(
     let mut last_err = String::new();
     for attempt in 0..attempts {
         if attempt > 0 {
-            // retryablehttp.DefaultBackoff: 0.5 s doubling, capped at 30 s.
-            let wait = Duration::from_millis(500u64.saturating_mul(1 << attempt.min(6)))
+            // retryablehttp.DefaultBackoff: 0.5 s before the first retry, doubling, ≤ 30 s.
+            let wait = Duration::from_millis(500u64.saturating_mul(1 << (attempt - 1).min(6)))
                 .min(Duration::from_secs(30));
             tokio::time::sleep(wait).await;
         }

@@ -22,6 +22,7 @@ mod awsiam;
 mod filter;
 mod rules;
 mod state;
+mod tenancy;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -629,17 +630,26 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response {
         }
     };
     let mut response = response;
-    if let Ok(st) = shared.state.lock() {
-        if st.opts.acls_enabled {
-            response.headers_mut().insert(
-                "X-Consul-Default-Acl-Policy",
-                http::HeaderValue::from_static("deny"),
-            );
+    {
+        let st = shared.state();
+        let headers = response.headers_mut();
+        let policy = if st.opts.acls_enabled {
+            "deny"
         } else {
-            response.headers_mut().insert(
-                "X-Consul-Default-Acl-Policy",
-                http::HeaderValue::from_static("allow"),
+            "allow"
+        };
+        headers.insert(
+            "X-Consul-Default-Acl-Policy",
+            http::HeaderValue::from_static(policy),
+        );
+        // Query metadata Consul adds to successful reads.
+        if method == Method::GET && headers.get("X-Consul-Index").is_none() {
+            headers.insert("X-Consul-Index", http::HeaderValue::from(st.index));
+            headers.insert(
+                "X-Consul-KnownLeader",
+                http::HeaderValue::from_static("true"),
             );
+            headers.insert("X-Consul-LastContact", http::HeaderValue::from_static("0"));
         }
     }
     shared
@@ -760,6 +770,36 @@ async fn route(shared: &Shared, path: &str, r: &Req) -> Reply {
                 agent::config_get(st, r, kind, name)
             }
         }
+        ["status", "leader"] => {
+            allow(r, &[get], "GET")?;
+            Ok(wire::json(&Value::String("127.0.0.1:8300".into())))
+        }
+        ["partitions"] => {
+            allow(r, &[get], "GET")?;
+            tenancy::partition_list(st, r)
+        }
+        ["partition"] => {
+            allow(r, &[put], "PUT")?;
+            tenancy::partition_write(st, r, None)
+        }
+        ["partition", name] => match r.method.clone() {
+            m if m == get => tenancy::partition_read(st, r, name),
+            m if m == put => tenancy::partition_write(st, r, Some(name)),
+            _ => Err(ApiError::method_not_allowed(&r.method, "GET, PUT")),
+        },
+        ["namespaces"] => {
+            allow(r, &[get], "GET")?;
+            tenancy::namespace_list(st, r)
+        }
+        ["namespace"] => {
+            allow(r, &[put], "PUT")?;
+            tenancy::namespace_write(st, r, None)
+        }
+        ["namespace", name] => match r.method.clone() {
+            m if m == get => tenancy::namespace_read(st, r, name),
+            m if m == put => tenancy::namespace_write(st, r, Some(name)),
+            _ => Err(ApiError::method_not_allowed(&r.method, "GET, PUT")),
+        },
         ["catalog", "services"] => {
             allow(r, &[get], "GET")?;
             agent::catalog_services(st, r)

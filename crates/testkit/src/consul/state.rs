@@ -173,6 +173,10 @@ pub(crate) struct State {
     pub auth_methods: BTreeMap<String, AuthMethod>,
     pub binding_rules: BTreeMap<String, BindingRule>,
     pub config_entries: BTreeMap<(String, String), Value>,
+    /// Enterprise partitions by name.
+    pub partitions: BTreeMap<String, Value>,
+    /// Enterprise namespaces by (partition, name).
+    pub namespaces: BTreeMap<(String, String), Value>,
     pub management_secret: String,
 }
 
@@ -231,8 +235,11 @@ impl State {
             auth_methods: BTreeMap::new(),
             binding_rules: BTreeMap::new(),
             config_entries: BTreeMap::new(),
+            partitions: BTreeMap::new(),
+            namespaces: BTreeMap::new(),
             management_secret: new_uuid(),
         };
+        super::tenancy::seed(&mut state);
         state.policies.insert(
             GLOBAL_MANAGEMENT_ID.to_string(),
             Policy {
