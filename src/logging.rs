@@ -5,6 +5,18 @@ use tracing_subscriber::filter::LevelFilter;
 use crate::cli::{LogFormat, LogLevel};
 
 impl LogLevel {
+    /// The level a subcommand that reads the config runs at: the flag when given, else the
+    /// config's `logLevel` (default INFO).
+    pub fn flag_or_config(flag: Option<LogLevel>, config: &config::Config) -> LogLevel {
+        flag.unwrap_or(match config.log_level() {
+            config::LogLevel::Trace => LogLevel::Trace,
+            config::LogLevel::Debug => LogLevel::Debug,
+            config::LogLevel::Info => LogLevel::Info,
+            config::LogLevel::Warn => LogLevel::Warn,
+            config::LogLevel::Error => LogLevel::Error,
+        })
+    }
+
     fn filter(self) -> LevelFilter {
         match self {
             LogLevel::Trace => LevelFilter::TRACE,

@@ -35,6 +35,10 @@ fn run(args: Vec<std::ffi::OsString>) -> i32 {
     match &cli.command {
         Command::Version => cmd::version::run(),
         Command::ValidateConfig(args) => cmd::validate_config::run(args),
+        Command::MeshInit(args) => match read_config(&cli) {
+            Ok(cfg) => cmd::mesh_init::run(args, &cfg),
+            Err(code) => code,
+        },
         Command::EnvoyEntrypoint(args) => {
             logging::init(cli.log_level.unwrap_or(LogLevel::Info), cli.log_format);
             cmd::entrypoint::run_envoy(args)
@@ -46,6 +50,26 @@ fn run(args: Vec<std::ffi::OsString>) -> i32 {
         Command::NetDial(args) => {
             logging::init(cli.log_level.unwrap_or(LogLevel::Info), cli.log_format);
             cmd::net_dial::run(args)
+        }
+    }
+}
+
+/// Reads `CONSUL_ECS_CONFIG_JSON` and sets up logging at the flag's level, else the
+/// config's `logLevel`. An unusable config is reported (every problem, by JSON path) and
+/// becomes exit code 1.
+fn read_config(cli: &Cli) -> Result<config::Config, i32> {
+    match config::from_env() {
+        Ok(cfg) => {
+            logging::init(
+                LogLevel::flag_or_config(cli.log_level, &cfg),
+                cli.log_format,
+            );
+            Ok(cfg)
+        }
+        Err(e) => {
+            logging::init(cli.log_level.unwrap_or(LogLevel::Info), cli.log_format);
+            eprintln!("{}: {e}", config::CONFIG_ENV);
+            Err(exit::USAGE)
         }
     }
 }

@@ -53,6 +53,16 @@ pub enum Command {
     )]
     ValidateConfig(ValidateConfigArgs),
 
+    /// Register this task's service and sidecar (or gateway) and write the Envoy bootstrap.
+    #[command(
+        after_help = "Example (the consul-ecs-mesh-init container's command):\n  \
+                            CONSUL_ECS_CONFIG_JSON='{\"bootstrapDir\":\"/consul\",\"service\":{\"port\":8080}}' consul-ecs mesh-init\n\n\
+                            Reads CONSUL_ECS_CONFIG_JSON and ECS_CONTAINER_METADATA_URI_V4; with consulLogin.enabled\n\
+                            logs in to the aws-iam auth method. Writes <bootstrapDir>/service-token (0600),\n\
+                            envoy-bootstrap.json and a copy of itself (consul-ecs) into bootstrapDir."
+    )]
+    MeshInit(MeshInitArgs),
+
     /// Run Envoy; on SIGTERM keep it serving until every application container has stopped.
     #[command(
         after_help = "Example (the sidecar-proxy container's entryPoint + command):\n  \
@@ -95,6 +105,18 @@ pub struct NetDialArgs {
     /// The address to dial, HOST:PORT. Exactly one.
     #[arg(value_name = "HOST:PORT", num_args = 0.., allow_hyphen_values = true)]
     pub target: Vec<String>,
+}
+
+/// Flags of `mesh-init`.
+#[derive(Debug, Args)]
+pub struct MeshInitArgs {
+    /// Give up logging in after this long (Go duration). v0.6.2 retried forever.
+    #[arg(long, default_value = "60s", value_parser = duration::parse_go_duration, value_name = "DURATION")]
+    pub login_timeout: Duration,
+
+    /// Give up registering with the local agent after this long (Go duration).
+    #[arg(long, default_value = "2m", value_parser = duration::parse_go_duration, value_name = "DURATION")]
+    pub register_timeout: Duration,
 }
 
 /// Flags of `envoy-entrypoint`.

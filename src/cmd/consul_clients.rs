@@ -1,0 +1,49 @@
+//! The two Consul clients the task's subcommands use, built as consul-ecs v0.6.2 builds them.
+//!
+//! - the **server** client (login, token read-back, logout): `consulHTTPAddr` and
+//!   `consulCACertFile` from the config, else the Go client's environment variables;
+//! - the **agent** client (registrations, TTL updates): the local client agent from the
+//!   environment (`CONSUL_HTTP_ADDR`, default `http://127.0.0.1:8500`), with the service
+//!   token file when the task logged in.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use consul::{Client, ClientConfig, TokenSource};
+
+/// The client for the Consul servers named by the config.
+pub fn server(cfg: &config::Config) -> Result<Client> {
+    let mut settings =
+        ClientConfig::from_env().context("Consul client settings from the environment")?;
+    if let Some(addr) = cfg.consul_http_addr() {
+        settings = settings
+            .with_address(addr)
+            .with_context(|| format!("consulHTTPAddr {addr:?}"))?;
+    }
+    if let Some(ca) = cfg.consul_ca_cert_file() {
+        settings = settings.with_ca_file(Some(PathBuf::from(ca)));
+    }
+    Client::new(settings).context("build the Consul server client")
+}
+
+/// The client for the local Consul agent; `token` replaces the environment's token.
+pub fn agent(token: Option<TokenSource>) -> Result<Client> {
+    let mut settings =
+        ClientConfig::from_env().context("Consul agent settings from the environment")?;
+    if let Some(token) = token {
+        settings = settings.with_token(token);
+    }
+    Client::new(settings).context("build the Consul agent client")
+}
+
+/// The token the environment gives (`CONSUL_HTTP_TOKEN_FILE` wins over
+/// `CONSUL_HTTP_TOKEN`, as in the Go client), for the bootstrap when the task does not log in.
+pub fn env_token() -> Result<Option<String>> {
+    let get = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if let Some(file) = get("CONSUL_HTTP_TOKEN_FILE") {
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("read CONSUL_HTTP_TOKEN_FILE {file}"))?;
+        return Ok(Some(text.trim().to_owned()).filter(|t| !t.is_empty()));
+    }
+    Ok(get("CONSUL_HTTP_TOKEN").map(|t| t.trim().to_owned()))
+}

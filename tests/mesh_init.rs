@@ -1,0 +1,385 @@
+//! `consul-ecs mesh-init` end to end: the built binary against the Consul emulator, the ECS
+//! task metadata emulator and the real Envoy (which validates every bootstrap written).
+
+mod util;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use testkit::consul::{ConsulEmulator, EmulatorOptions};
+use testkit::ecs_metadata::{fargate_task, EcsMetadataEmulator};
+use util::{Run, TestCommand};
+
+/// One task's world: Consul, ECS metadata and a bootstrap directory.
+struct World {
+    consul: ConsulEmulator,
+    ecs: EcsMetadataEmulator,
+    dir: tempfile::TempDir,
+    task_id: String,
+    task_arn: String,
+}
+
+impl World {
+    fn new(family: &str, opts: EmulatorOptions) -> World {
+        let task = fargate_task(family, &["app", "sidecar-proxy", "consul-ecs-mesh-init"]);
+        let task_arn = task["TaskARN"].as_str().unwrap().to_string();
+        let task_id = task_arn.rsplit('/').next().unwrap().to_string();
+        World {
+            consul: ConsulEmulator::start(opts),
+            ecs: EcsMetadataEmulator::start(task),
+            dir: tempfile::tempdir().unwrap(),
+            task_id,
+            task_arn,
+        }
+    }
+
+    fn bootstrap_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `config` with `bootstrapDir` pointing at this world's directory.
+    fn config(&self, mut config: Value) -> String {
+        config["bootstrapDir"] = json!(self.bootstrap_dir());
+        config.to_string()
+    }
+
+    fn mesh_init(&self, config: &str) -> TestCommand {
+        TestCommand::new(["mesh-init", "-register-timeout", "20s"])
+            .env("CONSUL_ECS_CONFIG_JSON", config)
+            .env("ECS_CONTAINER_METADATA_URI_V4", self.ecs.uri())
+            .env("CONSUL_HTTP_ADDR", self.consul.http_addr())
+    }
+
+    /// Runs mesh-init and fails with the emulator's request log when the exit code differs.
+    fn run(&self, config: &str, code: i32) -> Run {
+        let run = self.mesh_init(config).run();
+        assert!(
+            run.code() == Some(code),
+            "expected exit code {code}\n{run}\n---- Consul request log ----\n{}",
+            self.consul.request_log()
+        );
+        run
+    }
+
+    fn files(&self) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(self.bootstrap_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn service(&self, id: &str) -> Value {
+        let services = self.consul.services();
+        services.get(id).cloned().unwrap_or_else(|| {
+            panic!(
+                "no service {id:?} registered; have {:?}",
+                services.keys().collect::<Vec<_>>()
+            )
+        })
+    }
+}
+
+/// Asserts that every field of `expected` is in `actual` with the same value (objects
+/// recursively; arrays element by element and of equal length), naming the first path that
+/// differs.
+fn assert_fields(actual: &Value, expected: &Value) {
+    fn walk(path: &str, actual: &Value, expected: &Value) -> Result<(), String> {
+        match (expected, actual) {
+            (Value::Object(e), Value::Object(a)) => {
+                for (k, ev) in e {
+                    let p = format!("{path}.{k}");
+                    match a.get(k) {
+                        Some(av) => walk(&p, av, ev)?,
+                        None if ev.is_null() => {}
+                        None => return Err(format!("{p}: missing, expected {ev}")),
+                    }
+                }
+                Ok(())
+            }
+            (Value::Array(e), Value::Array(a)) if e.len() == a.len() => {
+                for (i, (ev, av)) in e.iter().zip(a).enumerate() {
+                    walk(&format!("{path}[{i}]"), av, ev)?;
+                }
+                Ok(())
+            }
+            _ if expected == actual => Ok(()),
+            _ => Err(format!("{path}: expected {expected}, got {actual}")),
+        }
+    }
+    if let Err(diff) = walk("$", actual, expected) {
+        panic!(
+            "{diff}\n---- actual ----\n{}\n---- expected ----\n{}",
+            serde_json::to_string_pretty(actual).unwrap(),
+            serde_json::to_string_pretty(expected).unwrap()
+        );
+    }
+}
+
+fn assert_bootstrap_valid(world: &World, proxy_id: &str) -> Value {
+    let path = world.bootstrap_dir().join("envoy-bootstrap.json");
+    let doc: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(doc["node"]["id"], json!(proxy_id), "bootstrap node.id");
+    let validation = testkit::envoy::validate_file(&path);
+    assert!(
+        validation.ok,
+        "Envoy rejected the bootstrap:\n{}",
+        validation.output
+    );
+    doc
+}
+
+/// The example of PROTOCOLS.md §4.2 / REGISTRATIONS.md: a service with a synced container
+/// and one upstream.
+#[test]
+fn registers_the_service_and_sidecar_as_v062_and_writes_a_valid_bootstrap() {
+    let w = World::new("web", EmulatorOptions::default());
+    let config = w.config(json!({
+        "healthSyncContainers": ["app"],
+        "service": {"port": 9090, "tags": ["v1"]},
+        "proxy": {"upstreams": [{"destinationName": "backend", "localBindPort": 1234}]}
+    }));
+    w.run(&config, 0);
+
+    let t = &w.task_id;
+    let service_id = format!("web-{t}");
+    let proxy_id = format!("{service_id}-sidecar-proxy");
+    let meta = json!({"task-id": t, "task-arn": w.task_arn, "source": "consul-ecs"});
+    assert_fields(
+        &w.service(&service_id),
+        &json!({"ID": service_id, "Service": "web", "Tags": ["v1"], "Port": 9090, "Meta": meta}),
+    );
+    assert_fields(
+        &w.service(&proxy_id),
+        &json!({
+            "Kind": "connect-proxy", "ID": proxy_id, "Service": "web-sidecar-proxy",
+            "Tags": ["v1"], "Port": 20000, "Meta": meta,
+            "Proxy": {
+                "DestinationServiceName": "web", "DestinationServiceID": service_id,
+                "LocalServicePort": 9090,
+                "Upstreams": [{"DestinationType": "service", "DestinationName": "backend", "LocalBindPort": 1234}]
+            }
+        }),
+    );
+    let checks = w.consul.checks();
+    let synced = format!("{service_id}-app-consul-ecs");
+    assert_fields(
+        &checks[&synced],
+        &json!({"Name": "consul ecs synced", "Status": "critical", "ServiceID": service_id, "Type": "ttl",
+                "Notes": "consul-ecs created and updates this check because the app container is essential and has an ECS health check."}),
+    );
+    assert_fields(
+        &checks[&format!("service:{proxy_id}:1")],
+        &json!({"Name": "Proxy Public Listener", "Type": "tcp", "ServiceID": proxy_id}),
+    );
+    assert_fields(
+        &checks[&format!("service:{proxy_id}:2")],
+        &json!({"Name": "Destination Alias", "Type": "alias", "ServiceID": proxy_id}),
+    );
+
+    let doc = assert_bootstrap_valid(&w, &proxy_id);
+    assert_eq!(doc["node"]["cluster"], json!("web"));
+    assert_eq!(
+        w.files(),
+        ["consul-ecs", "envoy-bootstrap.json"],
+        "nothing else in bootstrapDir"
+    );
+    let copy = w.bootstrap_dir().join("consul-ecs");
+    assert_eq!(
+        fs::metadata(&copy).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+    let out = std::process::Command::new(&copy)
+        .arg("version")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "the copied binary runs");
+}
+
+#[test]
+fn user_checks_are_registered_instead_of_synced_ones() {
+    let w = World::new("api", EmulatorOptions::default());
+    let config = w.config(json!({
+        "service": {"name": "frontend", "port": 8080, "meta": {"source": "mine", "team": "web"},
+                    "checks": [{"checkId": "frontend-http", "name": "HTTP", "http": "http://localhost:8080/health", "interval": "10s"}]},
+        "proxy": {"publicListenerPort": 21000, "config": {"protocol": "http"}}
+    }));
+    w.run(&config, 0);
+    let service_id = format!("frontend-{}", w.task_id);
+    assert_fields(
+        &w.service(&service_id),
+        &json!({"Service": "frontend", "Meta": {"source": "mine", "team": "web", "task-id": w.task_id}}),
+    );
+    assert_fields(
+        &w.consul.checks()["frontend-http"],
+        &json!({"Name": "HTTP", "Type": "http", "ServiceID": service_id}),
+    );
+    let proxy = w.service(&format!("{service_id}-sidecar-proxy"));
+    assert_fields(
+        &proxy,
+        &json!({"Port": 21000, "Proxy": {"Config": {"protocol": "http"}}}),
+    );
+    assert_bootstrap_valid(&w, &format!("{service_id}-sidecar-proxy"));
+}
+
+#[test]
+fn registers_a_mesh_gateway_and_its_bootstrap_validates() {
+    let w = World::new("Mesh-Gateway-DC1", EmulatorOptions::default());
+    let config = w.config(json!({
+        "gateway": {"kind": "mesh-gateway", "name": "dc1-gateway",
+                    "lanAddress": {"address": "10.0.1.25", "port": 9443}, "wanAddress": {"address": "203.0.113.10"},
+                    "tags": ["edge"], "meta": {"zone": "a"}}
+    }));
+    w.run(&config, 0);
+    let id = format!("dc1-gateway-{}", w.task_id);
+    assert_fields(
+        &w.service(&id),
+        &json!({
+            "Kind": "mesh-gateway", "ID": id, "Service": "dc1-gateway", "Port": 9443, "Address": "10.0.1.25",
+            "Tags": ["edge"],
+            "TaggedAddresses": {"lan": {"Address": "10.0.1.25", "Port": 9443}, "wan": {"Address": "203.0.113.10", "Port": 8443}},
+            "Meta": {"zone": "a", "source": "consul-ecs", "task-id": w.task_id}
+        }),
+    );
+    assert_eq!(
+        w.consul.services().len(),
+        1,
+        "a gateway task registers no service"
+    );
+    let check = w
+        .consul
+        .checks()
+        .into_values()
+        .find(|c| c["ServiceID"] == json!(id))
+        .expect("gateway check");
+    assert_fields(
+        &check,
+        &json!({"Name": "mesh-gateway listener", "Type": "tcp"}),
+    );
+    let doc = assert_bootstrap_valid(&w, &id);
+    assert_eq!(doc["node"]["cluster"], json!("dc1-gateway"));
+}
+
+#[test]
+fn running_twice_for_the_same_task_changes_nothing() {
+    let w = World::new("web", EmulatorOptions::default());
+    let config = w.config(json!({"service": {"port": 9090}}));
+    w.run(&config, 0);
+    let (services, checks) = (w.consul.services(), w.consul.checks());
+    let bootstrap = fs::read(w.bootstrap_dir().join("envoy-bootstrap.json")).unwrap();
+    w.run(&config, 0);
+    assert_eq!(w.consul.services(), services);
+    assert_eq!(
+        w.consul.checks().keys().collect::<Vec<_>>(),
+        checks.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        fs::read(w.bootstrap_dir().join("envoy-bootstrap.json")).unwrap(),
+        bootstrap
+    );
+    assert_eq!(w.files(), ["consul-ecs", "envoy-bootstrap.json"]);
+}
+
+#[test]
+fn a_bad_config_exits_1_naming_the_field_and_touches_nothing() {
+    let w = World::new("web", EmulatorOptions::default());
+    let config = w.config(
+        json!({"service": {"port": "80"}, "proxy": {"upstreams": [{"destinationName": "x"}]}}),
+    );
+    let run = w.run(&config, 1);
+    run.expect_stderr_contains("service.port")
+        .expect_stderr_contains("proxy.upstreams.0.localBindPort");
+    assert!(
+        w.consul.requests().is_empty(),
+        "no request may reach Consul:\n{}",
+        w.consul.request_log()
+    );
+    assert!(w.files().is_empty());
+    let both = w.config(json!({"healthSyncContainers": ["app"], "service": {"port": 1, "checks": [{"ttl": "10s"}]}}));
+    w.run(&both, 1)
+        .expect_stderr_contains("healthSyncContainers");
+}
+
+#[test]
+fn waits_for_a_consul_agent_that_is_still_starting() {
+    let w = World::new("web", EmulatorOptions::default());
+    w.consul.go_down();
+    let config = w.config(json!({"service": {"port": 9090}}));
+    let child = w.mesh_init(&config);
+    let started = Instant::now();
+    let handle = std::thread::spawn(move || child.run());
+    std::thread::sleep(Duration::from_secs(2));
+    w.consul.come_back().unwrap();
+    let run = handle.join().unwrap();
+    assert_eq!(run.code(), Some(0), "{run}\n{}", w.consul.request_log());
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert_eq!(w.consul.services().len(), 2);
+}
+
+#[test]
+fn gives_up_on_an_agent_that_never_answers_and_says_which_step() {
+    let w = World::new("web", EmulatorOptions::default());
+    w.consul.go_down();
+    let config = w.config(json!({"service": {"port": 9090}}));
+    // A short -register-timeout keeps the test fast; the default is 2 minutes.
+    let run = TestCommand::new(["mesh-init", "-register-timeout", "2s"])
+        .env("CONSUL_ECS_CONFIG_JSON", &config)
+        .env("ECS_CONTAINER_METADATA_URI_V4", w.ecs.uri())
+        .env("CONSUL_HTTP_ADDR", w.consul.http_addr())
+        .run();
+    run.expect_code(2)
+        .expect_stderr_contains("register with the Consul agent");
+    assert!(
+        w.files().is_empty(),
+        "no half-done bootstrap dir: {:?}",
+        w.files()
+    );
+}
+
+#[test]
+fn rides_out_task_metadata_errors() {
+    let w = World::new("web", EmulatorOptions::default());
+    w.ecs.fail_next(2, 500);
+    w.run(&w.config(json!({"service": {"port": 9090}})), 0);
+    assert_eq!(w.consul.services().len(), 2);
+}
+
+#[test]
+fn the_valid_upstream_fixtures_run_through_mesh_init() {
+    let fixtures = testkit::paths::compat_dir().join("config/fixtures");
+    for name in [
+        "test_config.json",
+        "test_config_null_top_level_fields.json",
+        "test_config_null_nested_fields.json",
+        "test_config_empty_fields.json",
+    ] {
+        let w = World::new("fixture", EmulatorOptions::default());
+        let mut doc: Value =
+            serde_json::from_str(&fs::read_to_string(fixtures.join(name)).unwrap()).unwrap();
+        // Only where this machine differs from the fixture's: the bootstrap directory.
+        doc["bootstrapDir"] = json!(w.bootstrap_dir());
+        let run = w.mesh_init(&doc.to_string()).run();
+        assert_eq!(
+            run.code(),
+            Some(0),
+            "{name}\n{run}\n{}",
+            w.consul.request_log()
+        );
+        assert!(
+            !w.consul.services().is_empty(),
+            "{name}: nothing registered"
+        );
+        let id = w
+            .consul
+            .services()
+            .into_iter()
+            .find(|(_, s)| s.get("Proxy").is_some())
+            .unwrap()
+            .0;
+        assert_bootstrap_valid(&w, &id);
+    }
+}
