@@ -35,6 +35,9 @@ pub const PROXY_CHECK_DEREGISTER_AFTER: &str = "10m";
 const CONNECT_PROXY_KIND: &str = "connect-proxy";
 
 /// The registrations of one task, in the shape mesh-init sends them.
+// Built once per mesh-init run, so the size difference between the variants costs nothing,
+// while boxing would make every match on the registrations clumsier.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Registrations {
     /// A service task: the application service, then its sidecar proxy.
