@@ -270,6 +270,57 @@ async fn invalid_registrations_get_consul_texts() {
         r.body
     );
 
+    let gateway = json!({"Kind": "mesh-gateway", "Name": "gw", "Proxy": {"Upstreams": [{"DestinationName": "x"}]}});
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/agent/service/register",
+        None,
+        Some(gateway),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            400,
+            "Validation failed: 2 errors occurred:\n\t* Port must be non-zero for a mesh-gateway\n\t* The Proxy.Upstreams configuration is invalid for a mesh-gateway\n\n"
+        )
+    );
+    let dup = json!({"Kind": "connect-proxy", "Name": "p", "Port": 1, "Proxy": {"DestinationServiceName": "web", "Upstreams": [
+        {"DestinationName": "a", "LocalBindPort": 1},
+        {"DestinationName": "b", "LocalBindPort": 1},
+    ]}});
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/agent/service/register",
+        None,
+        Some(dup),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body.contains("\"127.0.0.1:1\" is specified twice"),
+        "{}",
+        r.body
+    );
+    let meta = json!({"Name": "web", "Meta": {"consul-x": "1"}});
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/agent/service/register",
+        None,
+        Some(meta),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            400,
+            "Invalid Service Meta: Key prefix 'consul-' is reserved for internal use"
+        )
+    );
+
     let nested = json!({"Name": "web", "Checks": [{"TTL": "1s", "Nope": true}]});
     let r = call(
         &consul,
@@ -604,7 +655,15 @@ async fn acl_enforcement_on_agent_endpoints() {
 
 #[tokio::test]
 async fn proxy_defaults_via_rust_and_management_token_allows_all() {
-    let consul = acl_consul();
+    let consul = ConsulEmulator::start(EmulatorOptions {
+        acls_enabled: true,
+        management_token: Some("5e2a8c1d-0000-4000-8000-00000000beef".to_string()),
+        ..EmulatorOptions::default()
+    });
+    assert_eq!(
+        consul.management_token(),
+        "5e2a8c1d-0000-4000-8000-00000000beef"
+    );
     consul.add_proxy_defaults(json!({"protocol": "grpc"}));
     let mgmt = consul.management_token();
     let r = call(
@@ -682,6 +741,19 @@ fn works_from_a_plain_test_and_drops_cleanly() {
     let port = consul.port();
     drop(consul);
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drops_cleanly_inside_a_multi_thread_runtime() {
+    let consul = ConsulEmulator::start(EmulatorOptions::default());
+    assert_eq!(
+        call(&consul, "GET", "/v1/agent/services", None, None)
+            .await
+            .status,
+        200
+    );
+    consul.go_down();
+    drop(consul);
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -139,9 +139,11 @@ pub(crate) fn register(st: &mut State, req: &Req) -> Reply {
             return Err(ApiError::bad_request("Invalid service address"));
         }
     }
+    validate_meta(reg.get("Meta"))?;
     let kind = s(&reg, "Kind").to_string();
     let proxy = reg.get("Proxy").cloned().unwrap_or(Value::Null);
-    let mut problems = Vec::new();
+    let mut problems: Vec<&str> = Vec::new();
+    let mut problems_owned: Vec<String> = Vec::new();
     if kind == "connect-proxy" {
         if s(&proxy, "DestinationServiceName").is_empty() {
             problems
@@ -151,6 +153,77 @@ pub(crate) fn register(st: &mut State, req: &Req) -> Reply {
             problems.push("Port or SocketPath must be set for a Connect proxy");
         }
     }
+    let is_gateway = matches!(
+        kind.as_str(),
+        "mesh-gateway" | "terminating-gateway" | "ingress-gateway"
+    );
+    if kind == "connect-proxy" {
+        let mut keys = Vec::new();
+        let mut addrs = Vec::new();
+        for u in proxy
+            .get("Upstreams")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let key = format!(
+                "[type={:?}, name={:?}, partition={:?}, namespace={:?}, peer={:?}, datacenter={:?}]",
+                match s(u, "DestinationType") {
+                    "" => "service",
+                    t => t,
+                },
+                s(u, "DestinationName"),
+                s(u, "DestinationPartition"),
+                s(u, "DestinationNamespace"),
+                s(u, "DestinationPeer"),
+                s(u, "Datacenter"),
+            );
+            if keys.contains(&key) {
+                problems_owned.push(format!("upstreams cannot contain duplicates of {key}"));
+                continue;
+            }
+            keys.push(key);
+            let addr = match s(u, "LocalBindSocketPath") {
+                "" => {
+                    let host = match s(u, "LocalBindAddress") {
+                        "" => "127.0.0.1",
+                        h => h,
+                    };
+                    format!("{host}:{}", int(u, "LocalBindPort"))
+                }
+                path => path.to_string(),
+            };
+            if addrs.contains(&addr) && !boolean(u, "CentrallyConfigured") {
+                problems_owned.push(format!("upstreams cannot contain duplicates by local bind address and port or unix path; {addr:?} is specified twice"));
+                continue;
+            }
+            addrs.push(addr);
+        }
+    }
+    if is_gateway {
+        if int(&reg, "Port") == 0 && kind != "ingress-gateway" {
+            problems_owned.push(format!("Port must be non-zero for a {kind}"));
+        }
+        for field in [
+            "DestinationServiceName",
+            "DestinationServiceID",
+            "LocalServiceAddress",
+            "LocalServicePort",
+            "LocalServiceSocketPath",
+            "Upstreams",
+        ] {
+            if proxy.get(field).is_some_and(|v| !is_empty(v)) {
+                problems_owned.push(format!(
+                    "The Proxy.{field} configuration is invalid for a {kind}"
+                ));
+            }
+        }
+    }
+    let problems: Vec<String> = problems
+        .iter()
+        .map(|p| p.to_string())
+        .chain(problems_owned)
+        .collect();
     if !problems.is_empty() {
         let list: String = problems.iter().map(|p| format!("\t* {p}\n")).collect();
         return Err(ApiError::bad_request(format!(
@@ -217,6 +290,39 @@ pub(crate) fn register(st: &mut State, req: &Req) -> Reply {
     st.services
         .insert(id.clone(), ServiceEntry { id, name, reg });
     Ok(empty_ok())
+}
+
+/// Consul's service `Meta` rules (`Invalid Service Meta: …`).
+fn validate_meta(meta: Option<&Value>) -> Result<(), ApiError> {
+    let Some(map) = meta.and_then(Value::as_object) else {
+        return Ok(());
+    };
+    let fail = |why: &str| {
+        Err(ApiError::bad_request(format!(
+            "Invalid Service Meta: {why}"
+        )))
+    };
+    if map.len() > 64 {
+        return fail("Node metadata cannot contain more than 64 key/value pairs");
+    }
+    for (k, v) in map {
+        if k.len() > 128 {
+            return fail("Key is too long (limit: 128 characters)");
+        }
+        if !k
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return fail("Key contains invalid characters");
+        }
+        if k.starts_with("consul-") {
+            return fail("Key prefix 'consul-' is reserved for internal use");
+        }
+        if v.as_str().map_or(0, str::len) > 512 {
+            return fail("Value is too long (limit: 512 characters)");
+        }
+    }
+    Ok(())
 }
 
 fn defs_set_status(defs: &[Value], check_id: &str, service_id: &str, total: usize) -> bool {

@@ -63,6 +63,9 @@ pub struct EmulatorOptions {
     /// Answer "not found" on ACL reads like Consul < 1.15 (403 `ACL not found`, empty
     /// 404s, deletes of missing tokens succeed) instead of ≥ 1.15's 404 texts.
     pub legacy_not_found: bool,
+    /// Secret of the bootstrap (`global-management`) token; None = a random UUID. Lets a
+    /// demo or a scripted environment know the token without it being printed anywhere.
+    pub management_token: Option<String>,
 }
 
 impl Default for EmulatorOptions {
@@ -76,6 +79,7 @@ impl Default for EmulatorOptions {
             grpc_port: 8502,
             grpc_tls_port: None,
             legacy_not_found: false,
+            management_token: None,
         }
     }
 }
@@ -545,16 +549,12 @@ fn bind(port: u16) -> Result<std::net::TcpListener, EmulatorError> {
     Ok(listener)
 }
 
-/// Runs an emulator in the foreground until the process is killed: prints the address
-/// and, with ACLs on, the management token (for the demo binary and manual testing).
+/// Runs an emulator in the foreground until the process is killed, printing its address
+/// (for the demo binary and manual testing). The management token is never printed: set
+/// `opts.management_token` to know it.
 pub fn run_server_forever(opts: EmulatorOptions) -> Result<Infallible, EmulatorError> {
-    let acls = opts.acls_enabled;
     let emulator = ConsulEmulator::try_start(opts)?;
     println!("consul emulator listening on {}", emulator.http_addr());
-    if acls {
-        // This is a throwaway test server's bootstrap token; the operator needs it.
-        println!("management token: {}", emulator.management_token());
-    }
     loop {
         std::thread::park();
     }

@@ -237,8 +237,14 @@ impl State {
             config_entries: BTreeMap::new(),
             partitions: BTreeMap::new(),
             namespaces: BTreeMap::new(),
-            management_secret: new_uuid(),
+            management_secret: String::new(),
         };
+        state.management_secret = state
+            .opts
+            .management_token
+            .clone()
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(new_uuid);
         super::tenancy::seed(&mut state);
         state.policies.insert(
             GLOBAL_MANAGEMENT_ID.to_string(),
