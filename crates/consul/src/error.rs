@@ -35,6 +35,9 @@ pub enum ConsulError {
         message: String,
         /// Whether this was a timeout (as opposed to a connection failure).
         timeout: bool,
+        /// Whether TLS failed because the server's certificate was not trusted (wrong CA,
+        /// wrong name, expired): retrying cannot fix a configuration error.
+        certificate: bool,
     },
     /// Consul answered 2xx but the body was not the JSON we expect.
     #[error("{method} {path}: decoding response: {source}")]
@@ -95,10 +98,12 @@ impl ConsulError {
         // path we already print; the whole source chain says *why* (refused, reset, TLS).
         let err = err.without_url();
         let mut message = err.to_string();
+        let mut certificate = false;
         let mut source = std::error::Error::source(&err);
         while let Some(cause) = source {
             message.push_str(": ");
             message.push_str(&cause.to_string());
+            certificate |= is_certificate_error(cause);
             source = cause.source();
         }
         ConsulError::Transport {
@@ -106,6 +111,7 @@ impl ConsulError {
             path: path.to_owned(),
             message,
             timeout,
+            certificate,
         }
     }
 
@@ -127,10 +133,10 @@ impl ConsulError {
 
     /// Whether trying again later may succeed: no answer at all (refused, reset, timeout),
     /// a 5xx, or 429 (rate limited). 4xx answers (400, 401, 403, 404, …) are final, as are
-    /// decoding, token-file and configuration errors.
+    /// untrusted server certificates, decoding, token-file and configuration errors.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ConsulError::Transport { .. } => true,
+            ConsulError::Transport { certificate, .. } => !certificate,
             ConsulError::Status { status, .. } => *status == 429 || (500..=599).contains(status),
             ConsulError::Decode { .. }
             | ConsulError::Encode { .. }
@@ -171,6 +177,25 @@ impl ConsulError {
     pub fn is_permission_denied(&self) -> bool {
         matches!(self, ConsulError::Status { status: 403, body, .. } if body.contains("Permission denied"))
     }
+}
+
+/// Whether `cause` is rustls rejecting the peer's certificate. The rustls error sits
+/// inside an `io::Error`, whose `source()` skips it, so look inside explicitly.
+fn is_certificate_error(cause: &(dyn std::error::Error + 'static)) -> bool {
+    let tls = cause.downcast_ref::<rustls::Error>().or_else(|| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    });
+    matches!(
+        tls,
+        Some(
+            rustls::Error::InvalidCertificate(_)
+                | rustls::Error::NoCertificatesPresented
+                | rustls::Error::UnsupportedNameType
+        )
+    )
 }
 
 #[cfg(test)]

@@ -9,6 +9,32 @@
 //! - [`retry`] is the one retry loop (jittered exponential backoff, deadline) for this and
 //!   other crates; anything implementing [`Retryable`] can use it.
 //! - Tokens are [`Secret`]s: they print as `***`.
+//!
+//! ```no_run
+//! use consul::{retry, Client, ClientConfig, QueryOptions, RetryPolicy, TokenSource};
+//! use consul::AgentServiceRegistration;
+//! use std::time::Duration;
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! // The local agent, authenticated with the token mesh-init wrote after login.
+//! let config = ClientConfig::from_env()?
+//!     .with_token(TokenSource::File("/consul/service-token".into()));
+//! let agent = Client::new(config)?;
+//! let registration = AgentServiceRegistration {
+//!     id: "web-0f3b".into(),
+//!     name: "web".into(),
+//!     port: 9090,
+//!     ..Default::default()
+//! };
+//! let opts = QueryOptions::default();
+//! let policy = RetryPolicy::fixed(Duration::from_secs(1), Duration::from_secs(120));
+//! retry(&policy, "register service web", || {
+//!     agent.agent_service_register(&registration, &opts)
+//! })
+//! .await?;
+//! # Ok(())
+//! # }
+//! ```
 
 #![warn(missing_docs)]
 
