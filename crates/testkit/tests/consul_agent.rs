@@ -358,6 +358,17 @@ async fn invalid_registrations_get_consul_texts() {
             "Invalid query parameter: \"ns\" - Namespaces are a Consul Enterprise feature"
         )
     );
+    let r = reqwest::Client::new()
+        .get(format!("{}/v1/agent/services", consul.http_addr()))
+        .header("X-Consul-Partition", "p1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(
+        r.text().await.unwrap(),
+        "Invalid header: \"X-Consul-Partition\" - Partitions are a Consul Enterprise feature"
+    );
     let r = call(&consul, "GET", "/v1/agent/service/register", None, None).await;
     assert_eq!(r.status, 405);
     assert!(consul.services().is_empty());

@@ -207,6 +207,8 @@ impl Shared {
 /// A request, decoded once for the handlers.
 pub(crate) struct Req {
     method: Method,
+    /// Values of the Enterprise tenancy headers (`X-Consul-Namespace`, `X-Consul-Partition`).
+    tenancy_headers: Vec<(&'static str, String)>,
     query: Vec<(String, String)>,
     token: Option<String>,
     body: Bytes,
@@ -589,6 +591,16 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response {
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     let token = request_token(&req, &query);
+    let tenancy_headers = ["X-Consul-Namespace", "X-Consul-Partition"]
+        .into_iter()
+        .filter_map(|name| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty())
+                .map(|v| (name, v.to_string()))
+        })
+        .collect();
     let had_token = token.as_deref().is_some_and(|t| !t.is_empty());
     let logged_query = if query.iter().any(|(k, _)| k == "token") {
         form_urlencoded::Serializer::new(String::new())
@@ -620,6 +632,7 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response {
             .unwrap_or_default();
         let r = Req {
             method: method.clone(),
+            tenancy_headers,
             query,
             token,
             body,
@@ -678,6 +691,16 @@ fn check_tenancy(st: &state::State, r: &Req) -> Result<(), ApiError> {
                 "Invalid query parameter: {key:?} - {what} are a Consul Enterprise feature"
             )));
         }
+    }
+    if let Some((name, _)) = r.tenancy_headers.first() {
+        let what = if name.ends_with("Namespace") {
+            "Namespaces"
+        } else {
+            "Partitions"
+        };
+        return Err(ApiError::bad_request(format!(
+            "Invalid header: {name:?} - {what} are a Consul Enterprise feature"
+        )));
     }
     Ok(())
 }
