@@ -39,6 +39,10 @@ fn run(args: Vec<std::ffi::OsString>) -> i32 {
             Ok(cfg) => cmd::mesh_init::run(args, &cfg),
             Err(code) => code,
         },
+        Command::HealthSync(args) => match read_config(&cli) {
+            Ok(cfg) => cmd::health_sync::run(args, &cfg),
+            Err(code) => code,
+        },
         Command::EnvoyEntrypoint(args) => {
             logging::init(cli.log_level.unwrap_or(LogLevel::Info), cli.log_format);
             cmd::entrypoint::run_envoy(args)

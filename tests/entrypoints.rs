@@ -5,123 +5,18 @@ mod util;
 
 use std::fs;
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use testkit::ecs_metadata::{fargate_task, EcsMetadataEmulator};
-
-/// A running `consul-ecs` entrypoint with its stderr in a file of its work dir.
-struct Entrypoint {
-    child: Child,
-    dir: tempfile::TempDir,
-    args: Vec<String>,
-}
-
-impl Entrypoint {
-    fn start(args: &[&str], env: &[(&str, &str)], dir: tempfile::TempDir) -> Entrypoint {
-        let log = fs::File::create(dir.path().join("stderr.log")).unwrap();
-        let mut cmd = Command::new(util::binary());
-        cmd.args(args)
-            .current_dir(dir.path())
-            .env_remove("ECS_CONTAINER_METADATA_URI_V4")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().unwrap();
-        Entrypoint {
-            child,
-            dir,
-            args: args.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn read(&self, name: &str) -> String {
-        fs::read_to_string(self.path(name)).unwrap_or_default()
-    }
-
-    fn report(&self) -> String {
-        format!(
-            "command: consul-ecs {}\n---- stderr ----\n{}",
-            self.args.join(" "),
-            self.read("stderr.log")
-        )
-    }
-
-    fn signal(&self, sig: Signal) {
-        kill(Pid::from_raw(self.child.id() as i32), sig).unwrap();
-    }
-
-    fn wait_until(&self, what: &str, limit: Duration, ok: impl Fn(&Entrypoint) -> bool) {
-        let deadline = Instant::now() + limit;
-        while !ok(self) {
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}\n{}",
-                self.report()
-            );
-            sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn wait_log(&self, needle: &str) {
-        self.wait_until(needle, Duration::from_secs(30), |e| {
-            e.read("stderr.log").contains(needle)
-        });
-    }
-
-    /// Waits for the exit and returns the code.
-    fn wait_exit(&mut self, limit: Duration) -> i32 {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or_else(|| {
-                    panic!("killed by a signal: {status:?}\n{}", self.report())
-                });
-            }
-            assert!(
-                Instant::now() < deadline,
-                "still running after {limit:?}\n{}",
-                self.report()
-            );
-            sleep(Duration::from_millis(5));
-        }
-    }
-
-    /// PIDs of our direct children (the supervised program).
-    fn children(&self) -> Vec<i32> {
-        let pid = self.child.id();
-        fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-            .unwrap_or_default()
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .collect()
-    }
-}
-
-impl Drop for Entrypoint {
-    fn drop(&mut self) {
-        for pid in self.children() {
-            let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use util::background::Background;
 
 /// Starts `envoy-entrypoint` with the real Envoy (admin on a free port) against an
 /// emulated task whose application container is `app`.
-fn start_envoy(emulator: &EcsMetadataEmulator) -> Entrypoint {
+fn start_envoy(emulator: &EcsMetadataEmulator) -> Background {
     let dir = tempfile::tempdir().unwrap();
     fs::write(
         dir.path().join("envoy.yaml"),
@@ -129,7 +24,7 @@ fn start_envoy(emulator: &EcsMetadataEmulator) -> Entrypoint {
     )
     .unwrap();
     let envoy = testkit::envoy::envoy_binary();
-    let e = Entrypoint::start(
+    let e = Background::start(
         &[
             "envoy-entrypoint",
             "-log-level",
@@ -151,7 +46,7 @@ fn start_envoy(emulator: &EcsMetadataEmulator) -> Entrypoint {
     e
 }
 
-fn admin_answers(e: &Entrypoint) -> bool {
+fn admin_answers(e: &Background) -> bool {
     let addr = e.read("admin.address");
     !addr.trim().is_empty() && TcpStream::connect(addr.trim()).is_ok()
 }
@@ -277,9 +172,9 @@ fn entrypoints_without_a_command_are_usage_errors() {
         .expect_stderr_contains("/no/such/program");
 }
 
-fn start_app(delay: &str, script: &str) -> Entrypoint {
+fn start_app(delay: &str, script: &str) -> Background {
     let dir = tempfile::tempdir().unwrap();
-    Entrypoint::start(
+    Background::start(
         &[
             "app-entrypoint",
             "-shutdown-delay",

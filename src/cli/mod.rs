@@ -63,6 +63,17 @@ pub enum Command {
     )]
     MeshInit(MeshInitArgs),
 
+    /// Copy ECS container health into Consul TTL checks; on SIGTERM mark them critical and log out.
+    #[command(
+        after_help = "Example (the consul-ecs-health-sync container's command):\n  \
+                            consul-ecs health-sync\n\n\
+                            Every second the task metadata is read and each healthSyncContainers check is set\n\
+                            passing (HEALTHY) or critical, writing only what changed. On SIGTERM every check is\n\
+                            set critical and <bootstrapDir>/service-token and client-token are logged out;\n\
+                            every step is attempted and the exit code is 2 if any failed."
+    )]
+    HealthSync(HealthSyncArgs),
+
     /// Run Envoy; on SIGTERM keep it serving until every application container has stopped.
     #[command(
         after_help = "Example (the sidecar-proxy container's entryPoint + command):\n  \
@@ -117,6 +128,14 @@ pub struct MeshInitArgs {
     /// Give up registering with the local agent after this long (Go duration).
     #[arg(long, default_value = "2m", value_parser = duration::parse_go_duration, value_name = "DURATION")]
     pub register_timeout: Duration,
+}
+
+/// Flags of `health-sync`.
+#[derive(Debug, Args)]
+pub struct HealthSyncArgs {
+    /// How often to read the task metadata (Go duration).
+    #[arg(long, default_value = "1s", value_parser = duration::parse_go_duration, value_name = "DURATION")]
+    pub poll_interval: Duration,
 }
 
 /// Flags of `envoy-entrypoint`.

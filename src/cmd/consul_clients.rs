@@ -7,9 +7,16 @@
 //!   token file when the task logged in.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use consul::{Client, ClientConfig, TokenSource};
+
+/// One request to the servers may wait this long: a login makes the server call AWS.
+const SERVER_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// One request to the local agent may wait this long, so health-sync's shutdown fits in
+/// ECS's stop timeout (30 s by default) even when the agent does not answer.
+const AGENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The client for the Consul servers named by the config.
 pub fn server(cfg: &config::Config) -> Result<Client> {
@@ -23,7 +30,8 @@ pub fn server(cfg: &config::Config) -> Result<Client> {
     if let Some(ca) = cfg.consul_ca_cert_file() {
         settings = settings.with_ca_file(Some(PathBuf::from(ca)));
     }
-    Client::new(settings).context("build the Consul server client")
+    Client::new(settings.with_timeout(SERVER_REQUEST_TIMEOUT))
+        .context("build the Consul server client")
 }
 
 /// The client for the local Consul agent; `token` replaces the environment's token.
@@ -33,7 +41,8 @@ pub fn agent(token: Option<TokenSource>) -> Result<Client> {
     if let Some(token) = token {
         settings = settings.with_token(token);
     }
-    Client::new(settings).context("build the Consul agent client")
+    Client::new(settings.with_timeout(AGENT_REQUEST_TIMEOUT))
+        .context("build the Consul agent client")
 }
 
 /// The token the environment gives (`CONSUL_HTTP_TOKEN_FILE` wins over

@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod background;
+pub mod world;
+
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
