@@ -595,6 +595,8 @@ async fn connection_refused_is_retryable() {
         "{err:?}"
     );
     assert!(err.is_retryable());
+    // The cause chain is kept, so the log line says *why* (Linux wording).
+    assert!(err.to_string().contains("Connection refused"), "{err}");
 }
 
 #[tokio::test]
