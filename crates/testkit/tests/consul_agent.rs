@@ -778,3 +778,76 @@ async fn drops_cleanly_inside_a_current_thread_runtime() {
     );
     drop(consul);
 }
+
+#[tokio::test]
+async fn gateway_and_enterprise_registrations_from_protocols() {
+    let consul = ConsulEmulator::start(EmulatorOptions {
+        enterprise: true,
+        ..EmulatorOptions::default()
+    });
+    // PROTOCOLS.md §4.2 gateway registration, as the Go client sends it.
+    let gateway = json!({
+        "Kind": "mesh-gateway",
+        "ID": "mesh-gw-abc",
+        "Name": "Mesh-GW",
+        "Port": 8443,
+        "Address": "10.0.1.23",
+        "TaggedAddresses": {
+            "lan": {"Address": "10.0.1.23", "Port": 8443},
+            "wan": {"Address": "203.0.113.10", "Port": 443}
+        },
+        "Meta": {"task-id": "abc", "source": "consul-ecs"},
+        "Check": null,
+        "Checks": [{"Name": "mesh-gateway listener", "Interval": "10s", "TCP": "10.0.1.23:8443", "DeregisterCriticalServiceAfter": "10m"}],
+        "Proxy": {"Config": {"envoy_gateway_no_default_bind": true}, "MeshGateway": {}, "Expose": {}},
+        "Namespace": "default",
+        "Partition": "ptn1"
+    });
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/agent/service/register?partition=ptn1",
+        None,
+        Some(gateway),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let svc = call(&consul, "GET", "/v1/agent/service/mesh-gw-abc", None, None)
+        .await
+        .json();
+    assert_eq!(svc["Service"], "Mesh-GW");
+    assert_eq!(
+        svc["TaggedAddresses"]["lan_ipv4"],
+        json!({"Address": "10.0.1.23", "Port": 8443})
+    );
+    assert_eq!(svc["TaggedAddresses"]["wan"]["Port"], 443);
+    assert_eq!(
+        svc["Proxy"]["Config"]["envoy_gateway_no_default_bind"],
+        true
+    );
+    assert_eq!(svc["Partition"], "ptn1");
+    assert_eq!(svc["Namespace"], "default");
+    let check = &consul.checks()["service:mesh-gw-abc"];
+    assert_eq!(
+        (check["Type"].as_str(), check["Name"].as_str()),
+        (Some("tcp"), Some("mesh-gateway listener"))
+    );
+
+    // Weak typing is not Consul's way for these fields: a string port is refused.
+    let bad = json!({"Name": "web", "Port": "8080"});
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/agent/service/register",
+        None,
+        Some(bad),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body
+            .starts_with("Request decode failed: json: cannot unmarshal string"),
+        "{}",
+        r.body
+    );
+}

@@ -106,10 +106,26 @@ pub(crate) enum Shape {
     List(&'static Shape),
     /// An object with free keys whose values have the inner shape.
     Map(&'static Shape),
+    /// A string.
+    Str,
+    /// An integer.
+    Int,
+    /// A boolean.
+    Bool,
 }
 
-/// Shorthand for a scalar or opaque field.
+/// Shorthand for an opaque field (or one Consul decodes weakly, like durations).
 pub(crate) static ANY: Shape = Shape::Any;
+/// A string field.
+pub(crate) static STR: Shape = Shape::Str;
+/// An integer field.
+pub(crate) static INT: Shape = Shape::Int;
+/// A boolean field.
+pub(crate) static BOOL: Shape = Shape::Bool;
+/// A list of strings.
+pub(crate) static STRS: Shape = Shape::List(&STR);
+/// A map of strings (`Meta`).
+pub(crate) static STR_MAP: Shape = Shape::Map(&STR);
 
 fn fold(name: &str) -> String {
     let folded: String = name
@@ -129,6 +145,11 @@ fn fold(name: &str) -> String {
 pub(crate) fn normalize(value: &Value, shape: &Shape) -> Result<Value, String> {
     match (shape, value) {
         (_, Value::Null) | (Shape::Any, _) => Ok(value.clone()),
+        (Shape::Str, Value::String(_)) | (Shape::Bool, Value::Bool(_)) => Ok(value.clone()),
+        (Shape::Int, Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(value.clone()),
+        (Shape::Str, other) => Err(type_error(other, "string")),
+        (Shape::Int, other) => Err(type_error(other, "int")),
+        (Shape::Bool, other) => Err(type_error(other, "bool")),
         (Shape::Obj(fields), Value::Object(map)) => {
             let mut out = Map::new();
             for (key, v) in map {
@@ -163,6 +184,15 @@ pub(crate) fn normalize(value: &Value, shape: &Shape) -> Result<Value, String> {
             json_kind(other)
         )),
     }
+}
+
+/// Go's `json: cannot unmarshal X into Go value of type Y`.
+fn type_error(value: &Value, go_type: &str) -> String {
+    let kind = match value {
+        Value::Number(_) => "number",
+        other => json_kind(other),
+    };
+    format!("json: cannot unmarshal {kind} into Go value of type {go_type}")
 }
 
 fn json_kind(value: &Value) -> &'static str {
@@ -360,6 +390,20 @@ mod tests {
             v,
             json!({"Name": "web", "EnableTagOverride": true, "TaggedAddresses": {"lan": {"Address": "a"}}})
         );
+    }
+
+    #[test]
+    fn scalar_types_are_checked() {
+        static TYPED: Shape = Shape::Obj(&[("Port", &INT), ("Tags", &STRS), ("On", &BOOL)]);
+        assert!(normalize(&json!({"Port": 1, "Tags": ["a"], "On": true}), &TYPED).is_ok());
+        assert!(normalize(&json!({"Port": null}), &TYPED).is_ok());
+        assert_eq!(
+            normalize(&json!({"Port": "80"}), &TYPED).unwrap_err(),
+            "json: cannot unmarshal string into Go value of type int"
+        );
+        assert!(normalize(&json!({"Port": 1.5}), &TYPED).is_err());
+        assert!(normalize(&json!({"Tags": [1]}), &TYPED).is_err());
+        assert!(normalize(&json!({"On": "yes"}), &TYPED).is_err());
     }
 
     #[test]
