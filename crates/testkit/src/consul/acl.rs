@@ -14,93 +14,95 @@ use super::state::{
     BindingRule, Caller, Link, NodeIdentity, Policy, Role, ServiceIdentity, State, Token,
     ANONYMOUS_ACCESSOR, GLOBAL_MANAGEMENT_ID,
 };
-use super::wire::{decode, json, s, strings, text, ApiError, Reply, Shape, ANY};
+use super::wire::{
+    decode, json, s, strings, text, ApiError, Reply, Shape, ANY, BOOL, INT, STR, STRS, STR_MAP,
+};
 use super::Req;
 
-static LINK: Shape = Shape::Obj(&[("ID", &ANY), ("Name", &ANY)]);
+static LINK: Shape = Shape::Obj(&[("ID", &STR), ("Name", &STR)]);
 static LINKS: Shape = Shape::List(&LINK);
-static SERVICE_IDENTITY: Shape = Shape::Obj(&[("ServiceName", &ANY), ("Datacenters", &ANY)]);
+static SERVICE_IDENTITY: Shape = Shape::Obj(&[("ServiceName", &STR), ("Datacenters", &STRS)]);
 static SERVICE_IDENTITIES: Shape = Shape::List(&SERVICE_IDENTITY);
-static NODE_IDENTITY: Shape = Shape::Obj(&[("NodeName", &ANY), ("Datacenter", &ANY)]);
+static NODE_IDENTITY: Shape = Shape::Obj(&[("NodeName", &STR), ("Datacenter", &STR)]);
 static NODE_IDENTITIES: Shape = Shape::List(&NODE_IDENTITY);
 static TOKEN: Shape = Shape::Obj(&[
-    ("ID", &ANY),
-    ("AccessorID", &ANY),
-    ("SecretID", &ANY),
-    ("Description", &ANY),
+    ("ID", &STR),
+    ("AccessorID", &STR),
+    ("SecretID", &STR),
+    ("Description", &STR),
     ("Policies", &LINKS),
     ("Roles", &LINKS),
     ("ServiceIdentities", &SERVICE_IDENTITIES),
     ("NodeIdentities", &NODE_IDENTITIES),
-    ("Local", &ANY),
-    ("AuthMethod", &ANY),
+    ("Local", &BOOL),
+    ("AuthMethod", &STR),
     ("ExpirationTime", &ANY),
     ("ExpirationTTL", &ANY),
     ("CreateTime", &ANY),
     ("Hash", &ANY),
-    ("CreateIndex", &ANY),
-    ("ModifyIndex", &ANY),
-    ("Namespace", &ANY),
-    ("Partition", &ANY),
-    ("AuthMethodNamespace", &ANY),
+    ("CreateIndex", &INT),
+    ("ModifyIndex", &INT),
+    ("Namespace", &STR),
+    ("Partition", &STR),
+    ("AuthMethodNamespace", &STR),
 ]);
 static POLICY: Shape = Shape::Obj(&[
-    ("ID", &ANY),
-    ("Name", &ANY),
-    ("Description", &ANY),
-    ("Rules", &ANY),
-    ("Datacenters", &ANY),
+    ("ID", &STR),
+    ("Name", &STR),
+    ("Description", &STR),
+    ("Rules", &STR),
+    ("Datacenters", &STRS),
     ("Hash", &ANY),
-    ("CreateIndex", &ANY),
-    ("ModifyIndex", &ANY),
-    ("Namespace", &ANY),
-    ("Partition", &ANY),
+    ("CreateIndex", &INT),
+    ("ModifyIndex", &INT),
+    ("Namespace", &STR),
+    ("Partition", &STR),
 ]);
 static ROLE: Shape = Shape::Obj(&[
-    ("ID", &ANY),
-    ("Name", &ANY),
-    ("Description", &ANY),
+    ("ID", &STR),
+    ("Name", &STR),
+    ("Description", &STR),
     ("Policies", &LINKS),
     ("ServiceIdentities", &SERVICE_IDENTITIES),
     ("NodeIdentities", &NODE_IDENTITIES),
     ("Hash", &ANY),
-    ("CreateIndex", &ANY),
-    ("ModifyIndex", &ANY),
-    ("Namespace", &ANY),
-    ("Partition", &ANY),
+    ("CreateIndex", &INT),
+    ("ModifyIndex", &INT),
+    ("Namespace", &STR),
+    ("Partition", &STR),
 ]);
 static AUTH_METHOD: Shape = Shape::Obj(&[
-    ("Name", &ANY),
-    ("Type", &ANY),
-    ("DisplayName", &ANY),
-    ("Description", &ANY),
+    ("Name", &STR),
+    ("Type", &STR),
+    ("DisplayName", &STR),
+    ("Description", &STR),
     ("MaxTokenTTL", &ANY),
-    ("TokenLocality", &ANY),
+    ("TokenLocality", &STR),
     ("Config", &ANY),
     ("NamespaceRules", &ANY),
-    ("CreateIndex", &ANY),
-    ("ModifyIndex", &ANY),
-    ("Namespace", &ANY),
-    ("Partition", &ANY),
+    ("CreateIndex", &INT),
+    ("ModifyIndex", &INT),
+    ("Namespace", &STR),
+    ("Partition", &STR),
 ]);
 static BINDING_RULE: Shape = Shape::Obj(&[
-    ("ID", &ANY),
-    ("Description", &ANY),
-    ("AuthMethod", &ANY),
-    ("Selector", &ANY),
-    ("BindType", &ANY),
-    ("BindName", &ANY),
-    ("CreateIndex", &ANY),
-    ("ModifyIndex", &ANY),
-    ("Namespace", &ANY),
-    ("Partition", &ANY),
+    ("ID", &STR),
+    ("Description", &STR),
+    ("AuthMethod", &STR),
+    ("Selector", &STR),
+    ("BindType", &STR),
+    ("BindName", &STR),
+    ("CreateIndex", &INT),
+    ("ModifyIndex", &INT),
+    ("Namespace", &STR),
+    ("Partition", &STR),
 ]);
 static LOGIN: Shape = Shape::Obj(&[
-    ("AuthMethod", &ANY),
-    ("BearerToken", &ANY),
-    ("Meta", &ANY),
-    ("Namespace", &ANY),
-    ("Partition", &ANY),
+    ("AuthMethod", &STR),
+    ("BearerToken", &STR),
+    ("Meta", &STR_MAP),
+    ("Namespace", &STR),
+    ("Partition", &STR),
 ]);
 
 fn enabled(st: &State) -> Result<(), ApiError> {
