@@ -98,6 +98,9 @@ pub enum EmulatorError {
     /// The server thread or its runtime could not be started.
     #[error("start the emulator runtime: {0}")]
     Runtime(std::io::Error),
+    /// The HTTP client the aws-iam method uses for STS/IAM could not be built.
+    #[error("build the HTTP client for AWS calls: {0}")]
+    Client(String),
 }
 
 /// One request as the emulator saw it. Never holds the token value.
@@ -268,7 +271,7 @@ impl ConsulEmulator {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .build()
-            .map_err(|e| EmulatorError::Runtime(std::io::Error::other(e)))?;
+            .map_err(|e| EmulatorError::Client(e.to_string()))?;
         let shared = Arc::new(Shared {
             state: Mutex::new(state::State::new(opts)),
             faults: Faults::default(),
