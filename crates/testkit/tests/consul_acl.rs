@@ -805,3 +805,95 @@ async fn enterprise_partitions_and_namespaces() {
     .await;
     assert_eq!(r.status, 200);
 }
+
+#[tokio::test]
+async fn tokens_expire() {
+    let consul = acl_consul(false);
+    let m = consul.management_token();
+    let m = Some(m.as_str());
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/acl/token",
+        m,
+        Some(json!({"ExpirationTTL": "10s"})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            500,
+            "Token Expiration TTL '10s' should be between 1m0s and 24h0m0s"
+        )
+    );
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/acl/token",
+        m,
+        Some(json!({"ExpirationTTL": "10m", "ExpirationTime": "2099-01-01T00:00:00Z"})),
+    )
+    .await;
+    assert_eq!(r.status, 500);
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/acl/token",
+        m,
+        Some(json!({"ExpirationTime": "2001-01-01T00:00:00Z"})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (500, "ExpirationTime cannot be in the past")
+    );
+
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/acl/token",
+        m,
+        Some(json!({"ExpirationTTL": "10m", "ServiceIdentities": [{"ServiceName": "web"}]})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let token = r.json();
+    assert_eq!(token["ExpirationTTL"], "10m0s");
+    assert!(token["ExpirationTime"]
+        .as_str()
+        .is_some_and(|t| t.ends_with('Z')));
+    let secret = token["SecretID"].as_str().unwrap().to_string();
+    let accessor = token["AccessorID"].as_str().unwrap().to_string();
+    let reg = json!({"Name": "web", "Port": 1});
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/agent/service/register",
+        Some(&secret),
+        Some(reg.clone()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    consul.advance_clock(std::time::Duration::from_secs(11 * 60));
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/agent/service/register",
+        Some(&secret),
+        Some(reg),
+    )
+    .await;
+    assert_eq!((r.status, r.body.as_str()), (403, "ACL not found"));
+    let r = call(&consul, "GET", "/v1/acl/token/self", Some(&secret), None).await;
+    assert_eq!(r.status, 404);
+    let r = call(
+        &consul,
+        "GET",
+        &format!("/v1/acl/token/{accessor}"),
+        m,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 404);
+}

@@ -166,6 +166,10 @@ async fn replays_to_the_configured_endpoint_and_checks_answers() {
         json!({"BoundIAMPrincipalARNs": [arn], "STSEndpoint": aws, "MaxRetries": 1}),
     )
     .await;
+    let m = consul.management_token();
+    let ttl = json!({"Name": "plain", "Type": "aws-iam", "MaxTokenTTL": "5m", "Config": {"BoundIAMPrincipalARNs": [arn], "STSEndpoint": aws}});
+    let r = call(&consul, "/v1/acl/auth-method/plain", Some(&m), ttl).await;
+    assert_eq!(r.status, 200, "{}", r.body);
     method(&consul, "entity", json!({"BoundIAMPrincipalARNs": [arn], "STSEndpoint": aws, "IAMEndpoint": aws, "EnableIAMEntityDetails": true})).await;
     method(&consul, "amz-foo", json!({"BoundIAMPrincipalARNs": [arn], "STSEndpoint": aws, "AllowedSTSHeaderValues": ["X-Amz-Foo"]})).await;
 
@@ -177,6 +181,13 @@ async fn replays_to_the_configured_endpoint_and_checks_answers() {
     push(200, "text/xml", identity_xml("AROAWEB"));
     let r = login(&consul, "plain", bearer(json!({}), STS)).await;
     assert_eq!(r.status, 200, "{}", r.body);
+    let token: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(
+        token["ExpirationTTL"], "5m0s",
+        "MaxTokenTTL applies to login tokens"
+    );
+    assert_eq!(token["Local"], true);
+    assert_eq!(token["Description"], "token created via login");
     let seen = script.seen.lock().unwrap().last().cloned().unwrap();
     assert_eq!(seen.host, "sts.us-east-1.amazonaws.com");
     assert_eq!(seen.path, "/");

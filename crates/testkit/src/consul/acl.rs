@@ -3,6 +3,7 @@
 //! missing objects) unless `EmulatorOptions::legacy_not_found` asks for the older answers.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Map, Value};
 
@@ -175,9 +176,11 @@ pub(crate) fn token_list(st: &State, req: &Req) -> Reply {
     let policy = req.query_value("policy");
     let role = req.query_value("role");
     let method = req.query_value("authmethod");
+    let now = st.now();
     let items: Vec<Value> = st
         .tokens
         .values()
+        .filter(|t| !t.expired_at(now))
         .filter(|t| policy.is_none_or(|p| t.policies.iter().any(|l| l.id == p)))
         .filter(|t| role.is_none_or(|r| t.roles.iter().any(|l| l.id == r)))
         .filter(|t| method.is_none_or(|m| t.auth_method == m))
@@ -190,7 +193,7 @@ pub(crate) fn token_list(st: &State, req: &Req) -> Reply {
 pub(crate) fn token_read(st: &State, req: &Req, accessor: &str) -> Reply {
     let caller = read_caller(st, req)?;
     let hide = !caller.authz.allowed_global("acl", Access::Write);
-    match st.tokens.get(accessor) {
+    match st.token_by_accessor(accessor) {
         Some(t) => Ok(json(&st.token_json(t, hide))),
         None => Err(read_not_found(st, "token")),
     }
@@ -259,6 +262,7 @@ pub(crate) fn token_create(st: &mut State, req: &Req) -> Reply {
         x => x.to_string(),
     };
     let fields = token_fields(st, &body)?;
+    let (expiration_ttl, expiration_time) = token_expiration(st, &body)?;
     let index = st.next_index();
     let token = Token {
         accessor_id: accessor.clone(),
@@ -273,10 +277,58 @@ pub(crate) fn token_create(st: &mut State, req: &Req) -> Reply {
         create_time: super::wire::now_rfc3339(),
         create_index: index,
         modify_index: index,
+        expiration_ttl,
+        expiration_time,
     };
     let out = st.token_json(&token, false);
     st.tokens.insert(accessor, token);
     Ok(json(&out))
+}
+
+/// `ExpirationTTL` / `ExpirationTime` of a token create, with Consul's limits.
+fn token_expiration(
+    st: &State,
+    body: &Value,
+) -> Result<(Option<Duration>, Option<SystemTime>), ApiError> {
+    let ttl = match body.get("ExpirationTTL") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            super::wire::parse_duration(v)
+                .map_err(|e| ApiError::bad_request(format!("Token decoding failed: {e}")))?,
+        )
+        .filter(|d| !d.is_zero()),
+    };
+    let at = match s(body, "ExpirationTime") {
+        "" => None,
+        text => Some(
+            super::wire::parse_rfc3339(text)
+                .map_err(|e| ApiError::bad_request(format!("Token decoding failed: {e}")))?,
+        ),
+    };
+    match (ttl, at) {
+        (Some(_), Some(_)) => Err(ApiError::internal(
+            "Expiration TTL and Expiration Time cannot both be set",
+        )),
+        (Some(ttl), None) => {
+            let (min, max) = (Duration::from_secs(60), Duration::from_secs(24 * 3600));
+            if ttl < min || ttl > max {
+                return Err(ApiError::internal(format!(
+                    "Token Expiration TTL '{}' should be between {} and {}",
+                    super::wire::go_duration(ttl),
+                    super::wire::go_duration(min),
+                    super::wire::go_duration(max)
+                )));
+            }
+            Ok((Some(ttl), Some(st.now() + ttl)))
+        }
+        (None, Some(at)) => {
+            if at <= st.now() {
+                return Err(ApiError::internal("ExpirationTime cannot be in the past"));
+            }
+            Ok((None, Some(at)))
+        }
+        (None, None) => Ok((None, None)),
+    }
 }
 
 /// `PUT /v1/acl/token/:accessor`.
@@ -290,7 +342,7 @@ pub(crate) fn token_update(st: &mut State, req: &Req, accessor: &str) -> Reply {
             "Token Accessor ID in URL and payload do not match",
         ));
     }
-    let Some(existing) = st.tokens.get(accessor).cloned() else {
+    let Some(existing) = st.token_by_accessor(accessor).cloned() else {
         return Err(ApiError::internal(format!(
             "Cannot find token {accessor:?}"
         )));
@@ -988,6 +1040,9 @@ pub(crate) fn login_finish(st: &mut State, plan: &LoginPlan, identity: &Identity
     } else {
         format!("token created via login: {}", go_json_map(&plan.meta))
     };
+    let ttl = super::wire::parse_duration(&json!(plan.method.max_token_ttl))
+        .ok()
+        .filter(|d| !d.is_zero());
     let index = st.next_index();
     let token = Token {
         accessor_id: new_uuid(),
@@ -1002,6 +1057,8 @@ pub(crate) fn login_finish(st: &mut State, plan: &LoginPlan, identity: &Identity
         create_time: super::wire::now_rfc3339(),
         create_index: index,
         modify_index: index,
+        expiration_ttl: ttl,
+        expiration_time: ttl.map(|d| st.now() + d),
     };
     let out = st.token_json(&token, false);
     st.tokens.insert(token.accessor_id.clone(), token);

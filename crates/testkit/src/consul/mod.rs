@@ -437,6 +437,12 @@ impl ConsulEmulator {
             .collect()
     }
 
+    /// Moves the emulator's clock forward by `d` for token expiry (`ExpirationTime`),
+    /// so tests need not wait for a TTL to pass.
+    pub fn advance_clock(&self, d: Duration) {
+        self.shared.state().clock_offset += d;
+    }
+
     /// A snapshot of all ACL tokens (including the anonymous and bootstrap tokens).
     pub fn tokens(&self) -> Vec<Token> {
         self.shared.state().tokens.values().cloned().collect()
@@ -520,6 +526,8 @@ impl ConsulEmulator {
             create_time: wire::now_rfc3339(),
             create_index: index,
             modify_index: index,
+            expiration_ttl: None,
+            expiration_time: None,
         };
         st.tokens.insert(token.accessor_id.clone(), token.clone());
         token

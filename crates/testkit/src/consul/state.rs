@@ -70,6 +70,17 @@ pub struct Token {
     pub create_index: u64,
     /// Raft index of the last change.
     pub modify_index: u64,
+    /// The TTL the token was created with (`ExpirationTTL`), if any.
+    pub expiration_ttl: Option<std::time::Duration>,
+    /// When the token stops resolving (`ExpirationTime`), if ever.
+    pub expiration_time: Option<std::time::SystemTime>,
+}
+
+impl Token {
+    /// Whether the token has expired at `now`.
+    pub fn expired_at(&self, now: std::time::SystemTime) -> bool {
+        self.expiration_time.is_some_and(|e| e <= now)
+    }
 }
 
 impl fmt::Debug for Token {
@@ -84,6 +95,7 @@ impl fmt::Debug for Token {
             .field("node_identities", &self.node_identities)
             .field("local", &self.local)
             .field("auth_method", &self.auth_method)
+            .field("expiration_time", &self.expiration_time)
             .finish()
     }
 }
@@ -178,6 +190,8 @@ pub(crate) struct State {
     /// Enterprise namespaces by (partition, name).
     pub namespaces: BTreeMap<(String, String), Value>,
     pub management_secret: String,
+    /// Added to the wall clock for expiry decisions (tests move time forward).
+    pub clock_offset: std::time::Duration,
 }
 
 /// A token as resolved for one request.
@@ -238,6 +252,7 @@ impl State {
             partitions: BTreeMap::new(),
             namespaces: BTreeMap::new(),
             management_secret: String::new(),
+            clock_offset: std::time::Duration::ZERO,
         };
         state.management_secret = state
             .opts
@@ -275,6 +290,8 @@ impl State {
                 create_time: now.clone(),
                 create_index: 5,
                 modify_index: 5,
+                expiration_ttl: None,
+                expiration_time: None,
             },
         );
         let mgmt = Token {
@@ -293,6 +310,8 @@ impl State {
             create_time: now,
             create_index: 6,
             modify_index: 6,
+            expiration_ttl: None,
+            expiration_time: None,
         };
         state.tokens.insert(mgmt.accessor_id.clone(), mgmt);
         state
@@ -304,8 +323,23 @@ impl State {
         self.index
     }
 
+    /// The emulator's idea of now (wall clock plus the test offset).
+    pub fn now(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now() + self.clock_offset
+    }
+
+    /// A live (unexpired) token by secret.
     pub fn token_by_secret(&self, secret: &str) -> Option<&Token> {
-        self.tokens.values().find(|t| t.secret_id == secret)
+        let now = self.now();
+        self.tokens
+            .values()
+            .find(|t| t.secret_id == secret && !t.expired_at(now))
+    }
+
+    /// A live (unexpired) token by accessor.
+    pub fn token_by_accessor(&self, accessor: &str) -> Option<&Token> {
+        let now = self.now();
+        self.tokens.get(accessor).filter(|t| !t.expired_at(now))
     }
 
     /// Resolves the request's token. No token → anonymous; unknown → `ACL not found`.
@@ -424,6 +458,12 @@ impl State {
         obj.insert("Local".into(), json!(t.local));
         if !t.auth_method.is_empty() {
             obj.insert("AuthMethod".into(), json!(t.auth_method));
+        }
+        if let Some(ttl) = t.expiration_ttl {
+            obj.insert("ExpirationTTL".into(), json!(super::wire::go_duration(ttl)));
+        }
+        if let Some(at) = t.expiration_time {
+            obj.insert("ExpirationTime".into(), json!(super::wire::rfc3339(at)));
         }
         obj.insert("CreateTime".into(), json!(t.create_time));
         obj.insert(
