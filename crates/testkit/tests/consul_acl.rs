@@ -141,6 +141,26 @@ async fn policies_roles_and_tokens_round_trip() {
         (r.status, r.body.as_str()),
         (404, "Requested policy does not exist: ACL not found")
     );
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/acl/policy",
+        m,
+        Some(json!({"Name": "team/reader", "Rules": ""})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for path in [
+        "/v1/acl/policy/name/team/reader",
+        "/v1/acl/policy/name/team%2Freader",
+    ] {
+        let r = call(&consul, "GET", path, m, None).await;
+        assert_eq!(
+            (r.status, r.json()["Name"].clone()),
+            (200, json!("team/reader")),
+            "{path}"
+        );
+    }
 
     let role = json!({"Name": "web-role", "Policies": [{"Name": "web-write"}], "ServiceIdentities": [{"ServiceName": "api"}]});
     let r = call(&consul, "PUT", "/v1/acl/role", m, Some(role)).await;

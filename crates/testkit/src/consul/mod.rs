@@ -868,9 +868,10 @@ async fn route(shared: &Shared, path: &str, r: &Req) -> Reply {
             allow(r, &[get], "GET")?;
             acl::policy_list(st, r)
         }
-        ["acl", "policy", "name", name] => {
+        ["acl", "policy", "name", name @ ..] if !name.is_empty() => {
+            // Policy names may hold one '/' and clients need not escape it.
             allow(r, &[get], "GET")?;
-            acl::policy_read(st, r, None, Some(name))
+            acl::policy_read(st, r, None, Some(&name.join("/")))
         }
         ["acl", "policy", id] => match r.method.clone() {
             m if m == get => acl::policy_read(st, r, Some(id), None),
