@@ -55,7 +55,10 @@ impl Moto {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("moto_server did not listen on port {} within {limit:?}", self.port);
+        panic!(
+            "moto_server did not listen on port {} within {limit:?}",
+            self.port
+        );
     }
 }
 
@@ -70,6 +73,9 @@ impl Drop for Moto {
 pub fn moto_binary() -> PathBuf {
     match std::env::var_os("MOTO_SERVER_BIN") {
         Some(bin) => require_file(&PathBuf::from(bin), "moto_server (MOTO_SERVER_BIN)"),
-        None => require_file(&venv_dir().join("bin/moto_server"), "moto_server (PyPI moto[server])"),
+        None => require_file(
+            &venv_dir().join("bin/moto_server"),
+            "moto_server (PyPI moto[server])",
+        ),
     }
 }
