@@ -16,7 +16,15 @@ fn version_prints_the_crate_version() {
 
 #[test]
 fn every_subcommand_has_help_with_an_example() {
-    for sub in ["version", "validate-config", "net-dial"] {
+    for sub in [
+        "version",
+        "validate-config",
+        "net-dial",
+        "mesh-init",
+        "health-sync",
+        "envoy-entrypoint",
+        "app-entrypoint",
+    ] {
         TestCommand::new([sub, "--help"])
             .run()
             .expect_code(0)
