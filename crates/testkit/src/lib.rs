@@ -3,6 +3,7 @@
 //!
 //! A helper that cannot find a real component fails loudly: tests never skip silently.
 
+pub mod aws;
 pub mod consul;
 pub mod ecs_metadata;
 pub mod envoy;

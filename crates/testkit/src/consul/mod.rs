@@ -21,6 +21,7 @@ mod agent;
 mod awsiam;
 mod filter;
 mod rules;
+mod setup;
 mod state;
 mod tenancy;
 mod wire;
@@ -38,6 +39,10 @@ use http::{Method, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
+pub use setup::{
+    default_bound_arn, AwsLogin, IamAuthOptions, LoggedIn, SetupError, CLIENT_AUTH_METHOD,
+    CLIENT_POLICY, CLIENT_POLICY_RULES, CLIENT_ROLE, SERVICE_AUTH_METHOD, SERVICE_BIND_NAME,
+};
 pub use state::{Link, NodeIdentity, ServiceIdentity, Token};
 use wire::{text, ApiError, Reply};
 
