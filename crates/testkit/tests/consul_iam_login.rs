@@ -8,7 +8,8 @@
 //! signature → 403 `SignatureDoesNotMatch`, both with `Content-Type: text/html` although
 //! the body is AWS's XML error); temporary credentials from moto's own `AssumeRole` are
 //! accepted; `GetCallerIdentity` needs no IAM permission but `GetRole` does, so the role
-//! gets an inline allow-all policy. Setup therefore uses exactly 3 unauthenticated actions.
+//! gets an inline policy allowing it. The role, user and credentials come from
+//! `testkit::aws::AwsWorld`.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -19,8 +20,8 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use base64::Engine as _;
 use serde_json::{json, Value};
+use testkit::aws::AwsWorld;
 use testkit::consul::{ConsulEmulator, EmulatorOptions};
-use testkit::moto::Moto;
 
 const ACCOUNT: &str = "123456789012";
 const ROLE: &str = "consul-ecs-web";
@@ -84,85 +85,6 @@ fn sign_post(
         headers.insert(canonical(h.name()), vec![h.value().to_string()]);
     }
     headers
-}
-
-/// Sends a signed AWS query-protocol request straight to moto (setup calls).
-async fn moto_call(moto: &Moto, service: &str, params: &[(&str, &str)]) -> String {
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish();
-    let creds = Credentials::new("AKIAIOSFODNN7EXAMPLE", "setup-secret", None, None, "test");
-    let url = format!("{}/", moto.endpoint());
-    let headers = sign_post(&creds, &url, service, &body, &[]);
-    let mut req = reqwest::Client::new().post(&url).body(body);
-    for (k, vs) in &headers {
-        if k != "Content-Length" {
-            req = req.header(k.as_str(), vs[0].as_str());
-        }
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status();
-    let text = resp.text().await.unwrap();
-    assert!(status.is_success(), "moto {params:?}: {status} {text}");
-    text
-}
-
-fn between<'a>(xml: &'a str, open: &str, close: &str) -> &'a str {
-    let start = xml.find(open).unwrap_or_else(|| panic!("{open} in {xml}")) + open.len();
-    let end = xml[start..].find(close).unwrap() + start;
-    &xml[start..end]
-}
-
-/// Creates the tagged role (with an allow-all inline policy) and assumes it: the three
-/// unauthenticated actions. Returns the temporary credentials.
-async fn role_credentials(moto: &Moto) -> Credentials {
-    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}).to_string();
-    moto_call(
-        moto,
-        "iam",
-        &[
-            ("Action", "CreateRole"),
-            ("RoleName", ROLE),
-            ("Path", "/consul-ecs/"),
-            ("AssumeRolePolicyDocument", &trust),
-            ("Tags.member.1.Key", TAG),
-            ("Tags.member.1.Value", "web"),
-            ("Version", "2010-05-08"),
-        ],
-    )
-    .await;
-    let allow = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}).to_string();
-    moto_call(
-        moto,
-        "iam",
-        &[
-            ("Action", "PutRolePolicy"),
-            ("RoleName", ROLE),
-            ("PolicyName", "all"),
-            ("PolicyDocument", &allow),
-            ("Version", "2010-05-08"),
-        ],
-    )
-    .await;
-    let arn = format!("arn:aws:iam::{ACCOUNT}:role/consul-ecs/{ROLE}");
-    let xml = moto_call(
-        moto,
-        "sts",
-        &[
-            ("Action", "AssumeRole"),
-            ("RoleArn", &arn),
-            ("RoleSessionName", "task-0f3bca58"),
-            ("Version", "2011-06-15"),
-        ],
-    )
-    .await;
-    Credentials::new(
-        between(&xml, "<AccessKeyId>", "</AccessKeyId>"),
-        between(&xml, "<SecretAccessKey>", "</SecretAccessKey>"),
-        Some(between(&xml, "<SessionToken>", "</SessionToken>").to_string()),
-        None,
-        "moto-assume-role",
-    )
 }
 
 struct TokenOptions {
@@ -265,8 +187,8 @@ fn acl_consul() -> ConsulEmulator {
 
 #[tokio::test]
 async fn login_with_entity_details_against_moto() {
-    let moto = Moto::start(3);
-    let creds = role_credentials(&moto).await;
+    let aws = AwsWorld::start_async("web").await;
+    let creds = aws.credentials(aws.task_role());
     let consul = acl_consul();
     let tag_rule = json!({"BindType": "service", "BindName": format!("${{entity_tags.{TAG}}}")});
     setup_method(
@@ -277,8 +199,8 @@ async fn login_with_entity_details_against_moto() {
             "EnableIAMEntityDetails": true,
             "IAMEntityTags": [TAG],
             "ServerIDHeaderValue": SERVER_ID,
-            "STSEndpoint": moto.endpoint(),
-            "IAMEndpoint": moto.endpoint(),
+            "STSEndpoint": aws.endpoint(),
+            "IAMEndpoint": aws.endpoint(),
         }),
         &[tag_rule],
     )
@@ -438,8 +360,8 @@ async fn login_with_entity_details_against_moto() {
             "BoundIAMPrincipalARNs": [format!("arn:aws:iam::{ACCOUNT}:role/consul-ecs/other")],
             "EnableIAMEntityDetails": true,
             "ServerIDHeaderValue": SERVER_ID,
-            "STSEndpoint": moto.endpoint(),
-            "IAMEndpoint": moto.endpoint(),
+            "STSEndpoint": aws.endpoint(),
+            "IAMEndpoint": aws.endpoint(),
         }),
         &[json!({"BindType": "service", "BindName": "web"})],
     )
@@ -463,8 +385,8 @@ async fn login_with_entity_details_against_moto() {
             "EnableIAMEntityDetails": true,
             "IAMEntityTags": [TAG, "absent"],
             "ServerIDHeaderValue": SERVER_ID,
-            "STSEndpoint": moto.endpoint(),
-            "IAMEndpoint": moto.endpoint(),
+            "STSEndpoint": aws.endpoint(),
+            "IAMEndpoint": aws.endpoint(),
         }),
         &[json!({"BindType": "service", "BindName": "web", "Selector": format!("entity_tags[\"{TAG}\"] == \"api\"")})],
     )
@@ -485,8 +407,8 @@ async fn login_with_entity_details_against_moto() {
 
 #[tokio::test]
 async fn login_without_entity_details_against_moto() {
-    let moto = Moto::start(3);
-    let creds = role_credentials(&moto).await;
+    let aws = AwsWorld::start_async("web").await;
+    let creds = aws.credentials(aws.task_role());
     let consul = acl_consul();
     // Without entity details the client ARN is canonical: no path.
     setup_method(
@@ -494,7 +416,7 @@ async fn login_without_entity_details_against_moto() {
         "plain",
         json!({
             "BoundIAMPrincipalARNs": [format!("arn:aws:iam::{ACCOUNT}:role/{ROLE}")],
-            "STSEndpoint": moto.endpoint(),
+            "STSEndpoint": aws.endpoint(),
         }),
         &[
             json!({"BindType": "service", "BindName": "${entity_name}"}),
@@ -522,7 +444,7 @@ async fn login_without_entity_details_against_moto() {
         "by-id",
         json!({
             "BoundIAMPrincipalARNs": [format!("arn:aws:iam::{ACCOUNT}:role/{ROLE}")],
-            "STSEndpoint": moto.endpoint(),
+            "STSEndpoint": aws.endpoint(),
         }),
         &[json!({"BindType": "service", "BindName": "${entity_id}"})],
     )
@@ -552,7 +474,7 @@ async fn login_without_entity_details_against_moto() {
         "roles",
         json!({
             "BoundIAMPrincipalARNs": [format!("arn:aws:iam::{ACCOUNT}:role/{ROLE}")],
-            "STSEndpoint": moto.endpoint(),
+            "STSEndpoint": aws.endpoint(),
         }),
         &[
             json!({"BindType": "role", "BindName": "${entity_name}"}),
@@ -572,7 +494,7 @@ async fn login_without_entity_details_against_moto() {
         "needs-id",
         json!({
             "BoundIAMPrincipalARNs": [format!("arn:aws:iam::{ACCOUNT}:role/{ROLE}")],
-            "STSEndpoint": moto.endpoint(),
+            "STSEndpoint": aws.endpoint(),
             "ServerIDHeaderValue": SERVER_ID,
         }),
         &[json!({"BindType": "service", "BindName": "web"})],
