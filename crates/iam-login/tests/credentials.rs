@@ -2,12 +2,10 @@
 //! because the chain reads process-wide environment variables: the scenarios run in
 //! order, each setting exactly the variables it means.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use iam_login::{load_credentials, LoginError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use testkit::aws::{CredentialsEndpoint, CredentialsEndpointOptions, TaskRole};
 
 const CHAIN_VARS: &[&str] = &[
     "AWS_ACCESS_KEY_ID",
@@ -23,40 +21,6 @@ const CHAIN_VARS: &[&str] = &[
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
 ];
-
-/// A one-route HTTP/1.1 server standing in for the ECS container credentials endpoint.
-/// Records each request head so the test can check path and Authorization header.
-async fn credentials_endpoint(body: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                return;
-            };
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
-            log.lock()
-                .unwrap()
-                .push(String::from_utf8_lossy(&head).into_owned());
-            let response = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes()).await;
-            let _ = stream.shutdown().await;
-        }
-    });
-    (format!("http://{addr}"), seen)
-}
 
 #[tokio::test]
 async fn default_chain_env_profile_container_endpoint_and_none() {
@@ -96,14 +60,27 @@ async fn default_chain_env_profile_container_endpoint_and_none() {
     }
 
     // 2. Container credentials endpoint (task role), with its authorization token.
-    let (base, seen) = credentials_endpoint(
-        r#"{"AccessKeyId":"ASIACONTAINEREXAMPLE","Expiration":"2099-02-16T18:00:00Z","RoleArn":"arn:aws:iam::123456789012:role/consul-ecs/web-task-role","SecretAccessKey":"container-secret","Token":"container-session"}"#,
-    )
-    .await;
-    std::env::set_var(
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        format!("{base}/v2/credentials/task-1"),
+    // testkit's endpoint serves a hand-made role (no moto needed to test the chain) and
+    // answers 401/403 unless the authorization token is sent.
+    let role = TaskRole {
+        name: "web-task-role".to_string(),
+        arn: "arn:aws:iam::123456789012:role/consul-ecs/web-task-role".to_string(),
+        path: "/consul-ecs/".to_string(),
+        service: "web".to_string(),
+        session_name: "task-1".to_string(),
+        access_key_id: "ASIACONTAINEREXAMPLE".to_string(),
+        secret_access_key: "container-secret".to_string(),
+        session_token: "container-session".to_string(),
+        expiration: "2099-02-16T18:00:00Z".to_string(),
+    };
+    let endpoint = CredentialsEndpoint::start_with(
+        &role,
+        CredentialsEndpointOptions {
+            path: "/v2/credentials/task-1".to_string(),
+            authorization: Some("auth-token-123".to_string()),
+        },
     );
+    std::env::set_var("AWS_CONTAINER_CREDENTIALS_FULL_URI", endpoint.full_uri());
     std::env::set_var("AWS_CONTAINER_AUTHORIZATION_TOKEN", "auth-token-123");
     let creds = load_credentials().await.unwrap();
     assert_eq!(creds.access_key_id(), "ASIACONTAINEREXAMPLE");
@@ -118,23 +95,14 @@ async fn default_chain_env_profile_container_endpoint_and_none() {
             .as_secs(),
         4_074_948_000 // 2099-02-16T18:00:00Z
     );
-    let requests = seen.lock().unwrap().clone();
+    let requests = endpoint.requests();
     assert_eq!(requests.len(), 1, "{requests:#?}");
-    assert!(
-        requests[0].starts_with("GET /v2/credentials/task-1 HTTP/1.1\r\n"),
-        "{}",
-        requests[0]
-    );
-    assert!(
-        requests[0]
-            .to_ascii_lowercase()
-            .contains("\r\nauthorization: auth-token-123\r\n"),
-        "{}",
-        requests[0]
-    );
+    assert_eq!(requests[0].method, "GET", "{requests:#?}");
+    assert_eq!(requests[0].path, "/v2/credentials/task-1", "{requests:#?}");
+    assert!(requests[0].authorized, "{requests:#?}");
     // Not cached: every call asks the endpoint again (rotated task-role credentials).
     load_credentials().await.unwrap();
-    assert_eq!(seen.lock().unwrap().len(), 2);
+    assert_eq!(endpoint.requests().len(), 2);
     std::env::remove_var("AWS_CONTAINER_CREDENTIALS_FULL_URI");
     std::env::remove_var("AWS_CONTAINER_AUTHORIZATION_TOKEN");
 

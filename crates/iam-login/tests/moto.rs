@@ -19,9 +19,9 @@ fn params(endpoint: &str, server_id: Option<&str>, include_entity: bool) -> Logi
 #[tokio::test]
 async fn plain_token_replays_to_the_assumed_role_and_a_wrong_secret_is_rejected() {
     let world = world().await;
-    let endpoint = world.moto.endpoint();
+    let endpoint = world.endpoint();
 
-    let token = bearer_token(&world.role_creds, &params(&endpoint, None, false))
+    let token = bearer_token(&role_creds(&world), &params(&endpoint, None, false))
         .await
         .unwrap();
     let decoded = DecodedToken::decode(&token).unwrap();
@@ -32,13 +32,16 @@ async fn plain_token_replays_to_the_assumed_role_and_a_wrong_secret_is_rejected(
     assert_eq!(reply.content_type, "text/xml", "{reply:#?}");
     assert_eq!(
         xml_text(&reply.body, "Arn"),
-        format!("arn:aws:sts::123456789012:assumed-role/{ROLE}/{SESSION}")
+        format!(
+            "arn:aws:sts::123456789012:assumed-role/{ROLE}/{}",
+            world.task_role().session_name
+        )
     );
 
     let forged = iam_login::Credentials::new(
-        world.role_creds.access_key_id(),
+        role_creds(&world).access_key_id(),
         "not-the-secret",
-        world.role_creds.session_token().map(str::to_string),
+        role_creds(&world).session_token().map(str::to_string),
         None,
         "forged",
     );
@@ -57,12 +60,15 @@ async fn plain_token_replays_to_the_assumed_role_and_a_wrong_secret_is_rejected(
 #[tokio::test]
 async fn include_entity_embeds_a_get_role_that_moto_answers_with_the_tags() {
     let world = world().await;
-    let endpoint = world.moto.endpoint();
+    let endpoint = world.endpoint();
     let server_id = "consul.example.com";
 
-    let token = bearer_token(&world.role_creds, &params(&endpoint, Some(server_id), true))
-        .await
-        .unwrap();
+    let token = bearer_token(
+        &role_creds(&world),
+        &params(&endpoint, Some(server_id), true),
+    )
+    .await
+    .unwrap();
     let decoded = DecodedToken::decode(&token).unwrap();
     assert_eq!(decoded.header("X-Consul-Iam-Serverid"), Some(server_id));
     assert_eq!(
@@ -75,14 +81,17 @@ async fn include_entity_embeds_a_get_role_that_moto_answers_with_the_tags() {
     // The STS request with all Consul headers signed still verifies.
     let sts = replay_sts(&decoded, &decoded.url).await;
     assert_eq!(sts.status, 200, "{sts:#?}");
-    assert!(sts.body.contains(&format!("assumed-role/{ROLE}/{SESSION}")));
+    assert!(sts.body.contains(&format!(
+        "assumed-role/{ROLE}/{}",
+        world.task_role().session_name
+    )));
 
     // The embedded GetRole, sent with Host iam.amazonaws.com, returns the role and tags.
-    let iam = replay_entity(&decoded, &world.moto).await;
+    let iam = replay_entity(&decoded, &world.endpoint()).await;
     assert_eq!(iam.status, 200, "{iam:#?}");
     assert_eq!(iam.content_type, "text/xml", "{iam:#?}");
     assert!(iam.body.contains("<GetRoleResponse"), "{}", iam.body);
-    assert_eq!(xml_text(&iam.body, "Arn"), world.role_arn);
+    assert_eq!(xml_text(&iam.body, "Arn"), world.task_role().arn);
     assert_eq!(xml_text(&iam.body, "Path"), "/consul-ecs/");
     assert_eq!(
         xml_text(&iam.body, "Key"),
@@ -94,9 +103,9 @@ async fn include_entity_embeds_a_get_role_that_moto_answers_with_the_tags() {
 #[tokio::test]
 async fn include_entity_for_a_user_embeds_get_user_and_errors_name_no_secret() {
     let world = world().await;
-    let endpoint = world.moto.endpoint();
+    let endpoint = world.endpoint();
 
-    let token = bearer_token(&world.user_creds, &params(&endpoint, None, true))
+    let token = bearer_token(&world.admin().credentials(), &params(&endpoint, None, true))
         .await
         .unwrap();
     let decoded = DecodedToken::decode(&token).unwrap();
@@ -105,7 +114,7 @@ async fn include_entity_for_a_user_embeds_get_user_and_errors_name_no_secret() {
         decoded.header("X-Consul-Iam-Getentity-Body"),
         Some("Action=GetUser&UserName=alice&Version=2010-05-08")
     );
-    let iam = replay_entity(&decoded, &world.moto).await;
+    let iam = replay_entity(&decoded, &world.endpoint()).await;
     assert_eq!(iam.status, 200, "{iam:#?}");
     assert_eq!(
         xml_text(&iam.body, "Arn"),
@@ -115,9 +124,9 @@ async fn include_entity_for_a_user_embeds_get_user_and_errors_name_no_secret() {
     // The real GetCallerIdentity include-entity makes fails on a bad secret; the error
     // carries AWS's answer but none of our secrets.
     let secret = "wrong-secret-value";
-    let session = world.role_creds.session_token().unwrap().to_string();
+    let session = role_creds(&world).session_token().unwrap().to_string();
     let forged = iam_login::Credentials::new(
-        world.role_creds.access_key_id(),
+        role_creds(&world).access_key_id(),
         secret,
         Some(session.clone()),
         None,

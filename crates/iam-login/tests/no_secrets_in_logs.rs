@@ -49,8 +49,8 @@ async fn trace_logs_of_a_full_token_build_hold_no_secrets() {
     // Setup (creating the role and assuming it) happens before capture starts: its own
     // signing is the test's business, not the crate's.
     let world = world().await;
-    let secret = world.role_creds.secret_access_key().to_string();
-    let session = world.role_creds.session_token().unwrap().to_string();
+    let secret = role_creds(&world).secret_access_key().to_string();
+    let session = role_creds(&world).session_token().unwrap().to_string();
 
     let buffer = Buffer::default();
     tracing::subscriber::set_global_default(
@@ -66,13 +66,13 @@ async fn trace_logs_of_a_full_token_build_hold_no_secrets() {
     // build: a real GetCallerIdentity to moto, the signed GetRole, the signed STS request.
     std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
     std::env::set_var("AWS_REGION", REGION);
-    std::env::set_var("AWS_ACCESS_KEY_ID", world.role_creds.access_key_id());
+    std::env::set_var("AWS_ACCESS_KEY_ID", role_creds(&world).access_key_id());
     std::env::set_var("AWS_SECRET_ACCESS_KEY", &secret);
     std::env::set_var("AWS_SESSION_TOKEN", &session);
     let creds = load_credentials().await.unwrap();
     let params = LoginParams {
         region: REGION.to_string(),
-        sts_endpoint: Some(world.moto.endpoint()),
+        sts_endpoint: Some(world.endpoint()),
         server_id_header_value: Some("consul.example.com".to_string()),
         include_entity: true,
     };
