@@ -1,0 +1,140 @@
+//! Benchmark 2: `health-sync` idling — nothing changes in ECS, so after its first sync it
+//! should only read the task metadata once a second and write nothing to Consul.
+
+use std::fs;
+use std::sync::Arc;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+use nix::sys::signal::Signal;
+use testkit::aws::AwsWorld;
+
+use crate::proc::{thread_cpu, vm_hwm_kib, vm_rss_kib, Tracked};
+use crate::report::{fmt_kib, Row, Section};
+use crate::world::World;
+use crate::Context;
+
+/// How long health-sync runs before the window opens: start-up, the first sync (which
+/// writes every check once) and a margin.
+const SETTLE: Duration = Duration::from_secs(3);
+
+/// Runs the benchmark.
+pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
+    let world = World::start(aws);
+    let dir = tempfile::tempdir().context("temp dir")?;
+    let bootstrap = dir.path().join("bootstrap");
+    fs::create_dir(&bootstrap)?;
+    // mesh-init registers the service and writes the service token health-sync uses.
+    world.mesh_init(&ctx.binary, &bootstrap)?;
+    world.ecs.set_container_health("app", "HEALTHY");
+
+    let log = dir.path().join("health-sync.stderr.log");
+    let config = world.config(&bootstrap);
+    let mut cmd = world.command(&ctx.binary, &["health-sync"], &config, &log)?;
+    let hs = Tracked::spawn(&mut cmd)?;
+    let pid = hs.pid();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("health-sync started")
+    {
+        if hs.exited() || Instant::now() > deadline {
+            bail!(
+                "health-sync did not start:\n{}",
+                fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        sleep(Duration::from_millis(20));
+    }
+    sleep(SETTLE);
+
+    let consul_before = world.consul.requests().len();
+    let ecs_before = world.ecs.request_count();
+    let (cpu_before, threads_before) = thread_cpu(pid)?;
+    let opened = Instant::now();
+    sleep(ctx.idle);
+    let (cpu_after, threads_after) = thread_cpu(pid)?;
+    let window = opened.elapsed();
+    let hwm = vm_hwm_kib(pid).context("VmHWM of health-sync")?;
+    let rss = vm_rss_kib(pid).context("VmRSS of health-sync")?;
+    let consul = world.consul.requests();
+    let polls = world.ecs.request_count().saturating_sub(ecs_before);
+    let in_window = &consul[consul_before.min(consul.len())..];
+    let writes = in_window.iter().filter(|r| r.method != "GET").count();
+
+    hs.signal(Signal::SIGTERM)?;
+    let usage = hs.wait(Duration::from_secs(30))?;
+
+    let cpu = cpu_after.saturating_sub(cpu_before);
+    let per_poll = if polls == 0 {
+        "no polls".to_string()
+    } else {
+        format!("{:.3} ms", cpu.as_secs_f64() * 1e3 / polls as f64)
+    };
+    let idle_s = window.as_secs_f64();
+    let rows = vec![
+        Row::new(
+            "peak RSS (VmHWM at the end of the idle window)",
+            fmt_kib(hwm as f64),
+            format!(
+                "current RSS {}; whole life incl. shutdown (wait4 ru_maxrss) {}",
+                fmt_kib(rss as f64),
+                fmt_kib(usage.max_rss_kib as f64)
+            ),
+        ),
+        Row::new(
+            "CPU time per poll",
+            per_poll,
+            format!(
+                "{:.1} ms CPU over {idle_s:.1} s idle, {polls} polls (task metadata GETs); \
+                 {:.4} % of one core",
+                cpu.as_secs_f64() * 1e3,
+                100.0 * cpu.as_secs_f64() / idle_s
+            ),
+        ),
+        Row::new(
+            "Consul writes while idle",
+            writes.to_string(),
+            format!(
+                "{} Consul requests in all in the window; expected 0 writes",
+                in_window.len()
+            ),
+        ),
+        Row::new(
+            "whole life CPU, user+sys (wait4)",
+            format!("{:.1} ms", usage.cpu().as_secs_f64() * 1e3),
+            format!(
+                "start-up, first sync, {idle_s:.0} s idle and the SIGTERM shutdown \
+                 (checks critical, logout); exit {:?}",
+                usage.exit
+            ),
+        ),
+    ];
+    let threads_note = if threads_before == threads_after {
+        format!("{threads_after} thread(s) throughout")
+    } else {
+        format!(
+            "thread count changed {threads_before} → {threads_after}: the CPU of threads \
+             that exited in the window is missing"
+        )
+    };
+    Ok(Section {
+        name: "health-sync".to_string(),
+        method: format!(
+            "The mesh-init world (ACLs and login on; a separate Consul and ECS metadata \
+             emulator, same moto). mesh-init runs once to register `web` and write the \
+             service token, the `app` container is set HEALTHY, then `consul-ecs \
+             health-sync` starts with its default 1 s poll interval. After it logs \
+             `health-sync started` and {SETTLE:?} more (its first sync writes each check \
+             once), the idle window opens for {idle_s:.1} s with nothing changing. CPU in \
+             the window is the sum of `se.sum_exec_runtime` over the process's threads \
+             from `/proc/<pid>/task/*/sched` (ns resolution; {threads_note}); polls are \
+             the task-metadata requests the ECS emulator saw; Consul writes are the \
+             non-GET requests the Consul emulator saw. Peak RSS is `VmHWM` of \
+             `/proc/<pid>/status` at the end of the window; the process is then sent \
+             SIGTERM and reaped with `wait4`."
+        ),
+        rows,
+    })
+}

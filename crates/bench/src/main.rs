@@ -1,0 +1,194 @@
+//! `make bench`: whole-process benchmarks of the release `consul-ecs` binary against the
+//! emulators, real Envoy and moto on loopback, written to `BENCHMARKS.md`.
+//!
+//! One module per benchmark, each returning a [`report::Section`]; a benchmark that fails
+//! is reported as such in its section and the others still run. Benchmarks are not tests:
+//! nothing here has a pass/fail threshold.
+
+mod binary;
+mod envoy_entrypoint;
+mod health_sync;
+mod machine;
+mod mesh_init;
+mod proc;
+mod report;
+mod stats;
+mod world;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use clap::Parser;
+use testkit::aws::AwsWorld;
+
+use report::{Report, Section};
+
+/// Benchmark names, in run order.
+const ALL: &[&str] = &["binary", "mesh-init", "envoy-entrypoint", "health-sync"];
+
+/// Command-line arguments.
+#[derive(Debug, Parser)]
+#[command(about = "Measure the consul-ecs binary and write BENCHMARKS.md")]
+struct Args {
+    /// Where to write the report.
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    out: PathBuf,
+    /// The binary to measure; default: build it with `cargo build --release --bin
+    /// consul-ecs` and use `target/release/consul-ecs`.
+    #[arg(long)]
+    binary: Option<PathBuf>,
+    /// Measured runs of mesh-init (and of its floor) and of `version`.
+    #[arg(long, default_value_t = 9)]
+    runs: usize,
+    /// Trials of the envoy-entrypoint stop latency.
+    #[arg(long, default_value_t = 20)]
+    stop_trials: usize,
+    /// Length of health-sync's idle window in seconds.
+    #[arg(long, default_value_t = 60)]
+    idle_secs: u64,
+    /// Run only these benchmarks (comma-separated: binary, mesh-init, envoy-entrypoint,
+    /// health-sync).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+/// What every benchmark gets.
+pub struct Context {
+    /// The binary under test.
+    pub binary: PathBuf,
+    /// Measured runs for the short-lived commands.
+    pub runs: usize,
+    /// Stop-latency trials.
+    pub stop_trials: usize,
+    /// health-sync's idle window.
+    pub idle: Duration,
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("bench: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let started = Instant::now();
+    let args = Args::parse();
+    for name in &args.only {
+        if !ALL.contains(&name.as_str()) {
+            bail!("unknown benchmark {name:?}; known: {}", ALL.join(", "));
+        }
+    }
+    if args.runs == 0 || args.stop_trials == 0 {
+        bail!("--runs and --stop-trials must be at least 1");
+    }
+    let binary = match &args.binary {
+        Some(path) => path
+            .canonicalize()
+            .with_context(|| format!("--binary {}", path.display()))?,
+        None => build_release()?,
+    };
+    let ctx = Context {
+        binary,
+        runs: args.runs,
+        stop_trials: args.stop_trials,
+        idle: Duration::from_secs(args.idle_secs),
+    };
+    let machine = machine::facts();
+    let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|n| n == name);
+
+    // moto takes seconds to start; mesh-init and health-sync share one.
+    let mut aws: Option<Arc<AwsWorld>> = None;
+    let mut shared_aws = || -> Result<Arc<AwsWorld>> {
+        if let Some(a) = &aws {
+            return Ok(a.clone());
+        }
+        let a = Arc::new(guarded(|| Ok(AwsWorld::start(world::SERVICE)))?);
+        aws = Some(a.clone());
+        Ok(a)
+    };
+
+    let mut sections = Vec::new();
+    for &name in ALL.iter().filter(|n| wanted(n)) {
+        eprintln!("bench: {name} …");
+        let t = Instant::now();
+        let result = match name {
+            "binary" => guarded(|| binary::run(&ctx)),
+            "mesh-init" => shared_aws().and_then(|aws| guarded(|| mesh_init::run(&ctx, aws))),
+            "envoy-entrypoint" => guarded(|| envoy_entrypoint::run(&ctx)),
+            "health-sync" => shared_aws().and_then(|aws| guarded(|| health_sync::run(&ctx, aws))),
+            other => Err(anyhow!("no benchmark {other}")),
+        };
+        let section = result.unwrap_or_else(|e| {
+            eprintln!("bench: {name} failed: {e:#}");
+            Section::failed(name, "The benchmark did not complete; see the note.", &e)
+        });
+        for row in &section.rows {
+            eprintln!("  {}: {}  {}", row.metric, row.value, row.note);
+        }
+        eprintln!("bench: {name} took {:.1} s", t.elapsed().as_secs_f64());
+        sections.push(section);
+    }
+
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let report = Report {
+        command: format!("cargo run --release -p bench -- {}", argv.join(" "))
+            .trim_end()
+            .to_string(),
+        machine,
+        harness_seconds: started.elapsed().as_secs_f64(),
+        sections,
+    };
+    std::fs::write(&args.out, report.to_markdown())
+        .with_context(|| format!("write {}", args.out.display()))?;
+    eprintln!(
+        "bench: wrote {} in {:.0} s",
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Runs a benchmark, turning a panic (testkit's emulators panic on setup failures) into an
+/// error so the other benchmarks still run.
+fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".to_string());
+            Err(anyhow!("panicked: {message}"))
+        }
+    }
+}
+
+/// `cargo build --release --bin consul-ecs` in the workspace; returns the binary's path.
+fn build_release() -> Result<PathBuf> {
+    let root = testkit::paths::workspace_root();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!("bench: cargo build --release --bin consul-ecs …");
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--bin", "consul-ecs"])
+        .current_dir(&root)
+        .status()
+        .context("run cargo build")?;
+    if !status.success() {
+        bail!("cargo build --release --bin consul-ecs failed: {status}");
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| if t.is_absolute() { t } else { root.join(t) })
+        .unwrap_or_else(|| root.join("target"));
+    let binary = target.join("release").join("consul-ecs");
+    if !binary.is_file() {
+        bail!("built, but {} is not there", binary.display());
+    }
+    Ok(binary)
+}

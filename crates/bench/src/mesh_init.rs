@@ -1,0 +1,314 @@
+//! Benchmark 1: `mesh-init` with ACLs and the aws-iam login on, against the Consul
+//! emulator, the ECS metadata emulator and moto — next to the floor: the same requests and
+//! file writes issued back to back by a minimal in-process client.
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use serde_json::{json, Value};
+use testkit::aws::AwsWorld;
+
+use crate::proc::Usage;
+use crate::report::{fmt_kib, fmt_ms, Row, Section};
+use crate::stats::Summary;
+use crate::world::World;
+use crate::Context;
+
+/// Runs the benchmark on a world of its own (sharing moto).
+pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
+    let world = World::start(aws);
+    let dir = tempfile::tempdir().context("temp dir")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+
+    // Warm-up (not counted): the first exec reads the binary from disk, the emulators
+    // create the service for the first time. It also yields the bootstrap the floor
+    // writes and the request sequence it must match.
+    let warm_dir = dir.path().join("warm-up");
+    fs::create_dir(&warm_dir)?;
+    let before = world.consul.requests().len();
+    world.mesh_init(&ctx.binary, &warm_dir)?;
+    let ours = request_sequence(&world, before);
+    let bootstrap = fs::read(warm_dir.join("envoy-bootstrap.json"))
+        .context("read the warm-up run's envoy-bootstrap.json")?;
+    let floor = Floor::prepare(&world, &ctx.binary, bootstrap)?;
+    let floor_dir = dir.path().join("floor-warm-up");
+    fs::create_dir(&floor_dir)?;
+    let before = world.consul.requests().len();
+    runtime.block_on(floor.run(&floor_dir))?;
+    let floors = request_sequence(&world, before);
+    let same_requests = ours == floors;
+
+    let mut runs: Vec<Usage> = Vec::new();
+    let mut floor_times: Vec<Duration> = Vec::new();
+    // Interleaved, so both see the same background load.
+    for i in 0..ctx.runs {
+        let d = dir.path().join(format!("run-{i}"));
+        fs::create_dir(&d)?;
+        runs.push(world.mesh_init(&ctx.binary, &d)?);
+        let d = dir.path().join(format!("floor-{i}"));
+        fs::create_dir(&d)?;
+        floor_times.push(runtime.block_on(floor.run(&d))?);
+    }
+
+    let n = ctx.runs;
+    let wall = Summary::of_millis(&runs.iter().map(|u| u.wall).collect::<Vec<_>>())
+        .ok_or_else(|| anyhow!("no runs"))?;
+    let cpu = Summary::of_millis(&runs.iter().map(Usage::cpu).collect::<Vec<_>>())
+        .ok_or_else(|| anyhow!("no runs"))?;
+    let rss = Summary::of(
+        &runs
+            .iter()
+            .map(|u| u.max_rss_kib as f64)
+            .collect::<Vec<_>>(),
+    )
+    .ok_or_else(|| anyhow!("no runs"))?;
+    let fl = Summary::of_millis(&floor_times).ok_or_else(|| anyhow!("no floor runs"))?;
+    let rows = vec![
+        Row::new(
+            format!("wall time (median of {n})"),
+            fmt_ms(wall.median),
+            format!("min {} / max {}", fmt_ms(wall.min), fmt_ms(wall.max)),
+        ),
+        Row::new(
+            format!("floor: same requests + file writes (median of {n})"),
+            fmt_ms(fl.median),
+            format!("min {} / max {}", fmt_ms(fl.min), fmt_ms(fl.max)),
+        ),
+        Row::new(
+            "ratio mesh-init / floor (medians)",
+            format!("{:.2}×", wall.median / fl.median),
+            format!("overhead {} per run", fmt_ms(wall.median - fl.median)),
+        ),
+        Row::new(
+            "CPU time, user+sys (median)",
+            fmt_ms(cpu.median),
+            format!("min {} / max {}", fmt_ms(cpu.min), fmt_ms(cpu.max)),
+        ),
+        Row::new(
+            "peak RSS (median)",
+            fmt_kib(rss.median),
+            format!("max {}", fmt_kib(rss.max)),
+        ),
+    ];
+    let sequence = ours
+        .iter()
+        .map(|r| format!("`{r}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(Section {
+        name: "mesh-init".to_string(),
+        method: format!(
+            "One task's world on loopback: moto 5.2.5 (signature checks on) with the task role \
+             `consul-ecs-web` tagged `consul.hashicorp.com.service-name=web`; the Consul \
+             emulator with ACLs on, the `iam-ecs-service-token` aws-iam auth method (entity \
+             details, STS and IAM endpoints = moto) and its binding rule; the ECS metadata \
+             emulator serving a Fargate task. The config registers `web` (port 9090, one \
+             synced container, one upstream) and logs in (`consulLogin.enabled`, \
+             `includeEntity` default true, `stsEndpoint` = moto); the task role's temporary \
+             credentials come from the environment.\n\n\
+             Each run is `consul-ecs mesh-init` in a fresh bootstrap directory, from just \
+             before `spawn` to its exit (pidfd), with `wait4` rusage for CPU and peak RSS. \
+             One warm-up run of each kind is not counted; then {n} runs of mesh-init and {n} \
+             of the floor, interleaved.\n\n\
+             The floor is a minimal client in the harness process (reqwest on a \
+             current-thread tokio runtime, a fresh connection pool per run, created before \
+             the clock starts) making the same requests mesh-init made — the Consul \
+             emulator's log shows, for mesh-init: {sequence} — plus the ECS metadata `GET` \
+             and moto's `sts:GetCallerIdentity` (the bearer token with entity details needs \
+             the caller's ARN; built with the same `iam-login` crate, so signing is inside \
+             the floor too). Registration bodies are what `mesh::build_registrations` \
+             produces for this config (serialised before the clock starts); the Envoy \
+             bootstrap is the warm-up run's file. The floor writes what mesh-init writes, \
+             the same way: the token and the bootstrap through a temporary file \
+             (mode 0600), `fsync` and `rename` (and an `fsync` of the directory after the \
+             token), and the binary copy (copy, chmod 0755, \
+             rename). Request sequences identical (method and path, Consul side): \
+             {same_requests}. What the ratio leaves for mesh-init itself is process \
+             start-up, the config and metadata decoding, credential loading, the bootstrap \
+             generation and three HTTP clients instead of one."
+        ),
+        rows,
+    })
+}
+
+/// `METHOD /path` of every Consul request since index `from`.
+fn request_sequence(world: &World, from: usize) -> Vec<String> {
+    world.consul.requests()[from..]
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+/// The floor's inputs, prepared before any clock starts.
+struct Floor {
+    ecs_task_url: String,
+    consul: String,
+    login_body: Value,
+    registrations: Vec<Vec<u8>>,
+    proxy_id: String,
+    bootstrap: Vec<u8>,
+    binary: std::path::PathBuf,
+    creds: iam_login::Credentials,
+    params: iam_login::LoginParams,
+}
+
+impl Floor {
+    fn prepare(world: &World, binary: &Path, bootstrap: Vec<u8>) -> Result<Floor> {
+        let config_text = world.config(Path::new("/unused")).to_string();
+        let cfg = config::parse(&config_text).map_err(|e| anyhow!("{e}"))?;
+        let task: ecs::TaskMetadata =
+            serde_json::from_value(world.task.clone()).context("decode the emulated task")?;
+        let regs = mesh::build_registrations(&cfg, &task).map_err(|e| anyhow!("{e}"))?;
+        let registrations = regs
+            .in_order()
+            .into_iter()
+            .map(serde_json::to_vec)
+            .collect::<Result<Vec<_>, _>>()?;
+        let meta = iam_login::login_meta(
+            task.task_id().map_err(|e| anyhow!("{e}"))?,
+            task.cluster(),
+            &Default::default(),
+        );
+        Ok(Floor {
+            ecs_task_url: format!("{}/task", world.ecs.uri()),
+            consul: world.consul.http_addr(),
+            login_body: json!({
+                "AuthMethod": testkit::consul::SERVICE_AUTH_METHOD,
+                "Meta": meta,
+            }),
+            registrations,
+            proxy_id: regs.proxy_id().to_string(),
+            bootstrap,
+            binary: binary.to_path_buf(),
+            creds: world.aws.credentials(world.aws.task_role()),
+            params: iam_login::LoginParams {
+                region: testkit::aws::REGION.to_string(),
+                sts_endpoint: Some(world.aws.endpoint()),
+                server_id_header_value: None,
+                include_entity: true,
+            },
+        })
+    }
+
+    /// One floor run into `dir`; returns the time from the first request to the last
+    /// write.
+    async fn run(&self, dir: &Path) -> Result<Duration> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .context("HTTP client")?;
+        let started = Instant::now();
+        let task = client
+            .get(&self.ecs_task_url)
+            .send()
+            .await?
+            .error_for_status()?;
+        task.bytes().await?;
+
+        let bearer = iam_login::bearer_token(&self.creds, &self.params)
+            .await
+            .map_err(|e| anyhow!("bearer token: {e}"))?;
+        let mut body = self.login_body.clone();
+        body["BearerToken"] = json!(bearer);
+        let login: Value = checked(
+            client
+                .post(format!("{}/v1/acl/login", self.consul))
+                .json(&body)
+                .send()
+                .await?,
+        )
+        .await?
+        .json()
+        .await?;
+        let secret = login["SecretID"]
+            .as_str()
+            .ok_or_else(|| anyhow!("login answer without SecretID"))?
+            .to_string();
+        write_atomic(&dir.join("service-token"), secret.as_bytes(), true)?;
+
+        checked(
+            client
+                .get(format!("{}/v1/acl/token/self?stale", self.consul))
+                .header("X-Consul-Token", &secret)
+                .send()
+                .await?,
+        )
+        .await?;
+        for registration in &self.registrations {
+            checked(
+                client
+                    .put(format!("{}/v1/agent/service/register", self.consul))
+                    .header("X-Consul-Token", &secret)
+                    .body(registration.clone())
+                    .send()
+                    .await?,
+            )
+            .await?;
+        }
+        checked(
+            client
+                .get(format!(
+                    "{}/v1/agent/service/{}",
+                    self.consul, self.proxy_id
+                ))
+                .header("X-Consul-Token", &secret)
+                .send()
+                .await?,
+        )
+        .await?
+        .bytes()
+        .await?;
+        // Any answer will do, as for mesh-init (usually 404: no proxy-defaults).
+        client
+            .get(format!("{}/v1/config/proxy-defaults/global", self.consul))
+            .header("X-Consul-Token", &secret)
+            .send()
+            .await?
+            .bytes()
+            .await?;
+        write_atomic(&dir.join("envoy-bootstrap.json"), &self.bootstrap, false)?;
+        let copy = dir.join("consul-ecs");
+        let tmp = dir.join(".consul-ecs.tmp");
+        fs::copy(&self.binary, &tmp)?;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755))?;
+        fs::rename(&tmp, &copy)?;
+        Ok(started.elapsed())
+    }
+}
+
+async fn checked(resp: reqwest::Response) -> Result<reqwest::Response> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let url = resp.url().path().to_string();
+    let text = resp.text().await.unwrap_or_default();
+    bail!("{url}: {status} {text}")
+}
+
+/// Temporary file (mode 0600), write, fsync, rename, and for the token also fsync the
+/// directory: what mesh-init does for each file.
+fn write_atomic(path: &Path, data: &[u8], sync_dir: bool) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(data)?;
+    file.sync_all()?;
+    fs::rename(&tmp, path)?;
+    if let (true, Some(parent)) = (sync_dir, path.parent()) {
+        fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
