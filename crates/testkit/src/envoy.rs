@@ -27,7 +27,9 @@ pub fn envoy_binary() -> PathBuf {
 /// Outcome of `envoy --mode validate`.
 #[derive(Debug)]
 pub struct Validation {
+    /// Envoy exited 0 and said `OK`.
     pub ok: bool,
+    /// Everything Envoy printed (stdout then stderr).
     pub output: String,
 }
 

@@ -2,6 +2,15 @@
 //! components the tests use (moto, Envoy). Never linked into the shipped binary.
 //!
 //! A helper that cannot find a real component fails loudly: tests never skip silently.
+//!
+//! - [`aws`]: moto with an admin user and ECS-like task roles ([`aws::AwsWorld`]), and an
+//!   ECS container credentials endpoint ([`aws::CredentialsEndpoint`]).
+//! - [`consul`]: the Consul HTTP API emulator, with helpers that create the aws-iam auth
+//!   methods as v0.6.2 deployments do and log in like the task's containers.
+//! - [`ecs_metadata`]: the ECS task metadata v4 emulator.
+//! - [`envoy`], [`moto`], [`paths`]: the real Envoy and moto from the project venv.
+//!
+//! The binary `consul-ecs-testkit` runs the emulators as processes (demo, scripts).
 
 pub mod aws;
 pub mod consul;

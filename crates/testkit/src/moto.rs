@@ -42,6 +42,7 @@ impl Moto {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The port moto listens on.
     pub fn port(&self) -> u16 {
         self.port
     }

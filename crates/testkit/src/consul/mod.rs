@@ -8,6 +8,11 @@
 //! injected (`faults()`), the server can be taken down and brought back on the same port,
 //! and every request is logged without its token.
 //!
+//! With a [`crate::aws::AwsWorld`], [`ConsulEmulator::configure_iam_auth`] and
+//! [`ConsulEmulator::configure_client_auth`] create the auth methods and binding rules a
+//! v0.6.2 deployment has, and [`ConsulEmulator::aws_login`] /
+//! [`ConsulEmulator::login_client_token`] log in with a task role's credentials.
+//!
 //! ```no_run
 //! use testkit::consul::{ConsulEmulator, EmulatorOptions};
 //! let consul = ConsulEmulator::start(EmulatorOptions { acls_enabled: true, ..Default::default() });
