@@ -1,0 +1,506 @@
+//! One mesh task's whole life, played with the real `consul-ecs` binary as ECS would run
+//! its containers: mesh-init, envoy-entrypoint with the real Envoy, health-sync, and an
+//! app under app-entrypoint; then ECS flips the app's health and stops the task.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use nix::sys::signal::Signal;
+use serde_json::json;
+use testkit::aws::{AwsWorld, CredentialsEndpoint};
+use testkit::consul::{ConsulEmulator, EmulatorOptions, IamAuthOptions};
+use testkit::ecs_metadata::{fargate_task, EcsMetadataEmulator, CLUSTER_NAME};
+
+use crate::observer::{check_interrupted, container_statuses, mark_container, Observer};
+use crate::probe::Probe;
+use crate::procs::Container;
+use crate::timeline::Timeline;
+
+/// The service (and task family) the demo task runs.
+const SERVICE: &str = "web";
+/// What ECS waits before SIGKILL (the Fargate default `stopTimeout`).
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+/// app-entrypoint's `-shutdown-delay`: the app keeps serving this long after SIGTERM.
+const APP_SHUTDOWN_DELAY: &str = "2s";
+
+/// What the demo needs from outside.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The `consul-ecs` binary under demonstration.
+    pub binary: PathBuf,
+    /// The Envoy executable.
+    pub envoy: PathBuf,
+    /// A Python 3 interpreter, for the tiny app (`python3 -m http.server`).
+    pub python: PathBuf,
+    /// Where the bootstrap directory and the containers' logs go (kept afterwards).
+    pub work_dir: PathBuf,
+}
+
+/// How the run went: the checks the summary printed, each with whether it held.
+#[derive(Debug, Default)]
+pub struct Verdict {
+    /// `(what, held)` for every property the demo shows.
+    pub checks: Vec<(String, bool)>,
+}
+
+impl Verdict {
+    fn check(&mut self, what: impl Into<String>, held: bool) {
+        self.checks.push((what.into(), held));
+    }
+
+    /// Whether every check held.
+    pub fn all_held(&self) -> bool {
+        self.checks.iter().all(|(_, held)| *held)
+    }
+}
+
+/// Plays the task's life; returns the summary's checks. Every process started is stopped
+/// before this returns, also on error or interruption.
+pub fn run(opts: &Options) -> Result<Verdict> {
+    let tl = Timeline::start();
+    let bootstrap_dir = opts.work_dir.join("consul");
+    let logs = opts.work_dir.join("logs");
+    for dir in [&bootstrap_dir, &logs] {
+        fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    }
+
+    tl.heading("The world: AWS (moto), Consul (emulator, ACLs on), ECS task metadata (emulator)");
+    let aws = AwsWorld::start(SERVICE);
+    let role = aws.task_role();
+    tl.event(
+        "aws",
+        format!(
+            "moto at {}: IAM role {} tagged consul.hashicorp.com.service-name={SERVICE}; \
+             task credentials from sts:AssumeRole",
+            aws.endpoint(),
+            role.arn
+        ),
+    );
+    check_interrupted()?;
+    let credentials = CredentialsEndpoint::start(role);
+    tl.event(
+        "aws",
+        format!(
+            "container credentials endpoint {} (AWS_CONTAINER_CREDENTIALS_FULL_URI, as ECS serves a task role)",
+            credentials.full_uri()
+        ),
+    );
+
+    let consul = ConsulEmulator::start(EmulatorOptions {
+        acls_enabled: true,
+        ..Default::default()
+    });
+    consul.configure_iam_auth(&aws, &IamAuthOptions::default());
+    consul.configure_client_auth(&aws);
+    check_interrupted()?;
+    tl.event(
+        "consul",
+        format!(
+            "emulator at {}: ACLs on (default deny); auth methods iam-ecs-service-token \
+             (binding rule: service identity from the role tag) and iam-ecs-client-token \
+             (role consul-ecs-client-role), both validating logins against moto",
+            consul.http_addr()
+        ),
+    );
+
+    let task = fargate_task(
+        SERVICE,
+        &[
+            "app",
+            "sidecar-proxy",
+            "consul-client",
+            "consul-ecs-mesh-init",
+            "consul-ecs-health-sync",
+        ],
+    );
+    let task_arn = task["TaskARN"].as_str().unwrap_or_default().to_string();
+    let task_id = task_arn.rsplit('/').next().unwrap_or_default().to_string();
+    let ecs = EcsMetadataEmulator::start(task);
+    tl.event(
+        "ecs",
+        format!(
+            "task {task_id} (family {SERVICE}) RUNNING; metadata at {}",
+            ecs.uri()
+        ),
+    );
+
+    let mut obs = Observer::new(&tl, &consul, &ecs);
+    let world = World {
+        opts,
+        aws: &aws,
+        credentials: &credentials,
+        consul: &consul,
+        ecs: &ecs,
+        bootstrap_dir,
+        logs,
+        task_id,
+    };
+    let result = play(&world, &mut obs);
+    match &result {
+        Err(e) if e.downcast_ref::<crate::observer::Interrupted>().is_some() => {
+            tl.event("demo", "interrupted: stopping every process of the task");
+        }
+        Err(_) => obs.dump_logs(20),
+        Ok(_) => {}
+    }
+    let killed = obs.kill_all();
+    if !killed.is_empty() {
+        tl.event("demo", format!("killed what was still running: {killed:?}"));
+    }
+    result
+}
+
+/// Everything the scenario uses.
+struct World<'a> {
+    opts: &'a Options,
+    aws: &'a AwsWorld,
+    credentials: &'a CredentialsEndpoint,
+    consul: &'a ConsulEmulator,
+    ecs: &'a EcsMetadataEmulator,
+    bootstrap_dir: PathBuf,
+    logs: PathBuf,
+    task_id: String,
+}
+
+impl World<'_> {
+    /// A command with the clean environment of a container plus `env`.
+    fn command(&self, program: &Path, args: &[&str], env: &[(String, String)]) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.args(args).env_clear().current_dir(&self.bootstrap_dir);
+        if let Some(path) = std::env::var_os("PATH") {
+            cmd.env("PATH", path);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    fn log(&self, container: &str) -> PathBuf {
+        self.logs.join(format!("{container}.log"))
+    }
+
+    /// The copy of consul-ecs that mesh-init leaves in the bootstrap directory: the
+    /// sidecar and app containers run it as their entrypoint.
+    fn binary_copy(&self) -> PathBuf {
+        self.bootstrap_dir.join("consul-ecs")
+    }
+}
+
+fn play(w: &World, obs: &mut Observer) -> Result<Verdict> {
+    let tl = obs.timeline;
+    let app_port = testkit::paths::free_port();
+    let config = json!({
+        "bootstrapDir": w.bootstrap_dir,
+        "healthSyncContainers": ["app"],
+        "consulHTTPAddr": w.consul.http_addr(),
+        "consulLogin": {"enabled": true, "stsEndpoint": w.aws.endpoint()},
+        "service": {"name": SERVICE, "port": app_port},
+    })
+    .to_string();
+    let task_env = |extra: &[(String, String)]| {
+        let mut env = vec![
+            ("CONSUL_ECS_CONFIG_JSON".to_string(), config.clone()),
+            ("ECS_CONTAINER_METADATA_URI_V4".to_string(), w.ecs.uri()),
+            ("CONSUL_HTTP_ADDR".to_string(), w.consul.http_addr()),
+        ];
+        env.extend_from_slice(extra);
+        env
+    };
+
+    // --- consul-client ---------------------------------------------------------------
+    tl.heading("Start-up");
+    obs.consul_actor = "consul-client";
+    let client = w
+        .consul
+        .login_client_token(w.aws, w.aws.task_role(), &w.task_id, CLUSTER_NAME);
+    let client_token = w.bootstrap_dir.join("client-token");
+    write_secret(&client_token, &client.secret_id)?;
+    tl.event(
+        "consul-client",
+        "consul login -method iam-ecs-client-token (done by the demo: the agent itself is \
+         the emulator); token written to client-token (0600)",
+    );
+    obs.tick()?;
+
+    // --- mesh-init -------------------------------------------------------------------
+    obs.consul_actor = "mesh-init";
+    let mesh_init = Container::start(
+        "consul-ecs-mesh-init",
+        "mesh-init",
+        w.command(
+            &w.opts.binary,
+            &["mesh-init"],
+            &task_env(&w.credentials.env()),
+        ),
+        &w.log("consul-ecs-mesh-init"),
+    )?;
+    obs.add(mesh_init);
+    obs.wait_for("mesh-init to finish", Duration::from_secs(60), |o| {
+        !o.running("consul-ecs-mesh-init")
+    })?;
+    if container_code(w.ecs, "consul-ecs-mesh-init") != Some(0) {
+        bail!("mesh-init failed (its log is below)");
+    }
+    tl.event(
+        "mesh-init",
+        format!("bootstrapDir now holds: {}", list_dir(&w.bootstrap_dir)),
+    );
+
+    // --- health-sync -----------------------------------------------------------------
+    obs.consul_actor = "health-sync";
+    let health_sync = Container::start(
+        "consul-ecs-health-sync",
+        "health-sync",
+        w.command(&w.opts.binary, &["health-sync"], &task_env(&[])),
+        &w.log("consul-ecs-health-sync"),
+    )?;
+    obs.add(health_sync);
+    let hs_log = w.log("consul-ecs-health-sync");
+    obs.wait_for("health-sync to start", Duration::from_secs(20), |_| {
+        fs::read_to_string(&hs_log).is_ok_and(|l| l.contains("health-sync started"))
+    })?;
+    tl.event(
+        "health-sync",
+        "polling the task metadata every 1s; the app has no ECS health yet, so its check stays critical",
+    );
+
+    // --- sidecar-proxy ---------------------------------------------------------------
+    let admin_port = testkit::paths::free_port();
+    let bootstrap = w.bootstrap_dir.join("envoy-bootstrap.json");
+    let admin_override = format!(
+        "admin: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {admin_port}}}}}}}"
+    );
+    let envoy = w.opts.envoy.to_string_lossy().into_owned();
+    let bootstrap_arg = bootstrap.to_string_lossy().into_owned();
+    let sidecar = Container::start(
+        "sidecar-proxy",
+        "envoy",
+        w.command(
+            &w.binary_copy(),
+            &[
+                "envoy-entrypoint",
+                &envoy,
+                "--config-path",
+                &bootstrap_arg,
+                "--config-yaml",
+                &admin_override,
+                "--disable-hot-restart",
+                "--log-level",
+                "info",
+            ],
+            &task_env(&[]),
+        ),
+        &w.log("sidecar-proxy"),
+    )?;
+    obs.add(sidecar);
+    tl.note(format!(
+        "the bootstrap's admin address is 127.0.0.1:19000; the demo moves it to the free port \
+         {admin_port} (--config-yaml) so it never collides with another Envoy on this machine"
+    ));
+    obs.watch_envoy(admin_port);
+    obs.wait_for(
+        "Envoy's admin port to answer",
+        Duration::from_secs(20),
+        |o| matches!(o.envoy_state(), Some(Probe::Answer { .. })),
+    )?;
+    tl.note(
+        "Envoy asks the Consul agent's gRPC port (127.0.0.1:8502) for its listeners and clusters \
+         (xDS); the emulator serves only the HTTP API, so Envoy stays PRE_INITIALIZING and never \
+         opens the public listener :20000. Its admin port answers, which is what the demo watches",
+    );
+
+    // --- app -------------------------------------------------------------------------
+    let python = w.opts.python.to_string_lossy().into_owned();
+    let port_arg = app_port.to_string();
+    let app = Container::start(
+        "app",
+        "app",
+        w.command(
+            &w.binary_copy(),
+            &[
+                "app-entrypoint",
+                "-shutdown-delay",
+                APP_SHUTDOWN_DELAY,
+                &python,
+                "-m",
+                "http.server",
+                &port_arg,
+                "--bind",
+                "127.0.0.1",
+            ],
+            &[],
+        ),
+        &w.log("app"),
+    )?;
+    obs.add(app);
+    obs.watch_app(app_port);
+    obs.wait_for("the app to serve HTTP", Duration::from_secs(20), |o| {
+        matches!(o.app_state(), Some(Probe::Answer { .. }))
+    })?;
+
+    // --- health ------------------------------------------------------------------------
+    tl.heading("ECS health of the app, mirrored into Consul by health-sync");
+    let check_id = format!("{SERVICE}-{}-app-consul-ecs", w.task_id);
+    for status in ["HEALTHY", "UNHEALTHY", "HEALTHY"] {
+        w.ecs.set_container_health("app", status);
+        tl.event("ecs", format!("metadata: app Health {status}"));
+        let want = if status == "HEALTHY" {
+            "passing"
+        } else {
+            "critical"
+        };
+        let consul = w.consul;
+        obs.wait_for(
+            &format!("check {check_id} to become {want}"),
+            Duration::from_secs(10),
+            |_| check_status(consul, &check_id).as_deref() == Some(want),
+        )?;
+    }
+
+    // --- stop ----------------------------------------------------------------------------
+    tl.heading("StopTask: every container gets SIGTERM at once");
+    let t0 = tl.elapsed();
+    for (name, desired, known) in container_statuses(w.ecs) {
+        if desired != "STOPPED" {
+            mark_container(w.ecs, &name, "STOPPED", &known, None);
+        }
+    }
+    tl.event(
+        "ecs",
+        "metadata: every container DesiredStatus STOPPED; SIGTERM to health-sync, \
+         sidecar-proxy and app",
+    );
+    for name in ["consul-ecs-health-sync", "sidecar-proxy", "app"] {
+        if let Some(c) = obs.container(name) {
+            c.signal(Signal::SIGTERM)?;
+        }
+    }
+    tl.note(format!(
+        "app-entrypoint holds SIGTERM for {APP_SHUTDOWN_DELAY}; envoy-entrypoint keeps Envoy up \
+         until every application container is STOPPED; health-sync marks its checks critical and \
+         logs out both tokens"
+    ));
+    obs.wait_for("every container to exit", STOP_TIMEOUT, |o| {
+        o.running_names().is_empty()
+    })?;
+    mark_container(w.ecs, "consul-client", "STOPPED", "STOPPED", Some(0));
+    tl.event(
+        "ecs",
+        "metadata: consul-client STOPPED (the agent has no process here: the emulator plays it)",
+    );
+    obs.tick()?;
+
+    // --- summary -------------------------------------------------------------------------
+    tl.heading("What this run showed");
+    let marks = obs.marks().clone();
+    let mut verdict = Verdict::default();
+    let exited = |name: &str| marks.exited.get(name).copied();
+    let code = |name: &str| container_code(w.ecs, name);
+    verdict.check(
+        "mesh-init logged in and registered the service and its sidecar",
+        w.consul.services().len() == 2,
+    );
+    let app_after = exited("app").map(|t| t.saturating_sub(t0));
+    verdict.check(
+        format!(
+            "the app got SIGTERM only after the {APP_SHUTDOWN_DELAY} shutdown delay (exited {})",
+            app_after.map_or("never".into(), |d| format!(
+                "{:.2}s after T0",
+                d.as_secs_f64()
+            ))
+        ),
+        app_after.is_some_and(|d| d >= Duration::from_secs(2)),
+    );
+    verdict.check(
+        "Envoy kept answering on its admin port while the app was shutting down",
+        marks
+            .envoy_last_answer
+            .is_some_and(|t| t > t0 + Duration::from_secs(1)),
+    );
+    verdict.check(
+        "Envoy outlived the app and stopped only after it (envoy-entrypoint exited 0)",
+        matches!((exited("app"), exited("sidecar-proxy")), (Some(a), Some(e)) if e >= a)
+            && code("sidecar-proxy") == Some(0),
+    );
+    verdict.check(
+        "health-sync left the app's check critical",
+        check_status(w.consul, &check_id).as_deref() == Some("critical"),
+    );
+    let login_tokens = w
+        .consul
+        .tokens()
+        .iter()
+        .filter(|t| !t.auth_method.is_empty())
+        .count();
+    verdict.check(
+        format!("health-sync logged out the service and client tokens ({login_tokens} login tokens left)"),
+        login_tokens == 0 && code("consul-ecs-health-sync") == Some(0),
+    );
+    for (what, held) in &verdict.checks {
+        tl.event(
+            "demo",
+            format!("{} {what}", if *held { "ok  " } else { "FAIL" }),
+        );
+    }
+    tl.note(
+        "the registrations stay on the (emulated) agent: in ECS they leave with the consul-client \
+         agent, and the acl-controller reaps what a killed task leaves behind",
+    );
+    Ok(verdict)
+}
+
+/// A container's `ExitCode` in the task metadata.
+fn container_code(ecs: &EcsMetadataEmulator, name: &str) -> Option<i64> {
+    let task = ecs.task();
+    task["Containers"]
+        .as_array()?
+        .iter()
+        .find(|c| c["Name"] == json!(name))?["ExitCode"]
+        .as_i64()
+}
+
+fn check_status(consul: &ConsulEmulator, id: &str) -> Option<String> {
+    consul.checks().get(id)?["Status"]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Writes a token file readable by its owner only.
+fn write_secret(path: &Path, secret: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("create {}", path.display()))?;
+    file.write_all(secret.as_bytes())
+        .with_context(|| format!("write {}", path.display()))
+}
+
+/// `name (mode)` for every file in `dir`, sorted: shows what mesh-init left and that the
+/// token files are private.
+fn list_dir(dir: &Path) -> String {
+    let mut entries: Vec<String> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| {
+                    let mode = e
+                        .metadata()
+                        .map(|m| m.permissions().mode() & 0o777)
+                        .unwrap_or(0);
+                    format!("{} ({mode:04o})", e.file_name().to_string_lossy())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    entries.sort();
+    entries.join(", ")
+}

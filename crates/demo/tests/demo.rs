@@ -1,0 +1,300 @@
+//! The demo end to end: the built `demo` binary with the real `consul-ecs` binary, Envoy
+//! and moto. Checks the timeline's key events, the time limit, and that no process the
+//! demo started outlives it — after a normal run and after Ctrl-C (SIGINT).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// `consul-ecs` next to the demo binary (both in target/<profile>/). Fails, never skips,
+/// when it was not built.
+fn consul_ecs() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_BIN_EXE_demo")).with_file_name("consul-ecs");
+    assert!(
+        path.is_file(),
+        "{} not found: build it first (cargo build --bin consul-ecs; `make test` does)",
+        path.display()
+    );
+    path
+}
+
+/// A demo run in the background, its output in files (pipes could fill up and block it).
+struct DemoRun {
+    child: Child,
+    dir: tempfile::TempDir,
+    /// Every process seen below the demo while it ran: pid -> start time (to tell a
+    /// reused pid from the original process).
+    seen: BTreeMap<i32, u64>,
+}
+
+impl DemoRun {
+    fn start() -> DemoRun {
+        let dir = tempfile::tempdir().unwrap();
+        let stdout = std::fs::File::create(dir.path().join("stdout")).unwrap();
+        let stderr = std::fs::File::create(dir.path().join("stderr")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_demo"))
+            .arg("--binary")
+            .arg(consul_ecs())
+            .arg("--work-dir")
+            .arg(dir.path().join("work"))
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        DemoRun {
+            child,
+            dir,
+            seen: BTreeMap::new(),
+        }
+    }
+
+    fn read(&self, name: &str) -> String {
+        let mut text = String::new();
+        if let Ok(mut f) = std::fs::File::open(self.dir.path().join(name)) {
+            let _ = f.read_to_string(&mut text);
+        }
+        text
+    }
+
+    fn report(&self) -> String {
+        format!(
+            "---- demo stdout ----\n{}\n---- demo stderr ----\n{}",
+            self.read("stdout"),
+            self.read("stderr")
+        )
+    }
+
+    /// Records the demo's current descendants.
+    fn look(&mut self) {
+        for pid in descendants(self.child.id() as i32) {
+            if let Some(start) = start_time(pid) {
+                self.seen.entry(pid).or_insert(start);
+            }
+        }
+    }
+
+    /// Watches until the demo exits (recording its processes); returns the exit code.
+    fn wait(&mut self, limit: Duration) -> i32 {
+        let deadline = Instant::now() + limit;
+        loop {
+            self.look();
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                panic!("the demo ran longer than {limit:?}\n{}", self.report());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Asserts that nothing the demo started is still alive.
+    fn assert_no_process_left(&self) {
+        assert!(
+            self.seen.len() >= 5,
+            "the demo should have started moto, mesh-init, health-sync, two entrypoints, \
+             Envoy and the app; saw only {:?}\n{}",
+            self.seen,
+            self.report()
+        );
+        let alive: Vec<String> = self
+            .seen
+            .iter()
+            .filter(|(pid, start)| start_time(**pid) == Some(**start))
+            .map(|(pid, _)| {
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                format!(
+                    "{pid}: {}",
+                    String::from_utf8_lossy(&cmdline).replace('\0', " ")
+                )
+            })
+            .collect();
+        assert!(
+            alive.is_empty(),
+            "processes outlived the demo: {alive:?}\n{}",
+            self.report()
+        );
+    }
+}
+
+impl Drop for DemoRun {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn descendants(pid: i32) -> Vec<i32> {
+    let mut found = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(p) = queue.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in text.split_whitespace().filter_map(|c| c.parse().ok()) {
+                if !found.contains(&child) {
+                    found.push(child);
+                    queue.push(child);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Field 22 of /proc/<pid>/stat (start time in clock ticks), or None when the process is
+/// gone. A zombie counts as gone only once reaped: it still has its stat file.
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after it do not.
+    let rest = stat.rsplit_once(')')?.1;
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// `who` in the timeline's 14-wide column followed by the start of `what`.
+fn event(who: &str, what: &str) -> String {
+    format!("{who:<14}{what}")
+}
+
+/// Finds every needle in `stdout`, each after the previous one.
+fn find_in_order(stdout: &str, needles: &[String]) -> Result<(), String> {
+    let mut from = 0;
+    for needle in needles {
+        match stdout[from..].find(needle) {
+            Some(i) => from += i + needle.len(),
+            None => return Err(format!("{needle:?} not found (in this order)")),
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_whole_life_of_a_task_in_under_a_minute_and_nothing_left_behind() {
+    let started = Instant::now();
+    let mut run = DemoRun::start();
+    let code = run.wait(Duration::from_secs(90));
+    let took = started.elapsed();
+    assert_eq!(code, 0, "the demo failed\n{}", run.report());
+    assert!(
+        took < Duration::from_secs(60),
+        "the demo took {took:?}\n{}",
+        run.report()
+    );
+    let out = run.read("stdout");
+    let key_events = [
+        event("consul-client", "-> POST /v1/acl/login: 200"),
+        "created (login via iam-ecs-client-token, role consul-ecs-client-role)".into(),
+        event("mesh-init", "started container consul-ecs-mesh-init"),
+        event("mesh-init", "-> POST /v1/acl/login: 200"),
+        event("mesh-init", "-> GET /v1/acl/token/self?stale"),
+        event("mesh-init", "-> PUT /v1/agent/service/register: 200"),
+        event("mesh-init", "Consul: registered web-"),
+        "(connect-proxy web-sidecar-proxy, port 20000)".into(),
+        "created (login via iam-ecs-service-token, service identity web)".into(),
+        event("mesh-init", "exited with code 0"),
+        event("envoy", "admin 127.0.0.1:"),
+        "/ready: PRE_INITIALIZING (HTTP 503)".into(),
+        event("app", "GET 127.0.0.1:"),
+        event("ecs", "metadata: app Health HEALTHY"),
+        "-app-consul-ecs: critical -> passing".into(),
+        event("ecs", "metadata: app Health UNHEALTHY"),
+        "-app-consul-ecs: passing -> critical".into(),
+        event("ecs", "metadata: app Health HEALTHY"),
+        "-app-consul-ecs: critical -> passing".into(),
+        "every container DesiredStatus STOPPED; SIGTERM".into(),
+        event("health-sync", "-> POST /v1/acl/logout: 200"),
+        "-app-consul-ecs: passing -> critical".into(),
+        event("health-sync", "exited with code 0"),
+        event("app", "exited with code 143"),
+        event("envoy", "exited with code 0"),
+    ];
+    if let Err(e) = find_in_order(&out, &key_events) {
+        panic!("{e}\n{}", run.report());
+    }
+    for deleted in ["iam-ecs-client-token", "iam-ecs-service-token"] {
+        assert!(
+            out.lines()
+                .any(|l| l.contains(&event("health-sync", "Consul: token "))
+                    && l.contains(&format!("deleted (login via {deleted}"))),
+            "health-sync should log out the {deleted} token\n{}",
+            run.report()
+        );
+    }
+    assert_eq!(
+        out.matches("FAIL").count(),
+        0,
+        "every property should hold\n{}",
+        run.report()
+    );
+    assert!(
+        out.contains("ok   Envoy outlived the app"),
+        "{}",
+        run.report()
+    );
+    let logs = run.dir.path().join("work/logs");
+    assert!(
+        out.contains(&logs.display().to_string()),
+        "the log directory is printed\n{}",
+        run.report()
+    );
+    for container in [
+        "consul-ecs-mesh-init",
+        "consul-ecs-health-sync",
+        "sidecar-proxy",
+        "app",
+    ] {
+        assert!(
+            logs.join(format!("{container}.log")).is_file(),
+            "{container} log"
+        );
+    }
+    // No secret reaches the timeline: the client token file's content is not printed.
+    let secret = std::fs::read_to_string(run.dir.path().join("work/consul/client-token")).unwrap();
+    assert!(
+        !secret.is_empty() && !out.contains(&secret),
+        "{}",
+        run.report()
+    );
+    run.assert_no_process_left();
+}
+
+#[test]
+fn ctrl_c_stops_every_process_the_demo_started() {
+    let mut run = DemoRun::start();
+    // Interrupt once the whole task runs: Envoy, the app and health-sync are up.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !run.read("stdout").contains("metadata: app Health HEALTHY") {
+        run.look();
+        assert!(
+            run.child.try_wait().unwrap().is_none(),
+            "the demo ended early\n{}",
+            run.report()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the task never came up\n{}",
+            run.report()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run.look();
+    kill(Pid::from_raw(run.child.id() as i32), Signal::SIGINT).unwrap();
+    let code = run.wait(Duration::from_secs(15));
+    assert_eq!(code, 130, "interrupted runs exit 130\n{}", run.report());
+    assert!(
+        run.read("stdout")
+            .contains("interrupted: stopping every process"),
+        "{}",
+        run.report()
+    );
+    run.assert_no_process_left();
+}
