@@ -68,7 +68,7 @@ pub fn run(ctx: &Context) -> Result<Section> {
         "stripped release binary size",
         format!("{:.2} MiB", stripped as f64 / 1048576.0),
         format!(
-            "{} bytes; {linkage}ly linked; as built: {:.2} MiB",
+            "{} bytes; {linkage} linking; as built: {:.2} MiB",
             stripped,
             built as f64 / 1048576.0
         ),

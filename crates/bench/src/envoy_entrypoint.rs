@@ -23,9 +23,16 @@ use crate::Context;
 
 /// Idle time with Envoy up before each trial's SIGTERM.
 const IDLE: Duration = Duration::from_secs(1);
-/// Time between the SIGTERM to the entrypoint and the app stopping: the entrypoint is
-/// already polling the task metadata by then, as in ECS (the app takes a while to exit).
+/// Minimum time between the SIGTERM to the entrypoint and the app stopping: the
+/// entrypoint is already polling the task metadata by then, as in ECS (the app takes a
+/// while to exit).
 const HOLD: Duration = Duration::from_millis(300);
+/// envoy-entrypoint's default metadata poll interval. Its ticker starts at the SIGTERM, so
+/// a fixed hold would always stop the app at the same phase of the poll (right before a
+/// poll when the hold is a multiple of it: a flattering few ms). Trial `i` of `n` adds
+/// `i/n` of an interval to the hold, spreading the stop evenly over the poll's phases, as
+/// a real app's exit is.
+const POLL: Duration = Duration::from_millis(100);
 /// Envoy's log line for a handled SIGTERM.
 const SIGTERM_LINE: &str = "caught ENVOY_SIGTERM";
 
@@ -61,15 +68,16 @@ pub fn run(ctx: &Context) -> Result<Section> {
     );
     let ecs = EcsMetadataEmulator::start(task.clone());
     let dir = tempfile::tempdir().context("temp dir")?;
+    let n = ctx.stop_trials;
     let mut trials = Vec::new();
-    for i in 0..ctx.stop_trials {
+    for i in 0..n {
         ecs.set_task(task.clone());
         let d = dir.path().join(format!("trial-{i}"));
         fs::create_dir(&d)?;
-        trials.push(trial(ctx, &ecs, &envoy, &d).with_context(|| format!("trial {i}"))?);
+        let hold = HOLD + POLL * u32::try_from(i).unwrap_or(0) / u32::try_from(n).unwrap_or(1);
+        trials.push(trial(ctx, &ecs, &envoy, &d, hold).with_context(|| format!("trial {i}"))?);
     }
 
-    let n = trials.len();
     let latency = Summary::of_millis(&trials.iter().map(|t| t.latency).collect::<Vec<_>>())
         .ok_or_else(|| anyhow!("no trials"))?;
     let kib = |f: fn(&Trial) -> u64| {
@@ -110,7 +118,7 @@ pub fn run(ctx: &Context) -> Result<Section> {
             format!("stop latency: app STOPPED → Envoy SIGTERM (median of {n})"),
             fmt_ms(latency.median),
             format!(
-                "min {} / max {}; poll interval 100 ms (default)",
+                "min {} / max {}; metadata poll interval {POLL:?} (default)",
                 fmt_ms(latency.min),
                 fmt_ms(latency.max)
             ),
@@ -131,12 +139,15 @@ pub fn run(ctx: &Context) -> Result<Section> {
              loop`. After {IDLE:?} idle the entrypoint's own `VmHWM`/`VmRSS` are read from \
              `/proc/<pid>/status` (Envoy is a separate process, so its memory is not in \
              these) and its CPU over that second from `/proc/<pid>/task/*/sched`. Then the \
-             entrypoint gets SIGTERM, and {HOLD:?} later the harness reads the wall clock \
+             entrypoint gets SIGTERM, and {HOLD:?} plus i/{n} of the {POLL:?} poll interval \
+             later (trial i: the entrypoint's poll ticker starts at the SIGTERM, so a fixed \
+             delay would always hit the same phase of the poll; this spreads the stops \
+             evenly over it, as real app exits are) the harness reads the wall clock \
              and marks `app` STOPPED in the emulator. The latency is from that reading to \
              the timestamp of Envoy's `{SIGTERM_LINE}` log line (Envoy prints it when its \
              main dispatcher handles the signal, microsecond timestamps via `%E.%F`; both \
              clocks are this machine's `CLOCK_REALTIME`). It includes the entrypoint's \
-             metadata poll interval (100 ms, so up to one interval of waiting), the HTTP \
+             metadata poll interval (so up to one interval of waiting; about half on average), the HTTP \
              poll itself and the signal delivery to Envoy's process group."
         ),
         rows,
@@ -148,6 +159,7 @@ fn trial(
     ecs: &EcsMetadataEmulator,
     envoy: &std::path::Path,
     dir: &std::path::Path,
+    hold: Duration,
 ) -> Result<Trial> {
     fs::write(
         dir.join("envoy.yaml"),
@@ -191,7 +203,7 @@ fn trial(
     let idle_rss_kib = vm_rss_kib(pid).context("VmRSS of the entrypoint")?;
 
     entry.signal(Signal::SIGTERM)?;
-    sleep(HOLD);
+    sleep(hold);
     if read_log().contains(SIGTERM_LINE) {
         bail!("Envoy got SIGTERM before the app stopped:\n{}", read_log());
     }

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _, Result};
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+
+use anyhow::{anyhow, bail, Context as _, Result};
 use nix::sys::signal::Signal;
 use testkit::aws::AwsWorld;
 
@@ -27,6 +30,22 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
     fs::create_dir(&bootstrap)?;
     // mesh-init registers the service and writes the service token health-sync uses.
     world.mesh_init(&ctx.binary, &bootstrap)?;
+    // The consul-client container's token, which health-sync logs out on SIGTERM too.
+    world.consul.configure_client_auth(&world.aws);
+    let task: ecs::TaskMetadata =
+        serde_json::from_value(world.task.clone()).context("decode the emulated task")?;
+    let task_id = task.task_id().map_err(|e| anyhow!("{e}"))?;
+    let client =
+        world
+            .consul
+            .login_client_token(&world.aws, world.aws.task_role(), task_id, task.cluster());
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(bootstrap.join("client-token"))
+        .and_then(|mut f| f.write_all(client.secret_id.as_bytes()))
+        .context("write client-token")?;
     world.ecs.set_container_health("app", "HEALTHY");
 
     let log = dir.path().join("health-sync.stderr.log");
@@ -65,6 +84,7 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
 
     hs.signal(Signal::SIGTERM)?;
     let usage = hs.wait(Duration::from_secs(30))?;
+    let shutdown_errors = error_lines(&fs::read_to_string(&log).unwrap_or_default());
 
     let cpu = cpu_after.saturating_sub(cpu_before);
     let per_poll = if polls == 0 {
@@ -106,8 +126,13 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
             format!("{:.1} ms", usage.cpu().as_secs_f64() * 1e3),
             format!(
                 "start-up, first sync, {idle_s:.0} s idle and the SIGTERM shutdown \
-                 (checks critical, logout); exit {:?}",
-                usage.exit
+                 (checks critical, logout); exit {:?}{}",
+                usage.exit,
+                if shutdown_errors.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", shutdown_errors.join("; "))
+                }
             ),
         ),
     ];
@@ -124,7 +149,8 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
         method: format!(
             "The mesh-init world (ACLs and login on; a separate Consul and ECS metadata \
              emulator, same moto). mesh-init runs once to register `web` and write the \
-             service token, the `app` container is set HEALTHY, then `consul-ecs \
+             service token, a client token is logged in as the consul-client container \
+             would and written to `client-token`, the `app` container is set HEALTHY, then `consul-ecs \
              health-sync` starts with its default 1 s poll interval. After it logs \
              `health-sync started` and {SETTLE:?} more (its first sync writes each check \
              once), the idle window opens for {idle_s:.1} s with nothing changing. CPU in \
@@ -137,4 +163,57 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
         ),
         rows,
     })
+}
+
+/// The messages of health-sync's `ERROR` log lines (text format, colours or not), to
+/// explain a non-zero exit in the report.
+pub fn error_lines(log: &str) -> Vec<String> {
+    strip_ansi(log)
+        .lines()
+        .filter_map(|line| {
+            let (_, message) = line.split_once(" ERROR ")?;
+            Some(message.trim().to_string())
+        })
+        .collect()
+}
+
+/// `text` without ANSI escape sequences (`ESC [ … final-byte`): the binary's log colours
+/// its levels even when stderr is a file.
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            // Parameters and intermediates, up to the final byte in '@'..='~'.
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_lines_keep_only_error_messages() {
+        let log = "2026-11-23T09:00:00Z \u{1b}[32m INFO\u{1b}[0m health-sync started\n\
+                   2026-11-23T09:01:00Z \u{1b}[31mERROR\u{1b}[0m log out the client token (/b/client-token): read the token file\n\
+                   2026-11-23T09:01:00Z ERROR plain: too\n";
+        assert_eq!(
+            error_lines(log),
+            [
+                "log out the client token (/b/client-token): read the token file",
+                "plain: too"
+            ]
+        );
+        assert!(error_lines("no errors here\n").is_empty());
+    }
 }
