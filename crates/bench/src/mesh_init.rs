@@ -34,17 +34,21 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
     let warm_dir = dir.path().join("warm-up");
     fs::create_dir(&warm_dir)?;
     let before = world.consul.requests().len();
+    let ecs_before = world.ecs.request_count();
     world.mesh_init(&ctx.binary, &warm_dir)?;
     let ours = request_sequence(&world, before);
+    let ecs_ours = world.ecs.request_count() - ecs_before;
     let bootstrap = fs::read(warm_dir.join("envoy-bootstrap.json"))
         .context("read the warm-up run's envoy-bootstrap.json")?;
     let floor = Floor::prepare(&world, &ctx.binary, bootstrap)?;
     let floor_dir = dir.path().join("floor-warm-up");
     fs::create_dir(&floor_dir)?;
     let before = world.consul.requests().len();
+    let ecs_before = world.ecs.request_count();
     runtime.block_on(floor.run(&floor_dir))?;
     let floors = request_sequence(&world, before);
-    let same_requests = ours == floors;
+    let ecs_floor = world.ecs.request_count() - ecs_before;
+    let same_requests = ours == floors && ecs_ours == ecs_floor;
 
     let mut runs: Vec<Usage> = Vec::new();
     let mut floor_times: Vec<Duration> = Vec::new();
@@ -98,9 +102,14 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
             format!("max {}", fmt_kib(rss.max)),
         ),
     ];
+    // The task ID differs on every run of the harness; keep the report stable.
+    let task_id = world.task["TaskARN"]
+        .as_str()
+        .and_then(|arn| arn.rsplit('/').next())
+        .unwrap_or("<none>");
     let sequence = ours
         .iter()
-        .map(|r| format!("`{r}`"))
+        .map(|r| format!("`{}`", r.replace(task_id, "<task-id>")))
         .collect::<Vec<_>>()
         .join(", ");
     Ok(Section {
@@ -130,8 +139,8 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
              the same way: the token and the bootstrap through a temporary file \
              (mode 0600), `fsync` and `rename` (and an `fsync` of the directory after the \
              token), and the binary copy (copy, chmod 0755, \
-             rename). Request sequences identical (method and path, Consul side): \
-             {same_requests}. What the ratio leaves for mesh-init itself is process \
+             rename). Request sequences identical (method, path and query on the Consul side; \
+             count of ECS metadata requests, {ecs_ours} for mesh-init): {same_requests}. What the ratio leaves for mesh-init itself is process \
              start-up, the config and metadata decoding, credential loading, the bootstrap \
              generation and three HTTP clients instead of one."
         ),
@@ -139,11 +148,17 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
     })
 }
 
-/// `METHOD /path` of every Consul request since index `from`.
+/// `METHOD /path?query` of every Consul request since index `from`.
 fn request_sequence(world: &World, from: usize) -> Vec<String> {
     world.consul.requests()[from..]
         .iter()
-        .map(|r| format!("{} {}", r.method, r.path))
+        .map(|r| {
+            if r.query.is_empty() {
+                format!("{} {}", r.method, r.path)
+            } else {
+                format!("{} {}?{}", r.method, r.path, r.query)
+            }
+        })
         .collect()
 }
 
@@ -236,7 +251,7 @@ impl Floor {
 
         checked(
             client
-                .get(format!("{}/v1/acl/token/self?stale", self.consul))
+                .get(format!("{}/v1/acl/token/self?stale=", self.consul))
                 .header("X-Consul-Token", &secret)
                 .send()
                 .await?,
