@@ -174,6 +174,9 @@ impl World<'_> {
         if let Some(path) = std::env::var_os("PATH") {
             cmd.env("PATH", path);
         }
+        // consul-ecs colours its log even into a file unless NO_COLOR is set; these logs
+        // are files meant to be read.
+        cmd.env("NO_COLOR", "1");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -215,17 +218,20 @@ fn play(w: &World, obs: &mut Observer) -> Result<Verdict> {
     // --- consul-client ---------------------------------------------------------------
     tl.heading("Start-up");
     obs.consul_actor = "consul-client";
+    tl.event(
+        "consul-client",
+        "consul login -method iam-ecs-client-token (the demo plays this container: the Consul \
+         agent is the emulator)",
+    );
     let client = w
         .consul
         .login_client_token(w.aws, w.aws.task_role(), &w.task_id, CLUSTER_NAME);
-    let client_token = w.bootstrap_dir.join("client-token");
-    write_secret(&client_token, &client.secret_id)?;
+    write_secret(&w.bootstrap_dir.join("client-token"), &client.secret_id)?;
+    obs.tick()?;
     tl.event(
         "consul-client",
-        "consul login -method iam-ecs-client-token (done by the demo: the agent itself is \
-         the emulator); token written to client-token (0600)",
+        "token written to <bootstrapDir>/client-token (0600), for health-sync to log out at the end",
     );
-    obs.tick()?;
 
     // --- mesh-init -------------------------------------------------------------------
     obs.consul_actor = "mesh-init";

@@ -9,6 +9,7 @@
 
 mod consul_state;
 mod life;
+mod logline;
 mod observer;
 mod probe;
 mod procs;

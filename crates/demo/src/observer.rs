@@ -13,6 +13,7 @@ use testkit::consul::ConsulEmulator;
 use testkit::ecs_metadata::EcsMetadataEmulator;
 
 use crate::consul_state::ConsulSnapshot;
+use crate::logline;
 use crate::probe::{self, Probe};
 use crate::procs::{self, Container};
 use crate::timeline::Timeline;
@@ -20,6 +21,9 @@ use crate::timeline::Timeline;
 /// How often the observer looks. Short enough that the timeline's times mean something,
 /// long enough to leave the (shared) CPUs to the task.
 const TICK: Duration = Duration::from_millis(50);
+
+/// How often the app is probed: each probe is a line in its log, so less often than Envoy.
+const APP_PROBE_EVERY: Duration = Duration::from_millis(250);
 
 /// The demo was asked to stop (Ctrl-C, SIGTERM, SIGHUP).
 #[derive(Debug)]
@@ -66,6 +70,7 @@ pub struct Observer<'a> {
     envoy_admin: Option<u16>,
     last_envoy: Option<Probe>,
     app_port: Option<u16>,
+    app_probed: Option<Instant>,
     last_app: Option<Probe>,
     marks: Marks,
 }
@@ -89,6 +94,7 @@ impl<'a> Observer<'a> {
             envoy_admin: None,
             last_envoy: None,
             app_port: None,
+            app_probed: None,
             last_app: None,
             marks: Marks::default(),
         }
@@ -156,7 +162,7 @@ impl<'a> Observer<'a> {
     /// Looks once at everything and reports what changed.
     pub fn tick(&mut self) -> Result<()> {
         check_interrupted()?;
-        self.report_requests();
+        self.report_requests_and_logs();
         let snapshot = ConsulSnapshot::take(self.consul);
         for change in snapshot.changes_since(&self.last_consul) {
             let who = if change.is_check_status() {
@@ -178,7 +184,11 @@ impl<'a> Observer<'a> {
                 self.last_envoy = Some(seen);
             }
         }
-        if let Some(port) = self.app_port {
+        let app_due = self
+            .app_probed
+            .is_none_or(|t| t.elapsed() >= APP_PROBE_EVERY);
+        if let (Some(port), true) = (self.app_port, app_due) {
+            self.app_probed = Some(Instant::now());
             let seen = probe::get(port, "/");
             if self.last_app.as_ref() != Some(&seen) {
                 self.timeline
@@ -209,8 +219,10 @@ impl<'a> Observer<'a> {
     }
 
     /// Prints the Consul requests that arrived since the last look, each at the time the
-    /// emulator received it: what each step asked of Consul, in order.
-    fn report_requests(&mut self) {
+    /// emulator received it (what each step asked of Consul, in order), merged with the
+    /// log lines worth showing, at the time they were written.
+    fn report_requests_and_logs(&mut self) {
+        let mut lines: Vec<(Duration, &'static str, String)> = Vec::new();
         let requests = self.consul.requests();
         for r in requests.iter().skip(self.requests_seen) {
             let query = if r.query.is_empty() {
@@ -218,13 +230,30 @@ impl<'a> Observer<'a> {
             } else {
                 format!("?{}", r.query)
             };
-            self.timeline.event_at(
+            lines.push((
                 r.at.saturating_duration_since(self.timeline.started()),
                 self.consul_actor,
                 format!("-> {} {}{query}: {}", r.method, r.path, r.status),
-            );
+            ));
         }
         self.requests_seen = requests.len();
+        let seen_now = self.timeline.elapsed();
+        for c in &mut self.containers {
+            for raw in c.new_log_lines() {
+                let line = logline::parse(&raw);
+                if logline::interesting(c.name, &line.message) {
+                    let at = line
+                        .at
+                        .map_or(seen_now, |t| self.timeline.since_start(t).min(seen_now));
+                    lines.push((at, c.who, format!("log: {}", line.message)));
+                }
+            }
+        }
+        // Stable: same-time lines keep the order they were gathered in.
+        lines.sort_by_key(|(at, _, _)| *at);
+        for (at, who, what) in lines {
+            self.timeline.event_at(at, who, what);
+        }
     }
 
     /// Ticks until `done` holds, failing after `limit` with `what` in the message.

@@ -61,6 +61,8 @@ pub struct Container {
     pub who: &'static str,
     child: Child,
     log: PathBuf,
+    /// How many bytes of the log [`Container::new_log_lines`] has handed out.
+    log_read: usize,
     exit: Option<ExitStatus>,
 }
 
@@ -89,6 +91,7 @@ impl Container {
             who,
             child,
             log: log.to_path_buf(),
+            log_read: 0,
             exit: None,
         })
     }
@@ -123,6 +126,25 @@ impl Container {
     /// Whether the process is still running.
     pub fn running(&mut self) -> bool {
         self.poll_exit().is_none()
+    }
+
+    /// The complete lines written to the log since the last call, colour codes removed.
+    pub fn new_log_lines(&mut self) -> Vec<String> {
+        let Ok(bytes) = std::fs::read(&self.log) else {
+            return Vec::new();
+        };
+        let Some(fresh) = bytes.get(self.log_read..) else {
+            return Vec::new();
+        };
+        // Only whole lines: the rest is still being written.
+        let Some(end) = fresh.iter().rposition(|&b| b == b'\n') else {
+            return Vec::new();
+        };
+        self.log_read += end + 1;
+        String::from_utf8_lossy(&fresh[..end])
+            .lines()
+            .map(strip_ansi)
+            .collect()
     }
 
     /// The last `lines` lines of the container's log (for failure reports).
@@ -208,6 +230,25 @@ pub fn sweep() -> usize {
     left.len()
 }
 
+/// Removes ANSI escape sequences (`ESC [ ... letter`) from a log line.
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // Skip the introducer and everything up to the final byte (@ to ~).
+            for d in chars.by_ref() {
+                if ('@'..='~').contains(&d) && d != '[' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// What an exit status means, for the timeline: `code 0`, `code 143 (128+SIGTERM)`.
 pub fn describe_exit(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
@@ -269,6 +310,26 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    #[test]
+    fn log_lines_come_whole_once_and_without_colours() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            "printf '\\033[2m2026\\033[0m \\033[32m INFO\\033[0m one\\ntwo\\nthr'",
+        ]);
+        let mut c = Container::start("app", "app", cmd, &dir.path().join("log")).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while c.running() {
+            assert!(Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(c.new_log_lines(), ["2026  INFO one", "two"]);
+        assert!(c.new_log_lines().is_empty(), "lines are handed out once");
+        std::fs::write(dir.path().join("log"), "x\n".repeat(20)).unwrap();
+        assert_eq!(c.log_tail(2), "x\nx");
     }
 
     #[test]

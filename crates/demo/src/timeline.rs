@@ -3,7 +3,7 @@
 
 use std::fmt::Display;
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Width of the "who" column: the longest actor name (`consul-client`) plus a space.
 const WHO_WIDTH: usize = 14;
@@ -11,6 +11,8 @@ const WHO_WIDTH: usize = 14;
 /// Prints timeline lines to stdout, timed from its creation.
 pub struct Timeline {
     start: Instant,
+    /// The same moment on the wall clock, to place log lines by their own timestamps.
+    start_wall: SystemTime,
 }
 
 impl Timeline {
@@ -18,12 +20,18 @@ impl Timeline {
     pub fn start() -> Timeline {
         Timeline {
             start: Instant::now(),
+            start_wall: SystemTime::now(),
         }
     }
 
     /// When the timeline started.
     pub fn started(&self) -> Instant {
         self.start
+    }
+
+    /// The timeline time of a wall-clock moment (zero if it was before the start).
+    pub fn since_start(&self, at: SystemTime) -> Duration {
+        at.duration_since(self.start_wall).unwrap_or_default()
     }
 
     /// Time since the timeline started.

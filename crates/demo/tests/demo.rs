@@ -33,11 +33,14 @@ struct DemoRun {
 }
 
 impl DemoRun {
+    /// Starts the demo in a process group of its own, as a shell starts a foreground job.
     fn start() -> DemoRun {
+        use std::os::unix::process::CommandExt;
         let dir = tempfile::tempdir().unwrap();
         let stdout = std::fs::File::create(dir.path().join("stdout")).unwrap();
         let stderr = std::fs::File::create(dir.path().join("stderr")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_demo"))
+            .process_group(0)
             .arg("--binary")
             .arg(consul_ecs())
             .arg("--work-dir")
@@ -215,6 +218,11 @@ fn the_whole_life_of_a_task_in_under_a_minute_and_nothing_left_behind() {
         "-app-consul-ecs: passing -> critical".into(),
         event("health-sync", "exited with code 0"),
         event("app", "exited with code 143"),
+        event(
+            "envoy",
+            "log: application containers stopped; stopping Envoy",
+        ),
+        event("envoy", "log: caught ENVOY_SIGTERM"),
         event("envoy", "exited with code 0"),
     ];
     if let Err(e) = find_in_order(&out, &key_events) {
@@ -287,7 +295,9 @@ fn ctrl_c_stops_every_process_the_demo_started() {
         std::thread::sleep(Duration::from_millis(20));
     }
     run.look();
-    kill(Pid::from_raw(run.child.id() as i32), Signal::SIGINT).unwrap();
+    // Ctrl-C on a terminal: SIGINT to the whole foreground process group (the demo and
+    // what it left in its group, such as moto), not only to the demo.
+    kill(Pid::from_raw(-(run.child.id() as i32)), Signal::SIGINT).unwrap();
     let code = run.wait(Duration::from_secs(15));
     assert_eq!(code, 130, "interrupted runs exit 130\n{}", run.report());
     assert!(
