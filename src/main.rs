@@ -14,7 +14,11 @@ fn main() {
 }
 
 fn run(args: Vec<std::ffi::OsString>) -> i32 {
-    let mut command = Cli::command();
+    // Go's flag package lets a repeated flag override the earlier one; task definitions
+    // may rely on that (a base command plus an appended override).
+    let mut command = Cli::command()
+        .args_override_self(true)
+        .mut_subcommands(|sub| sub.args_override_self(true));
     command.build();
     let args = cli::go_flags::normalize(args, &command);
     let cli = match command

@@ -53,6 +53,18 @@ fn go_style_single_dash_flags_work_like_double_dash_ones() {
 }
 
 #[test]
+fn a_repeated_flag_overrides_the_earlier_one_as_in_go() {
+    TestCommand::new(["-log-level", "ERROR", "-log-level", "DEBUG", "version"])
+        .run()
+        .expect_code(0);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    TestCommand::new(["net-dial", "-timeout", "10s", "-timeout", "1s", &addr])
+        .run()
+        .expect_code(0);
+}
+
+#[test]
 fn net_dial_exits_0_when_a_listener_answers() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();

@@ -1,0 +1,378 @@
+//! mesh-init and health-sync with ACLs on and the aws-iam login: the Consul emulator
+//! validates every login by replaying the signed requests to real moto (signature checks
+//! on), exactly as a Consul server replays them to AWS.
+
+mod util;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use serde_json::{json, Value};
+use testkit::aws::{AwsWorld, CredentialsEndpoint};
+use testkit::consul::{EmulatorOptions, IamAuthOptions};
+use util::background::Background;
+use util::world::World;
+use util::TestCommand;
+
+const SERVER_ID: &str = "consul.test.example";
+
+/// A task with ACLs on: the auth method trusts roles under `/consul-ecs/`, requires the
+/// server-ID header, and binds the role's service-name tag to a service identity.
+struct Secure {
+    w: World,
+    aws: AwsWorld,
+}
+
+impl Secure {
+    fn new() -> Secure {
+        let aws = AwsWorld::start("web");
+        let w = World::new(
+            "web",
+            EmulatorOptions {
+                acls_enabled: true,
+                ..Default::default()
+            },
+        );
+        w.consul.configure_iam_auth(
+            &aws,
+            &IamAuthOptions {
+                server_id_header: Some(SERVER_ID.into()),
+                ..Default::default()
+            },
+        );
+        w.consul.configure_client_auth(&aws);
+        Secure { w, aws }
+    }
+
+    fn config(&self, login: Value) -> String {
+        let mut consul_login = json!({"enabled": true, "stsEndpoint": self.aws.endpoint(), "serverIdHeaderValue": SERVER_ID});
+        for (k, v) in login.as_object().unwrap() {
+            consul_login[k] = v.clone();
+        }
+        self.w.config(json!({
+            "consulHTTPAddr": self.w.consul.http_addr(),
+            "healthSyncContainers": ["app"],
+            "consulLogin": consul_login,
+            "service": {"port": 9090},
+        }))
+    }
+
+    fn mesh_init(&self, config: &str) -> TestCommand {
+        self.mesh_init_as(&[], config, self.aws.task_role())
+    }
+
+    /// mesh-init with extra flags, running with `role`'s credentials in the environment.
+    fn mesh_init_as(
+        &self,
+        flags: &[&str],
+        config: &str,
+        role: &testkit::aws::TaskRole,
+    ) -> TestCommand {
+        let mut args = vec!["mesh-init", "-register-timeout", "20s"];
+        args.extend_from_slice(flags);
+        let mut cmd = TestCommand::new(args)
+            .env("CONSUL_ECS_CONFIG_JSON", config)
+            .env("ECS_CONTAINER_METADATA_URI_V4", self.w.ecs.uri())
+            .env("CONSUL_HTTP_ADDR", self.w.consul.http_addr());
+        for (k, v) in self.aws.credentials_env(role) {
+            cmd = cmd.env(&k, v);
+        }
+        cmd
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        let role = self.aws.task_role();
+        vec![role.secret_access_key.clone(), role.session_token.clone()]
+    }
+
+    fn login_tokens(&self) -> Vec<testkit::consul::Token> {
+        self.w
+            .consul
+            .tokens()
+            .into_iter()
+            .filter(|t| !t.auth_method.is_empty())
+            .collect()
+    }
+}
+
+#[test]
+fn mesh_init_logs_in_registers_with_the_token_and_leaks_nothing() {
+    let s = Secure::new();
+    let run = s.mesh_init(&s.config(json!({}))).run();
+    let output = format!("{}{}", run.stdout(), run.stderr());
+    assert_eq!(run.code(), Some(0), "{run}\n{}", s.w.consul.request_log());
+
+    // The token: a service identity for web, with the task's meta, in a 0600 file.
+    let tokens = s.login_tokens();
+    assert_eq!(tokens.len(), 1, "one login token: {tokens:?}");
+    let token = &tokens[0];
+    assert_eq!(token.auth_method, "iam-ecs-service-token");
+    assert_eq!(token.service_identities.len(), 1);
+    assert_eq!(token.service_identities[0].service_name, "web");
+    assert!(
+        token.description.contains(&format!(
+            "\"consul.hashicorp.com/task-id\":\"{}\"",
+            s.w.task_id
+        )),
+        "{}",
+        token.description
+    );
+    assert!(
+        token.description.contains("consul.hashicorp.com/cluster"),
+        "{}",
+        token.description
+    );
+    let token_file = s.w.bootstrap_dir().join("service-token");
+    assert_eq!(
+        fs::read_to_string(&token_file).unwrap(),
+        token.secret_id,
+        "the file holds the secret, no newline"
+    );
+    assert_eq!(
+        fs::metadata(&token_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        s.w.files(),
+        ["consul-ecs", "envoy-bootstrap.json", "service-token"]
+    );
+
+    // Registered with that token, after reading it back with ?stale.
+    let requests = s.w.consul.requests();
+    let self_read = requests
+        .iter()
+        .position(|r| r.path == "/v1/acl/token/self" && r.query.contains("stale"));
+    let register = requests
+        .iter()
+        .position(|r| r.path == "/v1/agent/service/register");
+    assert!(
+        self_read.is_some() && self_read < register,
+        "token read back before registering:\n{}",
+        s.w.consul.request_log()
+    );
+    assert!(requests
+        .iter()
+        .filter(|r| r.path == "/v1/agent/service/register")
+        .all(|r| r.had_token && r.status == 200));
+    assert_eq!(s.w.consul.services().len(), 2);
+
+    // Envoy gets the token in its bootstrap (as consul connect envoy does) and accepts it.
+    let doc: Value = serde_json::from_str(
+        &fs::read_to_string(s.w.bootstrap_dir().join("envoy-bootstrap.json")).unwrap(),
+    )
+    .unwrap();
+    let metadata = &doc["dynamic_resources"]["ads_config"]["grpc_services"]["initial_metadata"][0];
+    assert_eq!(
+        metadata,
+        &json!({"key": "x-consul-token", "value": token.secret_id})
+    );
+    let bootstrap = s.w.bootstrap_dir().join("envoy-bootstrap.json");
+    assert_eq!(
+        fs::metadata(&bootstrap).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(testkit::envoy::validate_file(&bootstrap).ok);
+
+    // Nothing secret in the output.
+    for secret in s.secrets().iter().chain([&token.secret_id]) {
+        assert!(
+            !output.contains(secret.as_str()),
+            "a secret reached the output:\n{output}"
+        );
+    }
+}
+
+#[test]
+fn trace_logs_hold_no_token_and_no_aws_secret() {
+    let s = Secure::new();
+    let run = s
+        .mesh_init_as(
+            &["-log-level", "TRACE"],
+            &s.config(json!({})),
+            s.aws.task_role(),
+        )
+        .run();
+    assert_eq!(run.code(), Some(0), "{run}");
+    let stderr = run.stderr();
+    assert!(
+        stderr.lines().count() > 20,
+        "TRACE should log a lot:\n{stderr}"
+    );
+    let token = fs::read_to_string(s.w.bootstrap_dir().join("service-token")).unwrap();
+    for secret in s.secrets().iter().chain([&token]) {
+        assert!(
+            !stderr.contains(secret.as_str()),
+            "a secret reached the TRACE log"
+        );
+    }
+    // Signatures are credentials too (replayable for minutes).
+    assert!(
+        !stderr.contains("Signature="),
+        "a signature reached the TRACE log"
+    );
+}
+
+#[test]
+fn credentials_come_from_the_ecs_container_credentials_endpoint() {
+    let s = Secure::new();
+    let endpoint = CredentialsEndpoint::start(s.aws.task_role());
+    let mut cmd = s.w.mesh_init(&s.config(json!({"includeEntity": true})));
+    for (k, v) in endpoint.env() {
+        cmd = cmd.env(&k, v);
+    }
+    let run = cmd.env("AWS_EC2_METADATA_DISABLED", "true").run();
+    assert_eq!(run.code(), Some(0), "{run}\n{}", s.w.consul.request_log());
+    assert!(
+        !endpoint.requests().is_empty(),
+        "the task role's endpoint was used"
+    );
+    assert_eq!(s.login_tokens().len(), 1);
+}
+
+#[test]
+fn a_denied_login_fails_within_the_timeout_saying_what_consul_answered() {
+    let s = Secure::new();
+    // A role outside the bound path: the emulator (like Consul) answers "not trusted".
+    let outsider = s.aws.add_task_role("web", "/elsewhere/");
+    let started = Instant::now();
+    let run = s
+        .mesh_init_as(&["-login-timeout", "3s"], &s.config(json!({})), &outsider)
+        .run();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    run.expect_code(2)
+        .expect_stderr_contains("log in to Consul")
+        .expect_stderr_contains("not trusted");
+    assert!(s.w.files().is_empty(), "no token file: {:?}", s.w.files());
+    assert!(s.login_tokens().is_empty());
+    assert!(s.w.consul.services().is_empty());
+    let attempts =
+        s.w.consul
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/v1/acl/login")
+            .count();
+    assert!(
+        attempts >= 2,
+        "a denied login is retried until the deadline: {attempts}"
+    );
+}
+
+#[test]
+fn a_failure_after_login_logs_the_token_out_and_removes_its_file() {
+    let s = Secure::new();
+    // The agent is unreachable: the login (to the server address) works, registration not.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let run = s
+        .mesh_init_as(
+            &["-register-timeout", "1s"],
+            &s.config(json!({})),
+            s.aws.task_role(),
+        )
+        .env("CONSUL_HTTP_ADDR", format!("http://{dead}"))
+        .run();
+    run.expect_code(2)
+        .expect_stderr_contains("register with the Consul agent");
+    assert!(
+        s.w.files().is_empty(),
+        "token file removed: {:?}",
+        s.w.files()
+    );
+    assert!(
+        s.login_tokens().is_empty(),
+        "token logged out:\n{}",
+        s.w.consul.request_log()
+    );
+}
+
+fn start_health_sync(s: &Secure, config: &str) -> Background {
+    let hs = Background::start(
+        &["health-sync", "-poll-interval", "100ms"],
+        &[
+            ("CONSUL_ECS_CONFIG_JSON", config),
+            ("ECS_CONTAINER_METADATA_URI_V4", &s.w.ecs.uri()),
+            ("CONSUL_HTTP_ADDR", &s.w.consul.http_addr()),
+        ],
+        tempfile::tempdir().unwrap(),
+    );
+    hs.wait_log("health-sync started");
+    hs
+}
+
+/// mesh-init, then the consul-client container's client token, then health-sync.
+fn running_task(s: &Secure) -> (String, Background) {
+    let config = s.config(json!({}));
+    let run = s.mesh_init(&config).run();
+    assert_eq!(run.code(), Some(0), "{run}");
+    let task_arn = &s.w.task_arn;
+    let cluster = s.w.ecs.task()["Cluster"].as_str().unwrap().to_string();
+    let client =
+        s.w.consul
+            .login_client_token(&s.aws, s.aws.task_role(), &s.w.task_id, &cluster);
+    fs::write(s.w.bootstrap_dir().join("client-token"), &client.secret_id).unwrap();
+    assert!(task_arn.contains(&s.w.task_id));
+    let hs = start_health_sync(s, &config);
+    (config, hs)
+}
+
+#[test]
+fn health_sync_writes_with_the_service_token_and_logs_out_both_tokens_on_sigterm() {
+    let s = Secure::new();
+    let (_config, mut hs) = running_task(&s);
+    assert_eq!(s.login_tokens().len(), 2);
+    s.w.ecs.set_container_health("app", "HEALTHY");
+    let check = format!("web-{}-app-consul-ecs", s.w.task_id);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.w.consul.checks()[&check]["Status"] != json!("passing") {
+        assert!(
+            Instant::now() < deadline,
+            "{}\n{}",
+            hs.report(),
+            s.w.consul.request_log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    hs.signal(Signal::SIGTERM);
+    assert_eq!(hs.wait_exit(Duration::from_secs(15)), 0, "{}", hs.report());
+    assert_eq!(s.w.consul.checks()[&check]["Status"], json!("critical"));
+    assert!(
+        s.login_tokens().is_empty(),
+        "both tokens logged out:\n{}",
+        s.w.consul.request_log()
+    );
+}
+
+#[test]
+fn one_failed_logout_still_logs_out_the_other_token() {
+    let s = Secure::new();
+    let (_config, mut hs) = running_task(&s);
+    // A client token that was not created by a login cannot be logged out (403).
+    let not_a_login = s.w.consul.create_service_token("web");
+    fs::write(
+        s.w.bootstrap_dir().join("client-token"),
+        &not_a_login.secret_id,
+    )
+    .unwrap();
+    hs.signal(Signal::SIGTERM);
+    assert_eq!(hs.wait_exit(Duration::from_secs(15)), 2, "{}", hs.report());
+    let log = hs.read("stderr.log");
+    assert!(log.contains("log out the client token"), "{log}");
+    let service_logins: Vec<_> = s
+        .login_tokens()
+        .into_iter()
+        .filter(|t| t.auth_method == "iam-ecs-service-token")
+        .collect();
+    assert!(
+        service_logins.is_empty(),
+        "the service token is logged out anyway:\n{}",
+        s.w.consul.request_log()
+    );
+}
