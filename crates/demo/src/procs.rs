@@ -213,7 +213,11 @@ fn kill_tree(pid: i32) {
 /// Returns how many processes had to be killed.
 pub fn sweep() -> usize {
     let me = std::process::id() as i32;
-    let left = descendants(me);
+    // Zombies (killed orphans re-parented to us) only need reaping; they are not counted.
+    let left: Vec<i32> = descendants(me)
+        .into_iter()
+        .filter(|&p| !is_zombie(p))
+        .collect();
     for &p in &left {
         kill_tree(p);
     }
@@ -228,6 +232,17 @@ pub fn sweep() -> usize {
         }
     }
     left.len()
+}
+
+/// Whether `pid` has exited and waits to be reaped (state `Z` in /proc/<pid>/stat).
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat.rsplit_once(") ")?.1.chars().next()?;
+            Some(state == 'Z')
+        })
+        .unwrap_or(false)
 }
 
 /// Removes ANSI escape sequences (`ESC [ ... letter`) from a log line.
