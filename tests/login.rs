@@ -185,6 +185,21 @@ fn mesh_init_logs_in_registers_with_the_token_and_leaks_nothing() {
 }
 
 #[test]
+fn running_mesh_init_again_replaces_the_token_instead_of_leaking_it() {
+    let s = Secure::new();
+    let config = s.config(json!({}));
+    for _ in 0..2 {
+        let run = s.mesh_init(&config).run();
+        assert_eq!(run.code(), Some(0), "{run}");
+    }
+    let tokens = s.login_tokens();
+    assert_eq!(tokens.len(), 1, "one live token after two runs: {tokens:?}");
+    let file = fs::read_to_string(s.w.bootstrap_dir().join("service-token")).unwrap();
+    assert_eq!(file, tokens[0].secret_id);
+    assert_eq!(s.w.consul.services().len(), 2, "no duplicate registrations");
+}
+
+#[test]
 fn trace_logs_hold_no_token_and_no_aws_secret() {
     let s = Secure::new();
     let run = s

@@ -159,17 +159,6 @@ async fn shutdown(cfg: &config::Config, agent: &Client, sync: &HealthSync) -> i3
 
 async fn logout(server: &Client, path: &std::path::Path) -> Result<()> {
     let text = std::fs::read_to_string(path).context("read the token file")?;
-    let token = Secret::new(text.trim());
-    match server
-        .logout(&QueryOptions::default().with_token(token))
-        .await
-    {
-        Ok(()) => Ok(()),
-        // Already gone (the acl-controller reaps tokens of stopped tasks): the goal is met.
-        Err(e) if e.is_acl_not_found() => {
-            info!(path = %path.display(), "token was already deleted");
-            Ok(())
-        }
-        Err(e) => Err(e.into()),
-    }
+    iam_login::logout(server, &Secret::new(text.trim())).await?;
+    Ok(())
 }

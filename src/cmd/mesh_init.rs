@@ -7,13 +7,9 @@
 //! would otherwise leak (the token is logged out and its file removed).
 
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
-use consul::{
-    retry, retry_if, Client, ConsulError, Jitter, LoginRequest, QueryOptions, RetryPolicy, Secret,
-    TokenSource,
-};
+use consul::{retry, Client, QueryOptions, RetryPolicy, Secret, TokenSource};
 use tracing::{info, warn};
 
 use crate::cli::MeshInitArgs;
@@ -81,6 +77,9 @@ async fn mesh_init(args: &MeshInitArgs, cfg: &config::Config) -> Result<(), Step
             .await
             .step("log in to Consul")?;
         let logged_in = LoggedIn { server, secret };
+        // A token of an earlier run for this task (mesh-init restarted) would otherwise stay
+        // in Consul until the acl-controller reaps it.
+        let previous = std::fs::read_to_string(cfg.service_token_path()).ok();
         if let Err(e) =
             iam_login::write_token_file(&cfg.service_token_path(), logged_in.secret.expose())
         {
@@ -89,6 +88,19 @@ async fn mesh_init(args: &MeshInitArgs, cfg: &config::Config) -> Result<(), Step
                 error: e.into(),
             };
             return Err(undo_login(cfg, Some(logged_in), failure).await);
+        }
+        if let Some(old) = previous
+            .map(|t| Secret::new(t.trim()))
+            .filter(|t| !t.is_empty())
+        {
+            if old.expose() != logged_in.secret.expose() {
+                match iam_login::logout(&logged_in.server, &old).await {
+                    Ok(()) => info!("logged out the previous run's service token"),
+                    Err(e) => {
+                        warn!(error = %e, "could not log out the previous run's service token")
+                    }
+                }
+            }
         }
         token = Some(logged_in);
     }
@@ -112,7 +124,7 @@ async fn register_and_bootstrap(
     token: Option<&LoggedIn>,
 ) -> Result<(), StepError> {
     if let Some(LoggedIn { server, secret }) = token {
-        wait_for_token_replication(server, secret)
+        iam_login::wait_for_replication(server, secret)
             .await
             .step("wait for the token to reach the Consul servers")?;
     }
@@ -149,9 +161,8 @@ fn kind_name(registration: &consul::AgentServiceRegistration) -> &str {
     }
 }
 
-/// Logs in with a fresh bearer token per attempt (signatures are short-lived), until Consul
-/// says yes or the deadline passes. v0.6.2 retried forever; a login that keeps being denied
-/// now ends mesh-init with what Consul answered.
+/// Logs in with the auth method of the config. A login that keeps being denied ends
+/// mesh-init after `-login-timeout` with what Consul answered (v0.6.2 retried forever).
 async fn login(
     args: &MeshInitArgs,
     cfg: &config::Config,
@@ -165,89 +176,20 @@ async fn login(
             .context("no consulLogin.region and the task ARN has none")?
             .to_owned(),
     };
-    let params = iam_login::LoginParams {
-        region,
-        sts_endpoint: cfg.sts_endpoint().map(str::to_owned),
-        server_id_header_value: cfg.server_id_header_value().map(str::to_owned),
-        include_entity: cfg.include_entity(),
+    let spec = iam_login::LoginSpec {
+        method: cfg.login_method().to_owned(),
+        params: iam_login::LoginParams {
+            region,
+            sts_endpoint: cfg.sts_endpoint().map(str::to_owned),
+            server_id_header_value: cfg.server_id_header_value().map(str::to_owned),
+            include_entity: cfg.include_entity(),
+        },
+        meta: iam_login::login_meta(task.task_id()?, task.cluster(), &cfg.login_meta()),
+        partition: cfg.login_partition().map(str::to_owned),
     };
-    let task_id = task.task_id()?;
-    let meta = iam_login::login_meta(task_id, task.cluster(), &cfg.login_meta());
-    let mut opts = QueryOptions::default();
-    if let Some(partition) = cfg.login_partition() {
-        opts = opts.with_partition(partition);
-    }
-    let policy = RetryPolicy {
-        initial: Duration::from_millis(500),
-        max: Duration::from_secs(5),
-        multiplier: 2.0,
-        jitter: Jitter::Equal,
-        deadline: args.login_timeout,
-        max_attempts: None,
-    };
-    let what = format!("log in with auth method {:?}", cfg.login_method());
-    let token = retry_if(&policy, &what, LoginFailure::worth_retrying, || async {
-        let creds = iam_login::load_credentials()
-            .await
-            .map_err(LoginFailure::Aws)?;
-        let bearer = iam_login::bearer_token(&creds, &params)
-            .await
-            .map_err(LoginFailure::Aws)?;
-        let request = LoginRequest {
-            auth_method: cfg.login_method().to_owned(),
-            bearer_token: Secret::new(bearer),
-            meta: meta.clone(),
-        };
-        server
-            .login(&request, &opts)
-            .await
-            .map_err(LoginFailure::Consul)
-    })
-    .await?;
-    info!(accessor_id = %token.accessor_id, "logged in");
+    let token =
+        iam_login::login(server, &spec, &iam_login::login_policy(args.login_timeout)).await?;
     Ok(token.secret_id)
-}
-
-/// One failed login attempt.
-#[derive(Debug, thiserror::Error)]
-enum LoginFailure {
-    #[error("{0}")]
-    Aws(iam_login::LoginError),
-    #[error("Consul answered: {0}")]
-    Consul(ConsulError),
-}
-
-impl LoginFailure {
-    /// Everything Consul or AWS says may change (IAM tags propagate, the acl-controller
-    /// creates the binding rule, credentials endpoints lag), so every failure is retried
-    /// until the deadline — except a config that can never work.
-    fn worth_retrying(&self) -> bool {
-        !matches!(
-            self,
-            LoginFailure::Aws(
-                iam_login::LoginError::InvalidEndpoint { .. }
-                    | iam_login::LoginError::MissingRegion
-            )
-        )
-    }
-}
-
-/// A follower that sees an unknown token caches "ACL not found" for 30 s, so mesh-init
-/// reads its token back with `?stale` before using it: 100 ms apart, about 2 s in all.
-async fn wait_for_token_replication(server: &Client, token: &Secret) -> Result<()> {
-    let policy = RetryPolicy::fixed(Duration::from_millis(100), Duration::from_millis(2100))
-        .with_max_attempts(21);
-    let opts = QueryOptions::stale().with_token(token.clone());
-    retry_if(&policy, "read the new token back from the servers", |_: &ConsulError| true, || {
-        server.token_read_self(&opts)
-    })
-    .await
-    .map_err(|e| {
-        anyhow!(
-            "{e}; unable to read the ACL token from a Consul server; please check that your server cluster is healthy"
-        )
-    })?;
-    Ok(())
 }
 
 /// Resolves the bootstrap inputs as `consul connect envoy -bootstrap -grpc-addr=localhost:8502`

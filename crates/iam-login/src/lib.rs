@@ -2,8 +2,8 @@
 //! chain, build the SigV4-signed bearer token `POST /v1/acl/login` carries, and store the
 //! resulting ACL token safely.
 //!
-//! The Consul HTTP call itself lives in the `consul` crate; this crate only produces the
-//! `BearerToken` string and the login `Meta`.
+//! [`login`], [`wait_for_replication`] and [`logout`] run the whole exchange with a
+//! Consul server through the `consul` crate's client.
 //!
 //! Secrets policy: secret keys, session tokens, signatures and the signed headers that
 //! carry them are never logged (at any level, including aws-sigv4's own TRACE output,
@@ -14,6 +14,7 @@
 mod arn;
 mod error;
 mod gojson;
+mod session;
 mod sign;
 mod sts;
 mod token;
@@ -29,6 +30,9 @@ pub use aws_credential_types::Credentials;
 
 pub use arn::PrincipalArn;
 pub use error::LoginError;
+pub use session::{
+    login, login_policy, logout, wait_for_replication, LoginFailure, LoginSpec, NotReplicated,
+};
 pub use token::DecodedToken;
 
 /// `User-Agent` of the signed requests (not signed; informational for AWS and Consul).
