@@ -360,11 +360,10 @@ fn play(w: &World, obs: &mut Observer) -> Result<Verdict> {
         } else {
             "critical"
         };
-        let consul = w.consul;
         obs.wait_for(
             &format!("check {check_id} to become {want}"),
             Duration::from_secs(10),
-            |_| check_status(consul, &check_id).as_deref() == Some(want),
+            |o| o.reported_check_status(&check_id) == Some(want),
         )?;
     }
 

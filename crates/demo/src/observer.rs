@@ -149,6 +149,12 @@ impl<'a> Observer<'a> {
         &self.marks
     }
 
+    /// A check's status as last reported in the timeline (so that waiting on it never
+    /// runs ahead of what has been printed).
+    pub fn reported_check_status(&self, id: &str) -> Option<&str> {
+        self.last_consul.checks.get(id).map(|c| c.status.as_str())
+    }
+
     /// The last `/ready` answer seen.
     pub fn envoy_state(&self) -> Option<&Probe> {
         self.last_envoy.as_ref()
@@ -162,6 +168,18 @@ impl<'a> Observer<'a> {
     /// Looks once at everything and reports what changed.
     pub fn tick(&mut self) -> Result<()> {
         check_interrupted()?;
+        // Exits first, reported last: whatever a process did before it exited (requests,
+        // log lines, Consul changes) is then read in this same look and printed before
+        // its exit, never after.
+        let now = self.timeline.elapsed();
+        let mut exited = Vec::new();
+        for c in &mut self.containers {
+            if !self.marks.exited.contains_key(c.name) {
+                if let Some(status) = c.poll_exit() {
+                    exited.push((c.name, c.who, status));
+                }
+            }
+        }
         self.report_requests_and_logs();
         let snapshot = ConsulSnapshot::take(self.consul);
         for change in snapshot.changes_since(&self.last_consul) {
@@ -196,24 +214,18 @@ impl<'a> Observer<'a> {
                 self.last_app = Some(seen);
             }
         }
-        let now = self.timeline.elapsed();
-        for i in 0..self.containers.len() {
-            let c = &mut self.containers[i];
-            let already = self.marks.exited.contains_key(c.name);
-            if let (false, Some(status)) = (already, c.poll_exit()) {
-                let (name, who) = (c.name, c.who);
-                self.marks.exited.insert(name, now);
-                self.timeline
-                    .event(who, format!("exited with {}", procs::describe_exit(status)));
-                // ECS notices the exit and reports it in the task metadata, which is what
-                // envoy-entrypoint and health-sync watch.
-                let code = status.code().unwrap_or(137);
-                mark_container(self.ecs, name, "STOPPED", "STOPPED", Some(code));
-                self.timeline.event(
-                    "ecs",
-                    format!("metadata: {name} KnownStatus STOPPED, ExitCode {code}"),
-                );
-            }
+        for (name, who, status) in exited {
+            self.marks.exited.insert(name, now);
+            self.timeline
+                .event(who, format!("exited with {}", procs::describe_exit(status)));
+            // ECS notices the exit and reports it in the task metadata, which is what
+            // envoy-entrypoint and health-sync watch.
+            let code = status.code().unwrap_or(137);
+            mark_container(self.ecs, name, "STOPPED", "STOPPED", Some(code));
+            self.timeline.event(
+                "ecs",
+                format!("metadata: {name} KnownStatus STOPPED, ExitCode {code}"),
+            );
         }
         Ok(())
     }

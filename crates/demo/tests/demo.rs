@@ -200,9 +200,7 @@ fn the_whole_life_of_a_task_in_under_a_minute_and_nothing_left_behind() {
         event("mesh-init", "-> POST /v1/acl/login: 200"),
         event("mesh-init", "-> GET /v1/acl/token/self?stale"),
         event("mesh-init", "-> PUT /v1/agent/service/register: 200"),
-        event("mesh-init", "Consul: registered web-"),
-        "(connect-proxy web-sidecar-proxy, port 20000)".into(),
-        "created (login via iam-ecs-service-token, service identity web)".into(),
+        event("mesh-init", "-> PUT /v1/agent/service/register: 200"),
         event("mesh-init", "exited with code 0"),
         event("envoy", "admin 127.0.0.1:"),
         "/ready: PRE_INITIALIZING (HTTP 503)".into(),
@@ -214,8 +212,6 @@ fn the_whole_life_of_a_task_in_under_a_minute_and_nothing_left_behind() {
         event("ecs", "metadata: app Health HEALTHY"),
         "-app-consul-ecs: critical -> passing".into(),
         "every container DesiredStatus STOPPED; SIGTERM".into(),
-        event("health-sync", "-> POST /v1/acl/logout: 200"),
-        "-app-consul-ecs: passing -> critical".into(),
         event("health-sync", "exited with code 0"),
         event("app", "exited with code 143"),
         event(
@@ -228,6 +224,41 @@ fn the_whole_life_of_a_task_in_under_a_minute_and_nothing_left_behind() {
     if let Err(e) = find_in_order(&out, &key_events) {
         panic!("{e}\n{}", run.report());
     }
+    // What mesh-init did to Consul, seen before it exited (the observer may see the login
+    // token before or with the registrations).
+    let start = out.find(&event("mesh-init", "started container")).unwrap();
+    let end = start + out[start..].find(&event("mesh-init", "exited")).unwrap();
+    for change in [
+        event("mesh-init", "Consul: registered web-"),
+        "(connect-proxy web-sidecar-proxy, port 20000)".to_string(),
+        "\"consul ecs synced\" registered, critical".to_string(),
+        event("mesh-init", "Consul: token "),
+        "created (login via iam-ecs-service-token, service identity web)".to_string(),
+    ] {
+        assert!(
+            out[start..end].contains(&change),
+            "mesh-init should show {change:?}\n{}",
+            run.report()
+        );
+    }
+    // What health-sync did on SIGTERM, before it exited (in an order the observer may
+    // see in one look or two).
+    let stop = out.find("every container DesiredStatus STOPPED").unwrap();
+    let exit = stop + out[stop..].find(&event("health-sync", "exited")).unwrap();
+    let shutdown = &out[stop..exit];
+    assert_eq!(
+        shutdown
+            .matches(&event("health-sync", "-> POST /v1/acl/logout: 200"))
+            .count(),
+        2,
+        "two logouts before health-sync exits\n{}",
+        run.report()
+    );
+    assert!(
+        shutdown.contains("-app-consul-ecs: passing -> critical"),
+        "the check goes critical before health-sync exits\n{}",
+        run.report()
+    );
     for deleted in ["iam-ecs-client-token", "iam-ecs-service-token"] {
         assert!(
             out.lines()
