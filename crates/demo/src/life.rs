@@ -69,7 +69,9 @@ pub fn run(opts: &Options) -> Result<Verdict> {
     }
 
     tl.heading("The world: AWS (moto), Consul (emulator, ACLs on), ECS task metadata (emulator)");
-    let aws = AwsWorld::start(SERVICE);
+    let aws = interruptible("start moto and create the task role", || {
+        AwsWorld::start(SERVICE)
+    })?;
     let role = aws.task_role();
     tl.event(
         "aws",
@@ -317,7 +319,8 @@ fn play(w: &World, obs: &mut Observer) -> Result<Verdict> {
     tl.note(
         "Envoy asks the Consul agent's gRPC port (127.0.0.1:8502) for its listeners and clusters \
          (xDS); the emulator serves only the HTTP API, so Envoy stays PRE_INITIALIZING and never \
-         opens the public listener :20000. Its admin port answers, which is what the demo watches",
+         opens the public listener :20000 (ECS's `net-dial 127.0.0.1:20000` health check would \
+         fail; the demo starts the app anyway). Its admin port answers: that is what it watches",
     );
 
     // --- app -------------------------------------------------------------------------
@@ -457,6 +460,32 @@ fn play(w: &World, obs: &mut Observer) -> Result<Verdict> {
          agent, and the acl-controller reaps what a killed task leaves behind",
     );
     Ok(verdict)
+}
+
+/// Runs a slow set-up step on a thread of its own so that Ctrl-C is honoured while it
+/// runs (moto takes seconds to start, and dies of the same Ctrl-C, which would leave the
+/// step waiting for it). On interruption the thread is abandoned: the demo is about to
+/// exit, and the final sweep kills whatever process the step started.
+fn interruptible<T: Send + 'static>(
+    what: &str,
+    step: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name(what.to_string())
+        .spawn(move || {
+            let _ = tx.send(step());
+        })
+        .with_context(|| format!("{what}: start a thread"))?;
+    loop {
+        check_interrupted()?;
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(value) => return Ok(value),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            // The step panicked; its message is already on stderr.
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => bail!("{what} failed"),
+        }
+    }
 }
 
 /// A container's `ExitCode` in the task metadata.

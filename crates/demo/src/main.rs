@@ -76,6 +76,12 @@ fn main() -> ExitCode {
             eprintln!("demo failed: {e:#}");
             ExitCode::FAILURE
         }
+        // A Ctrl-C on the terminal also reaches moto (it shares our process group), so a
+        // set-up step may panic because of it: that is still an interruption.
+        Err(_) if procs::interrupted() => {
+            eprintln!("demo: interrupted; every process it started has been stopped");
+            ExitCode::from(130)
+        }
         Err(_) => ExitCode::from(101),
     }
 }

@@ -98,12 +98,26 @@ impl DemoRun {
         }
     }
 
-    /// Asserts that nothing the demo started is still alive.
-    fn assert_no_process_left(&self) {
+    /// Sends SIGINT as Ctrl-C on a terminal does: to the whole foreground process group
+    /// (the demo and what it left in its group, such as moto), not only to the demo.
+    fn ctrl_c(&self) {
+        kill(Pid::from_raw(-(self.child.id() as i32)), Signal::SIGINT).unwrap();
+    }
+
+    /// Whether a process below the demo runs a command line containing `needle`.
+    fn has_descendant(&self, needle: &str) -> bool {
+        descendants(self.child.id() as i32).iter().any(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).contains(needle)
+        })
+    }
+
+    /// Asserts that nothing the demo started is still alive; it must have seen at least
+    /// `at_least` of them (so the check is not vacuous).
+    fn assert_no_process_left(&self, at_least: usize) {
         assert!(
-            self.seen.len() >= 5,
-            "the demo should have started moto, mesh-init, health-sync, two entrypoints, \
-             Envoy and the app; saw only {:?}\n{}",
+            self.seen.len() >= at_least,
+            "expected to see at least {at_least} processes below the demo, saw {:?}\n{}",
             self.seen,
             self.report()
         );
@@ -303,7 +317,8 @@ fn the_whole_life_of_a_task_in_under_a_minute_and_nothing_left_behind() {
         "{}",
         run.report()
     );
-    run.assert_no_process_left();
+    // moto, mesh-init, health-sync, two entrypoints, Envoy and the app.
+    run.assert_no_process_left(7);
 }
 
 #[test]
@@ -326,9 +341,7 @@ fn ctrl_c_stops_every_process_the_demo_started() {
         std::thread::sleep(Duration::from_millis(20));
     }
     run.look();
-    // Ctrl-C on a terminal: SIGINT to the whole foreground process group (the demo and
-    // what it left in its group, such as moto), not only to the demo.
-    kill(Pid::from_raw(-(run.child.id() as i32)), Signal::SIGINT).unwrap();
+    run.ctrl_c();
     let code = run.wait(Duration::from_secs(15));
     assert_eq!(code, 130, "interrupted runs exit 130\n{}", run.report());
     assert!(
@@ -337,5 +350,25 @@ fn ctrl_c_stops_every_process_the_demo_started() {
         "{}",
         run.report()
     );
-    run.assert_no_process_left();
+    // moto, health-sync, two entrypoints, Envoy and the app (mesh-init has exited).
+    run.assert_no_process_left(6);
+}
+
+#[test]
+fn ctrl_c_while_moto_starts_ends_the_demo_at_once() {
+    let mut run = DemoRun::start();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !run.has_descendant("moto_server") {
+        assert!(
+            run.child.try_wait().unwrap().is_none() && Instant::now() < deadline,
+            "moto never started\n{}",
+            run.report()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    run.look();
+    run.ctrl_c();
+    let code = run.wait(Duration::from_secs(10));
+    assert_eq!(code, 130, "interrupted runs exit 130\n{}", run.report());
+    run.assert_no_process_left(1);
 }
