@@ -129,6 +129,11 @@ pub fn run(opts: &Options) -> Result<Verdict> {
             ecs.uri()
         ),
     );
+    if let Some(short) = task_id.get(..8) {
+        let short = format!("{short}…");
+        tl.note(format!("the task ID is shown as {short} from here on"));
+        tl.abbreviate(&task_id, &short);
+    }
 
     let mut obs = Observer::new(&tl, &consul, &ecs);
     let world = World {
@@ -430,8 +435,12 @@ fn play(w: &World, obs: &mut Observer) -> Result<Verdict> {
             .envoy_last_answer
             .is_some_and(|t| t > t0 + Duration::from_secs(1)),
     );
+    let envoy_after = match (exited("app"), exited("sidecar-proxy")) {
+        (Some(a), Some(e)) => format!(", {:.2}s after the app", e.saturating_sub(a).as_secs_f64()),
+        _ => String::new(),
+    };
     verdict.check(
-        "Envoy outlived the app and stopped only after it (envoy-entrypoint exited 0)",
+        format!("Envoy outlived the app and stopped only after it (envoy-entrypoint exited 0{envoy_after})"),
         matches!((exited("app"), exited("sidecar-proxy")), (Some(a), Some(e)) if e >= a)
             && code("sidecar-proxy") == Some(0),
     );

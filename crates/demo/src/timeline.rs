@@ -1,6 +1,7 @@
 //! The readable timeline the demo prints: one line per event, with the time since the
 //! demo started, who acted, and what changed.
 
+use std::cell::RefCell;
 use std::fmt::Display;
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime};
@@ -13,6 +14,8 @@ pub struct Timeline {
     start: Instant,
     /// The same moment on the wall clock, to place log lines by their own timestamps.
     start_wall: SystemTime,
+    /// Long identifiers shown shortened (`(long, short)`), so lines stay readable.
+    abbreviations: RefCell<Vec<(String, String)>>,
 }
 
 impl Timeline {
@@ -21,6 +24,7 @@ impl Timeline {
         Timeline {
             start: Instant::now(),
             start_wall: SystemTime::now(),
+            abbreviations: RefCell::new(Vec::new()),
         }
     }
 
@@ -60,7 +64,19 @@ impl Timeline {
         self.print(&format!("\n== {text}"));
     }
 
+    /// From now on, prints `long` as `short` (a 32-digit task ID in every check and
+    /// service ID makes lines hard to read).
+    pub fn abbreviate(&self, long: &str, short: &str) {
+        self.abbreviations
+            .borrow_mut()
+            .push((long.to_string(), short.to_string()));
+    }
+
     fn print(&self, line: &str) {
+        let mut line = line.to_string();
+        for (long, short) in self.abbreviations.borrow().iter() {
+            line = line.replace(long, short);
+        }
         let mut out = std::io::stdout().lock();
         // The timeline is best effort: a closed stdout (`demo | head`) must not abort the
         // run half-way and leave the task's processes behind; cleanup still happens.
@@ -98,6 +114,17 @@ mod tests {
             format_event(Duration::from_secs(61), "ecs", "a\nb"),
             " +61.00s ecs           a\n                       b"
         );
+    }
+
+    #[test]
+    fn abbreviations_apply_from_then_on() {
+        let tl = Timeline::start();
+        tl.abbreviate("0123456789abcdef", "01234567…");
+        let mut line = format_event(Duration::ZERO, "x", "web-0123456789abcdef-app");
+        for (long, short) in tl.abbreviations.borrow().iter() {
+            line = line.replace(long, short);
+        }
+        assert!(line.ends_with("web-01234567…-app"), "{line}");
     }
 
     #[test]
