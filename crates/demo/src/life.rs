@@ -152,6 +152,7 @@ pub fn run(opts: &Options) -> Result<Verdict> {
             tl.event("demo", "interrupted: stopping every process of the task");
         }
         Err(_) => obs.dump_logs(20),
+        Ok(verdict) if !verdict.all_held() => obs.dump_logs(20),
         Ok(_) => {}
     }
     let killed = obs.kill_all();

@@ -35,6 +35,11 @@ struct DemoRun {
 impl DemoRun {
     /// Starts the demo in a process group of its own, as a shell starts a foreground job.
     fn start() -> DemoRun {
+        DemoRun::start_with(&consul_ecs())
+    }
+
+    /// [`DemoRun::start`] with another program as the consul-ecs binary.
+    fn start_with(binary: &std::path::Path) -> DemoRun {
         use std::os::unix::process::CommandExt;
         let dir = tempfile::tempdir().unwrap();
         let stdout = std::fs::File::create(dir.path().join("stdout")).unwrap();
@@ -42,7 +47,7 @@ impl DemoRun {
         let child = Command::new(env!("CARGO_BIN_EXE_demo"))
             .process_group(0)
             .arg("--binary")
-            .arg(consul_ecs())
+            .arg(binary)
             .arg("--work-dir")
             .arg(dir.path().join("work"))
             .stdin(Stdio::null())
@@ -370,5 +375,38 @@ fn ctrl_c_while_moto_starts_ends_the_demo_at_once() {
     run.ctrl_c();
     let code = run.wait(Duration::from_secs(10));
     assert_eq!(code, 130, "interrupted runs exit 130\n{}", run.report());
+    run.assert_no_process_left(1);
+}
+
+#[test]
+fn a_failing_step_is_reported_with_the_logs_and_cleaned_up() {
+    // A "consul-ecs" whose mesh-init fails: the demo stops there, shows the container's
+    // log and Consul's requests, and leaves nothing running (moto included).
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("consul-ecs");
+    std::fs::write(&fake, "#!/bin/sh\necho \"fake $1: refusing\" >&2\nexit 2\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut run = DemoRun::start_with(&fake);
+    let code = run.wait(Duration::from_secs(60));
+    assert_eq!(code, 1, "{}", run.report());
+    let (out, err) = (run.read("stdout"), run.read("stderr"));
+    assert!(
+        out.contains(&event("mesh-init", "exited with code 2")),
+        "{}",
+        run.report()
+    );
+    for needle in [
+        "---- consul-ecs-mesh-init (mesh-init), last 20 lines of",
+        "fake mesh-init: refusing",
+        "---- Consul emulator, last 20 requests ----",
+        "demo failed: mesh-init failed",
+    ] {
+        assert!(
+            err.contains(needle),
+            "stderr should contain {needle:?}\n{}",
+            run.report()
+        );
+    }
+    // moto at least (the fake mesh-init may exit between two looks).
     run.assert_no_process_left(1);
 }
