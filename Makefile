@@ -28,10 +28,16 @@ clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 unit: venv
+	$(CARGO) build --bin consul-ecs
 	$(CARGO) test --workspace
 
 build:
 	$(CARGO) build --workspace
+
+## demo: one task's whole life against the emulators, moto and the real Envoy, as a timeline
+demo: venv
+	$(CARGO) build -q --bin consul-ecs
+	$(CARGO) run -q -p demo
 
 ## release: the static binary (musl when the target is installed, else glibc)
 release:

@@ -34,6 +34,9 @@ pub fn init(level: LogLevel, format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_max_level(level.filter())
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal: ECS ships stderr to CloudWatch, where
+        // escape codes are noise.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
     // A second init (tests calling twice) is harmless: keep the first subscriber.
     let _ = match format {
