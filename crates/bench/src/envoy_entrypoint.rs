@@ -40,6 +40,9 @@ const SIGTERM_LINE: &str = "caught ENVOY_SIGTERM";
 struct Trial {
     /// App STOPPED → Envoy handled SIGTERM.
     latency: Duration,
+    /// The part of `latency` after the metadata poll that saw the app STOPPED arrived:
+    /// the entrypoint's own reaction (decode, decide, signal), without the poll wait.
+    reaction: Duration,
     /// The entrypoint's VmHWM just before its SIGTERM (idle, Envoy up).
     idle_hwm_kib: u64,
     /// The entrypoint's VmRSS at the same moment.
@@ -79,6 +82,8 @@ pub fn run(ctx: &Context) -> Result<Section> {
     }
 
     let latency = Summary::of_millis(&trials.iter().map(|t| t.latency).collect::<Vec<_>>())
+        .ok_or_else(|| anyhow!("no trials"))?;
+    let reaction = Summary::of_millis(&trials.iter().map(|t| t.reaction).collect::<Vec<_>>())
         .ok_or_else(|| anyhow!("no trials"))?;
     let kib = |f: fn(&Trial) -> u64| {
         Summary::of(&trials.iter().map(|t| f(t) as f64).collect::<Vec<_>>())
@@ -128,6 +133,14 @@ pub fn run(ctx: &Context) -> Result<Section> {
             fmt_ms(latency.max),
             format!("over {n} trials"),
         ),
+        Row::new(
+            "of which after the poll that saw STOPPED (median)",
+            fmt_ms(reaction.median),
+            format!(
+                "max {}; the rest is waiting for the next poll",
+                fmt_ms(reaction.max)
+            ),
+        ),
     ];
     Ok(Section {
         name: "envoy-entrypoint".to_string(),
@@ -148,7 +161,10 @@ pub fn run(ctx: &Context) -> Result<Section> {
              main dispatcher handles the signal, microsecond timestamps via `%E.%F`; both \
              clocks are this machine's `CLOCK_REALTIME`). It includes the entrypoint's \
              metadata poll interval (so up to one interval of waiting; about half on average), the HTTP \
-             poll itself and the signal delivery to Envoy's process group."
+             poll itself and the signal delivery to Envoy's process group. The \
+             \"after the poll\" row subtracts the arrival time of the first metadata \
+             request after the stop, as the emulator recorded it (monotonic clock, mapped \
+             onto the wall clock at the stop), leaving the entrypoint's own reaction."
         ),
         rows,
     })
@@ -207,6 +223,7 @@ fn trial(
     if read_log().contains(SIGTERM_LINE) {
         bail!("Envoy got SIGTERM before the app stopped:\n{}", read_log());
     }
+    let stopped_instant = Instant::now();
     let stopped_at = SystemTime::now();
     ecs.stop_container("app");
 
@@ -228,8 +245,17 @@ fn trial(
     let latency = signalled
         .duration_since(stopped_at)
         .map_err(|_| anyhow!("Envoy's SIGTERM is logged before the app stopped:\n{text}"))?;
+    let seen = ecs
+        .requests()
+        .iter()
+        .map(|r| r.at)
+        .find(|at| *at >= stopped_instant)
+        .ok_or_else(|| anyhow!("no metadata request after the app stopped"))?;
+    let seen_at = stopped_at + (seen - stopped_instant);
+    let reaction = signalled.duration_since(seen_at).unwrap_or(Duration::ZERO);
     Ok(Trial {
         latency,
+        reaction,
         idle_hwm_kib,
         idle_rss_kib,
         life_hwm_kib,
