@@ -118,7 +118,7 @@ fn version(binary: &Path) -> Result<Usage> {
         .stderr(Stdio::null());
     let usage = Tracked::spawn(&mut cmd)?.wait(Duration::from_secs(30))?;
     if usage.exit != Exit::Code(0) {
-        bail!("`consul-ecs version` ended with {:?}", usage.exit);
+        bail!("`consul-ecs version` ended with {}", usage.exit);
     }
     Ok(usage)
 }

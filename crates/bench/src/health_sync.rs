@@ -126,7 +126,7 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
             format!("{:.1} ms", usage.cpu().as_secs_f64() * 1e3),
             format!(
                 "start-up, first sync, {idle_s:.0} s idle and the SIGTERM shutdown \
-                 (checks critical, logout); exit {:?}{}",
+                 (checks critical, logout); {}{}",
                 usage.exit,
                 if shutdown_errors.is_empty() {
                     String::new()

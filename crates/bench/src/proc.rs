@@ -31,6 +31,15 @@ pub enum Exit {
     Signal(i32),
 }
 
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code(code) => write!(f, "exit code {code}"),
+            Exit::Signal(sig) => write!(f, "killed by signal {sig}"),
+        }
+    }
+}
+
 /// What the OS accounted for one finished child.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Usage {
@@ -294,6 +303,7 @@ mod tests {
             .wait(Duration::from_secs(30))
             .unwrap();
         assert_eq!(usage.exit, Exit::Code(3));
+        assert_eq!(usage.exit.to_string(), "exit code 3");
         assert!(usage.cpu() > Duration::ZERO, "{usage:?}");
         assert!(usage.max_rss_kib > 0, "{usage:?}");
         assert!(usage.wall >= usage.cpu() / 2, "{usage:?}");
@@ -310,6 +320,7 @@ mod tests {
         t.signal(Signal::SIGTERM).unwrap();
         let usage = t.wait(Duration::from_secs(10)).unwrap();
         assert_eq!(usage.exit, Exit::Signal(libc::SIGTERM));
+        assert_eq!(usage.exit.to_string(), "killed by signal 15");
 
         let started = Instant::now();
         let err = Tracked::spawn(Command::new("sleep").arg("30"))

@@ -62,7 +62,8 @@ pub struct Report {
     pub command: String,
     /// Machine facts as (name, value), in display order.
     pub machine: Vec<(String, String)>,
-    /// How long the whole harness ran, for the reader who wants to re-run it.
+    /// How long the measurements took (the release build excluded), for the reader who
+    /// wants to re-run them.
     pub harness_seconds: f64,
     /// One section per benchmark, in run order.
     pub sections: Vec<Section>,
@@ -91,7 +92,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "Produced by:\n\n```sh\n{}\n```\n\n(harness run time: {:.0} s)\n",
+            "Produced by:\n\n```sh\n{}\n```\n\n(measurements took {:.0} s, the release build excluded)\n",
             self.command, self.harness_seconds
         );
         out.push_str("## Results\n\n| Benchmark | Metric | Value | Notes |\n|---|---|---|---|\n");
@@ -119,9 +120,12 @@ impl Report {
     }
 }
 
-/// `12.3 ms` with a precision that suits the magnitude.
+/// `12.3 ms` (or `42 µs`) with a precision that suits the magnitude.
 pub fn fmt_ms(ms: f64) -> String {
-    if ms >= 100.0 {
+    if ms < 0.1 {
+        // Idle CPU figures are microseconds; "0.00 ms" would hide them.
+        format!("{:.0} µs", ms * 1e3)
+    } else if ms >= 100.0 {
         format!("{ms:.0} ms")
     } else if ms >= 10.0 {
         format!("{ms:.1} ms")
@@ -193,7 +197,7 @@ mod tests {
         assert!(md.contains("| CPU | Test CPU @ 2 GHz |"));
         assert!(md.contains("### binary\n\nstat the file\n"));
         assert!(md.contains("### mesh-init\n\nran it\n"));
-        assert!(md.contains("harness run time: 93 s"));
+        assert!(md.contains("measurements took 93 s"));
     }
 
     #[test]
@@ -211,6 +215,9 @@ mod tests {
 
     #[test]
     fn units_scale_with_magnitude() {
+        assert_eq!(fmt_ms(0.0), "0 µs");
+        assert_eq!(fmt_ms(0.0421), "42 µs");
+        assert_eq!(fmt_ms(0.5), "0.50 ms");
         assert_eq!(fmt_ms(1.234), "1.23 ms");
         assert_eq!(fmt_ms(12.34), "12.3 ms");
         assert_eq!(fmt_ms(123.4), "123 ms");

@@ -113,7 +113,7 @@ impl World {
         let usage = Tracked::spawn(&mut cmd)?.wait(Duration::from_secs(60))?;
         if usage.exit != Exit::Code(0) {
             bail!(
-                "mesh-init ended with {:?}:\n{}\n---- Consul requests ----\n{}",
+                "mesh-init ended with {}:\n{}\n---- Consul requests ----\n{}",
                 usage.exit,
                 std::fs::read_to_string(&log).unwrap_or_default(),
                 self.consul.request_log()
