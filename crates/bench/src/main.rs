@@ -4,6 +4,12 @@
 //! One module per benchmark, each returning a [`report::Section`]; a benchmark that fails
 //! is reported as such in its section and the others still run. Benchmarks are not tests:
 //! nothing here has a pass/fail threshold.
+//!
+//! Adding a benchmark (e.g. the acl-controller at scale): a module with
+//! `pub fn run(ctx: &Context, …) -> anyhow::Result<Section>` whose `Section` carries its
+//! rows and a paragraph on the method, its name in [`ALL`] and an arm in `run`'s `match`.
+//! `proc` measures children (`Tracked`, `/proc` readers), `stats` summarises samples,
+//! `world` starts a task's emulators.
 
 mod binary;
 mod envoy_entrypoint;
