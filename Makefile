@@ -39,6 +39,10 @@ demo: venv
 	$(CARGO) build -q --bin consul-ecs
 	$(CARGO) run -q -p demo
 
+## bench: whole-process figures (wall, CPU, peak RSS) of each subcommand, written to BENCHMARKS.md
+bench: venv
+	$(CARGO) run --release -q -p bench -- --out BENCHMARKS.md
+
 ## release: the static binary (musl when the target is installed, else glibc)
 release:
 	$(CARGO) build --release --bin consul-ecs
