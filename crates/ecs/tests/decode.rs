@@ -272,7 +272,7 @@ fn application_rules() {
     for name in NON_APPLICATION_CONTAINERS {
         assert!(!task.container(name).unwrap().is_application(), "{name}");
     }
-    // A sidecar-like name with a non-NORMAL type is skipped; an untyped app counts.
+    // A container with a non-NORMAL type is not an application; an untyped one is.
     task.containers[0].container_type = Some("CNI_PAUSE".into());
     assert!(!task.containers[0].is_application());
     task.containers[0].container_type = None;

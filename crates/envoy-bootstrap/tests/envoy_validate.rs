@@ -4,7 +4,7 @@
 //! `missing-file` documents must fail with the recorded error where the files are absent
 //! and pass once the files exist; `placeholder-content` and `empty-inline-ca` documents
 //! must be rejected with the recorded first error (and an `empty-inline-ca` document must
-//! pass once a real CA is inlined). Nothing is skipped: an unknown reason is a failure.
+//! pass once a real CA is inlined). Every case is checked: an unknown reason is a failure.
 
 mod common;
 
