@@ -29,7 +29,7 @@ clippy:
 
 unit: venv
 	$(CARGO) build --bin consul-ecs
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --no-fail-fast
 
 build:
 	$(CARGO) build --workspace

@@ -148,8 +148,10 @@ fn run_consul(args: ConsulArgs) -> Result<(), String> {
                 .map_err(|e| format!("configure the client auth method: {e}"))?;
         }
     }
+    let signals = StopSignals::install()?;
     println!("consul emulator listening on {}", consul.http_addr());
-    wait_for_signal()?;
+    let (_keep, never) = tokio::sync::oneshot::channel::<()>();
+    signals.wait(never);
     drop(consul);
     Ok(())
 }
@@ -173,6 +175,7 @@ fn run_ecs_metadata(args: EcsArgs) -> Result<(), String> {
     };
     let ecs = EcsMetadataEmulator::try_start_on(args.port.unwrap_or(0), task)
         .map_err(|e| format!("start the ECS metadata emulator: {e}"))?;
+    let signals = StopSignals::install()?;
     println!("ECS_CONTAINER_METADATA_URI_V4={}", ecs.uri());
     // `POST /_control/shutdown` ends the server too: then exit as on a signal.
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
@@ -180,30 +183,47 @@ fn run_ecs_metadata(args: EcsArgs) -> Result<(), String> {
         ecs.wait();
         let _ = done_tx.send(());
     });
-    wait_for_signal_or(done_rx)
+    signals.wait(done_rx);
+    Ok(())
 }
 
-fn wait_for_signal() -> Result<(), String> {
-    let (_keep, never) = tokio::sync::oneshot::channel::<()>();
-    wait_for_signal_or(never)
+/// SIGTERM and SIGINT listeners. Installed before the ready line is printed: a script that
+/// signals us as soon as it reads that line must get a clean exit, not the default action.
+struct StopSignals {
+    runtime: tokio::runtime::Runtime,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
 }
 
-/// Blocks until SIGTERM, SIGINT or `done` fires. The emulators run on threads of their
-/// own, so this small runtime only listens for signals.
-fn wait_for_signal_or(done: tokio::sync::oneshot::Receiver<()>) -> Result<(), String> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("start the signal runtime: {e}"))?;
-    runtime.block_on(async {
-        let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM: {e}"))?;
-        let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT: {e}"))?;
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-            _ = done => {}
-        }
-        Ok(())
-    })
+impl StopSignals {
+    fn install() -> Result<StopSignals, String> {
+        use tokio::signal::unix::{signal, SignalKind};
+        // The emulators run on threads of their own; this small runtime only listens.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("start the signal runtime: {e}"))?;
+        let (term, int) = runtime.block_on(async {
+            let term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM: {e}"))?;
+            let int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT: {e}"))?;
+            Ok::<_, String>((term, int))
+        })?;
+        Ok(StopSignals { runtime, term, int })
+    }
+
+    /// Blocks until SIGTERM, SIGINT or `done` fires.
+    fn wait(self, done: tokio::sync::oneshot::Receiver<()>) {
+        let StopSignals {
+            runtime,
+            mut term,
+            mut int,
+        } = self;
+        runtime.block_on(async {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+                _ = done => {}
+            }
+        });
+    }
 }
