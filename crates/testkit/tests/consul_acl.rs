@@ -1,44 +1,11 @@
 //! The Consul emulator's ACL admin API with raw HTTP: objects, permissions, the version
 //! dependent "not found" answers, auth-method validation, logout and disabled ACLs.
 
+mod common;
+
+use common::call;
 use serde_json::{json, Value};
 use testkit::consul::{ConsulEmulator, EmulatorOptions};
-
-struct Answer {
-    status: u16,
-    body: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-}
-
-async fn call(
-    consul: &ConsulEmulator,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Answer {
-    let url = format!("{}{path}", consul.http_addr());
-    let mut req = reqwest::Client::new().request(method.parse().unwrap(), &url);
-    if let Some(t) = token {
-        req = req.header("X-Consul-Token", t);
-    }
-    if let Some(b) = body {
-        req = req.body(b.to_string());
-    }
-    let resp = req
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    Answer {
-        status: resp.status().as_u16(),
-        body: resp.text().await.unwrap(),
-    }
-}
 
 fn acl_consul(legacy: bool) -> ConsulEmulator {
     ConsulEmulator::start(EmulatorOptions {

@@ -1,47 +1,13 @@
 //! The Consul emulator's agent endpoints, driven with raw HTTP: validation and its texts,
 //! agent defaults, ACL enforcement, fault injection and going down/up.
 
+mod common;
+
 use std::time::Duration;
 
+use common::call;
 use serde_json::{json, Value};
 use testkit::consul::{ConsulEmulator, EmulatorOptions};
-
-struct Answer {
-    status: u16,
-    body: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-}
-
-async fn call(
-    consul: &ConsulEmulator,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Answer {
-    let client = reqwest::Client::new();
-    let url = format!("{}{path}", consul.http_addr());
-    let mut req = client.request(method.parse().unwrap(), &url);
-    if let Some(t) = token {
-        req = req.header("X-Consul-Token", t);
-    }
-    if let Some(b) = body {
-        req = req.body(b.to_string());
-    }
-    let resp = req
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    Answer {
-        status: resp.status().as_u16(),
-        body: resp.text().await.unwrap(),
-    }
-}
 
 fn acl_consul() -> ConsulEmulator {
     ConsulEmulator::start(EmulatorOptions {

@@ -11,6 +11,8 @@
 //! gets an inline policy allowing it. The role, user and credentials come from
 //! `testkit::aws::AwsWorld`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
@@ -19,6 +21,7 @@ use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettin
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use base64::Engine as _;
+use common::{call, Answer};
 use serde_json::{json, Value};
 use testkit::aws::AwsWorld;
 use testkit::consul::{ConsulEmulator, EmulatorOptions};
@@ -124,33 +127,6 @@ fn bearer_token(creds: &Credentials, opts: &TokenOptions) -> String {
         "iam_request_body": b.encode(body),
     })
     .to_string()
-}
-
-struct Answer {
-    status: u16,
-    body: String,
-}
-
-async fn call(
-    consul: &ConsulEmulator,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Answer {
-    let url = format!("{}{path}", consul.http_addr());
-    let mut req = reqwest::Client::new().request(method.parse().unwrap(), &url);
-    if let Some(t) = token {
-        req = req.header("X-Consul-Token", t);
-    }
-    if let Some(b) = body {
-        req = req.body(b.to_string());
-    }
-    let resp = req.send().await.unwrap();
-    Answer {
-        status: resp.status().as_u16(),
-        body: resp.text().await.unwrap(),
-    }
 }
 
 async fn login(consul: &ConsulEmulator, method: &str, bearer: &str) -> Answer {
