@@ -391,3 +391,91 @@ fn one_failed_logout_still_logs_out_the_other_token() {
         s.w.consul.request_log()
     );
 }
+
+/// The upstream fixture with every field set (login without entity details, a custom auth
+/// method, a server-ID header, a mesh gateway in partition `ptn1` / namespace `ns1`) runs
+/// through mesh-init against an Enterprise emulator. Only what names the fixture's
+/// environment is replaced: the bootstrap directory, the Consul address and CA file, and
+/// the STS endpoint.
+#[test]
+fn the_extensive_upstream_fixture_runs_through_mesh_init() {
+    let aws = AwsWorld::start("ecs-mesh-gateway");
+    let w = World::new(
+        "fixture",
+        EmulatorOptions {
+            acls_enabled: true,
+            enterprise: true,
+            ..Default::default()
+        },
+    );
+    let path = testkit::paths::compat_dir().join("config/fixtures/test_extensive_config.json");
+    let mut doc: Value = serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
+    let login = doc["consulLogin"].clone();
+    let role = aws.task_role();
+    // No entity details: the method binds the exact role ARN and a literal service name.
+    w.consul.configure_iam_auth(
+        &aws,
+        &IamAuthOptions {
+            method: login["method"].as_str().unwrap().into(),
+            server_id_header: Some(login["serverIdHeaderValue"].as_str().unwrap().into()),
+            entity_details: false,
+            bound_arns: vec![format!(
+                "arn:aws:iam::{}:role/{}",
+                testkit::aws::ACCOUNT_ID,
+                role.name
+            )],
+            bind_name: "ecs-mesh-gateway".into(),
+        },
+    );
+    doc["consulHTTPAddr"] = json!(w.consul.http_addr());
+    doc["consulCACertFile"] = json!(null);
+    doc["consulLogin"]["stsEndpoint"] = json!(aws.endpoint());
+    let config = w.config(doc);
+    let mut cmd = w.mesh_init(&config);
+    for (k, v) in aws.credentials_env(role) {
+        cmd = cmd.env(&k, v);
+    }
+    let run = cmd.run();
+    assert_eq!(run.code(), Some(0), "{run}\n{}", w.consul.request_log());
+
+    let id = format!("ecs-mesh-gateway-{}", w.task_id);
+    let gateway = w.service(&id);
+    util::world::assert_fields(
+        &gateway,
+        &json!({
+            "Kind": "mesh-gateway", "Service": "ecs-mesh-gateway", "Port": 8443, "Address": "10.0.0.1",
+            "Tags": ["a", "b"], "Meta": {"env": "test", "version": "x.y.z"},
+            "TaggedAddresses": {"lan": {"Address": "10.0.0.1", "Port": 8443}, "wan": {"Address": "172.16.0.0", "Port": 443}},
+            "Proxy": {"Config": {"data": "some-config-data"}}
+        }),
+    );
+    let login = w
+        .consul
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v1/acl/login")
+        .unwrap();
+    // service.partition wins over gateway.partition for the login, as in v0.6.2 (the
+    // fixture sets both).
+    assert!(login.query.contains("partition=test-partition"), "{login}");
+    let tokens: Vec<_> = w
+        .consul
+        .tokens()
+        .into_iter()
+        .filter(|t| t.auth_method == "my-auth-method")
+        .collect();
+    assert_eq!(tokens.len(), 1);
+    assert!(
+        tokens[0].description.contains("\"tag-1\":\"val-1\""),
+        "{}",
+        tokens[0].description
+    );
+    let doc: Value = serde_json::from_str(
+        &fs::read_to_string(w.bootstrap_dir().join("envoy-bootstrap.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(doc["node"]["id"], json!(id));
+    assert_eq!(doc["node"]["metadata"]["partition"], json!("ptn1"));
+    assert_eq!(doc["node"]["metadata"]["namespace"], json!("ns1"));
+    assert!(testkit::envoy::validate_json(&doc).ok);
+}
