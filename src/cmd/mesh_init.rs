@@ -70,45 +70,48 @@ async fn mesh_init(args: &MeshInitArgs, cfg: &config::Config) -> Result<(), Step
     // Built before logging in, so a task that can never register takes no token.
     let registrations = mesh::build_registrations(cfg, &task).step("build registrations")?;
 
-    let mut token = None;
-    if cfg.login_enabled() {
-        let server = consul_clients::server(cfg).step("log in to Consul")?;
-        let secret = login(args, cfg, &task, &server)
-            .await
-            .step("log in to Consul")?;
-        let logged_in = LoggedIn { server, secret };
-        // A token of an earlier run for this task (mesh-init restarted) would otherwise stay
-        // in Consul until the acl-controller reaps it.
-        let previous = std::fs::read_to_string(cfg.service_token_path()).ok();
-        if let Err(e) =
-            iam_login::write_token_file(&cfg.service_token_path(), logged_in.secret.expose())
-        {
-            let failure = StepError {
-                step: "write the service token",
-                error: e.into(),
-            };
-            return Err(undo_login(cfg, Some(logged_in), failure).await);
-        }
-        if let Some(old) = previous
-            .map(|t| Secret::new(t.trim()))
-            .filter(|t| !t.is_empty())
-        {
-            if old.expose() != logged_in.secret.expose() {
-                match iam_login::logout(&logged_in.server, &old).await {
-                    Ok(()) => info!("logged out the previous run's service token"),
-                    Err(e) => {
-                        warn!(error = %e, "could not log out the previous run's service token")
-                    }
-                }
-            }
-        }
-        token = Some(logged_in);
-    }
-
+    let token = if cfg.login_enabled() {
+        Some(log_in_and_store_token(args, cfg, &task).await?)
+    } else {
+        None
+    };
     match register_and_bootstrap(args, cfg, &registrations, token.as_ref()).await {
         Ok(()) => Ok(()),
         Err(failure) => Err(undo_login(cfg, token, failure).await),
     }
+}
+
+/// Logs in, writes `<bootstrapDir>/service-token`, and logs out the token an earlier run
+/// for this task left there (it would otherwise stay in Consul until the acl-controller
+/// reaps it).
+async fn log_in_and_store_token(
+    args: &MeshInitArgs,
+    cfg: &config::Config,
+    task: &ecs::TaskMetadata,
+) -> Result<LoggedIn, StepError> {
+    let server = consul_clients::server(cfg).step("log in to Consul")?;
+    let secret = login(args, cfg, task, &server)
+        .await
+        .step("log in to Consul")?;
+    let logged_in = LoggedIn { server, secret };
+    let path = cfg.service_token_path();
+    let previous = std::fs::read_to_string(&path).ok();
+    if let Err(e) = iam_login::write_token_file(&path, logged_in.secret.expose()) {
+        let failure = StepError {
+            step: "write the service token",
+            error: e.into(),
+        };
+        return Err(undo_login(cfg, Some(logged_in), failure).await);
+    }
+    let previous = previous.map(|t| Secret::new(t.trim()));
+    if let Some(old) = previous.filter(|t| !t.is_empty() && t.expose() != logged_in.secret.expose())
+    {
+        match iam_login::logout(&logged_in.server, &old).await {
+            Ok(()) => info!("logged out the previous run's service token"),
+            Err(e) => warn!(error = %e, "could not log out the previous run's service token"),
+        }
+    }
+    Ok(logged_in)
 }
 
 /// The login token, kept so a failure later on can log it out.
