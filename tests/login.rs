@@ -479,3 +479,41 @@ fn the_extensive_upstream_fixture_runs_through_mesh_init() {
     assert_eq!(doc["node"]["metadata"]["namespace"], json!("ns1"));
     assert!(testkit::envoy::validate_json(&doc).ok);
 }
+
+#[test]
+fn health_sync_logs_the_tokens_out_even_if_it_never_read_the_task() {
+    let s = Secure::new();
+    let config = s.config(json!({}));
+    let run = s.mesh_init(&config).run();
+    assert_eq!(run.code(), Some(0), "{run}");
+    let cluster = s.w.ecs.task()["Cluster"].as_str().unwrap().to_string();
+    let client =
+        s.w.consul
+            .login_client_token(&s.aws, s.aws.task_role(), &s.w.task_id, &cluster);
+    fs::write(s.w.bootstrap_dir().join("client-token"), &client.secret_id).unwrap();
+    // The metadata endpoint fails for as long as this test cares.
+    s.w.ecs.fail_next(1_000_000, 500);
+    let mut hs = Background::start(
+        &["health-sync"],
+        &[
+            ("CONSUL_ECS_CONFIG_JSON", config.as_str()),
+            ("ECS_CONTAINER_METADATA_URI_V4", &s.w.ecs.uri()),
+            ("CONSUL_HTTP_ADDR", &s.w.consul.http_addr()),
+        ],
+        tempfile::tempdir().unwrap(),
+    );
+    hs.wait_log("cannot read the task metadata yet");
+    hs.signal(Signal::SIGTERM);
+    assert_eq!(hs.wait_exit(Duration::from_secs(15)), 2, "{}", hs.report());
+    assert!(
+        hs.read("stderr.log")
+            .contains("the task metadata was never read"),
+        "{}",
+        hs.report()
+    );
+    assert!(
+        s.login_tokens().is_empty(),
+        "both tokens logged out:\n{}",
+        s.w.consul.request_log()
+    );
+}

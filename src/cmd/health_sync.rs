@@ -3,6 +3,8 @@
 //!
 //! Wiring only: the state machine (what to write, when) is `mesh::HealthSync`.
 
+use std::time::Duration;
+
 use anyhow::{Context, Result};
 use consul::{Client, QueryOptions, Secret, TokenSource};
 use mesh::HealthSync;
@@ -39,12 +41,42 @@ async fn health_sync(args: &HealthSyncArgs, cfg: &config::Config) -> i32 {
             return exit::RUNTIME;
         }
     };
-    let (metadata, agent, mut sync) = match start(cfg).await {
-        Ok(parts) => parts,
+    let metadata = match ecs::MetadataClient::from_env() {
+        Ok(client) => client,
         Err(e) => {
-            error!("health-sync failed to start: {e:#}");
-            return exit::RUNTIME;
+            error!("health-sync: {e}");
+            return exit::USAGE;
         }
+    };
+    let token = cfg
+        .login_enabled()
+        .then(|| TokenSource::File(cfg.service_token_path()));
+    let agent = match consul_clients::agent(token) {
+        Ok(client) => client,
+        Err(e) => {
+            error!("health-sync: {e:#}");
+            return exit::USAGE;
+        }
+    };
+
+    // The task metadata names the checks. Until it can be read, keep trying; a SIGTERM in
+    // the meantime still logs the tokens out, so a task that never got going leaks none.
+    let mut backoff = Duration::from_millis(250);
+    let sync = loop {
+        match read_task(&metadata, cfg).await {
+            Ok(sync) => break Some(sync),
+            Err(e) => {
+                warn!(error = %format!("{e:#}"), retry_in = ?backoff, "cannot read the task metadata yet")
+            }
+        }
+        tokio::select! {
+            _ = term.recv() => { info!("SIGTERM received"); break None; }
+            _ = interrupt.recv() => { info!("SIGINT received"); break None; }
+            _ = tokio::time::sleep(backoff) => backoff = (backoff * 2).min(Duration::from_secs(5)),
+        }
+    };
+    let Some(mut sync) = sync else {
+        return shutdown(cfg, &agent, None).await;
     };
     info!(checks = sync.checks().len(), "health-sync started");
 
@@ -57,18 +89,12 @@ async fn health_sync(args: &HealthSyncArgs, cfg: &config::Config) -> i32 {
             _ = ticker.tick() => poll(&metadata, &agent, &mut sync).await,
         }
     }
-    shutdown(cfg, &agent, &sync).await
+    shutdown(cfg, &agent, Some(&sync)).await
 }
 
-async fn start(cfg: &config::Config) -> Result<(ecs::MetadataClient, Client, HealthSync)> {
-    let metadata = ecs::MetadataClient::from_env()?;
+async fn read_task(metadata: &ecs::MetadataClient, cfg: &config::Config) -> Result<HealthSync> {
     let task = metadata.task().await.context("read task metadata")?;
-    let sync = HealthSync::new(cfg, &task)?;
-    let token = cfg
-        .login_enabled()
-        .then(|| TokenSource::File(cfg.service_token_path()));
-    let agent = consul_clients::agent(token)?;
-    Ok((metadata, agent, sync))
+    Ok(HealthSync::new(cfg, &task)?)
 }
 
 /// One sync: read the task, write what changed. A failed write is retried on the next
@@ -112,9 +138,21 @@ async fn poll(metadata: &ecs::MetadataClient, agent: &Client, sync: &mut HealthS
 
 /// On SIGTERM: every check critical, then both tokens logged out. Every step is attempted
 /// even when one fails; the exit code says whether all worked, the log says which did not.
-async fn shutdown(cfg: &config::Config, agent: &Client, sync: &HealthSync) -> i32 {
+/// Without `sync` (the task metadata was never read) the checks cannot be named, which
+/// counts as a failure, but the tokens are still logged out.
+async fn shutdown(cfg: &config::Config, agent: &Client, sync: Option<&HealthSync>) -> i32 {
     let mut failures: Vec<String> = Vec::new();
-    for update in sync.shutdown_updates() {
+    let updates = match sync {
+        Some(sync) => sync.shutdown_updates(),
+        None => {
+            failures.push(
+                "set the checks critical: the task metadata was never read, so they are unknown"
+                    .into(),
+            );
+            Vec::new()
+        }
+    };
+    for update in updates {
         match agent
             .agent_check_update(
                 &update.check_id,
