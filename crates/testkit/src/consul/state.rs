@@ -521,60 +521,12 @@ impl State {
 
     /// Resolves policy links given by ID or name (the error names the missing one).
     pub fn resolve_policy_links(&self, links: &Value) -> Result<Vec<Link>, ApiError> {
-        let mut out = Vec::new();
-        for link in links.as_array().into_iter().flatten() {
-            let id = super::wire::s(link, "ID");
-            let name = super::wire::s(link, "Name");
-            let found = if !id.is_empty() {
-                self.policies.get(id).ok_or_else(|| {
-                    ApiError::bad_request(format!("No such ACL policy with ID {id:?}"))
-                })?
-            } else {
-                self.policies
-                    .values()
-                    .find(|p| p.name == name)
-                    .ok_or_else(|| {
-                        ApiError::bad_request(format!("No such ACL policy with name {name:?}"))
-                    })?
-            };
-            let l = Link {
-                id: found.id.clone(),
-                name: found.name.clone(),
-            };
-            if !out.contains(&l) {
-                out.push(l);
-            }
-        }
-        Ok(out)
+        resolve_links(links, "policy", &self.policies, |p| (&p.id, &p.name))
     }
 
     /// Resolves role links given by ID or name.
     pub fn resolve_role_links(&self, links: &Value) -> Result<Vec<Link>, ApiError> {
-        let mut out = Vec::new();
-        for link in links.as_array().into_iter().flatten() {
-            let id = super::wire::s(link, "ID");
-            let name = super::wire::s(link, "Name");
-            let found = if !id.is_empty() {
-                self.roles.get(id).ok_or_else(|| {
-                    ApiError::bad_request(format!("No such ACL role with ID {id:?}"))
-                })?
-            } else {
-                self.roles
-                    .values()
-                    .find(|r| r.name == name)
-                    .ok_or_else(|| {
-                        ApiError::bad_request(format!("No such ACL role with name {name:?}"))
-                    })?
-            };
-            let l = Link {
-                id: found.id.clone(),
-                name: found.name.clone(),
-            };
-            if !out.contains(&l) {
-                out.push(l);
-            }
-        }
-        Ok(out)
+        resolve_links(links, "role", &self.roles, |r| (&r.id, &r.name))
     }
 }
 
@@ -677,6 +629,43 @@ pub(crate) fn content_hash(text: &str) -> String {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     format!("{h:016x}")
+}
+
+/// Resolves `[{"ID": …} | {"Name": …}]` links against `objects` (keyed by ID), as Consul
+/// does for a token's or role's policies and roles: unknown ones are a 400 naming them,
+/// duplicates are dropped.
+fn resolve_links<T>(
+    links: &Value,
+    kind: &str,
+    objects: &BTreeMap<String, T>,
+    id_and_name: impl Fn(&T) -> (&String, &String),
+) -> Result<Vec<Link>, ApiError> {
+    let mut out = Vec::new();
+    for link in links.as_array().into_iter().flatten() {
+        let id = super::wire::s(link, "ID");
+        let name = super::wire::s(link, "Name");
+        let found = if !id.is_empty() {
+            objects.get(id).ok_or_else(|| {
+                ApiError::bad_request(format!("No such ACL {kind} with ID {id:?}"))
+            })?
+        } else {
+            objects
+                .values()
+                .find(|o| id_and_name(o).1 == name)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("No such ACL {kind} with name {name:?}"))
+                })?
+        };
+        let (id, name) = id_and_name(found);
+        let l = Link {
+            id: id.clone(),
+            name: name.clone(),
+        };
+        if !out.contains(&l) {
+            out.push(l);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
