@@ -275,3 +275,35 @@ fn the_valid_upstream_fixtures_run_through_mesh_init() {
         assert_bootstrap_valid(&w, &id);
     }
 }
+
+/// Without `consulLogin`, mesh-init registers with the environment's token and gives Envoy
+/// that same token, as `consul connect envoy` did (`CONSUL_HTTP_TOKEN_FILE` wins).
+#[test]
+fn without_login_the_environment_token_registers_and_reaches_the_bootstrap() {
+    let w = World::new(
+        "web",
+        EmulatorOptions {
+            acls_enabled: true,
+            ..Default::default()
+        },
+    );
+    let token = w.consul.create_service_token("web");
+    let file = w.dir.path().join("..").join(format!("token-{}", w.task_id));
+    fs::write(&file, format!("{}\n", token.secret_id)).unwrap();
+    let run = w
+        .mesh_init(&w.config(json!({"service": {"port": 9090}})))
+        .env("CONSUL_HTTP_TOKEN", "not-the-right-one")
+        .env("CONSUL_HTTP_TOKEN_FILE", &file)
+        .run();
+    let _ = fs::remove_file(&file);
+    assert_eq!(run.code(), Some(0), "{run}\n{}", w.consul.request_log());
+    assert_eq!(w.consul.services().len(), 2);
+    let doc: Value = serde_json::from_str(
+        &fs::read_to_string(w.bootstrap_dir().join("envoy-bootstrap.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        doc["dynamic_resources"]["ads_config"]["grpc_services"]["initial_metadata"][0]["value"],
+        json!(token.secret_id)
+    );
+}

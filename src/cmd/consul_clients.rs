@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use consul::{Client, ClientConfig, TokenSource};
+use consul::{Client, ClientConfig, Secret, TokenSource};
 
 /// One request to the servers may wait this long: a login makes the server call AWS.
 const SERVER_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,12 +47,8 @@ pub fn agent(token: Option<TokenSource>) -> Result<Client> {
 
 /// The token the environment gives (`CONSUL_HTTP_TOKEN_FILE` wins over
 /// `CONSUL_HTTP_TOKEN`, as in the Go client), for the bootstrap when the task does not log in.
-pub fn env_token() -> Result<Option<String>> {
-    let get = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    if let Some(file) = get("CONSUL_HTTP_TOKEN_FILE") {
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("read CONSUL_HTTP_TOKEN_FILE {file}"))?;
-        return Ok(Some(text.trim().to_owned()).filter(|t| !t.is_empty()));
-    }
-    Ok(get("CONSUL_HTTP_TOKEN").map(|t| t.trim().to_owned()))
+pub fn env_token() -> Result<Option<Secret>> {
+    let settings =
+        ClientConfig::from_env().context("Consul client settings from the environment")?;
+    Ok(settings.token.current()?)
 }

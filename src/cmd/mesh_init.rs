@@ -231,7 +231,9 @@ async fn write_bootstrap(
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let token = match token {
         Some(secret) => secret.expose().to_owned(),
-        None => consul_clients::env_token()?.unwrap_or_default(),
+        None => consul_clients::env_token()?
+            .map(|t| t.expose().to_owned())
+            .unwrap_or_default(),
     };
     let ctx = envoy_bootstrap::ResolveContext {
         proxy_id: proxy_id.to_owned(),

@@ -25,8 +25,8 @@ pub enum TokenSource {
 }
 
 impl TokenSource {
-    /// The token to send now, if any.
-    pub(crate) fn current(&self) -> Result<Option<Secret>, ConsulError> {
+    /// The token to send now, if any (a token file is read now).
+    pub fn current(&self) -> Result<Option<Secret>, ConsulError> {
         match self {
             TokenSource::None => Ok(None),
             TokenSource::Value(s) if s.is_empty() => Ok(None),
