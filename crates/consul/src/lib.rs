@@ -44,7 +44,6 @@ mod client;
 mod config;
 mod enterprise;
 mod error;
-mod retry;
 mod secret;
 mod serde_util;
 
@@ -62,4 +61,10 @@ pub use config::{parse_address, ClientConfig, TokenSource, DEFAULT_ADDRESS, DEFA
 pub use enterprise::{Namespace, NamespaceAclConfig, Partition};
 pub use error::ConsulError;
 pub use retry::{retry, retry_if, GaveUp, Jitter, RetryError, RetryPolicy, Retryable};
+
+impl Retryable for ConsulError {
+    fn is_retryable(&self) -> bool {
+        ConsulError::is_retryable(self)
+    }
+}
 pub use secret::Secret;

@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use rand::Rng;
-
 use crate::metadata::{Container, TaskMetadata};
 use crate::EcsError;
 
@@ -50,18 +48,32 @@ impl RetryPolicy {
         }
     }
 
-    /// The pause after failed attempt number `attempt` (1-based): exponential, capped, and
-    /// jittered to between half and all of it so that many tasks restarted together do not
-    /// hit the agent in lockstep.
+    /// The shared retry schedule this policy stands for: exponential from
+    /// `initial_backoff`, capped at `max_backoff`, each pause jittered to between half and
+    /// all of it (so many tasks restarted together do not hit the agent in lockstep), and
+    /// at most `max_attempts` attempts.
+    fn schedule(&self) -> retry::RetryPolicy {
+        retry::RetryPolicy {
+            initial: self.initial_backoff,
+            max: self.max_backoff,
+            multiplier: 2.0,
+            jitter: retry::Jitter::Equal,
+            // The attempt cap bounds it; each attempt is bounded by the request timeout.
+            deadline: Duration::MAX,
+            max_attempts: Some(self.max_attempts.max(1)),
+        }
+    }
+
+    /// The pause after failed attempt number `attempt` (1-based).
+    #[cfg(test)]
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .initial_backoff
-            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
-        let capped = exp.min(self.max_backoff);
-        let half = capped / 2;
-        let jitter_nanos =
-            rand::rng().random_range(0..=half.as_nanos().min(u64::MAX as u128) as u64);
-        half + Duration::from_nanos(jitter_nanos)
+        self.schedule().backoff(attempt)
+    }
+}
+
+impl retry::Retryable for EcsError {
+    fn is_retryable(&self) -> bool {
+        EcsError::is_retryable(self)
     }
 }
 
@@ -182,31 +194,22 @@ impl MetadataClient {
         }
     }
 
-    async fn with_retries<T, F, Fut>(&self, mut attempt_once: F) -> Result<T, EcsError>
+    async fn with_retries<T, F, Fut>(&self, attempt_once: F) -> Result<T, EcsError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, EcsError>>,
     {
-        let max = self.retry.max_attempts.max(1);
-        let mut attempt = 1;
-        loop {
-            match attempt_once().await {
-                Ok(value) => return Ok(value),
-                Err(err) if err.is_retryable() && attempt < max => {
-                    let pause = self.retry.backoff(attempt);
-                    tracing::warn!(error = %err, attempt, retry_in = ?pause, "task metadata request failed; retrying");
-                    tokio::time::sleep(pause).await;
-                    attempt += 1;
-                }
-                Err(err) if err.is_retryable() && max > 1 => {
-                    return Err(EcsError::RetriesExhausted {
-                        attempts: attempt,
-                        last: Box::new(err),
-                    })
-                }
-                Err(err) => return Err(err),
-            }
-        }
+        let schedule = self.retry.schedule();
+        retry::retry(&schedule, "read the task metadata", attempt_once)
+            .await
+            .map_err(|e| match e.reason {
+                // A single-attempt policy reports the error itself, as does a final one.
+                retry::GaveUp::MaxAttempts if e.attempts > 1 => EcsError::RetriesExhausted {
+                    attempts: e.attempts,
+                    last: Box::new(e.last),
+                },
+                _ => e.last,
+            })
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: String) -> Result<T, EcsError> {

@@ -1,8 +1,8 @@
 //! Retries with jittered exponential backoff and an overall deadline.
 //!
 //! Every caller that talks to something that may be briefly unavailable (the local Consul
-//! agent still starting, a server election, ECS throttling) goes through [`retry`], so the
-//! behaviour — and the log lines — are the same everywhere.
+//! agent still starting, a server election, the ECS metadata endpoint, ECS throttling) goes
+//! through [`retry`], so the behaviour — and the log lines — are the same everywhere.
 
 use rand::Rng;
 use std::fmt;
@@ -14,12 +14,6 @@ use tokio::time::Instant;
 pub trait Retryable {
     /// `true` when the same request may succeed later (network trouble, 5xx, throttling).
     fn is_retryable(&self) -> bool;
-}
-
-impl Retryable for crate::ConsulError {
-    fn is_retryable(&self) -> bool {
-        crate::ConsulError::is_retryable(self)
-    }
 }
 
 /// How the computed backoff is randomised, so that many tasks started together do not
@@ -182,7 +176,7 @@ impl<E: std::error::Error + 'static> std::error::Error for RetryError<E> {
 /// true with the backoff of `policy`, until the deadline or attempt limit.
 ///
 /// Each failed attempt that will be retried is logged (DEBUG for the first two, WARN after)
-/// with `what` and the error's `Display`, which for [`crate::ConsulError`] never contains a
+/// with `what` and the error's `Display`, which for the errors of this workspace never contains a
 /// token.
 pub async fn retry<T, E, F, Fut>(
     policy: &RetryPolicy,
