@@ -1,36 +1,15 @@
-//! File writes into the shared bootstrap directory: atomic, so a reader (or a retried
-//! mesh-init) never sees half a file.
+//! The binary copy in the shared bootstrap directory.
 
-use std::fs;
-use std::io;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 
-/// Copies the running executable to `dest` (mode 0755) through a temporary file in the
-/// same directory and a rename. The sidecar and app containers run this copy as their
-/// entrypoint.
+/// Copies the running executable to `dest` (mode 0755), atomically: the sidecar and app
+/// containers run this copy as their entrypoint, and a re-run of mesh-init must never leave
+/// them half a binary.
 pub fn copy_executable(dest: &Path) -> Result<()> {
     let source = std::env::current_exe().context("locate the running executable")?;
-    let dir = dest
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp-{}", file_name(dest), std::process::id()));
-    let result = (|| -> io::Result<()> {
-        fs::copy(&source, &tmp)?;
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755))?;
-        fs::rename(&tmp, dest)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("copy {} to {}", source.display(), dest.display()));
-    }
-    Ok(())
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned())
+    let bytes = std::fs::read(&source).with_context(|| format!("read {}", source.display()))?;
+    atomic_file::write_atomic(dest, &bytes, 0o755)
+        .with_context(|| format!("copy {} to {}", source.display(), dest.display()))
 }

@@ -20,8 +20,6 @@ mod sts;
 mod token;
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -127,50 +125,12 @@ pub async fn load_credentials() -> Result<Credentials, LoginError> {
 /// the new one, never a partial token, and never a file readable by others. (v0.6.2 writes
 /// 0644 in place.)
 pub fn write_token_file(path: &Path, secret: &str) -> Result<(), LoginError> {
-    let fail = |source: std::io::Error| LoginError::TokenFile {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file_name = path.file_name().ok_or_else(|| {
-        fail(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "no file name",
-        ))
-    })?;
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(file_name);
-    temp_name.push(format!(
-        ".{}.{:016x}.tmp",
-        std::process::id(),
-        rand::random::<u64>()
-    ));
-    let temp = dir.join(temp_name);
-
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp)?;
-        file.write_all(secret.as_bytes())?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&temp, path)
-    })();
-    if let Err(e) = result {
-        // Best effort: the temp file may not exist if creating it was what failed.
-        let _ = std::fs::remove_file(&temp);
-        return Err(fail(e));
-    }
-    // Make the rename itself durable; failure here does not undo a completed write.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    atomic_file::write_atomic(path, secret.as_bytes(), 0o600).map_err(|source| {
+        LoginError::TokenFile {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
 }
 
 /// The login `Meta`: task ID and cluster, merged with `consulLogin.meta` (user keys win).
