@@ -51,29 +51,21 @@ fn supervise(command: &[OsString], policy: SigtermPolicy) -> i32 {
     };
     let mut child = Command::new(program);
     child.args(rest);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return exit::RUNTIME;
-        }
-    };
     let opts = SuperviseOptions::new(policy).subreaper(true);
-    match runtime.block_on(process::run(child, opts)) {
-        Ok(exit) => {
-            tracing::info!(%exit, "child exited");
-            exit.code()
+    super::block_on("entrypoint", async {
+        match process::run(child, opts).await {
+            Ok(exit) => {
+                tracing::info!(%exit, "child exited");
+                exit.code()
+            }
+            Err(err @ process::ProcessError::Spawn { .. }) => {
+                eprintln!("{err}");
+                exit::USAGE
+            }
+            Err(err) => {
+                eprintln!("{err}");
+                exit::RUNTIME
+            }
         }
-        Err(err @ process::ProcessError::Spawn { .. }) => {
-            eprintln!("{err}");
-            exit::USAGE
-        }
-        Err(err) => {
-            eprintln!("{err}");
-            exit::RUNTIME
-        }
-    }
+    })
 }

@@ -16,17 +16,7 @@ use crate::cmd::consul_clients;
 use crate::exit;
 
 pub fn run(args: &HealthSyncArgs, cfg: &config::Config) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("health-sync: cannot start the async runtime: {e}");
-            return exit::RUNTIME;
-        }
-    };
-    runtime.block_on(health_sync(args, cfg))
+    super::block_on("health-sync", health_sync(args, cfg))
 }
 
 async fn health_sync(args: &HealthSyncArgs, cfg: &config::Config) -> i32 {

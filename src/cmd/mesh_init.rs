@@ -41,26 +41,18 @@ pub fn run(args: &MeshInitArgs, cfg: &config::Config) -> i32 {
         eprintln!("{}: {e}", config::CONFIG_ENV);
         return exit::USAGE;
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("mesh-init: cannot start the async runtime: {e}");
-            return exit::RUNTIME;
+    super::block_on("mesh-init", async {
+        match mesh_init(args, cfg).await {
+            Ok(()) => {
+                info!("mesh-init complete");
+                exit::OK
+            }
+            Err(StepError { step, error }) => {
+                tracing::error!("mesh-init failed: {step}: {error:#}");
+                exit::RUNTIME
+            }
         }
-    };
-    match runtime.block_on(mesh_init(args, cfg)) {
-        Ok(()) => {
-            info!("mesh-init complete");
-            exit::OK
-        }
-        Err(StepError { step, error }) => {
-            tracing::error!("mesh-init failed: {step}: {error:#}");
-            exit::RUNTIME
-        }
-    }
+    })
 }
 
 async fn mesh_init(args: &MeshInitArgs, cfg: &config::Config) -> Result<(), StepError> {
