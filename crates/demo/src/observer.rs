@@ -128,19 +128,19 @@ impl<'a> Observer<'a> {
         self.containers.iter().find(|c| c.name == name)
     }
 
-    /// Whether container `name` was started and its process has not exited.
+    /// Whether container `name` was started and no [`Observer::tick`] has seen its process
+    /// exit yet. Deliberately not a fresh look: a wait that ends on an exit must end after
+    /// the exit was reported (timeline, ECS metadata), never between the two.
     pub fn running(&mut self, name: &str) -> bool {
-        self.containers
-            .iter_mut()
-            .find(|c| c.name == name)
-            .is_some_and(|c| c.running())
+        self.containers.iter().any(|c| c.name == name) && !self.marks.exited.contains_key(name)
     }
 
-    /// The containers whose process still runs.
+    /// The started containers whose exit no tick has reported yet.
     pub fn running_names(&mut self) -> Vec<&'static str> {
         self.containers
-            .iter_mut()
-            .filter_map(|c| c.running().then_some(c.name))
+            .iter()
+            .filter(|c| !self.marks.exited.contains_key(c.name))
+            .map(|c| c.name)
             .collect()
     }
 
