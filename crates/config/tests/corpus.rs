@@ -3,20 +3,14 @@
 //! one readable report instead of stopping at the first.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
 /// `CONFIG_CASES_FILE`, else `$CONSUL_ECS_COMPAT_DIR/config/cases.json`,
-/// else `../shared/compat/config/cases.json` next to the workspace.
+/// else the copy in the repository (`tests/data/compat`).
 fn cases_file() -> PathBuf {
-    if let Some(file) = std::env::var_os("CONFIG_CASES_FILE") {
-        return PathBuf::from(file);
-    }
-    if let Some(dir) = std::env::var_os("CONSUL_ECS_COMPAT_DIR") {
-        return Path::new(&dir).join("config").join("cases.json");
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/compat/config/cases.json")
+    testkit::paths::config_cases_file()
 }
 
 fn fixtures_dir() -> PathBuf {

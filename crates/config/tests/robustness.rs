@@ -4,17 +4,12 @@
 //! exists in the mutated document, and whatever loads serialises to a
 //! document that loads back unchanged.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
 fn fixtures_dir() -> PathBuf {
-    match std::env::var_os("CONSUL_ECS_COMPAT_DIR") {
-        Some(dir) => Path::new(&dir).join("config/fixtures"),
-        None => {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/compat/config/fixtures")
-        }
-    }
+    testkit::paths::config_fixtures_dir()
 }
 
 fn fixture(name: &str) -> Value {

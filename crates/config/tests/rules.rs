@@ -479,12 +479,9 @@ fn mesh_init_rule_applies_to_service_tasks_only() {
 
 #[test]
 fn serialised_config_loads_back_unchanged() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/compat/config/fixtures/test_extensive_config.json");
-    let text = std::env::var_os("CONSUL_ECS_COMPAT_DIR")
-        .map(|dir| std::path::Path::new(&dir).join("config/fixtures/test_extensive_config.json"))
-        .map_or_else(|| std::fs::read_to_string(&path), std::fs::read_to_string)
-        .unwrap();
+    let path = testkit::paths::config_fixtures_dir().join("test_extensive_config.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     let config = parse(&text).unwrap();
     let out = serde_json::to_value(&config).unwrap();
     // Spelling of the fields whose names are not plain camelCase.

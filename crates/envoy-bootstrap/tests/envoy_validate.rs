@@ -220,10 +220,7 @@ fn envoy_accepts_every_generated_bootstrap_or_rejects_it_as_recorded() {
 /// be a valid Envoy bootstrap.
 #[test]
 fn envoy_accepts_keys_the_cases_do_not_cover() {
-    let defaults = common::load_cases()
-        .into_iter()
-        .find(|c| c.name == "defaults")
-        .expect("the defaults case");
+    let defaults = common::case_named("defaults");
     let mut inputs: BootstrapInputs = serde_json::from_value(defaults.input().clone()).unwrap();
     inputs.token = "3b0c0d1e-0000-4000-8000-000000000000".into();
     inputs.omit_deprecated_tags = true;

@@ -12,10 +12,7 @@ use envoy_bootstrap::{
 use serde_json::{json, Value};
 
 fn case(name: &str) -> common::Case {
-    common::load_cases()
-        .into_iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("case {name} not found in {}", common::cases_dir().display()))
+    common::case_named(name)
 }
 
 fn case_pems(name: &str) -> Vec<String> {

@@ -19,11 +19,35 @@ pub fn venv_dir() -> PathBuf {
     }
 }
 
-/// `../shared/compat` beside the checkout (override with `CONSUL_ECS_COMPAT_DIR`).
+/// The compatibility corpora (`tests/data/compat` in the repository; override with
+/// `CONSUL_ECS_COMPAT_DIR`). `tests/data/compat/README.md` says where each set comes from.
 pub fn compat_dir() -> PathBuf {
     match std::env::var_os("CONSUL_ECS_COMPAT_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => workspace_root().join("..").join("shared").join("compat"),
+        None => workspace_root().join("tests").join("data").join("compat"),
+    }
+}
+
+/// The consul-ecs v0.6.2 config cases file: `CONFIG_CASES_FILE`, else
+/// `<compat_dir>/config/cases.json`.
+pub fn config_cases_file() -> PathBuf {
+    match std::env::var_os("CONFIG_CASES_FILE") {
+        Some(file) => PathBuf::from(file),
+        None => compat_dir().join("config").join("cases.json"),
+    }
+}
+
+/// The consul-ecs v0.6.2 config fixtures: `<compat_dir>/config/fixtures`.
+pub fn config_fixtures_dir() -> PathBuf {
+    compat_dir().join("config").join("fixtures")
+}
+
+/// The Envoy bootstrap conformance cases: `BOOTSTRAP_CASES_DIR`, else
+/// `<compat_dir>/envoy-bootstrap/cases`.
+pub fn bootstrap_cases_dir() -> PathBuf {
+    match std::env::var_os("BOOTSTRAP_CASES_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => compat_dir().join("envoy-bootstrap").join("cases"),
     }
 }
 

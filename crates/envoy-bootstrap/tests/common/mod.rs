@@ -33,15 +33,36 @@ impl Case {
 
 /// `BOOTSTRAP_CASES_DIR`, else `compat/envoy-bootstrap/cases`.
 pub fn cases_dir() -> PathBuf {
-    match std::env::var_os("BOOTSTRAP_CASES_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => testkit::paths::compat_dir().join("envoy-bootstrap/cases"),
-    }
+    testkit::paths::bootstrap_cases_dir()
 }
 
-/// Every `*.json` case, sorted by file name. Panics (never skips) when there are none.
+/// Every `*.json` case of [`cases_dir`], sorted by file name. Panics (never skips) when
+/// there are none.
 pub fn load_cases() -> Vec<Case> {
-    let dir = cases_dir();
+    load_cases_from(&cases_dir())
+}
+
+/// The case called `name`: from [`cases_dir`] when it holds one, else from the
+/// repository's own copy. Tests that need one particular situation (the resolver's) look
+/// it up here, so pointing `BOOTSTRAP_CASES_DIR` at a different set of cases runs the
+/// whole-set tests on that set without breaking them.
+pub fn case_named(name: &str) -> Case {
+    let own = testkit::paths::workspace_root().join("tests/data/compat/envoy-bootstrap/cases");
+    [cases_dir(), own]
+        .iter()
+        .filter(|dir| dir.is_dir())
+        .flat_map(|dir| load_cases_from(dir))
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| {
+            panic!(
+                "case {name} is neither in {} nor in the repository's tests/data/compat",
+                cases_dir().display()
+            )
+        })
+}
+
+fn load_cases_from(dir: &std::path::Path) -> Vec<Case> {
+    let dir = dir.to_path_buf();
     let entries = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read cases dir {}: {e}", dir.display()));
     let mut files: Vec<PathBuf> = entries

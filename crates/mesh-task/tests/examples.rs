@@ -4,7 +4,7 @@
 mod common;
 
 use common::{assert_json_eq, config, task, wire, ARN, T};
-use mesh::{build_registrations, Registrations};
+use mesh_task::{build_registrations, Registrations};
 use serde_json::json;
 
 fn meta(task_id: &str, arn: &str) -> serde_json::Value {

@@ -6,7 +6,7 @@ mod common;
 
 use common::{assert_json_eq, config, task, task_from, wire, ARN, T};
 use consul::AgentServiceRegistration;
-use mesh::{build_registrations, MeshError, Registrations};
+use mesh_task::{build_registrations, MeshError, Registrations};
 use serde_json::{json, Value};
 
 fn gateway(cfg: Value, task: &ecs::TaskMetadata) -> Value {

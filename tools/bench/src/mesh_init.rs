@@ -133,7 +133,7 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
              emulator's log shows, for mesh-init: {sequence} — plus the ECS metadata `GET` \
              and moto's `sts:GetCallerIdentity` (the bearer token with entity details needs \
              the caller's ARN; built with the same `iam-login` crate, so signing is inside \
-             the floor too). Registration bodies are what `mesh::build_registrations` \
+             the floor too). Registration bodies are what `mesh_task::build_registrations` \
              produces for this config (serialised before the clock starts); the Envoy \
              bootstrap is the warm-up run's file. The floor writes what mesh-init writes, \
              the same way: the token and the bootstrap through a temporary file \
@@ -181,7 +181,7 @@ impl Floor {
         let cfg = config::parse(&config_text).map_err(|e| anyhow!("{e}"))?;
         let task: ecs::TaskMetadata =
             serde_json::from_value(world.task.clone()).context("decode the emulated task")?;
-        let regs = mesh::build_registrations(&cfg, &task).map_err(|e| anyhow!("{e}"))?;
+        let regs = mesh_task::build_registrations(&cfg, &task).map_err(|e| anyhow!("{e}"))?;
         let registrations = regs
             .in_order()
             .into_iter()

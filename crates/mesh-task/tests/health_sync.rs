@@ -5,7 +5,7 @@ mod common;
 
 use common::{config, task, task_from, ARN, T};
 use consul::CheckStatus;
-use mesh::{build_registrations, synced_check_id, CheckUpdate, HealthSync, MeshError};
+use mesh_task::{build_registrations, synced_check_id, CheckUpdate, HealthSync, MeshError};
 use serde_json::{json, Value};
 
 /// Task metadata with these `(name, health)` containers; `health` is the raw `Health`

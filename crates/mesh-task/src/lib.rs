@@ -18,7 +18,7 @@
 //!     r#"{"TaskARN": "arn:aws:ecs:us-east-1:123456789012:task/prod/abc123", "Family": "Web"}"#,
 //! )
 //! .unwrap();
-//! let regs = mesh::build_registrations(&cfg, &task).unwrap();
+//! let regs = mesh_task::build_registrations(&cfg, &task).unwrap();
 //! assert_eq!(regs.proxy_id(), "web-abc123-sidecar-proxy");
 //! let ids: Vec<&str> = regs.in_order().iter().map(|r| r.id.as_str()).collect();
 //! assert_eq!(ids, ["web-abc123", "web-abc123-sidecar-proxy"]);

@@ -88,7 +88,7 @@ impl Report {
         out.push_str(
             "Whole-process figures of the release `consul-ecs` binary on this machine, \
              from the OS's own accounting (`wait4` rusage, `/proc`). Written by the \
-             benchmark harness (`crates/bench`); do not edit by hand.\n\n",
+             benchmark harness (`tools/bench`); do not edit by hand.\n\n",
         );
         let _ = writeln!(
             out,
