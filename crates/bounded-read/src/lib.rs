@@ -1,0 +1,273 @@
+//! Reading what comes from outside the process without trusting its size or its kind.
+//!
+//! A Consul agent, a metadata endpoint or a credentials server that answers with an endless
+//! body, or a token path that points at `/dev/zero` or a FIFO, must end in a clear error, not
+//! in gigabytes of memory or a process that waits forever. Every such read in consul-ecs goes
+//! through this crate:
+//!
+//! - [`read_body`]: an HTTP response body, at most `limit` bytes;
+//! - [`read_file`]: a file that must be a regular file of at most `limit` bytes, opened
+//!   without following a symlink when [`Links::Refuse`] is asked for, and without blocking on
+//!   a FIFO.
+
+#![deny(missing_docs)]
+
+use std::io::{self, Read as _};
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::Path;
+
+/// A body or a file larger than the limit its reader set.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The HTTP body is (or announced it would be) larger than `limit` bytes.
+    #[error("the response body is larger than the {} limit", human(*limit))]
+    BodyTooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// Reading the body failed part way (connection reset, timeout).
+    #[error("reading the response body failed: {0}")]
+    Body(#[source] reqwest::Error),
+    /// The file is a symlink, and links are refused for it.
+    #[error("{path} is a symbolic link; refusing to follow it")]
+    Symlink {
+        /// The path as given.
+        path: String,
+    },
+    /// The path names something other than a regular file (a device, a FIFO, a directory).
+    #[error("{path} is not a regular file (it is {kind})")]
+    NotRegular {
+        /// The path as given.
+        path: String,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// The file is larger than `limit` bytes.
+    #[error("{path} is larger than the {} limit", human(*limit))]
+    FileTooLarge {
+        /// The path as given.
+        path: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// Opening or reading the file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path as given.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl ReadError {
+    /// True when the file does not exist (callers often treat that as "nothing there").
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ReadError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
+}
+
+/// Reads a whole response body, failing as soon as it passes `limit` bytes (before reading
+/// anything when `Content-Length` already says so). Memory use is bounded by `limit` plus
+/// one chunk.
+pub async fn read_body(mut response: reqwest::Response, limit: u64) -> Result<Vec<u8>, ReadError> {
+    if response.content_length().is_some_and(|len| len > limit) {
+        return Err(ReadError::BodyTooLarge { limit });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(ReadError::Body)? {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(ReadError::BodyTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Whether [`read_file`] may follow a symlink at the path itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// Follow it (a config file named by the operator may well be a link).
+    Follow,
+    /// Refuse it: the file is one consul-ecs wrote itself (a token), so a link there was put
+    /// by someone else, and reading through it could send another file's content to Consul.
+    Refuse,
+}
+
+/// Reads `path`, which must be a regular file of at most `limit` bytes.
+///
+/// The file is opened non-blocking, so a FIFO is refused instead of waiting for a writer,
+/// and its kind is checked on the open descriptor, so it cannot be swapped in between.
+pub fn read_file(path: &Path, limit: u64, links: Links) -> Result<Vec<u8>, ReadError> {
+    let shown = || path.display().to_string();
+    let io_err = |source: io::Error| ReadError::Io {
+        path: shown(),
+        source,
+    };
+    let mut flags = nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC;
+    if links == Links::Refuse {
+        flags |= nix::libc::O_NOFOLLOW;
+    }
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
+    {
+        Ok(file) => file,
+        // O_NOFOLLOW on a link fails with ELOOP: say what it means.
+        Err(e) if links == Links::Refuse && e.raw_os_error() == Some(nix::libc::ELOOP) => {
+            return Err(ReadError::Symlink { path: shown() })
+        }
+        Err(e) => return Err(io_err(e)),
+    };
+    let meta = file.metadata().map_err(io_err)?;
+    if !meta.is_file() {
+        return Err(ReadError::NotRegular {
+            path: shown(),
+            kind: kind_of(&meta.file_type()),
+        });
+    }
+    if meta.len() > limit {
+        return Err(ReadError::FileTooLarge {
+            path: shown(),
+            limit,
+        });
+    }
+    // The size may change after the check: read at most one byte past the limit to tell.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::FileTooLarge {
+            path: shown(),
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+/// [`read_file`] as text: invalid UTF-8 is an error naming the file.
+pub fn read_text_file(path: &Path, limit: u64, links: Links) -> Result<String, ReadError> {
+    let bytes = read_file(path, limit, links)?;
+    String::from_utf8(bytes).map_err(|_| ReadError::Io {
+        path: path.display().to_string(),
+        source: io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"),
+    })
+}
+
+fn kind_of(file_type: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a file"
+    }
+}
+
+fn human(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
+        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
+        b => format!("{b}-byte"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_regular_file_is_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "abc").unwrap();
+        assert_eq!(read_file(&path, 3, Links::Refuse).unwrap(), b"abc");
+        let err = read_file(&path, 2, Links::Refuse).unwrap_err();
+        assert!(
+            matches!(err, ReadError::FileTooLarge { limit: 2, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("2-byte limit"), "{err}");
+    }
+
+    #[test]
+    fn devices_fifos_and_directories_are_refused_without_blocking() {
+        let err = read_file(Path::new("/dev/zero"), 64, Links::Follow).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/dev/zero is not a regular file (it is a character device)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let err = read_file(&fifo, 64, Links::Follow).unwrap_err();
+        assert!(err.to_string().ends_with("(it is a FIFO)"), "{err}");
+        let err = read_file(dir.path(), 64, Links::Follow).unwrap_err();
+        assert!(err.to_string().ends_with("(it is a directory)"), "{err}");
+    }
+
+    #[test]
+    fn a_symlink_is_refused_or_followed_as_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("secret");
+        std::fs::write(&target, "other file").unwrap();
+        let link = dir.path().join("service-token");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = read_file(&link, 64, Links::Refuse).unwrap_err();
+        assert!(matches!(err, ReadError::Symlink { .. }), "{err}");
+        assert_eq!(read_file(&link, 64, Links::Follow).unwrap(), b"other file");
+    }
+
+    #[test]
+    fn a_missing_file_says_so() {
+        let err = read_file(Path::new("/nonexistent/x"), 1, Links::Refuse).unwrap_err();
+        assert!(err.is_not_found(), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_body_past_the_limit_is_cut_off() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // One answer with a Content-Length, one chunked without end: both must stop.
+        tokio::spawn(async move {
+            for chunked in [false, true] {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 1024];
+                let _ = conn.read(&mut buf).await;
+                if chunked {
+                    let _ = conn
+                        .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+                        .await;
+                    let chunk = format!("400\r\n{}\r\n", "x".repeat(0x400));
+                    while conn.write_all(chunk.as_bytes()).await.is_ok() {}
+                } else {
+                    let _ = conn
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 999999999\r\n\r\nxx")
+                        .await;
+                }
+            }
+        });
+        let client = reqwest::Client::new();
+        for _ in 0..2 {
+            let response = client.get(format!("http://{addr}/")).send().await.unwrap();
+            let err = read_body(response, 64 * 1024).await.unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "the response body is larger than the 64 KiB limit"
+            );
+        }
+    }
+}
