@@ -1,13 +1,13 @@
 //! `consul-ecs health-sync`: mirror ECS container health into Consul TTL checks for the
 //! life of the task, and clean up on SIGTERM.
 //!
-//! Wiring only: the state machine (what to write, when) is `mesh::HealthSync`.
+//! Wiring only: the state machine (what to write, when) is `mesh_task::HealthSync`.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use consul::{Client, QueryOptions, Secret, TokenSource};
-use mesh::HealthSync;
+use mesh_task::HealthSync;
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{debug, error, info, warn};
 

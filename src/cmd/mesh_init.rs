@@ -60,7 +60,7 @@ async fn mesh_init(args: &MeshInitArgs, cfg: &config::Config) -> Result<(), Step
     let task = metadata.task().await.step("read task metadata")?;
     info!(task_arn = %task.task_arn, family = %task.family, "task metadata read");
     // Built before logging in, so a task that can never register takes no token.
-    let registrations = mesh::build_registrations(cfg, &task).step("build registrations")?;
+    let registrations = mesh_task::build_registrations(cfg, &task).step("build registrations")?;
 
     let token = if cfg.login_enabled() {
         Some(log_in_and_store_token(args, cfg, &task).await?)
@@ -115,7 +115,7 @@ struct LoggedIn {
 async fn register_and_bootstrap(
     args: &MeshInitArgs,
     cfg: &config::Config,
-    registrations: &mesh::Registrations,
+    registrations: &mesh_task::Registrations,
     token: Option<&LoggedIn>,
 ) -> Result<(), StepError> {
     if let Some(LoggedIn { server, secret }) = token {
@@ -193,7 +193,7 @@ async fn login(
 async fn write_bootstrap(
     args: &MeshInitArgs,
     cfg: &config::Config,
-    registrations: &mesh::Registrations,
+    registrations: &mesh_task::Registrations,
     agent: &Client,
     token: Option<&Secret>,
 ) -> Result<()> {
