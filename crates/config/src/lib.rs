@@ -2,7 +2,7 @@
 //!
 //! mesh-init and health-sync read their settings from the JSON document in
 //! [`CONFIG_ENV`]. [`parse`] accepts exactly the documents v0.6.2 accepts,
-//! apart from the deliberate deviations listed in the compat corpus README
+//! apart from the deliberate deviations listed in docs/config.md §10
 //! (ports must be 0..65535, mis-cased keys are refused with a did-you-mean
 //! hint, `proxy.expose` is validated, `h2pingUseTLS` is accepted as an alias,
 //! a check's `udp` target is kept). Every problem is reported at once, each

@@ -10,7 +10,7 @@
 //!
 //! The schema is a static table below rather than code, so the allowed keys,
 //! types, nullability and required-ness of every block can be read in one
-//! place and compared against FIELDS.md.
+//! place and compared against docs/config.md.
 
 use serde_json::{Map, Number, Value};
 
