@@ -1,5 +1,5 @@
 //! ACL endpoints: login/logout, tokens, auth methods, binding rules, policies, roles
-//! (PROTOCOLS.md §3.10–3.12, §5.1–5.6).
+//! (docs/protocols.md §3.10–3.12, §5.1–5.6).
 
 use crate::client::{Client, QueryOptions};
 use crate::serde_util::{is_zero_u64, null_default};

@@ -1,5 +1,5 @@
 //! Local agent endpoints: service registration, checks, TTL updates, `/v1/agent/self`
-//! (PROTOCOLS.md §4).
+//! (docs/protocols.md §4).
 
 use crate::client::{Client, QueryOptions};
 use crate::serde_util::{

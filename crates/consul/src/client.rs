@@ -11,7 +11,8 @@ use url::Url;
 /// Per-call options: namespace/partition overrides, consistency, filter, token override.
 ///
 /// `None` fields fall back to the client's defaults. Namespace and partition are sent only
-/// when the resulting value is non-empty, because Consul CE rejects them outright (§4.0).
+/// when the resulting value is non-empty, because Consul CE rejects them outright
+/// (docs/protocols.md §4.0).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct QueryOptions {
     /// Namespace (`ns=`) for this call; `Some("")` suppresses the client's default.
@@ -246,7 +247,7 @@ impl Client {
     }
 
     /// A read that answers `None` when the object does not exist (404, or 403 `ACL not
-    /// found` on older servers, §5.1).
+    /// found` on older servers, docs/protocols.md §5.1).
     pub(crate) async fn read_optional<T: DeserializeOwned>(
         &self,
         segments: &[&str],

@@ -1,4 +1,4 @@
-//! Admin partitions and namespaces (Consul Enterprise, PROTOCOLS.md §5.7).
+//! Admin partitions and namespaces (Consul Enterprise, docs/protocols.md §5.7).
 
 use crate::acl::AclLink;
 use crate::client::{Client, QueryOptions};

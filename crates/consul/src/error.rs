@@ -146,7 +146,8 @@ impl ConsulError {
     }
 
     /// Whether the thing asked for does not exist: any 404, or a 403 whose body contains
-    /// `ACL not found` (how Consul < 1.15 answers ACL reads of missing objects, §5.1).
+    /// `ACL not found` (how Consul < 1.15 answers ACL reads of missing objects,
+    /// docs/protocols.md §5.1).
     pub fn is_not_found(&self) -> bool {
         match self {
             ConsulError::Status { status: 404, .. } => true,

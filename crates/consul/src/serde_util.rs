@@ -11,7 +11,8 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
-/// Serialises an empty list as `null`, as the Go client does for `Checks` (§4.1).
+/// Serialises an empty list as `null`, as the Go client does for `Checks`
+/// (docs/protocols.md §4.1).
 pub(crate) fn empty_as_null<S: Serializer, T: serde::Serialize>(
     v: &[T],
     s: S,

@@ -1,4 +1,4 @@
-//! The client against testkit's Consul emulator (which behaves like Consul per PROTOCOLS.md
+//! The client against testkit's Consul emulator (which behaves like Consul per docs/protocols.md
 //! §3–§5): every endpoint round-trips, ACL denials come back with Consul's texts and the
 //! right classification, and the retry helper rides out injected 5xx/429 and an outage.
 //!

@@ -353,7 +353,7 @@ fn agent_self_grpc_port_fallbacks() {
     );
 }
 
-/// Every typed call goes to the method and path PROTOCOLS.md names.
+/// Every typed call goes to the method and path docs/protocols.md names.
 #[tokio::test]
 async fn every_endpoint_uses_the_documented_method_and_path() {
     let mock = Mock::start().await;

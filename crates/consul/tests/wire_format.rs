@@ -1,4 +1,4 @@
-//! The request bodies on the wire match what the Go client of v0.6.2 sends (PROTOCOLS.md
+//! The request bodies on the wire match what the Go client of v0.6.2 sends (docs/protocols.md
 //! §4.1/§4.2, §3.10): checked by sending them to a recording server and comparing the JSON.
 
 mod common;

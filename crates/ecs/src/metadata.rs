@@ -1,5 +1,5 @@
 //! Types for `GET ${ECS_CONTAINER_METADATA_URI_V4}/task` and the values derived from them
-//! (PROTOCOLS.md §1.2, §1.5).
+//! (docs/protocols.md §1.2, §1.5).
 
 use serde::{Deserialize, Deserializer, Serialize};
 

@@ -1,4 +1,4 @@
-//! Decoding the PROTOCOLS.md §1.3 / §1.4 examples and the values derived from them.
+//! Decoding the docs/protocols.md §1.3 / §1.4 examples and the values derived from them.
 
 use ecs::{EcsError, TaskMetadata, DEFAULT_NODE_IP, NON_APPLICATION_CONTAINERS};
 
