@@ -1,7 +1,8 @@
 //! The resolved inputs of a bootstrap: everything Consul's template finally receives.
 //!
 //! The field names and shapes mirror the `input` object of the conformance cases in
-//! `compat/envoy-bootstrap/cases/`, so a case deserialises straight into [`BootstrapInputs`].
+//! `tests/data/compat/envoy-bootstrap/cases/`, so a case deserialises straight into
+//! [`BootstrapInputs`].
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! IAM principal ARNs as consul-awsauth parses them (PROTOCOLS.md §3.8).
+//! IAM principal ARNs as consul-awsauth parses them (docs/protocols.md §3.8).
 
 use crate::LoginError;
 

@@ -59,7 +59,7 @@ pub enum LoginError {
     #[error("unexpected sts:GetCallerIdentity response: {0}")]
     StsResponse(String),
 
-    /// An ARN did not have the shape consul-awsauth accepts (§3.8).
+    /// An ARN did not have the shape consul-awsauth accepts (docs/protocols.md §3.8).
     #[error("unrecognized arn {arn:?}: {reason}")]
     Arn {
         /// The ARN as received.

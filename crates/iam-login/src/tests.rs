@@ -1,4 +1,4 @@
-//! Published vectors (PROTOCOLS.md §3.4, §3.5) with a fixed clock and fixed credentials.
+//! Published vectors (docs/protocols.md §3.4, §3.5) with a fixed clock and fixed credentials.
 
 use std::time::{Duration, SystemTime};
 

@@ -1,6 +1,6 @@
 //! The bearer token: a signed (unsent) `sts:GetCallerIdentity` request, optionally carrying
 //! a signed `iam:GetRole`/`iam:GetUser` request in `X-Consul-IAM-GetEntity-*` headers,
-//! packed into the JSON consul-awsauth expects (PROTOCOLS.md §3.2–3.4).
+//! packed into the JSON consul-awsauth expects (docs/protocols.md §3.2–3.4).
 
 use std::collections::BTreeMap;
 use std::fmt;

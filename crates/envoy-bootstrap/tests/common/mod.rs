@@ -31,7 +31,8 @@ impl Case {
     }
 }
 
-/// `BOOTSTRAP_CASES_DIR`, else `compat/envoy-bootstrap/cases`.
+/// `BOOTSTRAP_CASES_DIR`, else `<compat_dir>/envoy-bootstrap/cases` (`tests/data/compat` by
+/// default).
 pub fn cases_dir() -> PathBuf {
     testkit::paths::bootstrap_cases_dir()
 }
