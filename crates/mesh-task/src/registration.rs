@@ -1,5 +1,5 @@
 //! Config + task metadata → the agent service registrations mesh-init sends
-//! (REGISTRATIONS.md §3–§6, PROTOCOLS.md §4.2).
+//! (docs/registrations.md §3–§6, docs/protocols.md §4.2).
 
 use std::collections::BTreeMap;
 
@@ -211,7 +211,7 @@ fn service_registration(
     })
 }
 
-/// The TTL check health-sync writes to for `container` (REGISTRATIONS.md §4). No
+/// The TTL check health-sync writes to for `container` (docs/registrations.md §4). No
 /// `Status`, so Consul starts it `critical` until health-sync reports the container.
 fn synced_check(service_id: &str, container: &str) -> AgentServiceCheck {
     AgentServiceCheck {
@@ -286,7 +286,7 @@ fn mesh_gateway(mode: Option<&config::MeshGateway>) -> MeshGatewayConfig {
 
 /// The sidecar: same tags, meta, weights, tag override, namespace and partition as the
 /// service, the two fixed checks, and the proxy block from config `proxy`
-/// (REGISTRATIONS.md §5).
+/// (docs/registrations.md §5).
 fn sidecar_registration(
     cfg: &Config,
     service: &AgentServiceRegistration,
@@ -367,7 +367,7 @@ fn sidecar_registration(
     }
 }
 
-/// The mesh gateway (REGISTRATIONS.md §6): port 8443 unless the LAN port is set, the LAN
+/// The mesh gateway (docs/registrations.md §6): port 8443 unless the LAN port is set, the LAN
 /// address as service address and `lan` tagged address, the WAN address as `wan` tagged
 /// address (its port defaulting to 8443, not to the LAN port, as in v0.6.2), and one TCP
 /// check on the LAN address or else the task IP.

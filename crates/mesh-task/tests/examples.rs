@@ -1,5 +1,5 @@
-//! The worked examples of REGISTRATIONS.md §9 (A–F) and the registrations of
-//! PROTOCOLS.md §4.2, compared field by field with the JSON v0.6.2 sends.
+//! The worked examples of docs/registrations.md §9 (A–F) and the registrations of
+//! docs/protocols.md §4.2, compared field by field with the JSON v0.6.2 sends.
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! The health-sync state machine against task metadata decoded from JSON, poll by poll
-//! (REGISTRATIONS.md §8, PROTOCOLS.md §4.9).
+//! (docs/registrations.md §8, docs/protocols.md §4.9).
 
 mod common;
 
