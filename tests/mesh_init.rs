@@ -25,8 +25,8 @@ fn assert_bootstrap_valid(world: &World, proxy_id: &str) -> Value {
     doc
 }
 
-/// The example of PROTOCOLS.md §4.2 / REGISTRATIONS.md: a service with a synced container
-/// and one upstream.
+/// The example of docs/protocols.md §4.2 / docs/registrations.md: a service with a synced
+/// container and one upstream.
 #[test]
 fn registers_the_service_and_sidecar_as_v062_and_writes_a_valid_bootstrap() {
     let w = World::new("web", EmulatorOptions::default());

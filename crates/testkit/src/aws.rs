@@ -402,7 +402,7 @@ async fn create_role(
         ],
     )
     .await;
-    // ECS names the session after the task (believed; PROTOCOLS §2.3): a 32-hex ID.
+    // ECS names the session after the task (believed; docs/protocols.md §2.3): a 32-hex ID.
     let session_name = uuid::Uuid::new_v4().simple().to_string();
     let assumed = call(
         endpoint,
@@ -590,7 +590,7 @@ struct EndpointState {
 
 /// An ECS container credentials endpoint on 127.0.0.1 serving a [`TaskRole`]'s
 /// credentials as JSON (`AccessKeyId`, `SecretAccessKey`, `Token`, `Expiration`,
-/// `RoleArn`; PROTOCOLS §2.3). Runs on its own thread; stops when dropped.
+/// `RoleArn`; docs/protocols.md §2.3). Runs on its own thread; stops when dropped.
 pub struct CredentialsEndpoint {
     state: Arc<EndpointState>,
     addr: std::net::SocketAddr,

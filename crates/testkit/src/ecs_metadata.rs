@@ -1,4 +1,4 @@
-//! An emulator of the ECS task metadata endpoint v4 (PROTOCOLS.md §1), scriptable from Rust
+//! An emulator of the ECS task metadata endpoint v4 (docs/protocols.md §1), scriptable from Rust
 //! and over HTTP.
 //!
 //! [`EcsMetadataEmulator::start`] serves a task document on `127.0.0.1` from its own thread

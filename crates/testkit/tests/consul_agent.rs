@@ -751,7 +751,7 @@ async fn gateway_and_enterprise_registrations_from_protocols() {
         enterprise: true,
         ..EmulatorOptions::default()
     });
-    // PROTOCOLS.md §4.2 gateway registration, as the Go client sends it.
+    // docs/protocols.md §4.2 gateway registration, as the Go client sends it.
     let gateway = json!({
         "Kind": "mesh-gateway",
         "ID": "mesh-gw-abc",

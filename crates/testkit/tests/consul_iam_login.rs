@@ -96,7 +96,7 @@ struct TokenOptions {
     include_entity: bool,
 }
 
-/// A bearer token as consul-ecs builds it (§3.2–3.4).
+/// A bearer token as consul-ecs builds it (docs/protocols.md §3.2–3.4).
 fn bearer_token(creds: &Credentials, opts: &TokenOptions) -> String {
     let mut extra: Vec<(&str, String)> = Vec::new();
     if let Some(id) = opts.server_id {

@@ -427,7 +427,8 @@ fn build_check(
     })
 }
 
-/// The §4.4 JSON of a service; `with_hash` adds `ContentHash` (single-service read).
+/// The JSON of a service (docs/protocols.md §4.4); `with_hash` adds `ContentHash`
+/// (single-service read).
 pub(crate) fn service_json(st: &State, svc: &ServiceEntry, with_hash: bool) -> Value {
     let reg = &svc.reg;
     let mut obj = Map::new();
@@ -600,7 +601,7 @@ fn is_empty(v: &Value) -> bool {
     }
 }
 
-/// The §4.6 JSON of a check.
+/// The JSON of a check (docs/protocols.md §4.6).
 pub(crate) fn check_json(st: &State, c: &CheckEntry) -> Value {
     json!({
         "Node": st.opts.node_name,

@@ -171,7 +171,7 @@ impl Arn {
     }
 }
 
-/// ARN parsing rules of consul-awsauth (§3.8).
+/// ARN parsing rules of consul-awsauth (docs/protocols.md §3.8).
 pub(crate) fn parse_arn(arn: &str) -> Result<Arn, String> {
     let parts: Vec<&str> = arn.split(':').collect();
     let invalid = || format!("unrecognized arn: {arn:?}");

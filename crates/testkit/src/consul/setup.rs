@@ -1,6 +1,6 @@
 //! Setting up the emulator's ACL system the way a real deployment is set up: the aws-iam
 //! auth methods and binding rules (as v0.6.2's terraform and acl-controller create them,
-//! PROTOCOLS §5.8), and logins like the task's containers make. Everything goes through
+//! docs/protocols.md §5.8), and logins like the task's containers make. Everything goes through
 //! the HTTP API with the management token, so the emulator validates it like any client's
 //! request.
 

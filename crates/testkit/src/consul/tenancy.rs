@@ -1,6 +1,6 @@
-//! Enterprise admin partitions and namespaces (§5.7), served only when the emulator is
-//! started with `enterprise: true` (Consul CE has no such endpoints: 404). They are stored
-//! and listed; other endpoints do not scope their data by them.
+//! Enterprise admin partitions and namespaces (docs/protocols.md §5.7), served only when
+//! the emulator is started with `enterprise: true` (Consul CE has no such endpoints: 404).
+//! They are stored and listed; other endpoints do not scope their data by them.
 
 use serde_json::{json, Map, Value};
 

@@ -1,4 +1,4 @@
-//! Realistic task documents shaped like PROTOCOLS.md §1.3 (Fargate) and §1.4 (EC2).
+//! Realistic task documents shaped like docs/protocols.md §1.3 (Fargate) and §1.4 (EC2).
 
 use serde_json::{json, Value};
 
