@@ -55,6 +55,10 @@ fn run(args: Vec<std::ffi::OsString>) -> i32 {
             logging::init(cli.log_level.unwrap_or(LogLevel::Info), cli.log_format);
             cmd::entrypoint::run_app(args)
         }
+        Command::AclController(args) => {
+            logging::init(cli.log_level.unwrap_or(LogLevel::Info), cli.log_format);
+            cmd::acl_controller::run(args)
+        }
         Command::NetDial(args) => {
             logging::init(cli.log_level.unwrap_or(LogLevel::Info), cli.log_format);
             cmd::net_dial::run(args)

@@ -96,6 +96,37 @@ pub enum Command {
                             consul-ecs net-dial 127.0.0.1:20000"
     )]
     NetDial(NetDialArgs),
+
+    /// Set up the aws-iam auth methods and policies, and delete the tokens of stopped tasks.
+    #[command(
+        after_help = "Example (the command of the acl-controller ECS service, one per cluster):\n  \
+                            CONSUL_HTTP_ADDR=https://consul.example.com:8501 CONSUL_HTTP_TOKEN_FILE=/run/secrets/mgmt \\\n  \
+                            consul-ecs acl-controller -iam-role-path /consul-ecs/\n\n\
+                            Reads the cluster from ECS_CONTAINER_METADATA_URI_V4, AWS credentials and region the\n\
+                            usual way (AWS_ENDPOINT_URL_ECS overrides the ECS endpoint). Runs until SIGTERM or\n\
+                            SIGINT, then exits 0."
+    )]
+    AclController(AclControllerArgs),
+}
+
+/// Flags of `acl-controller`.
+#[derive(Debug, Args)]
+pub struct AclControllerArgs {
+    /// IAM path of the task roles the auth methods trust (`/` = every role of the account).
+    #[arg(long, default_value = "/consul-ecs/", value_name = "PATH")]
+    pub iam_role_path: String,
+
+    /// Manage an admin partition and its namespaces (Consul Enterprise).
+    #[arg(long)]
+    pub partitions_enabled: bool,
+
+    /// The admin partition to manage (needs -partitions-enabled; default `default`).
+    #[arg(long, value_name = "NAME")]
+    pub partition: Option<String>,
+
+    /// Time between reconcile rounds (Go duration).
+    #[arg(long, default_value = "10s", value_parser = duration::parse_go_duration, value_name = "DURATION")]
+    pub reconcile_interval: Duration,
 }
 
 /// Flags of `validate-config`.

@@ -1,5 +1,6 @@
 //! One module per subcommand: wiring only; protocol code lives in `crates/`.
 
+pub mod acl_controller;
 pub mod consul_clients;
 pub mod entrypoint;
 pub mod files;

@@ -1,0 +1,190 @@
+//! The controller's life: learn the cluster, set up Consul (retrying until it works), then
+//! reconcile every interval until told to stop.
+
+use std::future::Future;
+use std::time::Duration;
+
+use consul::Client;
+use retry::{Jitter, RetryPolicy};
+use tracing::{debug, error, info, warn};
+
+use crate::ecs_tasks::EcsTasks;
+use crate::reconcile::{self, RoundReport};
+use crate::settings::{Cluster, Flags, Settings};
+use crate::startup::{self, StartupReport};
+use crate::{Error, Result};
+
+/// How start-up retries: jittered backoff from half a second up to 15 s, for as long as it
+/// takes (v0.6.2 exited instead, leaving ECS to restart it).
+pub fn startup_retry_policy() -> RetryPolicy {
+    RetryPolicy {
+        initial: Duration::from_millis(500),
+        max: Duration::from_secs(15),
+        multiplier: 2.0,
+        jitter: Jitter::Equal,
+        deadline: Duration::MAX,
+        max_attempts: None,
+    }
+}
+
+/// A configured controller: a Consul client with a management-grade token, an ECS client,
+/// and what it manages.
+#[derive(Debug)]
+pub struct Controller {
+    consul: Client,
+    ecs: EcsTasks,
+    settings: Settings,
+}
+
+impl Controller {
+    /// A controller for `settings`.
+    pub fn new(consul: Client, ecs: EcsTasks, settings: Settings) -> Controller {
+        Controller {
+            consul,
+            ecs,
+            settings,
+        }
+    }
+
+    /// What it manages.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// One attempt at start-up (docs/protocols.md §5.8).
+    pub async fn start_up(&self) -> Result<StartupReport> {
+        startup::run(&self.consul, &self.settings).await
+    }
+
+    /// One reconcile round (docs/protocols.md §5.9).
+    pub async fn reconcile(&self) -> Result<RoundReport> {
+        reconcile::round(&self.consul, &self.ecs, &self.settings).await
+    }
+
+    /// Start-up, retried with jittered backoff until it succeeds, then a round every
+    /// interval (the first at once). Returns when `shutdown` completes; an unfinished
+    /// round is dropped there (every step of a round is safe to repeat).
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let policy = startup_retry_policy();
+        let setup = retry::retry_if(
+            &policy,
+            "set up the Consul auth methods and policies",
+            Error::is_retryable,
+            || self.start_up(),
+        );
+        let report = tokio::select! {
+            r = setup => r,
+            () = &mut shutdown => {
+                info!("stopping before start-up completed");
+                return;
+            }
+        };
+        match report {
+            Ok(report) => info!(
+                datacenter = %report.datacenter,
+                primary = report.primary,
+                changes = report.changes.len(),
+                cluster = %self.settings.cluster.arn,
+                partition = self.settings.partition().unwrap_or(""),
+                "acl-controller started"
+            ),
+            // Only a final error ends the retries, and settings errors are caught earlier.
+            Err(e) => {
+                error!("start-up failed: {e}");
+                return;
+            }
+        }
+        let mut ticker = tokio::time::interval(self.settings.flags.reconcile_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                _ = ticker.tick() => {}
+            }
+            tokio::select! {
+                () = &mut shutdown => break,
+                r = self.reconcile() => log_round(&r),
+            }
+        }
+        info!("acl-controller stopped");
+    }
+}
+
+fn log_round(result: &Result<RoundReport>) {
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            error!("reconcile round failed (retrying at the next interval): {e}");
+            return;
+        }
+    };
+    for e in &report.errors {
+        warn!("reconcile: {e}");
+    }
+    let busy = !report.deleted.is_empty()
+        || !report.namespaces_created.is_empty()
+        || !report.errors.is_empty();
+    macro_rules! summary {
+        ($level:ident) => {
+            $level!(
+                running_tasks = report.running_tasks,
+                mesh_tasks = report.mesh_tasks,
+                tokens = report.tokens,
+                deleted = report.deleted.len(),
+                stopping_tasks = report.stopping_tasks.len(),
+                namespaces_created = report.namespaces_created.len(),
+                errors = report.errors.len(),
+                ecs_calls = report.ecs_calls,
+                consul_calls = report.consul_calls,
+                elapsed_ms = report.elapsed.as_millis() as u64,
+                "reconcile round done"
+            )
+        };
+    }
+    if busy {
+        summary!(info);
+    } else {
+        summary!(debug);
+    }
+}
+
+/// Reads the cluster from the task metadata, retrying with the start-up policy until it
+/// works; `None` when `shutdown` came first. A metadata document that cannot name the
+/// cluster is final.
+pub async fn discover_cluster(
+    metadata: &ecs::MetadataClient,
+    shutdown: impl Future<Output = ()>,
+) -> Option<Result<Cluster>> {
+    let policy = startup_retry_policy();
+    let read = retry::retry(&policy, "read the task metadata", || async {
+        metadata.task_once().await
+    });
+    tokio::select! {
+        r = read => Some(r.map_err(|e| Error::Metadata(e.into_inner())).and_then(|task| Cluster::from_metadata(&task))),
+        () = shutdown => None,
+    }
+}
+
+/// Everything the binary does: cluster from the metadata, ECS client from the AWS
+/// environment, then [`Controller::run`] until `shutdown`. Errors only for what retrying
+/// cannot fix (a task ARN that names no cluster).
+pub async fn run(
+    consul: Client,
+    flags: Flags,
+    metadata: ecs::MetadataClient,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    tokio::pin!(shutdown);
+    let cluster = match discover_cluster(&metadata, &mut shutdown).await {
+        None => {
+            info!("stopping before the task metadata could be read");
+            return Ok(());
+        }
+        Some(cluster) => cluster?,
+    };
+    let ecs = EcsTasks::from_env(&cluster.region).await;
+    let controller = Controller::new(consul, ecs, Settings { flags, cluster });
+    controller.run(shutdown).await;
+    Ok(())
+}

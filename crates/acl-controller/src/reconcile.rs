@@ -1,0 +1,287 @@
+//! One reconcile round (docs/protocols.md §5.9, without two of v0.6.2's bugs): delete the login
+//! tokens of this cluster's tasks that no longer run, and on Enterprise create the
+//! namespaces running mesh tasks name.
+//!
+//! Order matters. Tokens are listed first, then tasks: a task that starts (and logs in)
+//! after the token list is not in it, so it cannot be mistaken for a stale one. A token
+//! whose task is not among the running tasks is only a *candidate*: `DescribeTasks` on the
+//! candidates decides, and only a task ECS calls `STOPPED` or `MISSING` is gone. So a
+//! stopping task (desired `STOPPED`, still running its containers) keeps its tokens until
+//! it has stopped, and health-sync's own logout at shutdown still works.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use consul::{Client, QueryOptions};
+use tracing::{debug, info, warn};
+
+use crate::ecs_tasks::{EcsTasks, TaskInfo, DESCRIBE_BATCH, NAMESPACE_TAG, PARTITION_TAG};
+use crate::objects::DEFAULT_TENANCY;
+use crate::settings::Settings;
+use crate::tokens::{self, TaskToken};
+use crate::{namespaces, Error, Result};
+
+/// What one round saw and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoundReport {
+    /// Tasks of the cluster that are running (any tags).
+    pub running_tasks: usize,
+    /// Running mesh tasks of the managed partition.
+    pub mesh_tasks: usize,
+    /// Login tokens of the cluster's tasks.
+    pub tokens: usize,
+    /// Tokens of the auth methods left alone (no login meta, another cluster's).
+    pub ignored_tokens: usize,
+    /// Accessor IDs of the tokens deleted.
+    pub deleted: Vec<String>,
+    /// Tasks whose tokens were kept because the task is still stopping.
+    pub stopping_tasks: Vec<String>,
+    /// Namespaces created.
+    pub namespaces_created: Vec<String>,
+    /// Steps that failed without failing the round (a delete, a namespace, an odd task).
+    pub errors: Vec<String>,
+    /// ECS API calls made.
+    pub ecs_calls: u64,
+    /// Consul requests made.
+    pub consul_calls: u64,
+    /// How long the round took.
+    pub elapsed: Duration,
+}
+
+/// The running tasks of the cluster, as `ListTasks` + `DescribeTasks` show them.
+#[derive(Debug, Default)]
+struct Running {
+    /// IDs of tasks that have not stopped.
+    ids: BTreeSet<String>,
+    /// Namespaces named by running mesh tasks of the managed partition.
+    namespaces: BTreeSet<String>,
+    mesh: usize,
+}
+
+/// Runs one round.
+pub async fn round(consul: &Client, ecs: &EcsTasks, settings: &Settings) -> Result<RoundReport> {
+    let started = Instant::now();
+    let ecs_before = ecs.calls();
+    let mut report = RoundReport::default();
+    let partition = settings.partition();
+
+    let namespaces = match partition {
+        Some(p) => {
+            report.consul_calls += 1;
+            namespaces::list(consul, p).await?
+        }
+        None => Vec::new(),
+    };
+    let listed = tokens::list(consul, &settings.cluster, partition, &namespaces).await?;
+    report.consul_calls += listed.requests;
+    report.tokens = listed.tokens();
+    report.ignored_tokens = listed.ignored;
+
+    let running = running_tasks(ecs, settings, &mut report.errors).await?;
+    report.running_tasks = running.ids.len();
+    report.mesh_tasks = running.mesh;
+
+    if let Some(p) = partition {
+        match namespaces::create_missing(consul, p, &namespaces, &running.namespaces).await {
+            Ok(created) => {
+                report.consul_calls += created.len() as u64;
+                for name in &created {
+                    info!(namespace = %name, partition = %p, "namespace created");
+                }
+                report.namespaces_created = created;
+            }
+            Err(e) => {
+                report.consul_calls += 1;
+                report.errors.push(e.to_string());
+            }
+        }
+    }
+
+    let candidates: Vec<&String> = listed
+        .by_task
+        .keys()
+        .filter(|id| !running.ids.contains(*id))
+        .collect();
+    let gone = gone_tasks(ecs, settings, &candidates, &mut report).await?;
+    for task_id in &gone {
+        let Some(tokens) = listed.by_task.get(task_id) else {
+            continue;
+        };
+        delete_tokens(consul, task_id, tokens, &mut report).await;
+    }
+    report.ecs_calls = ecs.calls() - ecs_before;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// Pages through `ListTasks` (desired status `RUNNING`) and describes each non-empty page
+/// with its tags.
+async fn running_tasks(
+    ecs: &EcsTasks,
+    settings: &Settings,
+    errors: &mut Vec<String>,
+) -> Result<Running> {
+    let cluster = settings.cluster.arn.as_str();
+    let mut running = Running::default();
+    let mut next = None;
+    loop {
+        let (arns, token) = ecs.list_running_page(cluster, next.take()).await?;
+        // ECS rejects DescribeTasks without tasks; an empty page can still carry a token.
+        for chunk in arns.chunks(DESCRIBE_BATCH) {
+            let described = ecs.describe(cluster, chunk).await?;
+            for task in described.tasks.iter().filter(|t| !t.stopped()) {
+                running.ids.insert(task.id.clone());
+                if !task.is_mesh() {
+                    continue;
+                }
+                let Some(ours) = settings.partition() else {
+                    // CE: every mesh task is ours; namespace tags mean nothing.
+                    running.mesh += 1;
+                    continue;
+                };
+                match task_tenancy(task) {
+                    Ok((p, ns)) if p == ours => {
+                        running.mesh += 1;
+                        running.namespaces.insert(ns);
+                    }
+                    // Another partition's task: another controller's business.
+                    Ok(_) => {}
+                    Err(e) => {
+                        warn!(task = %task.id, "{e}; task skipped");
+                        errors.push(format!("task {}: {e}", task.id));
+                    }
+                }
+            }
+        }
+        match token {
+            Some(t) => next = Some(t),
+            None => break,
+        }
+    }
+    Ok(running)
+}
+
+/// A mesh task's partition and namespace from its tags: both set, or both absent
+/// (`default`/`default`).
+fn task_tenancy(task: &TaskInfo) -> std::result::Result<(String, String), String> {
+    let p = task.tags.get(PARTITION_TAG).filter(|v| !v.is_empty());
+    let ns = task.tags.get(NAMESPACE_TAG).filter(|v| !v.is_empty());
+    match (p, ns) {
+        (Some(p), Some(ns)) => Ok((p.clone(), ns.clone())),
+        (None, None) => Ok((DEFAULT_TENANCY.to_string(), DEFAULT_TENANCY.to_string())),
+        _ => Err(format!(
+            "tags {PARTITION_TAG} and {NAMESPACE_TAG} must be both set or both absent"
+        )),
+    }
+}
+
+/// Which candidate tasks are really gone: `DescribeTasks` reports them `MISSING` (or, as
+/// moto does, not at all) or `STOPPED`. A task still stopping keeps its tokens; a failure
+/// with another reason keeps them too (unknown is not gone).
+async fn gone_tasks(
+    ecs: &EcsTasks,
+    settings: &Settings,
+    candidates: &[&String],
+    report: &mut RoundReport,
+) -> Result<Vec<String>> {
+    let cluster = settings.cluster.arn.as_str();
+    let mut gone = Vec::new();
+    let ids: Vec<String> = candidates.iter().map(|s| (*s).clone()).collect();
+    for chunk in ids.chunks(DESCRIBE_BATCH) {
+        let described = ecs.describe(cluster, chunk).await?;
+        let by_id: BTreeMap<&str, &TaskInfo> =
+            described.tasks.iter().map(|t| (t.id.as_str(), t)).collect();
+        for id in chunk {
+            let failure = described
+                .failures
+                .iter()
+                .find(|(arn, _)| crate::ecs_tasks::task_id_of(arn) == id);
+            match (by_id.get(id.as_str()), failure) {
+                (Some(task), _) if task.stopped() => gone.push(id.clone()),
+                (Some(task), _) => {
+                    debug!(task = %id, last_status = %task.last_status, desired_status = %task.desired_status, "task still stopping: its tokens are kept");
+                    report.stopping_tasks.push(id.clone());
+                }
+                (None, Some((_, reason))) if reason == "MISSING" => gone.push(id.clone()),
+                (None, Some((_, reason))) => {
+                    report.errors.push(format!(
+                        "DescribeTasks {id}: failure {reason}; its tokens are kept"
+                    ));
+                }
+                (None, None) => gone.push(id.clone()),
+            }
+        }
+    }
+    Ok(gone)
+}
+
+/// Deletes the tokens of a task that is gone, each in its own namespace and partition.
+/// A token already deleted (by health-sync's logout, in between) counts as done; another
+/// failure stops this task's deletions until the next round.
+async fn delete_tokens(
+    consul: &Client,
+    task_id: &str,
+    tokens: &[TaskToken],
+    report: &mut RoundReport,
+) {
+    for token in tokens {
+        let mut opts = QueryOptions::default();
+        if !token.partition.is_empty() {
+            opts = opts.with_partition(token.partition.clone());
+        }
+        if !token.namespace.is_empty() {
+            opts = opts.with_namespace(token.namespace.clone());
+        }
+        report.consul_calls += 1;
+        match consul.token_delete(&token.accessor_id, &opts).await {
+            Ok(()) => {
+                info!(task = %task_id, accessor_id = %token.accessor_id, auth_method = %token.auth_method, "deleted the token of a task that has stopped");
+                report.deleted.push(token.accessor_id.clone());
+            }
+            Err(e) if e.is_not_found() => {
+                debug!(task = %task_id, accessor_id = %token.accessor_id, "token already gone");
+            }
+            Err(e) => {
+                let e = Error::consul(
+                    format!(
+                        "delete token {} of stopped task {task_id}",
+                        token.accessor_id
+                    ),
+                    e,
+                );
+                report.errors.push(e.to_string());
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(tags: &[(&str, &str)]) -> TaskInfo {
+        TaskInfo {
+            id: "t".into(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..TaskInfo::default()
+        }
+    }
+
+    #[test]
+    fn tenancy_tags_both_or_neither() {
+        assert_eq!(
+            task_tenancy(&task(&[])),
+            Ok(("default".into(), "default".into()))
+        );
+        assert_eq!(
+            task_tenancy(&task(&[(PARTITION_TAG, "p"), (NAMESPACE_TAG, "ns")])),
+            Ok(("p".into(), "ns".into()))
+        );
+        assert!(task_tenancy(&task(&[(PARTITION_TAG, "p")])).is_err());
+        assert!(task_tenancy(&task(&[(NAMESPACE_TAG, "ns")])).is_err());
+    }
+}

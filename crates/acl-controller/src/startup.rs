@@ -1,0 +1,275 @@
+//! Start-up: make sure every Consul object the ECS tasks need exists, exactly as v0.6.2
+//! makes them (docs/protocols.md §5.8). Every step reads first and writes only what is missing
+//! or different, so a restart of a healthy deployment writes nothing.
+
+use consul::{AclLink, Client, Partition, QueryOptions};
+use tracing::{debug, info};
+
+use crate::namespaces;
+use crate::objects::{
+    self, ANONYMOUS_POLICY, ANONYMOUS_TOKEN_ACCESSOR, AUTH_METHODS, CLIENT_POLICY, CLIENT_ROLE,
+};
+use crate::settings::Settings;
+use crate::{Error, Result};
+
+/// What start-up found and changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StartupReport {
+    /// The agent's datacenter.
+    pub datacenter: String,
+    /// Whether it is the primary datacenter (the anonymous-token policy is set up only there).
+    pub primary: bool,
+    /// Objects created or updated, e.g. `policy consul-ecs-client-policy (created)`.
+    pub changes: Vec<String>,
+}
+
+/// Options for every call in the managed partition (`partition=` only with partitions).
+pub(crate) fn in_partition(settings: &Settings) -> QueryOptions {
+    match settings.partition() {
+        Some(p) => QueryOptions::default().with_partition(p),
+        None => QueryOptions::default(),
+    }
+}
+
+/// Runs the whole start-up sequence once. Callers retry it on error.
+pub async fn run(consul: &Client, settings: &Settings) -> Result<StartupReport> {
+    let mut report = StartupReport::default();
+    let agent = consul
+        .agent_self(&QueryOptions::default())
+        .await
+        .map_err(|e| Error::consul("read the agent's configuration", e))?;
+    report.datacenter = agent.datacenter().unwrap_or_default().to_string();
+    let primary = agent.primary_datacenter().ok_or_else(|| {
+        Error::Unexpected(
+            "both Config.PrimaryDatacenter and DebugConfig.PrimaryDatacenter are empty".to_string(),
+        )
+    })?;
+    report.primary = report.datacenter == primary;
+
+    if let Some(partition) = settings.partition() {
+        ensure_partition(consul, partition, &mut report).await?;
+    }
+    ensure_client_policy(consul, settings, &mut report).await?;
+    ensure_client_role(consul, settings, &mut report).await?;
+    for method in AUTH_METHODS {
+        ensure_auth_method(consul, settings, method, &mut report).await?;
+    }
+    for method in AUTH_METHODS {
+        ensure_binding_rule(consul, settings, method, &mut report).await?;
+    }
+    if report.primary {
+        ensure_anonymous_policy(consul, settings, &mut report).await?;
+    } else {
+        debug!(datacenter = %report.datacenter, primary, "not the primary datacenter: the anonymous token is left alone");
+    }
+    if let Some(partition) = settings.partition() {
+        report
+            .changes
+            .extend(namespaces::ensure_cross_namespace_defaults(consul, partition).await?);
+    }
+    for change in &report.changes {
+        info!(change = %change, "consul object set up");
+    }
+    Ok(report)
+}
+
+async fn ensure_partition(
+    consul: &Client,
+    partition: &str,
+    report: &mut StartupReport,
+) -> Result<()> {
+    let opts = QueryOptions::default();
+    let known = consul
+        .partition_list(&opts)
+        .await
+        .map_err(|e| Error::consul("list the admin partitions", e))?;
+    if known.iter().any(|p| p.name == partition) {
+        return Ok(());
+    }
+    let wanted = Partition {
+        name: partition.to_string(),
+        ..Partition::default()
+    };
+    consul
+        .partition_create(&wanted, &opts)
+        .await
+        .map_err(|e| Error::consul(format!("create admin partition {partition}"), e))?;
+    report
+        .changes
+        .push(format!("partition {partition} (created)"));
+    Ok(())
+}
+
+async fn ensure_client_policy(
+    consul: &Client,
+    settings: &Settings,
+    report: &mut StartupReport,
+) -> Result<()> {
+    let opts = in_partition(settings);
+    let existing = consul
+        .policy_read_by_name(CLIENT_POLICY, &opts)
+        .await
+        .map_err(|e| Error::consul(format!("read policy {CLIENT_POLICY}"), e))?;
+    // An existing policy is left as it is (an operator may have tightened it).
+    if existing.is_none() {
+        consul
+            .policy_create(&objects::client_policy(settings.partition()), &opts)
+            .await
+            .map_err(|e| Error::consul(format!("create policy {CLIENT_POLICY}"), e))?;
+        report
+            .changes
+            .push(format!("policy {CLIENT_POLICY} (created)"));
+    }
+    Ok(())
+}
+
+async fn ensure_client_role(
+    consul: &Client,
+    settings: &Settings,
+    report: &mut StartupReport,
+) -> Result<()> {
+    let opts = in_partition(settings);
+    let existing = consul
+        .role_read_by_name(CLIENT_ROLE, &opts)
+        .await
+        .map_err(|e| Error::consul(format!("read role {CLIENT_ROLE}"), e))?;
+    match existing {
+        None => {
+            consul
+                .role_create(&objects::client_role(), &opts)
+                .await
+                .map_err(|e| Error::consul(format!("create role {CLIENT_ROLE}"), e))?;
+            report.changes.push(format!("role {CLIENT_ROLE} (created)"));
+        }
+        // A role without policies grants nothing: give it the client policy (v0.6.2 does).
+        Some(mut role) if role.policies.is_empty() => {
+            role.policies = vec![AclLink::by_name(CLIENT_POLICY)];
+            consul.role_update(&role, &opts).await.map_err(|e| {
+                Error::consul(
+                    format!("add policy {CLIENT_POLICY} to role {CLIENT_ROLE}"),
+                    e,
+                )
+            })?;
+            report
+                .changes
+                .push(format!("role {CLIENT_ROLE} (policy added)"));
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+async fn ensure_auth_method(
+    consul: &Client,
+    settings: &Settings,
+    method: &str,
+    report: &mut StartupReport,
+) -> Result<()> {
+    let opts = in_partition(settings);
+    let desired = objects::auth_method(
+        method,
+        &[settings.bound_arn()],
+        settings.partition().is_some(),
+    );
+    let existing = consul
+        .auth_method_read(method, &opts)
+        .await
+        .map_err(|e| Error::consul(format!("read auth method {method}"), e))?;
+    match existing {
+        None => {
+            consul
+                .auth_method_create(&desired, &opts)
+                .await
+                .map_err(|e| Error::consul(format!("create auth method {method}"), e))?;
+            report
+                .changes
+                .push(format!("auth method {method} (created)"));
+        }
+        Some(existing) => {
+            if let Some(update) = objects::auth_method_update(&existing, &desired) {
+                consul
+                    .auth_method_update(&update, &opts)
+                    .await
+                    .map_err(|e| Error::consul(format!("update auth method {method}"), e))?;
+                report
+                    .changes
+                    .push(format!("auth method {method} (updated)"));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn ensure_binding_rule(
+    consul: &Client,
+    settings: &Settings,
+    method: &str,
+    report: &mut StartupReport,
+) -> Result<()> {
+    let opts = in_partition(settings);
+    let rules = consul
+        .binding_rule_list(method, &opts)
+        .await
+        .map_err(|e| Error::consul(format!("list the binding rules of {method}"), e))?;
+    // Any rule at all means an operator (or an earlier run) decided how logins bind.
+    if rules.is_empty() {
+        consul
+            .binding_rule_create(&objects::binding_rule(method), &opts)
+            .await
+            .map_err(|e| Error::consul(format!("create the binding rule of {method}"), e))?;
+        report
+            .changes
+            .push(format!("binding rule of {method} (created)"));
+    }
+    Ok(())
+}
+
+async fn ensure_anonymous_policy(
+    consul: &Client,
+    settings: &Settings,
+    report: &mut StartupReport,
+) -> Result<()> {
+    // The anonymous token and its policy live in the default partition and namespace.
+    let opts = if settings.partition().is_some() {
+        QueryOptions::default()
+            .with_partition(objects::DEFAULT_TENANCY)
+            .with_namespace(objects::DEFAULT_TENANCY)
+    } else {
+        QueryOptions::default()
+    };
+    let mut token = consul
+        .token_read(ANONYMOUS_TOKEN_ACCESSOR, &opts)
+        .await
+        .map_err(|e| Error::consul("read the anonymous token", e))?
+        .ok_or_else(|| Error::Unexpected("the anonymous token does not exist".to_string()))?;
+    if token.policies.iter().any(|l| l.name == ANONYMOUS_POLICY) {
+        return Ok(());
+    }
+    let existing = consul
+        .policy_read_by_name(ANONYMOUS_POLICY, &opts)
+        .await
+        .map_err(|e| Error::consul(format!("read policy {ANONYMOUS_POLICY}"), e))?;
+    if existing.is_none() {
+        consul
+            .policy_create(
+                &objects::anonymous_policy(settings.partition().is_some()),
+                &opts,
+            )
+            .await
+            .map_err(|e| Error::consul(format!("create policy {ANONYMOUS_POLICY}"), e))?;
+        report
+            .changes
+            .push(format!("policy {ANONYMOUS_POLICY} (created)"));
+    }
+    token.policies.push(AclLink::by_name(ANONYMOUS_POLICY));
+    consul.token_update(&token, &opts).await.map_err(|e| {
+        Error::consul(
+            format!("add policy {ANONYMOUS_POLICY} to the anonymous token"),
+            e,
+        )
+    })?;
+    report
+        .changes
+        .push(format!("anonymous token (policy {ANONYMOUS_POLICY} added)"));
+    Ok(())
+}
