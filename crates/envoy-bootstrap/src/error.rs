@@ -53,6 +53,16 @@ pub enum BootstrapError {
         path: PathBuf,
     },
 
+    /// The agent did not give what the bootstrap is made from (the proxy registration, the
+    /// proxy-defaults entry), or could not be reached.
+    #[error("{0}")]
+    Agent(String),
+
+    /// Gathering and resolving the inputs did not finish within the step's deadline (a
+    /// host name lookup that hangs, an agent that does not answer).
+    #[error("resolving the bootstrap inputs did not finish within {0:?}")]
+    Timeout(std::time::Duration),
+
     /// Writing the bootstrap file failed.
     #[error("writing bootstrap file {}: {source}", path.display())]
     Write {

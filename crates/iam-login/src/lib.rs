@@ -9,13 +9,14 @@
 //! carry them are never logged (at any level, including aws-sigv4's own TRACE output,
 //! which is silenced while signing) and never appear in [`LoginError`] messages.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod arn;
 mod error;
 mod gojson;
 mod session;
 mod sign;
+mod stored;
 mod sts;
 mod token;
 
@@ -30,6 +31,9 @@ pub use arn::PrincipalArn;
 pub use error::LoginError;
 pub use session::{
     login, login_policy, logout, wait_for_replication, LoginFailure, LoginSpec, NotReplicated,
+};
+pub use stored::{
+    logout_token_file, read_token_file, replace_token_file, TokenFileLogoutError, TOKEN_FILE_LIMIT,
 };
 pub use token::DecodedToken;
 
@@ -93,23 +97,24 @@ pub async fn bearer_token(creds: &Credentials, params: &LoginParams) -> Result<S
 /// the ECS container credentials endpoint (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` /
 /// `AWS_CONTAINER_CREDENTIALS_FULL_URI`) and EC2 instance metadata.
 ///
+/// `region` is the one the login signs for: handing it to the chain keeps the providers
+/// that need a region (profiles, web identity) from asking instance metadata for one, which
+/// outside EC2 costs up to a second and a warning per attempt. `None` lets the chain look
+/// the region up itself.
+///
 /// Not cached: call it per login attempt so rotated task-role credentials are picked up.
-pub async fn load_credentials() -> Result<Credentials, LoginError> {
-    let chain = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
-        .build()
-        .await;
-    let creds = chain.provide_credentials().await.map_err(|e| {
-        // Walk the chain: the top-level message ("the credential provider was not
-        // enabled") says little; the causes name the providers that were tried.
-        let mut message = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        LoginError::Credentials(message)
-    })?;
+pub async fn load_credentials(region: Option<&str>) -> Result<Credentials, LoginError> {
+    let mut builder = aws_config::default_provider::credentials::DefaultCredentialsChain::builder();
+    if let Some(region) = region.filter(|r| !r.is_empty()) {
+        builder = builder.region(aws_config::Region::new(region.to_owned()));
+    }
+    let chain = builder.build().await;
+    let creds = chain
+        .provide_credentials()
+        .await
+        // The top-level message ("the credential provider was not enabled") says little;
+        // the causes name the providers that were tried.
+        .map_err(|e| LoginError::Credentials(error_chain::error_chain(&e)))?;
     tracing::debug!(
         access_key_id = creds.access_key_id(),
         temporary = creds.session_token().is_some(),

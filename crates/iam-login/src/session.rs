@@ -33,7 +33,7 @@ pub enum LoginFailure {
     #[error("{0}")]
     Aws(#[from] LoginError),
     /// Consul refused the login or could not be reached.
-    #[error("Consul answered: {0}")]
+    #[error("{}", consul_failure(.0))]
     Consul(#[from] ConsulError),
 }
 
@@ -46,6 +46,14 @@ impl LoginFailure {
             self,
             LoginFailure::Aws(LoginError::InvalidEndpoint { .. } | LoginError::MissingRegion)
         )
+    }
+}
+
+/// "Consul answered" only when it did: a refused connection is not an answer.
+fn consul_failure(e: &ConsulError) -> String {
+    match e.http_status() {
+        Some(_) => format!("Consul answered: {e}"),
+        None => format!("Consul could not be reached: {e}"),
     }
 }
 
@@ -76,7 +84,7 @@ pub async fn login(
     }
     let what = format!("log in with auth method {:?}", spec.method);
     let token = retry_if(policy, &what, LoginFailure::may_heal, || async {
-        let creds = load_credentials().await?;
+        let creds = load_credentials(Some(&spec.params.region)).await?;
         let bearer = bearer_token(&creds, &spec.params).await?;
         let request = LoginRequest {
             auth_method: spec.method.clone(),

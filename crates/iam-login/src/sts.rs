@@ -1,5 +1,6 @@
 //! The one request this crate sends: `sts:GetCallerIdentity`, to learn our own ARN before
-//! describing it with an embedded GetRole/GetUser request (include-entity, §3.3).
+//! describing it with an embedded GetRole/GetUser request (include-entity,
+//! docs/protocols.md §3.3).
 
 use std::time::{Duration, SystemTime};
 
@@ -16,6 +17,8 @@ pub(crate) const STS_BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
 
 /// How long one GetCallerIdentity call may take; the caller retries the whole login.
 const STS_TIMEOUT: Duration = Duration::from_secs(15);
+/// Largest GetCallerIdentity answer read (a real one is a few hundred bytes).
+const STS_BODY_LIMIT: u64 = 64 * 1024;
 
 /// AWS error bodies are small; a huge body means something else answered.
 const MAX_ERROR_BODY: usize = 2048;
@@ -43,7 +46,7 @@ pub(crate) async fn caller_arn(
     )?;
     let transport = |e: reqwest::Error| LoginError::StsTransport {
         url: url.to_string(),
-        reason: error_chain(&e),
+        reason: error_chain::error_chain(&e),
     };
     // Redirects are not followed (a redirected signed request would fail anyway, and
     // Consul does not follow them either).
@@ -65,7 +68,15 @@ pub(crate) async fn caller_arn(
     tracing::debug!(url = %url, "sending sts:GetCallerIdentity to learn the caller ARN");
     let response = builder.send().await.map_err(transport)?;
     let status = response.status();
-    let body = response.text().await.map_err(transport)?;
+    // A GetCallerIdentity answer is well under a kilobyte; an STS endpoint (configurable,
+    // so possibly anything) that sends more is not STS.
+    let body = bounded_read::read_body(response, STS_BODY_LIMIT)
+        .await
+        .map_err(|e| LoginError::StsTransport {
+            url: url.to_string(),
+            reason: error_chain::error_chain(&e),
+        })?;
+    let body = String::from_utf8_lossy(&body);
     if !status.is_success() {
         return Err(LoginError::StsStatus {
             url: url.to_string(),
@@ -143,18 +154,6 @@ fn redact(creds: &Credentials, text: String) -> String {
         }
     }
     text
-}
-
-/// `e: cause: cause…` — reqwest's top-level message alone rarely says why.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
 }
 
 #[cfg(test)]

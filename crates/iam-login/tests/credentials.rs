@@ -1,4 +1,4 @@
-//! `load_credentials()` through the real aws-config default chain. One test function,
+//! `load_credentials(None)` through the real aws-config default chain. One test function,
 //! because the chain reads process-wide environment variables: the scenarios run in
 //! order, each setting exactly the variables it means.
 
@@ -42,7 +42,7 @@ async fn default_chain_env_profile_container_endpoint_and_none() {
     std::env::set_var("AWS_SECRET_ACCESS_KEY", "env-secret");
     std::env::set_var("AWS_SESSION_TOKEN", "env-session");
     let started = Instant::now();
-    let creds = load_credentials().await.unwrap();
+    let creds = load_credentials(None).await.unwrap();
     assert_eq!(creds.access_key_id(), "AKIAENVEXAMPLE");
     assert_eq!(creds.secret_access_key(), "env-secret");
     assert_eq!(creds.session_token(), Some("env-session"));
@@ -82,7 +82,7 @@ async fn default_chain_env_profile_container_endpoint_and_none() {
     );
     std::env::set_var("AWS_CONTAINER_CREDENTIALS_FULL_URI", endpoint.full_uri());
     std::env::set_var("AWS_CONTAINER_AUTHORIZATION_TOKEN", "auth-token-123");
-    let creds = load_credentials().await.unwrap();
+    let creds = load_credentials(None).await.unwrap();
     assert_eq!(creds.access_key_id(), "ASIACONTAINEREXAMPLE");
     assert_eq!(creds.secret_access_key(), "container-secret");
     assert_eq!(creds.session_token(), Some("container-session"));
@@ -101,7 +101,7 @@ async fn default_chain_env_profile_container_endpoint_and_none() {
     assert_eq!(requests[0].path, "/v2/credentials/task-1", "{requests:#?}");
     assert!(requests[0].authorized, "{requests:#?}");
     // Not cached: every call asks the endpoint again (rotated task-role credentials).
-    load_credentials().await.unwrap();
+    load_credentials(None).await.unwrap();
     assert_eq!(endpoint.requests().len(), 2);
     std::env::remove_var("AWS_CONTAINER_CREDENTIALS_FULL_URI");
     std::env::remove_var("AWS_CONTAINER_AUTHORIZATION_TOKEN");
@@ -114,14 +114,14 @@ async fn default_chain_env_profile_container_endpoint_and_none() {
     )
     .unwrap();
     std::env::set_var("AWS_PROFILE", "ops");
-    let creds = load_credentials().await.unwrap();
+    let creds = load_credentials(None).await.unwrap();
     assert_eq!(creds.access_key_id(), "AKIAPROFILE");
     assert_eq!(creds.secret_access_key(), "profile-secret");
     std::env::remove_var("AWS_PROFILE");
     std::fs::remove_file(dir.path().join("credentials")).unwrap();
 
     // 4. Nothing anywhere: a Credentials error that says so.
-    let err = load_credentials().await.unwrap_err();
+    let err = load_credentials(None).await.unwrap_err();
     assert!(matches!(err, LoginError::Credentials(_)), "{err:?}");
     assert!(err.to_string().starts_with("no AWS credentials: "), "{err}");
 }

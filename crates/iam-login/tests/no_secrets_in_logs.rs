@@ -69,7 +69,7 @@ async fn trace_logs_of_a_full_token_build_hold_no_secrets() {
     std::env::set_var("AWS_ACCESS_KEY_ID", role_creds(&world).access_key_id());
     std::env::set_var("AWS_SECRET_ACCESS_KEY", &secret);
     std::env::set_var("AWS_SESSION_TOKEN", &session);
-    let creds = load_credentials().await.unwrap();
+    let creds = load_credentials(None).await.unwrap();
     let params = LoginParams {
         region: REGION.to_string(),
         sts_endpoint: Some(world.endpoint()),
