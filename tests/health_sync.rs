@@ -23,14 +23,20 @@ fn synced_world() -> (World, String) {
 }
 
 fn start_health_sync(w: &World, config: &str) -> Background {
+    start_health_sync_with(w, config, &[])
+}
+
+fn start_health_sync_with(w: &World, config: &str, extra: &[&str]) -> Background {
+    let mut args = vec![
+        "health-sync",
+        "-poll-interval",
+        "100ms",
+        "-log-level",
+        "DEBUG",
+    ];
+    args.extend_from_slice(extra);
     let hs = Background::start(
-        &[
-            "health-sync",
-            "-poll-interval",
-            "100ms",
-            "-log-level",
-            "DEBUG",
-        ],
+        &args,
         &[
             ("CONSUL_ECS_CONFIG_JSON", config),
             ("ECS_CONTAINER_METADATA_URI_V4", &w.ecs.uri()),
@@ -61,6 +67,10 @@ fn wait_status(w: &World, hs: &Background, container: &str, want: &str) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+fn wait_until(hs: &Background, what: &str, ok: impl Fn() -> bool) {
+    hs.wait_until(what, Duration::from_secs(10), |_| ok());
 }
 
 fn check_updates(w: &World) -> usize {
@@ -105,12 +115,9 @@ fn nothing_is_written_while_nothing_changes() {
     wait_status(&w, &hs, "app", "passing");
     let before = check_updates(&w);
     let polls_before = w.ecs.request_count();
-    std::thread::sleep(Duration::from_millis(1200));
-    assert!(
-        w.ecs.request_count() >= polls_before + 5,
-        "health-sync should keep polling\n{}",
-        hs.report()
-    );
+    wait_until(&hs, "five more polls", || {
+        w.ecs.request_count() >= polls_before + 5
+    });
     assert_eq!(
         check_updates(&w),
         before,
@@ -120,40 +127,61 @@ fn nothing_is_written_while_nothing_changes() {
 }
 
 #[test]
-fn statuses_are_resynced_after_a_consul_outage() {
+fn a_change_during_an_outage_is_written_when_consul_is_back() {
+    let (w, config) = synced_world();
+    w.ecs.set_container_health("app", "HEALTHY");
+    let hs = start_health_sync(&w, &config);
+    wait_status(&w, &hs, "app", "passing");
+    w.consul.go_down();
+    let polls = w.ecs.request_count();
+    w.ecs.set_container_health("app", "UNHEALTHY");
+    // Wait until health-sync has seen the change (and failed to write it): two more polls.
+    wait_until(&hs, "two polls during the outage", || {
+        w.ecs.request_count() >= polls + 2
+    });
+    w.consul.come_back().unwrap();
+    wait_status(&w, &hs, "app", "critical");
+}
+
+#[test]
+fn a_status_consul_lost_in_an_agent_restart_is_restored() {
     let (w, config) = synced_world();
     w.ecs.set_container_health("app", "HEALTHY");
     w.ecs.set_container_health("sidecar-proxy", "HEALTHY");
-    let hs = start_health_sync(&w, &config);
+    let hs = start_health_sync_with(&w, &config, &["-reassert-interval", "300ms"]);
     wait_status(&w, &hs, "app", "passing");
     wait_status(&w, &hs, "sidecar-proxy", "passing");
-    w.consul.go_down();
-    w.ecs.set_container_health("app", "UNHEALTHY");
-    std::thread::sleep(Duration::from_millis(500));
-    let back = Instant::now();
-    w.consul.come_back().unwrap();
-    wait_status(&w, &hs, "app", "critical");
-    // The write that failed during the outage means Consul may have lost anything: every
-    // status is written again, also the unchanged one.
-    let proxy_check = format!(
-        "/v1/agent/check/update/web-{}-sidecar-proxy-consul-ecs",
-        w.task_id
+    w.consul.restart_agent().unwrap();
+    assert_eq!(check_status(&w, "app"), "critical");
+    // Nothing changed in ECS: only comparing with Consul can notice.
+    wait_status(&w, &hs, "app", "passing");
+    wait_status(&w, &hs, "sidecar-proxy", "passing");
+}
+
+#[test]
+fn while_consul_agrees_the_comparison_reads_but_never_writes() {
+    let (w, config) = synced_world();
+    w.ecs.set_container_health("app", "HEALTHY");
+    let hs = start_health_sync_with(&w, &config, &["-reassert-interval", "200ms"]);
+    wait_status(&w, &hs, "app", "passing");
+    let writes = check_updates(&w);
+    let reads = || {
+        w.consul
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/v1/agent/checks")
+            .count()
+    };
+    let reads_before = reads();
+    wait_until(&hs, "three comparisons with Consul", || {
+        reads() >= reads_before + 3
+    });
+    assert_eq!(
+        check_updates(&w),
+        writes,
+        "no write while Consul agrees:\n{}",
+        w.consul.request_log()
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !w
-        .consul
-        .requests()
-        .iter()
-        .any(|r| r.path == proxy_check && r.at >= back && r.status == 200)
-    {
-        assert!(
-            Instant::now() < deadline,
-            "unchanged status not re-written\n{}",
-            w.consul.request_log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(check_status(&w, "sidecar-proxy"), "passing");
 }
 
 #[test]
@@ -193,4 +221,61 @@ fn a_failed_shutdown_step_is_reported_and_exits_non_zero() {
             "every step attempted and named:\n{log}"
         );
     }
+}
+
+/// A local "agent" that accepts connections and never answers.
+fn black_hole() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://{}", listener.local_addr().unwrap());
+    (listener, addr)
+}
+
+#[test]
+fn sigterm_cancels_a_hanging_poll_and_the_shutdown_keeps_its_budget() {
+    let (w, config) = synced_world();
+    let (hole, addr) = black_hole();
+    // Accepted by the kernel's backlog, never read: every request hangs until its timeout.
+    let mut hs = Background::start(
+        &[
+            "health-sync",
+            "-poll-interval",
+            "100ms",
+            "-shutdown-timeout",
+            "1500ms",
+        ],
+        &[
+            ("CONSUL_ECS_CONFIG_JSON", &config),
+            ("ECS_CONTAINER_METADATA_URI_V4", &w.ecs.uri()),
+            ("CONSUL_HTTP_ADDR", &addr),
+        ],
+        tempfile::tempdir().unwrap(),
+    );
+    hs.wait_log("health-sync started");
+    w.ecs.set_container_health("app", "HEALTHY");
+    let polls = w.ecs.request_count();
+    // A poll that saw the change is now stuck writing it.
+    wait_until(&hs, "a poll after the change", || {
+        w.ecs.request_count() > polls
+    });
+    let signalled = Instant::now();
+    hs.signal(Signal::SIGTERM);
+    assert_eq!(hs.wait_exit(Duration::from_secs(10)), 2, "{}", hs.report());
+    let took = signalled.elapsed();
+    // The agent timeout is 5 s: waiting out the hanging write first, or a step, would show.
+    assert!(
+        took < Duration::from_millis(3000),
+        "shutdown took {took:?}\n{}",
+        hs.report()
+    );
+    let log = hs.read("stderr.log");
+    for container in ["app", "sidecar-proxy"] {
+        let id = format!("web-{}-{container}-consul-ecs", w.task_id);
+        assert!(
+            log.contains(&format!(
+                "set check {id} critical: did not finish within 1.5s"
+            )),
+            "every step attempted and reported:\n{log}"
+        );
+    }
+    drop(hole);
 }

@@ -308,6 +308,86 @@ fn a_failure_after_login_logs_the_token_out_and_removes_its_file() {
     );
 }
 
+#[test]
+fn sigterm_after_login_logs_the_token_out_removes_its_file_and_exits_143() {
+    let s = Secure::new();
+    // The agent accepts connections and never answers: mesh-init logs in (to the server
+    // address), then hangs registering, where the signal finds it.
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let agent = format!("http://{}", hole.local_addr().unwrap());
+    let mut cmd = s
+        .mesh_init_as(
+            &["-register-timeout", "60s"],
+            &s.config(json!({})),
+            s.aws.task_role(),
+        )
+        .env("CONSUL_HTTP_ADDR", &agent)
+        .command();
+    let stderr = tempfile::NamedTempFile::new().unwrap();
+    cmd.stderr(stderr.reopen().unwrap());
+    let mut child = cmd.spawn().unwrap();
+    let token_file = s.w.bootstrap_dir().join("service-token");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !token_file.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "never logged in:\n{}",
+            fs::read_to_string(stderr.path()).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(s.login_tokens().len(), 1);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    let log = fs::read_to_string(stderr.path()).unwrap();
+    assert_eq!(status.code(), Some(143), "{log}");
+    assert!(
+        s.w.files().is_empty(),
+        "files removed: {:?}\n{log}",
+        s.w.files()
+    );
+    assert!(
+        s.login_tokens().is_empty(),
+        "token logged out:\n{}\n{log}",
+        s.w.consul.request_log()
+    );
+    drop(hole);
+}
+
+#[test]
+fn a_symlink_at_service_token_is_replaced_never_followed() {
+    let s = Secure::new();
+    let config = s.config(json!({}));
+    // Someone put a link where mesh-init keeps its token, pointing at a file whose content
+    // must never reach Consul as a token.
+    let outside = tempfile::NamedTempFile::new().unwrap();
+    let other = s.w.consul.create_service_token("other");
+    fs::write(outside.path(), &other.secret_id).unwrap();
+    let link = s.w.bootstrap_dir().join("service-token");
+    std::os::unix::fs::symlink(outside.path(), &link).unwrap();
+    let run = s.mesh_init(&config).run();
+    assert_eq!(run.code(), Some(0), "{run}");
+    assert!(
+        s.w.consul
+            .tokens()
+            .iter()
+            .any(|t| t.secret_id == other.secret_id),
+        "the linked file's token was logged out:\n{}",
+        s.w.consul.request_log()
+    );
+    assert_eq!(fs::read_to_string(outside.path()).unwrap(), other.secret_id);
+    let meta = fs::symlink_metadata(&link).unwrap();
+    assert!(
+        meta.file_type().is_file(),
+        "the link is replaced by the token file"
+    );
+    assert_eq!(s.login_tokens().len(), 1);
+}
+
 fn start_health_sync(s: &Secure, config: &str) -> Background {
     let hs = Background::start(
         &["health-sync", "-poll-interval", "100ms"],
@@ -502,7 +582,7 @@ fn health_sync_logs_the_tokens_out_even_if_it_never_read_the_task() {
         ],
         tempfile::tempdir().unwrap(),
     );
-    hs.wait_log("cannot read the task metadata yet");
+    hs.wait_log("what=\"read the task metadata\"");
     hs.signal(Signal::SIGTERM);
     assert_eq!(hs.wait_exit(Duration::from_secs(15)), 2, "{}", hs.report());
     assert!(

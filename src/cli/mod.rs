@@ -167,6 +167,16 @@ pub struct HealthSyncArgs {
     /// How often to read the task metadata (Go duration).
     #[arg(long, default_value = "1s", value_parser = duration::parse_go_duration, value_name = "DURATION")]
     pub poll_interval: Duration,
+
+    /// How often to compare Consul's check statuses with the ones written, and write again
+    /// those Consul lost (e.g. after an agent restart). One read; no writes while they agree.
+    #[arg(long, default_value = "30s", value_parser = duration::parse_go_duration, value_name = "DURATION")]
+    pub reassert_interval: Duration,
+
+    /// The whole shutdown (checks critical, both tokens logged out, in parallel) ends within
+    /// this; keep it under the container's stop timeout (ECS: 30s by default).
+    #[arg(long, default_value = "10s", value_parser = duration::parse_go_duration, value_name = "DURATION")]
+    pub shutdown_timeout: Duration,
 }
 
 /// Flags of `envoy-entrypoint`.

@@ -22,9 +22,11 @@ impl Background {
     pub fn start(args: &[&str], env: &[(&str, &str)], dir: tempfile::TempDir) -> Background {
         let log = fs::File::create(dir.path().join("stderr.log")).unwrap();
         let mut cmd = Command::new(super::binary());
+        for name in super::inherited_settings() {
+            cmd.env_remove(name);
+        }
         cmd.args(args)
             .current_dir(dir.path())
-            .env_remove("ECS_CONTAINER_METADATA_URI_V4")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);

@@ -17,6 +17,16 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_consul-ecs"))
 }
 
+/// The variables of this process's environment that would change what the binary does
+/// (`CONSUL_*`, `AWS_*`, `ECS_*`): every run removes them, so the developer's shell (or CI's)
+/// cannot change a test's outcome; a test sets what it needs.
+pub fn inherited_settings() -> Vec<String> {
+    std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| ["CONSUL_", "AWS_", "ECS_"].iter().any(|p| k.starts_with(p)))
+        .collect()
+}
+
 /// A command line for the binary, with the environment it will see.
 pub struct TestCommand {
     args: Vec<OsString>,
@@ -40,15 +50,10 @@ impl TestCommand {
             args: args.into_iter().map(Into::into).collect(),
             // A clean slate for the variables the binary reads, so the developer's shell
             // cannot change a test's outcome.
-            env: [
-                "CONSUL_ECS_CONFIG_JSON",
-                "ECS_CONTAINER_METADATA_URI_V4",
-                "CONSUL_HTTP_ADDR",
-                "CONSUL_HTTP_TOKEN",
-            ]
-            .iter()
-            .map(|k| (k.to_string(), None))
-            .collect(),
+            env: inherited_settings()
+                .into_iter()
+                .map(|k| (k, None))
+                .collect(),
             cwd: None,
         }
     }
@@ -63,7 +68,7 @@ impl TestCommand {
         self
     }
 
-    fn command(&self) -> Command {
+    pub fn command(&self) -> Command {
         let mut cmd = Command::new(binary());
         cmd.args(&self.args);
         for (k, v) in &self.env {

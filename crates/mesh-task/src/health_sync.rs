@@ -1,7 +1,7 @@
 //! The health-sync state machine: ECS container health → Consul TTL check updates,
-//! written only on change (REGISTRATIONS.md §8, PROTOCOLS.md §4.9). The caller polls task
-//! metadata, sends each planned update with `PUT /v1/agent/check/update/<id>`, and reports
-//! the ones that succeeded back with [`HealthSync::record_success`].
+//! written only on change (docs/registrations.md §8, docs/protocols.md §4.9). The caller
+//! polls task metadata, sends each planned update with `PUT /v1/agent/check/update/<id>`,
+//! and reports the ones that succeeded back with [`HealthSync::record_success`].
 
 use std::collections::BTreeMap;
 
@@ -150,6 +150,32 @@ impl HealthSync {
     /// after Consul was unreachable (the agent may have restarted and reset the checks).
     pub fn forget_all(&mut self) {
         self.last_written.clear();
+    }
+
+    /// Compares the statuses Consul reports (check ID → status, from `GET /v1/agent/checks`)
+    /// with the ones last written, and forgets every container whose check Consul shows
+    /// differently or no longer has, so the next [`HealthSync::plan`] writes it again.
+    /// Returns the check IDs that diverged. This is how a check Consul lost (an agent that
+    /// restarted re-registers its services with critical checks) is restored while the
+    /// container stays healthy: write-on-change alone would never notice.
+    pub fn forget_diverged(&mut self, consul_statuses: &BTreeMap<String, String>) -> Vec<String> {
+        let mut diverged = Vec::new();
+        for check in &self.checks {
+            let Some(written) = self.last_written.get(&check.container) else {
+                continue; // never written: Consul's own status stands
+            };
+            let expected = consul_status(written).as_str();
+            if consul_statuses.get(&check.check_id).map(String::as_str) != Some(expected) {
+                diverged.push(check.check_id.clone());
+            }
+        }
+        self.checks
+            .iter()
+            .filter(|c| diverged.contains(&c.check_id))
+            .for_each(|c| {
+                self.last_written.remove(&c.container);
+            });
+        diverged
     }
 
     /// The updates to send on SIGTERM: every check `critical`, with v0.6.2's output

@@ -1,12 +1,14 @@
-//! What consul-ecs puts into Consul for one ECS task, as pure functions of the config and
-//! the task metadata (no I/O here; the binary does the HTTP and the timers).
+//! What consul-ecs puts into Consul for one ECS task and keeps in sync there.
 //!
 //! - [`build_registrations`]: the service + sidecar proxy registrations of a service task,
 //!   or the mesh gateway registration of a gateway task, exactly as consul-ecs v0.6.2
-//!   sends them to `PUT /v1/agent/service/register` (REGISTRATIONS.md §3–§6,
-//!   PROTOCOLS.md §4.2).
+//!   sends them to `PUT /v1/agent/service/register` (docs/registrations.md §3–§6,
+//!   docs/protocols.md §4.2).
 //! - [`HealthSync`]: the health-sync state machine that turns ECS container health into
-//!   TTL check updates, writing only on change (REGISTRATIONS.md §8, PROTOCOLS.md §4.9).
+//!   TTL check updates, writing only on change (docs/registrations.md §8,
+//!   docs/protocols.md §4.9).
+//! - [`run_health_sync`]: health-sync's loop around it (polls, re-checks of Consul's view,
+//!   the shutdown within a budget), the only part of this crate that does I/O.
 //!
 //! The login metadata is not built here: `config::Config::login_meta` gives the user's
 //! keys and `iam_login::login_meta(task_id, cluster, extra)` merges them over the
@@ -24,17 +26,21 @@
 //! assert_eq!(ids, ["web-abc123", "web-abc123-sidecar-proxy"]);
 //! ```
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod go_quote;
 mod health_sync;
 mod registration;
+mod sync_loop;
 
 pub use health_sync::{synced_check_id, CheckUpdate, HealthSync, SyncedCheck};
 pub use registration::{
     build_registrations, Registrations, CONSUL_ECS_SOURCE, META_SOURCE, META_TASK_ARN,
     META_TASK_ID, PROXY_CHECK_DEREGISTER_AFTER, PROXY_CHECK_INTERVAL, SYNCED_CHECK_NAME,
     SYNCED_CHECK_TTL,
+};
+pub use sync_loop::{
+    run_health_sync, shutdown, ShutdownReport, SyncPeers, SyncSettings, TokenLogout,
 };
 
 /// Why the registrations or the health-sync plan could not be built.

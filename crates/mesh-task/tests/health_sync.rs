@@ -331,3 +331,35 @@ fn a_task_arn_without_task_id_is_an_error() {
         Err(MeshError::TaskMetadata(_))
     ));
 }
+
+#[test]
+fn only_checks_consul_reports_differently_are_forgotten_and_planned_again() {
+    let mut s = sync(&["app", "proxy", "never"]);
+    let task = poll(&[
+        ("app", health("HEALTHY")),
+        ("proxy", health("UNHEALTHY")),
+        ("never", Value::Null),
+    ]);
+    let updates = s.plan(&task);
+    record_all(&mut s, &updates);
+    assert!(s.plan(&task).is_empty());
+    // Consul agrees on the proxy, lost the app's status, and never had "never" written.
+    let consul: std::collections::BTreeMap<String, String> = [
+        (id("app"), "critical".to_string()),
+        (id("proxy"), "critical".to_string()),
+        (id("never"), "critical".to_string()),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(s.forget_diverged(&consul), vec![id("app")]);
+    assert_eq!(
+        summary(&s.plan(&task)),
+        vec![(id("app"), CheckStatus::Passing, output("HEALTHY", "app"))]
+    );
+    // A check Consul no longer has at all is written again too.
+    let updates = s.plan(&task);
+    record_all(&mut s, &updates);
+    let lost_proxy: std::collections::BTreeMap<String, String> =
+        [(id("app"), "passing".to_string())].into_iter().collect();
+    assert_eq!(s.forget_diverged(&lost_proxy), vec![id("proxy")]);
+}

@@ -3,7 +3,7 @@
 //! admin API, and the `aws-iam` auth method, which validates logins by replaying the
 //! signed AWS requests to STS/IAM (moto in tests) exactly as a Consul server does.
 //!
-//! It behaves like Consul as documented in PROTOCOLS.md §3–§5 — status codes, plain-text
+//! It behaves like Consul as documented in docs/protocols.md §3–§5 — status codes, plain-text
 //! error bodies, ACL checks — not like any particular client expects. Faults can be
 //! injected (`faults()`), the server can be taken down and brought back on the same port,
 //! and every request is logged without its token.
@@ -412,6 +412,22 @@ impl ConsulEmulator {
         let listener = bind(self.port)?;
         self.serve(listener);
         Ok(())
+    }
+
+    /// Restarts the agent: down (every connection dropped), back on the same port with its
+    /// services and checks, but every check `critical` with no output, as a Consul agent
+    /// that re-registers its checks after a restart reports them until something writes
+    /// them again.
+    pub fn restart_agent(&self) -> Result<(), EmulatorError> {
+        self.go_down();
+        {
+            let mut st = self.shared.state();
+            for check in st.checks.values_mut() {
+                check.status = "critical".to_owned();
+                check.output.clear();
+            }
+        }
+        self.come_back()
     }
 
     /// Requests seen so far, oldest first.
