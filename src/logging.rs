@@ -4,27 +4,19 @@ use tracing_subscriber::filter::LevelFilter;
 
 use crate::cli::{LogFormat, LogLevel};
 
-impl LogLevel {
-    /// The level a subcommand that reads the config runs at: the flag when given, else the
-    /// config's `logLevel` (default INFO).
-    pub fn flag_or_config(flag: Option<LogLevel>, config: &config::Config) -> LogLevel {
-        flag.unwrap_or(match config.log_level() {
-            config::LogLevel::Trace => LogLevel::Trace,
-            config::LogLevel::Debug => LogLevel::Debug,
-            config::LogLevel::Info => LogLevel::Info,
-            config::LogLevel::Warn => LogLevel::Warn,
-            config::LogLevel::Error => LogLevel::Error,
-        })
-    }
+/// The level a subcommand that reads the config runs at: the flag when given, else the
+/// config's `logLevel` (default INFO).
+pub fn flag_or_config(flag: Option<LogLevel>, config: &config::Config) -> LogLevel {
+    flag.unwrap_or(config.log_level())
+}
 
-    fn filter(self) -> LevelFilter {
-        match self {
-            LogLevel::Trace => LevelFilter::TRACE,
-            LogLevel::Debug => LevelFilter::DEBUG,
-            LogLevel::Info => LevelFilter::INFO,
-            LogLevel::Warn => LevelFilter::WARN,
-            LogLevel::Error => LevelFilter::ERROR,
-        }
+fn filter(level: LogLevel) -> LevelFilter {
+    match level {
+        LogLevel::Trace => LevelFilter::TRACE,
+        LogLevel::Debug => LevelFilter::DEBUG,
+        LogLevel::Info => LevelFilter::INFO,
+        LogLevel::Warn => LevelFilter::WARN,
+        LogLevel::Error => LevelFilter::ERROR,
     }
 }
 
@@ -32,7 +24,7 @@ impl LogLevel {
 /// (the config's `logLevel` applies only where the config is read).
 pub fn init(level: LogLevel, format: LogFormat) {
     let builder = tracing_subscriber::fmt()
-        .with_max_level(level.filter())
+        .with_max_level(filter(level))
         .with_writer(std::io::stderr)
         // Colours only for a person at a terminal: ECS ships stderr to CloudWatch, where
         // escape codes are noise.

@@ -72,15 +72,12 @@ fn run(args: Vec<std::ffi::OsString>) -> i32 {
 fn read_config(cli: &Cli) -> Result<config::Config, i32> {
     match config::from_env() {
         Ok(cfg) => {
-            logging::init(
-                LogLevel::flag_or_config(cli.log_level, &cfg),
-                cli.log_format,
-            );
+            logging::init(logging::flag_or_config(cli.log_level, &cfg), cli.log_format);
             Ok(cfg)
         }
         Err(e) => {
             logging::init(cli.log_level.unwrap_or(LogLevel::Info), cli.log_format);
-            eprintln!("{}: {e}", config::CONFIG_ENV);
+            tracing::error!("{}: {e}", config::CONFIG_ENV);
             Err(exit::USAGE)
         }
     }

@@ -87,3 +87,26 @@ fn invalid_json_says_where_and_a_missing_file_says_which() {
         .expect_code(1)
         .expect_stderr_contains(&missing);
 }
+
+#[test]
+fn a_device_a_fifo_or_a_huge_file_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    TestCommand::new(["validate-config", "-config-file", "/dev/zero"])
+        .run()
+        .expect_code(1)
+        .expect_stderr_contains("/dev/zero is not a regular file (it is a character device)");
+    // Opening a FIFO for reading would wait for a writer forever.
+    let fifo = dir.path().join("config.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    TestCommand::new(["validate-config", "-config-file", fifo.to_str().unwrap()])
+        .run()
+        .expect_code(1)
+        .expect_stderr_contains("(it is a FIFO)");
+    let big = dir.path().join("big.json");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(64 * 1024 * 1024).unwrap(); // sparse: no disk used
+    TestCommand::new(["validate-config", "-config-file", big.to_str().unwrap()])
+        .run()
+        .expect_code(1)
+        .expect_stderr_contains("is larger than the 1 MiB limit");
+}

@@ -24,7 +24,7 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
-        value_enum,
+        value_parser = log_level_parser(),
         ignore_case = true,
         value_name = "LEVEL"
     )]
@@ -204,15 +204,25 @@ pub struct AppEntrypointArgs {
     pub command: Vec<std::ffi::OsString>,
 }
 
-/// Log levels, spelled as consul-ecs spells them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "UPPER")]
-pub enum LogLevel {
-    Trace,
-    Debug,
-    Info,
-    Warn,
-    Error,
+/// The config's log levels (one type for `logLevel` and `-log-level`).
+pub use config::LogLevel;
+
+/// `-log-level`: the names the config's `logLevel` takes, in any case.
+fn log_level_parser() -> impl clap::builder::TypedValueParser<Value = LogLevel> {
+    use clap::builder::TypedValueParser as _;
+    const LEVELS: [LogLevel; 5] = [
+        LogLevel::Trace,
+        LogLevel::Debug,
+        LogLevel::Info,
+        LogLevel::Warn,
+        LogLevel::Error,
+    ];
+    clap::builder::PossibleValuesParser::new(LEVELS.map(LogLevel::as_str)).map(|name| {
+        LEVELS
+            .into_iter()
+            .find(|level| level.as_str().eq_ignore_ascii_case(&name))
+            .unwrap_or_default()
+    })
 }
 
 /// Log output formats.

@@ -19,7 +19,7 @@ pub fn block_on(name: &str, body: impl std::future::Future<Output = i32>) -> i32
     {
         Ok(runtime) => runtime.block_on(body),
         Err(e) => {
-            eprintln!("{name}: cannot start the async runtime: {e}");
+            tracing::error!("{name}: cannot start the async runtime: {e}");
             crate::exit::RUNTIME
         }
     }

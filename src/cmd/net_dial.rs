@@ -14,7 +14,7 @@ pub fn run(args: &NetDialArgs) -> i32 {
     let target = match args.target.as_slice() {
         [one] => one.clone(),
         _ => {
-            eprintln!(
+            tracing::error!(
                 "net-dial: expected exactly one argument HOST:PORT, got {}",
                 args.target.len()
             );
@@ -22,13 +22,13 @@ pub fn run(args: &NetDialArgs) -> i32 {
         }
     };
     if !looks_like_host_port(&target) {
-        eprintln!("net-dial: {target:?} is not HOST:PORT");
+        tracing::error!("net-dial: {target:?} is not HOST:PORT");
         return exit::USAGE;
     }
     match dial(&target, args.timeout) {
         Ok(()) => exit::OK,
         Err(why) => {
-            eprintln!("net-dial: {target}: {why}");
+            tracing::error!("net-dial: {target}: {why}");
             exit::RUNTIME
         }
     }

@@ -3,6 +3,8 @@
 //! shared bootstrap directory (the service token, the Envoy bootstrap, the binary copy) are
 //! read by other containers while mesh-init may be (re)writing them.
 
+#![deny(missing_docs)]
+
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write as _};
 use std::os::unix::fs::OpenOptionsExt as _;

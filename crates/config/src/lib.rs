@@ -11,6 +11,8 @@
 //! The extra rule mesh-init applies (no `service.checks` together with
 //! `healthSyncContainers`) is separate: [`Config::validate_for_mesh_init`].
 
+#![deny(missing_docs)]
+
 mod model;
 mod schema;
 

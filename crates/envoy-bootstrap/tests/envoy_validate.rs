@@ -119,7 +119,8 @@ fn expect_acceptance(doc: &Value, what: &str) -> Result<(), String> {
 
 /// Points every file and directory the document names at real test files: secrets'
 /// `filename`s get the fixture key or certificate, `watchedDirectory.path` a directory
-/// holding the certificate.
+/// holding the certificate, and access-log paths (a file access logger's `path`, the
+/// admin's `access_log_path`) a file in an existing directory.
 fn materialise_files(value: &mut Value, parent_key: &str, ca_dir: &Path) {
     match value {
         Value::Object(map) => {
@@ -136,6 +137,14 @@ fn materialise_files(value: &mut Value, parent_key: &str, ca_dir: &Path) {
                     ("path", Value::String(_)) if parent_key == "watchedDirectory" => {
                         *child = Value::from(ca_dir.to_string_lossy().into_owned());
                     }
+                    ("path", Value::String(path))
+                        if parent_key == "typed_config" || parent_key == "typedConfig" =>
+                    {
+                        *child = Value::from(log_file_in(ca_dir, path));
+                    }
+                    ("access_log_path", Value::String(path)) if path != "/dev/null" => {
+                        *child = Value::from(log_file_in(ca_dir, path));
+                    }
                     _ => materialise_files(child, key, ca_dir),
                 }
             }
@@ -145,6 +154,30 @@ fn materialise_files(value: &mut Value, parent_key: &str, ca_dir: &Path) {
             .for_each(|item| materialise_files(item, parent_key, ca_dir)),
         _ => {}
     }
+}
+
+/// `<dir>/logs/<file name of path>`, with the `logs` directory created: Envoy opens access
+/// logs at start-up, so a log in a directory that does not exist fails validation.
+fn log_file_in(dir: &Path, path: &str) -> String {
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let name = Path::new(path)
+        .file_name()
+        .map_or_else(|| "access.log".into(), |n| n.to_string_lossy().into_owned());
+    logs.join(name).to_string_lossy().into_owned()
+}
+
+/// The document with every file it names made real ([`materialise_files`]), accepted.
+fn expect_acceptance_once_files_exist(doc: &Value) -> Result<(), String> {
+    let ca_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    std::fs::copy(fixture("test-server.pem"), ca_dir.path().join("ca.pem"))
+        .map_err(|e| e.to_string())?;
+    let mut with_files = doc.clone();
+    materialise_files(&mut with_files, "", ca_dir.path());
+    if &with_files == doc {
+        return Err("missing-file case names no file or directory to create".into());
+    }
+    expect_acceptance(&with_files, "the document once its files exist")
 }
 
 fn check_case(case: &common::Case) -> Result<(), String> {
@@ -160,15 +193,7 @@ fn check_case(case: &common::Case) -> Result<(), String> {
     match case.envoy_reason() {
         Some("missing-file") => {
             expect_rejection(&doc, recorded)?;
-            let ca_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-            std::fs::copy(fixture("test-server.pem"), ca_dir.path().join("ca.pem"))
-                .map_err(|e| e.to_string())?;
-            let mut with_files = doc.clone();
-            materialise_files(&mut with_files, "", ca_dir.path());
-            if with_files == doc {
-                return Err("missing-file case names no file or directory to create".into());
-            }
-            expect_acceptance(&with_files, "the document once its files exist")
+            expect_acceptance_once_files_exist(&doc)
         }
         Some("placeholder-content") | Some("legacy-field") => expect_rejection(&doc, recorded),
         Some("empty-inline-ca") => {
@@ -327,4 +352,25 @@ fn envoy_accepts_keys_the_cases_do_not_cover() {
     );
 
     expect_acceptance(&doc, "the document using every uncovered key").unwrap();
+}
+
+/// A case whose missing file is an access log in a directory that does not exist is
+/// handled like a missing CA file: rejected as it is, accepted once the directory exists.
+#[test]
+fn an_access_log_in_a_missing_directory_is_a_missing_file_case() {
+    let defaults = common::case_named("defaults");
+    let mut inputs: BootstrapInputs = serde_json::from_value(defaults.input().clone()).unwrap();
+    inputs.access_logs = Some(envoy_bootstrap::AccessLogsInputs {
+        enabled: true,
+        sink_type: Some("file".into()),
+        path: Some("/nonexistent-consul-ecs-test/envoy/access.log".into()),
+        ..Default::default()
+    });
+    let doc = generate_with_env(&inputs, &|_| None).unwrap();
+    let (accepted, output) = validate_in_empty_dir(&doc);
+    assert!(
+        !accepted,
+        "Envoy must refuse a log it cannot open:\n{output}"
+    );
+    expect_acceptance_once_files_exist(&doc).unwrap();
 }

@@ -4,6 +4,8 @@
 //! agent still starting, a server election, the ECS metadata endpoint, ECS throttling) goes
 //! through [`retry`], so the behaviour — and the log lines — are the same everywhere.
 
+#![deny(missing_docs)]
+
 use rand::Rng;
 use std::fmt;
 use std::future::Future;
