@@ -413,7 +413,30 @@ fn running_task(s: &Secure) -> (String, Background) {
         s.w.consul
             .login_client_token(&s.aws, s.aws.task_role(), &s.w.task_id, &cluster);
     fs::write(s.w.bootstrap_dir().join("client-token"), &client.secret_id).unwrap();
-    assert!(task_arn.contains(&s.w.task_id));
+    // The service token says which task and cluster it belongs to, as the acl-controller
+    // needs: the values from the task metadata, written into the login meta.
+    let service_token = fs::read_to_string(s.w.bootstrap_dir().join("service-token")).unwrap();
+    let token = s
+        .login_tokens()
+        .into_iter()
+        .find(|t| t.secret_id == service_token)
+        .expect("the service token is a login token");
+    let meta: Value = serde_json::from_str(
+        token
+            .description
+            .strip_prefix("token created via login: ")
+            .expect("a login token's description"),
+    )
+    .unwrap();
+    let expected_id = task_arn
+        .split("task/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .last()
+        .unwrap();
+    assert_eq!(meta["consul.hashicorp.com/task-id"], json!(expected_id));
+    assert_eq!(meta["consul.hashicorp.com/cluster"], json!(cluster));
     let hs = start_health_sync(s, &config);
     (config, hs)
 }

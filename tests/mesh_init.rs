@@ -5,10 +5,11 @@ mod util;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use testkit::consul::EmulatorOptions;
+use util::background::Background;
 use util::world::{assert_fields, World};
 use util::TestCommand;
 
@@ -201,14 +202,35 @@ fn waits_for_a_consul_agent_that_is_still_starting() {
     let w = World::new("web", EmulatorOptions::default());
     w.consul.go_down();
     let config = w.config(json!({"service": {"port": 9090}}));
-    let child = w.mesh_init(&config);
-    let started = Instant::now();
-    let handle = std::thread::spawn(move || child.run());
-    std::thread::sleep(Duration::from_secs(2));
+    let mut init = Background::start(
+        &["mesh-init", "-log-level", "DEBUG"],
+        &[
+            ("CONSUL_ECS_CONFIG_JSON", config.as_str()),
+            ("ECS_CONTAINER_METADATA_URI_V4", &w.ecs.uri()),
+            ("CONSUL_HTTP_ADDR", &w.consul.http_addr()),
+        ],
+        tempfile::tempdir().unwrap(),
+    );
+    // Two refused registration attempts, seen in its log, before the agent comes up.
+    init.wait_until(
+        "two failed registration attempts",
+        Duration::from_secs(30),
+        |b| {
+            b.read("stderr.log")
+                .matches("what=\"register service")
+                .count()
+                >= 2
+        },
+    );
+    assert!(w.consul.services().is_empty());
     w.consul.come_back().unwrap();
-    let run = handle.join().unwrap();
-    assert_eq!(run.code(), Some(0), "{run}\n{}", w.consul.request_log());
-    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert_eq!(
+        init.wait_exit(Duration::from_secs(30)),
+        0,
+        "{}\n{}",
+        init.report(),
+        w.consul.request_log()
+    );
     assert_eq!(w.consul.services().len(), 2);
 }
 
