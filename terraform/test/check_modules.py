@@ -1,0 +1,798 @@
+#!/usr/bin/env python3
+"""What `make terraform-check` checks of terraform/ without a Terraform binary.
+
+1. Every .tf file (and the example's tfvars) parses with HashiCorp's HCL parser (hcl2json).
+2. Each module's variables (names, types, defaults, validation messages) and outputs match
+   the transcription of upstream v0.6.2 in upstream-v0.6.2.json.
+3. The example is evaluated (hcleval.py) down into the modules it calls; the task
+   definitions, containers, dependsOn, mounts, health checks, tags and IAM policies it
+   produces are compared with the upstream facts, allowing exactly the differences the
+   README documents.
+4. The CONSUL_ECS_CONFIG_JSON each evaluated task carries passes
+   `consul-ecs validate-config`.
+5. Every plan-time rule (variable validations, file("ERROR: ...") checks) fires with
+   upstream's message on inputs that break it, and stays quiet otherwise.
+6. The rendered consul-client script passes `sh -n`; the agent configuration it writes
+   parses as HCL.
+
+Usage: check_modules.py [--binary target/debug/consul-ecs] [--node node]
+Prints one line per check and a closing "N passed, M failed" line; exits 1 on a failure.
+"""
+
+import argparse
+import copy
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TERRAFORM = os.path.dirname(HERE)
+REPO = os.path.dirname(TERRAFORM)
+sys.path.insert(0, HERE)
+
+import hcleval as h  # noqa: E402
+
+MODULES = os.path.join(TERRAFORM, "modules")
+EXAMPLE = os.path.join(TERRAFORM, "examples", "client-server")
+UPSTREAM = json.load(open(os.path.join(HERE, "upstream-v0.6.2.json"), encoding="utf-8"))
+DATA_STUBS = {"aws_region": {"name": "us-east-1"}, "aws_partition": {"partition": "aws"}}
+
+# Our image; the only default that differs from upstream on purpose (README "Image").
+OUR_IMAGE = "ghcr.io/consul-ecs-rs/consul-ecs:0.1.0"
+# The uid of every container that touches the 0600 files in /consul (README "File ownership").
+SHARED_UID = "0"
+APP_INIT = "consul-ecs-app-entrypoint-init"
+APP_VOLUME = "consul_ecs_app_entrypoint"
+
+
+class Failure(Exception):
+    pass
+
+
+def expect(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def expect_eq(got, want, what):
+    if got != want:
+        raise Failure(f"{what}: got {json.dumps(got, sort_keys=True)}, want {json.dumps(want, sort_keys=True)}")
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class Parsed:
+    """hcl2json output of every file, by absolute path."""
+
+    def __init__(self, node):
+        self.node = node
+        self.docs = {}
+
+    def run(self, files):
+        proc = subprocess.run([self.node, os.path.join(HERE, "hcl2json.js"), *files],
+                              cwd=HERE, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise Failure(proc.stderr.strip() or f"hcl2json exited {proc.returncode}")
+        return json.loads(proc.stdout)
+
+    def module_files(self, directory):
+        directory = os.path.abspath(directory)
+        return {os.path.basename(p): d for p, d in self.docs.items()
+                if os.path.dirname(p) == directory and p.endswith(".tf")}
+
+
+def tf_files():
+    out = []
+    for root, dirs, files in os.walk(TERRAFORM):
+        dirs[:] = [d for d in dirs if d not in ("test", ".terraform")]
+        out += [os.path.join(root, f) for f in files if f.endswith(".tf")]
+    return sorted(out)
+
+
+def load_module(parsed, directory, inputs, where=None):
+    return h.Module(directory, parsed.module_files(directory), inputs, DATA_STUBS,
+                    where=where or os.path.relpath(directory, TERRAFORM), parse=parsed.module_files)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def canonical_type(text, where):
+    """'${object({\n id = string\n arn = string\n})}' -> 'object({arn=string,id=string})'."""
+    node = h.parse_template(text, where).parts
+    expect(len(node) == 1 and node[0][0] == "interp", f"{where}: type is not an expression")
+
+    def show(n):
+        if isinstance(n, h.Var):
+            return n.name
+        if isinstance(n, h.Call):
+            return f"{n.name}({','.join(show(a) for a in n.args)})"
+        if isinstance(n, h.Object):
+            items = sorted((show(k) if not isinstance(k, h.Lit) else k.value, show(v)) for k, v in n.items)
+            return "{" + ",".join(f"{k}={v}" for k, v in items) + "}"
+        if isinstance(n, h.Tuple):
+            return "[" + ",".join(show(i) for i in n.items) + "]"
+        raise Failure(f"{where}: unexpected type syntax {type(n).__name__}")
+
+    return show(node[0][1])
+
+
+def containers_of(module):
+    td = module.resource("aws_ecs_task_definition", "this")
+    return json.loads(td.attr("container_definitions"))
+
+
+def by_name(containers):
+    names = [c["name"] for c in containers]
+    expect(len(names) == len(set(names)), f"duplicate container names: {names}")
+    return {c["name"]: c for c in containers}
+
+
+def mounts(c):
+    return [[m["sourceVolume"], m["containerPath"], m.get("readOnly", False)] for m in c.get("mountPoints") or []]
+
+
+def env_names(c):
+    return [e["name"] for e in c.get("environment") or []]
+
+
+def secret_names(c):
+    return [s["name"] for s in c.get("secrets") or []]
+
+
+def task_volumes(module):
+    td = module.resource("aws_ecs_task_definition", "this")
+    body = td.body
+    s = module.scope.child({})
+    names = [h.evaluate_json(b["name"], s) for b in body.get("volume", [])]
+    for dyn in body.get("dynamic", {}).get("volume", []):
+        for item in h.evaluate_json(dyn["for_each"], s):
+            inner = s.child({"volume": {"key": item, "value": item}})
+            names.append(h.evaluate_json(dyn["content"][0]["name"], inner))
+    return names
+
+
+def config_of(container):
+    env = {e["name"]: e["value"] for e in container.get("environment") or []}
+    return env["CONSUL_ECS_CONFIG_JSON"]
+
+
+def policy_statements(module, rtype, name):
+    res = module.resource(rtype, name)
+    items = res if isinstance(res, list) else [res]
+    out = []
+    for r in items:
+        doc = json.loads(r.attr("policy"))
+        out += doc["Statement"]
+    return out
+
+
+def all_policy_actions(module):
+    actions = set()
+    for (rtype, name) in module.resources:
+        if rtype in ("aws_iam_policy", "aws_iam_role_policy"):
+            for st in policy_statements(module, rtype, name):
+                acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+                actions |= set(acts)
+    return actions
+
+
+def check_trust(module, role):
+    r = module.resource("aws_iam_role", role)
+    r = r[0] if isinstance(r, list) else r
+    doc = json.loads(r.attr("assume_role_policy"))
+    st = doc["Statement"]
+    expect_eq(st, [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+              f"{module.where}: trust policy of aws_iam_role.{role}")
+
+
+# --------------------------------------------------------------------------- the checks
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.passed, self.failed = [], []
+        self.parsed = Parsed(args.node)
+        self.tmp = tempfile.mkdtemp(prefix="terraform-check-")
+
+    def check(self, name, fn, *a):
+        try:
+            fn(*a)
+        except (Failure, h.HclError) as e:
+            self.failed.append(name)
+            print(f"FAIL {name}\n     {e}")
+            return False
+        except Exception:  # a bug in a check is a failure too, with its trace
+            self.failed.append(name)
+            print(f"FAIL {name}\n" + traceback.format_exc())
+            return False
+        self.passed.append(name)
+        print(f"ok   {name}")
+        return True
+
+    # ---- 1. parsing
+    def parse_all(self):
+        files = tf_files()
+        expect(len(files) >= 15, f"found only {len(files)} .tf files under {TERRAFORM}")
+        extra = [os.path.join(EXAMPLE, "terraform.tfvars.example")]
+        docs = self.parsed.run(files + extra)
+        for f in files + extra:
+            expect(f in docs, f"{f}: no parse result")
+            expect(isinstance(docs[f], dict) and docs[f], f"{os.path.relpath(f, REPO)}: parsed to nothing")
+        self.parsed.docs = docs
+        print(f"     {len(files)} .tf files and the example's tfvars parse with HCL's own parser")
+
+    # ---- 2. interface
+    def variables_match(self, module_name):
+        directory = os.path.join(MODULES, module_name)
+        ours = {}
+        for doc in self.parsed.module_files(directory).values():
+            ours.update({k: v[0] for k, v in doc.get("variable", {}).items()})
+        want = UPSTREAM[module_name]["variables"]
+        missing, extra = sorted(set(want) - set(ours)), sorted(set(ours) - set(want))
+        expect(not missing and not extra, f"{module_name}: variables missing {missing}, not upstream {extra}")
+        problems = []
+        for name, spec in want.items():
+            block = ours[name]
+            where = f"{module_name}/var.{name}"
+            got_type = canonical_type(block["type"], where)
+            if got_type != spec["type"]:
+                problems.append(f"{where}: type {got_type}, upstream {spec['type']}")
+            if ("default" in spec) != ("default" in block):
+                problems.append(f"{where}: {'optional' if 'default' in block else 'required'} here, not upstream")
+            elif "default" in spec:
+                got = h.evaluate_json(block["default"], h.Scope({}, origin=where))
+                want_default = OUR_IMAGE if name == "consul_ecs_image" else spec["default"]
+                if got != want_default:
+                    problems.append(f"{where}: default {got!r}, want {want_default!r}")
+            got_msgs = [v["error_message"] for v in block.get("validation", [])]
+            if sorted(got_msgs) != sorted(spec.get("validation", [])):
+                problems.append(f"{where}: validation messages {got_msgs}, upstream {spec.get('validation', [])}")
+        expect(not problems, "\n     ".join(problems))
+
+    def outputs_match(self, module_name, allowed_extra=()):
+        directory = os.path.join(MODULES, module_name)
+        ours = set()
+        for doc in self.parsed.module_files(directory).values():
+            ours |= set(doc.get("output", {}))
+        want = set(UPSTREAM[module_name]["outputs"])
+        expect(want <= ours, f"{module_name}: outputs missing {sorted(want - ours)}")
+        expect(ours - want <= set(allowed_extra), f"{module_name}: outputs not upstream {sorted(ours - want - set(allowed_extra))}")
+
+    def templates_identical(self):
+        for name in ("consul_client_command.tpl", "consul_agent_defaults.hcl.tpl"):
+            a = open(os.path.join(MODULES, "mesh-task", "templates", name), encoding="utf-8").read()
+            b = open(os.path.join(MODULES, "gateway-task", "templates", name), encoding="utf-8").read()
+            expect(a == b, f"templates/{name} differs between mesh-task and gateway-task (upstream keeps them identical)")
+
+    # ---- 3. the example, evaluated
+    def example(self):
+        tfvars = self.parsed.docs[os.path.join(EXAMPLE, "terraform.tfvars.example")]
+        ex = load_module(self.parsed, EXAMPLE, tfvars, where="examples/client-server")
+        return ex
+
+    def example_is_valid(self):
+        ex = self.example()
+        errors = ex.validation_errors()
+        for name in ("acl_controller", "client", "server"):
+            child = ex.module_call(name).module
+            errors += [f"module.{name}: {e}" for e in child.validation_errors()]
+        expect(not errors, f"the example does not plan: {errors}")
+        for svc in ("client", "server"):
+            r = ex.resource("aws_ecs_service", svc)
+            expect_eq(r.attr("propagate_tags"), "TASK_DEFINITION", f"aws_ecs_service.{svc}.propagate_tags")
+            expect_eq(r.attr("task_definition"), f"<aws_ecs_task_definition.this.arn>",
+                      f"aws_ecs_service.{svc}.task_definition")
+
+    def mesh_task_matches_upstream(self, module, inputs, label):
+        """Containers, dependsOn, mounts, health checks, tags and IAM of one mesh-task."""
+        up = UPSTREAM["mesh-task"]
+        var = module.var_value
+        containers = containers_of(module)
+        named = by_name(containers)
+        apps_in = var("container_definitions")
+        app_names = [c["name"] for c in apps_in]
+        wrapped = [c["name"] for c in apps_in
+                   if var("application_shutdown_delay_seconds") and var("application_shutdown_delay_seconds") > 0
+                   and "entryPoint" not in c]
+
+        # Which containers, in which order: the apps, upstream's four, then ours.
+        checks = var("checks")
+        synced = [c["name"] for c in apps_in if not checks and "essential" in c and c.get("healthCheck") is not None]
+        health_sync = bool(synced) or var("acls")
+        want_order = app_names + [n for n in up["containers_after_apps"] if n != "consul-ecs-health-sync" or health_sync]
+        if wrapped:
+            want_order.append(APP_INIT)
+        expect_eq([c["name"] for c in containers], want_order, f"{label}: container names and order")
+
+        # Upstream's containers, field by field.
+        for name, spec in up["containers"].items():
+            if name not in named:
+                continue
+            c = named[name]
+            where = f"{label}: {name}"
+            expect_eq(c["image"], var(spec["image_variable"]), f"{where}: image")
+            expect_eq(c["essential"], spec["essential"], f"{where}: essential")
+            for field in ("entryPoint", "command"):
+                if field in spec:
+                    expect_eq(c.get(field), spec[field], f"{where}: {field}")
+            expect_eq(c.get("dependsOn") or [], spec["dependsOn"], f"{where}: dependsOn")
+            expect_eq(mounts(c), spec["mounts"], f"{where}: mountPoints")
+            expect_eq(env_names(c), spec["environment"], f"{where}: environment")
+            if "secrets_when" in spec:
+                want = [s for cond, s in spec["secrets_when"].items() if (var(cond) not in (False, ""))]
+                expect_eq(secret_names(c), want, f"{where}: secrets")
+            else:
+                expect_eq(secret_names(c), spec["secrets"], f"{where}: secrets")
+            if "healthCheck" in spec:
+                hc = json.loads(json.dumps(spec["healthCheck"]).replace(
+                    "<envoy_public_listener_port>", str(var("envoy_public_listener_port"))))
+                expect_eq(c.get("healthCheck"), hc, f"{where}: healthCheck")
+            if "ulimits" in spec:
+                expect_eq(c.get("ulimits"), spec["ulimits"], f"{where}: ulimits")
+            if "portMappings" in spec:
+                expect_eq(c.get("portMappings"), spec["portMappings"], f"{where}: portMappings")
+            expect_eq(bool((c.get("linuxParameters") or {}).get("initProcessEnabled")),
+                      spec.get("initProcessEnabled", False), f"{where}: initProcessEnabled")
+            expect_eq(c.get("logConfiguration"), var("log_configuration"), f"{where}: logConfiguration")
+            # Deliberate differences: an explicit shared uid; read-only root filesystems.
+            expect_eq(c.get("user"), SHARED_UID, f"{where}: user (README: file ownership)")
+            expect_eq(c.get("readonlyRootFilesystem", False), name != "consul-client",
+                      f"{where}: readonlyRootFilesystem (README: read-only root filesystems)")
+            expect("stopTimeout" not in c, f"{where}: stopTimeout is set")
+
+        # The application containers.
+        for app in apps_in:
+            c = named[app["name"]]
+            where = f"{label}: app container {app['name']}"
+            want_deps = list(app.get("dependsOn", [])) + up["app_containers"]["dependsOn_appended"]
+            if app["name"] in wrapped:
+                want_deps.append({"containerName": APP_INIT, "condition": "SUCCESS"})
+            expect_eq(c["dependsOn"], want_deps, f"{where}: dependsOn")
+            if app["name"] in wrapped:
+                ep = [x.replace("<application_shutdown_delay_seconds>", str(var("application_shutdown_delay_seconds")))
+                      for x in up["app_containers"]["app_entrypoint"]]
+                expect_eq(c["entryPoint"], ep, f"{where}: entryPoint")
+                expect_eq(mounts(c), mounts(app) + [[APP_VOLUME, "/consul", True]],
+                          f"{where}: mountPoints (README: the app mounts only the binary)")
+            else:
+                expect_eq(c.get("entryPoint"), app.get("entryPoint"), f"{where}: entryPoint")
+                expect_eq(mounts(c), mounts(app), f"{where}: mountPoints")
+            for k, v in app.items():
+                if k not in ("dependsOn", "entryPoint", "mountPoints"):
+                    expect_eq(c.get(k), v, f"{where}: {k} (passed through)")
+            expect(all(m[0] != "consul_data" for m in mounts(c)),
+                   f"{where}: mounts consul_data, the volume with the tokens and the Envoy bootstrap")
+
+        # The helper that copies the binary for app-entrypoint.
+        if wrapped:
+            c = named[APP_INIT]
+            expect_eq(c["image"], var("consul_image"), f"{label}: {APP_INIT} image")
+            expect_eq(c["essential"], False, f"{label}: {APP_INIT} essential")
+            expect_eq(c["dependsOn"], [{"containerName": "consul-ecs-mesh-init", "condition": "SUCCESS"}],
+                      f"{label}: {APP_INIT} dependsOn")
+            expect_eq(mounts(c), [["consul_data", "/consul", True], [APP_VOLUME, "/consul-ecs-app-entrypoint", False]],
+                      f"{label}: {APP_INIT} mountPoints")
+            expect_eq(c["user"], SHARED_UID, f"{label}: {APP_INIT} user")
+            script = " ".join(c["command"])
+            expect("/consul/consul-ecs" in script and "/consul-ecs-app-entrypoint/consul-ecs" in script,
+                   f"{label}: {APP_INIT} does not copy /consul/consul-ecs into the app volume: {script}")
+            self.sh_syntax(script, f"{label}: {APP_INIT} command")
+
+        # Task definition.
+        td = module.resource("aws_ecs_task_definition", "this")
+        expect_eq(td.attr("network_mode"), up["task"]["network_mode"], f"{label}: network_mode")
+        vols = task_volumes(module)
+        user_vols = [v["name"] for v in var("volumes")]
+        want_vols = up["task"]["leading_volumes"] + ([APP_VOLUME] if wrapped else []) + user_vols
+        expect_eq(vols, want_vols, f"{label}: task volumes")
+        service = var("consul_service_name") or var("family").lower()
+        tags = dict(var("tags"))
+        tags.update({k: (service if v == "<service name>" else v) for k, v in up["task_tags"].items()})
+        for v, key in up["optional_task_tags"].items():
+            if var(v):
+                tags[key] = var(v)
+        expect_eq(td.attr("tags"), tags, f"{label}: task definition tags")
+        expect_eq(module.output("task_tags"), tags, f"{label}: output task_tags")
+
+        # IAM.
+        family, path = var("family"), var("iam_role_path")
+        if var("create_task_role"):
+            role = module.resource("aws_iam_role", "task")[0]
+            expect_eq([role.attr("name"), role.attr("path")], [f"{family}-task", path], f"{label}: task role name/path")
+            expect_eq(role.attr("tags"), {"consul.hashicorp.com.service-name": service,
+                                          "consul.hashicorp.com.namespace": var("consul_namespace")},
+                      f"{label}: task role tags")
+            check_trust(module, "task")
+            expect_eq(module.output("task_role_arn"), "<aws_iam_role.task[0].arn>", f"{label}: output task_role_arn")
+            expect_eq(td.attr("task_role_arn"), "<aws_iam_role.task[0].arn>", f"{label}: task_role_arn")
+            pols = module.resource("aws_iam_policy", "task")
+            if var("acls"):
+                expect_eq(len(pols), 1, f"{label}: task policies")
+                expect_eq(policy_statements(module, "aws_iam_policy", "task"),
+                          [{"Effect": "Allow", "Action": ["iam:GetRole"], "Resource": ["<aws_iam_role.task[0].arn>"]}],
+                          f"{label}: task policy (iam:GetRole on the task role itself only)")
+                att = module.resource("aws_iam_role_policy_attachment", "task")[0]
+                expect_eq([att.attr("role"), att.attr("policy_arn")], ["<aws_iam_role.task[0].id>", "<aws_iam_policy.task[0].arn>"],
+                          f"{label}: task policy attachment")
+            else:
+                expect_eq(len(pols), 0, f"{label}: task policies without ACLs")
+        if var("create_execution_role"):
+            role = module.resource("aws_iam_role", "execution")[0]
+            expect_eq([role.attr("name"), role.attr("path")], [f"{family}-execution", path], f"{label}: execution role")
+            check_trust(module, "execution")
+            sts = policy_statements(module, "aws_iam_policy", "execution")
+            secrets = [a for a in [var("consul_server_ca_cert_arn") if var("tls") else "",
+                                   var("consul_https_ca_cert_arn"), var("gossip_key_secret_arn")] if a]
+            want = ([{"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": list(dict.fromkeys(secrets))}]
+                    if secrets else [])
+            log_res = "*"
+            lc = var("log_configuration") or {}
+            if lc.get("options", {}).get("awslogs-group"):
+                o = lc["options"]
+                log_res = f"arn:aws:logs:{o.get('awslogs-region', 'us-east-1')}:*:log-group:{o['awslogs-group']}:log-stream:*"
+            want.append({"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": [log_res]})
+            expect_eq(sts, want, f"{label}: execution policy")
+        got_actions = all_policy_actions(module)
+        allowed = set(up["iam"]["execution_policy"]["actions"]) | set(up["iam"]["task_policy"]["actions"])
+        expect(got_actions <= allowed, f"{label}: IAM actions beyond upstream's: {sorted(got_actions - allowed)}")
+        return containers
+
+    def config_matches_upstream(self, module, containers, label, kind="mesh-task"):
+        named = by_name(containers)
+        raw = config_of(named["consul-ecs-mesh-init"])
+        if "consul-ecs-health-sync" in named:
+            expect_eq(config_of(named["consul-ecs-health-sync"]), raw, f"{label}: health-sync's config differs from mesh-init's")
+        cfg = json.loads(raw)
+        up = UPSTREAM[kind]
+        var = module.var_value
+        expect_eq(sorted(cfg), sorted(up["config_keys"]), f"{label}: config keys")
+        expect_eq(cfg["bootstrapDir"], "/consul", f"{label}: bootstrapDir")
+        expect_eq(cfg["consulHTTPAddr"], var("consul_http_addr"), f"{label}: consulHTTPAddr")
+        expect_eq(cfg["consulCACertFile"], "/consul/consul-https-ca-cert.pem" if var("consul_https_ca_cert_arn") else "",
+                  f"{label}: consulCACertFile")
+        login = {"enabled": True, "method": var("service_token_auth_method_name")} if var("acls") else {}
+        login.update(var("consul_ecs_config").get("consulLogin", {}))
+        expect_eq(cfg["consulLogin"], login, f"{label}: consulLogin")
+        if kind == "mesh-task":
+            expect_eq(sorted(cfg["service"]), sorted(set(up["config_service_keys"]) | set(var("consul_ecs_config").get("service", {}))),
+                      f"{label}: service keys")
+            expect_eq(cfg["service"]["port"], var("port"), f"{label}: service.port")
+            expect_eq(cfg["service"]["checks"], var("checks"), f"{label}: service.checks")
+            expect_eq(cfg["proxy"]["upstreams"], var("upstreams"), f"{label}: proxy.upstreams")
+            expect_eq(cfg["proxy"]["publicListenerPort"], var("envoy_public_listener_port"), f"{label}: proxy.publicListenerPort")
+            apps = var("container_definitions")
+            synced = [c["name"] for c in apps if not var("checks") and "essential" in c and c.get("healthCheck") is not None]
+            expect_eq(cfg["healthSyncContainers"], synced, f"{label}: healthSyncContainers")
+        return raw
+
+    def validate_config(self, raw, label, want_ok=True):
+        path = os.path.join(self.tmp, re.sub(r"[^a-z0-9]+", "-", label.lower()) + ".json")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(raw)
+        proc = subprocess.run([self.args.binary, "validate-config", "-config-file", path],
+                              capture_output=True, text=True, timeout=30)
+        out = (proc.stdout + proc.stderr).strip()
+        if want_ok:
+            expect(proc.returncode == 0 and out.endswith("OK"),
+                   f"{label}: consul-ecs validate-config rejects the module's config (exit {proc.returncode}): {out}\n     {raw}")
+        else:
+            expect(proc.returncode == 1, f"{label}: validate-config accepted a broken config (exit {proc.returncode}): {out}")
+
+    def sh_syntax(self, script, label):
+        proc = subprocess.run(["sh", "-n"], input=script, capture_output=True, text=True)
+        expect(proc.returncode == 0, f"{label}: sh -n: {proc.stderr.strip()}")
+
+    # ---- the example's mesh tasks
+    def example_client(self):
+        ex = self.example()
+        m = ex.module_call("client").module
+        containers = self.mesh_task_matches_upstream(m, None, "example client")
+        expect(APP_INIT in by_name(containers), "the example client should use app-entrypoint")
+        raw = self.config_matches_upstream(m, containers, "example client")
+        self.validate_config(raw, "example client")
+        cfg = json.loads(raw)
+        expect_eq(cfg["proxy"]["upstreams"], [{"destinationName": "consul-ecs-example-server", "localBindPort": 1234}],
+                  "example client: the upstream to the server")
+        expect_eq(cfg["healthSyncContainers"], ["client"], "example client: healthSyncContainers")
+
+    def example_server(self):
+        ex = self.example()
+        m = ex.module_call("server").module
+        containers = self.mesh_task_matches_upstream(m, None, "example server")
+        raw = self.config_matches_upstream(m, containers, "example server")
+        self.validate_config(raw, "example server")
+        cfg = json.loads(raw)
+        expect_eq(cfg["service"]["name"], "consul-ecs-example-server", "example server: service name = the client's upstream")
+
+    def example_controller(self):
+        ex = self.example()
+        m = ex.module_call("acl_controller").module
+        self.controller_matches_upstream(m, "example acl-controller")
+
+    def controller_matches_upstream(self, m, label):
+        up = UPSTREAM["acl-controller"]
+        var = m.var_value
+        svc = m.resource("aws_ecs_service", "this")
+        expect_eq([svc.attr("name"), svc.attr("desired_count")], [up["service"]["name"], up["service"]["desired_count"]],
+                  f"{label}: service")
+        expect_eq(svc.attr("enable_execute_command"), False, f"{label}: ECS Exec (README: no exec)")
+        td = m.resource("aws_ecs_task_definition", "this")
+        expect_eq([td.attr("family"), td.attr("cpu"), td.attr("memory"), td.attr("network_mode")],
+                  [f"{var('name_prefix')}-consul-acl-controller", up["task"]["cpu"], up["task"]["memory"], up["task"]["network_mode"]],
+                  f"{label}: task definition")
+        containers = containers_of(m)
+        expect_eq([c["name"] for c in containers], [up["container"]["name"]], f"{label}: containers")
+        c = containers[0]
+        expect_eq(c["image"], var("consul_ecs_image"), f"{label}: image")
+        expect_eq([c["essential"], c["readonlyRootFilesystem"], c["linuxParameters"]["initProcessEnabled"]], [True, True, True],
+                  f"{label}: essential / readonlyRootFilesystem / initProcessEnabled")
+        want_cmd = [x.replace("<iam_role_path>", var("iam_role_path")) for x in up["container"]["command"]]
+        if var("consul_partitions_enabled"):
+            want_cmd += [x.replace("<consul_partition>", var("consul_partition")) for x in up["container"]["command_with_partitions"]]
+        expect_eq(c["command"], want_cmd, f"{label}: command")
+        expect_eq(secret_names(c), up["container"]["secrets"] + ([up["container"]["secrets_when_ca"]] if var("consul_server_ca_cert_arn") else []),
+                  f"{label}: secrets")
+        expect_eq(env_names(c), up["container"]["environment"], f"{label}: environment")
+        # IAM: exactly what the controller needs.
+        task_role = m.resource("aws_iam_role", "task")
+        expect_eq([task_role.attr("name"), task_role.attr("path")],
+                  [f"{var('name_prefix')}-consul-acl-controller-task", "<aws_iam_role.task.path>"], f"{label}: task role (no path)")
+        sts = policy_statements(m, "aws_iam_role_policy", "task")
+        acts = sorted(a for st in sts for a in st["Action"])
+        expect_eq(acts, sorted(up["iam"]["task_role"]["controller_actions"]), f"{label}: task role actions (exactly these)")
+        for st in sts:
+            expect_eq(st.get("Condition"), {"ArnEquals": {"ecs:cluster": var("ecs_cluster_arn")}},
+                      f"{label}: task role scoped to the cluster")
+        exe = m.resource("aws_iam_role", "execution")
+        expect_eq([exe.attr("name"), exe.attr("path")],
+                  [f"{var('name_prefix')}-consul-acl-controller-execution", up["iam"]["execution_role"]["path"]], f"{label}: execution role")
+        check_trust(m, "task")
+        check_trust(m, "execution")
+        sts = policy_statements(m, "aws_iam_policy", "execution")
+        secrets = [var(v) for v in up["iam"]["execution_policy"]["secrets"] if var(v)]
+        expect_eq(sts[0], {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": secrets},
+                  f"{label}: execution policy reads the bootstrap token (and CA) secret")
+        expect_eq(sorted(sts[1]["Action"]), ["logs:CreateLogStream", "logs:PutLogEvents"], f"{label}: execution policy logs")
+        allowed = set(up["iam"]["task_role"]["controller_actions"]) | set(up["iam"]["execution_policy"]["actions"])
+        expect_eq(all_policy_actions(m), allowed, f"{label}: every IAM action of the module")
+
+    # ---- other inputs
+    def mesh_minimal(self):
+        inputs = {"family": "Minimal", "port": 8080, "retry_join": ["consul.internal"],
+                  "container_definitions": [{"name": "app", "image": "nginx", "essential": True}]}
+        m = load_module(self.parsed, os.path.join(MODULES, "mesh-task"), inputs, where="mesh-task (minimal)")
+        expect_eq(m.validation_errors(), [], "mesh-task (minimal): plan errors")
+        containers = self.mesh_task_matches_upstream(m, inputs, "mesh-task (minimal)")
+        expect("consul-ecs-health-sync" not in by_name(containers), "mesh-task (minimal): health-sync without checks or ACLs")
+        raw = self.config_matches_upstream(m, containers, "mesh-task (minimal)")
+        expect_eq(json.loads(raw)["service"]["name"], "minimal", "mesh-task (minimal): the service name is the lower-cased family")
+        self.validate_config(raw, "mesh-task minimal")
+        broken = json.loads(raw)
+        del broken["bootstrapDir"]
+        self.validate_config(json.dumps(broken), "mesh-task minimal without bootstrapDir", want_ok=False)
+
+    def mesh_enterprise(self):
+        inputs = {"family": "ent", "outbound_only": True, "retry_join": ["consul.internal"],
+                  "consul_partition": "part1", "consul_namespace": "ns1", "acls": True,
+                  "consul_http_addr": "https://consul:8501", "consul_https_ca_cert_arn": "arn:aws:secretsmanager:us-east-1:1:secret:https-ca",
+                  "tags": {"team": "x", "consul.hashicorp.com/mesh": "overridden"},
+                  "create_task_role": False, "task_role": {"id": "mine", "arn": "arn:aws:iam::1:role/mine"},
+                  "application_shutdown_delay_seconds": 3,
+                  "volumes": [{"name": "data", "host_path": "/data"}],
+                  "consul_ecs_config": {"service": {"enableTagOverride": True}, "proxy": {"meshGateway": {"mode": "local"}},
+                                        "consulLogin": {"region": "eu-west-1"}},
+                  "container_definitions": [
+                      {"name": "worker", "image": "w", "essential": True, "command": ["work"],
+                       "mountPoints": [{"sourceVolume": "data", "containerPath": "/data", "readOnly": False}],
+                       "dependsOn": [{"containerName": "db", "condition": "START"}]},
+                      {"name": "db", "image": "d", "essential": False, "entryPoint": ["/db"]}]}
+        m = load_module(self.parsed, os.path.join(MODULES, "mesh-task"), inputs, where="mesh-task (enterprise)")
+        expect_eq(m.validation_errors(), [], "mesh-task (enterprise): plan errors")
+        containers = self.mesh_task_matches_upstream(m, inputs, "mesh-task (enterprise)")
+        expect_eq(m.resource("aws_iam_role", "task"), [], "mesh-task (enterprise): no task role is created for a passed role")
+        expect_eq(m.output("task_role_arn"), "arn:aws:iam::1:role/mine", "mesh-task (enterprise): output task_role_arn")
+        raw = self.config_matches_upstream(m, containers, "mesh-task (enterprise)")
+        cfg = json.loads(raw)
+        expect_eq([cfg["service"]["namespace"], cfg["service"]["partition"], cfg["service"]["enableTagOverride"]],
+                  ["ns1", "part1", True], "mesh-task (enterprise): service namespace/partition/extras")
+        expect_eq(cfg["proxy"]["meshGateway"], {"mode": "local"}, "mesh-task (enterprise): proxy extras")
+        self.validate_config(raw, "mesh-task enterprise")
+
+    def gateway(self):
+        inputs = {"family": "dc1-mesh-gateway", "ecs_cluster_arn": "arn:aws:ecs:us-east-1:1:cluster/c", "kind": "mesh-gateway",
+                  "subnets": ["subnet-1"], "retry_join": ["consul.internal"], "acls": True, "tls": True,
+                  "consul_server_ca_cert_arn": "arn:aws:secretsmanager:us-east-1:1:secret:ca",
+                  "consul_http_addr": "https://consul:8501", "enable_mesh_gateway_wan_federation": True,
+                  "lb_enabled": True, "lb_vpc_id": "vpc-1", "lb_subnets": ["subnet-2"], "consul_service_meta": {"a": "b"}}
+        m = load_module(self.parsed, os.path.join(MODULES, "gateway-task"), inputs, where="gateway-task")
+        expect_eq(m.validation_errors(), [], "gateway-task: plan errors")
+        up = UPSTREAM["gateway-task"]
+        containers = containers_of(m)
+        expect_eq([c["name"] for c in containers], up["containers"], "gateway-task: containers")
+        named = by_name(containers)
+        sp = named["sidecar-proxy"]
+        expect_eq(sp["essential"], True, "gateway-task: sidecar-proxy essential")
+        expect_eq(sp["portMappings"], [{"containerPort": 8443, "hostPort": 8443, "protocol": "tcp"}], "gateway-task: port mapping")
+        expect_eq(sp["healthCheck"]["command"], ["/consul/consul-ecs", "net-dial", "127.0.0.1:8443"], "gateway-task: health check")
+        mt = UPSTREAM["mesh-task"]["containers"]
+        for name in up["containers"]:
+            c = named[name]
+            expect_eq(mounts(c), mt[name]["mounts"], f"gateway-task: {name} mountPoints")
+            expect_eq(c.get("dependsOn") or [], mt[name]["dependsOn"], f"gateway-task: {name} dependsOn")
+            expect_eq(c.get("user"), SHARED_UID, f"gateway-task: {name} user")
+        raw = self.config_matches_upstream(m, containers, "gateway-task", kind="gateway-task")
+        cfg = json.loads(raw)
+        expect_eq(sorted(cfg["gateway"]), sorted(up["config_gateway_keys"]), "gateway-task: gateway keys")
+        expect_eq(cfg["gateway"]["meta"], {"a": "b", **up["wan_federation_meta"]}, "gateway-task: WAN federation meta")
+        expect_eq(cfg["gateway"]["wanAddress"], {"address": "<aws_lb.this[0].dns_name>", "port": 8443}, "gateway-task: WAN address")
+        expect_eq(cfg["healthSyncContainers"], [], "gateway-task: healthSyncContainers")
+        self.validate_config(raw.replace("<aws_lb.this[0].dns_name>", "gw.elb.example.com"), "gateway-task")
+        svc = m.resource("aws_ecs_service", "this")
+        expect_eq(svc.attr("propagate_tags"), up["service"]["propagate_tags"], "gateway-task: propagate_tags")
+        expect_eq(sorted(m.output(o) is not None for o in ("wan_address", "wan_port")), [True, True], "gateway-task: outputs")
+        actions = all_policy_actions(m)
+        allowed = set(UPSTREAM["mesh-task"]["iam"]["execution_policy"]["actions"]) | {"iam:GetRole"}
+        expect_eq(actions, allowed, "gateway-task: IAM actions")
+        expect_eq(policy_statements(m, "aws_iam_policy", "task"),
+                  [{"Effect": "Allow", "Action": ["iam:GetRole"], "Resource": ["<aws_iam_role.task.arn>"]}],
+                  "gateway-task: iam:GetRole on itself only")
+
+    # ---- 5. plan-time rules
+    def plan_rules(self):
+        mesh = {"family": "web", "port": 80, "retry_join": ["c"], "container_definitions": [{"name": "app", "image": "x"}]}
+        gw = {"family": "gw", "ecs_cluster_arn": "arn", "kind": "mesh-gateway", "subnets": ["s"], "retry_join": ["c"]}
+        ctrl = {"ecs_cluster_arn": "arn", "region": "r", "consul_bootstrap_token_secret_arn": "arn:t", "subnets": ["s"],
+                "consul_server_http_addr": "https://c:8501", "name_prefix": "p"}
+        mp, gp = UPSTREAM["mesh-task"]["plan_errors"], UPSTREAM["gateway-task"]["plan_errors"]
+        mv = {k: v.get("validation", []) for k, v in UPSTREAM["mesh-task"]["variables"].items()}
+        gv = {k: v.get("validation", []) for k, v in UPSTREAM["gateway-task"]["variables"].items()}
+        cec = mv["consul_ecs_config"]
+        cases = [
+            ("mesh-task", mesh, {}, []),
+            ("mesh-task", mesh, {"port": 0}, [mp["port_unless_outbound_only"]]),
+            ("mesh-task", mesh, {"port": 0, "outbound_only": True}, []),
+            ("mesh-task", mesh, {"tls": True}, [mp["ca_cert_if_tls"]]),
+            ("mesh-task", mesh, {"acls": True}, [mp["http_addr_if_acls"]]),
+            ("mesh-task", mesh, {"consul_partition": "p"}, [mp["namespace_with_partition"]]),
+            ("mesh-task", mesh, {"consul_namespace": "n"}, [mp["partition_with_namespace"]]),
+            ("mesh-task", mesh, {"create_task_role": False, "additional_task_role_policies": ["arn"]},
+             [mp["no_additional_task_policies_for_passed_role"]]),
+            ("mesh-task", mesh, {"create_execution_role": False, "additional_execution_role_policies": ["arn"]},
+             [mp["no_additional_execution_policies_for_passed_role"]]),
+            ("mesh-task", mesh, {"audit_logging": True}, [mp["acls_for_audit_logging"]]),
+            ("mesh-task", mesh, {"consul_service_name": "Web"}, mv["consul_service_name"]),
+            ("mesh-task", mesh, {"consul_service_name": "web-1"}, []),
+            ("mesh-task", mesh, {"iam_role_path": "consul/"}, mv["iam_role_path"]),
+            ("mesh-task", mesh, {"envoy_public_listener_port": 65536}, mv["envoy_public_listener_port"][:1]),
+            ("mesh-task", mesh, {"envoy_public_listener_port": 19000}, mv["envoy_public_listener_port"][1:]),
+            ("mesh-task", mesh, {"envoy_public_listener_port": 21000}, []),
+            ("mesh-task", mesh, {"upstreams": [{"destinationName": "a"}]}, mv["upstreams"][:1]),
+            ("mesh-task", mesh, {"upstreams": [{"destinationName": "a", "localBindPort": 1, "bogus": 1}]}, mv["upstreams"][1:]),
+            ("mesh-task", mesh, {"checks": [{"checkId": "a", "script": "x"}]}, mv["checks"]),
+            ("mesh-task", mesh, {"consul_ecs_config": {"gateway": {}}}, cec[0:1]),
+            ("mesh-task", mesh, {"consul_ecs_config": {"service": {"name": "x"}}}, cec[1:2]),
+            ("mesh-task", mesh, {"consul_ecs_config": {"proxy": {"upstreams": []}}}, cec[2:3]),
+            ("mesh-task", mesh, {"consul_ecs_config": {"service": {"weights": {"critical": 1}}}}, cec[3:4]),
+            ("mesh-task", mesh, {"consul_ecs_config": {"proxy": {"meshGateway": {"x": 1}}}}, cec[4:5]),
+            ("mesh-task", mesh, {"consul_ecs_config": {"proxy": {"expose": {"x": 1}}}}, cec[5:6]),
+            ("mesh-task", mesh, {"consul_ecs_config": {"proxy": {"expose": {"paths": [{"x": 1}]}}}}, cec[6:7]),
+            ("mesh-task", mesh, {"consul_ecs_config": {"consulLogin": {"datacenter": "x"}}}, cec[7:8]),
+            ("gateway-task", gw, {}, []),
+            ("gateway-task", gw, {"kind": "ingress-gateway"}, gv["kind"]),
+            ("gateway-task", gw, {"consul_namespace": "team"}, gv["consul_namespace"]),
+            ("gateway-task", gw, {"consul_namespace": "default"}, []),
+            ("gateway-task", gw, {"iam_role_path": "x"}, gv["iam_role_path"]),
+            ("gateway-task", gw, {"consul_ecs_config": {"service": {}}}, gv["consul_ecs_config"][:1]),
+            ("gateway-task", gw, {"consul_ecs_config": {"consulLogin": {"x": 1}}}, gv["consul_ecs_config"][1:]),
+            ("gateway-task", gw, {"tls": True}, [gp["ca_cert_if_tls"]]),
+            ("gateway-task", gw, {"acls": True}, [gp["http_addr_if_acls"]]),
+            ("gateway-task", gw, {"audit_logging": True}, [gp["acls_for_audit_logging"]]),
+            ("gateway-task", gw, {"enable_mesh_gateway_wan_federation": True}, [gp["tls_for_wan_federation"]]),
+            ("gateway-task", gw, {"lb_enabled": True, "lb_vpc_id": "v", "lb_subnets": ["s"], "wan_address": "w"},
+             [gp["wan_address_xor_lb_enabled"]]),
+            ("gateway-task", gw, {"lb_enabled": True, "lb_vpc_id": "v"}, [gp["lb_subnets_for_lb"]]),
+            ("gateway-task", gw, {"lb_enabled": True, "lb_subnets": ["s"]}, [gp["lb_vpc_for_lb"]]),
+            ("gateway-task", gw, {"lb_modify_security_group": True, "lb_modify_security_group_id": "sg"},
+             [gp["create_xor_modify_security_group"]]),
+            ("gateway-task", gw, {"lb_create_security_group": False, "lb_modify_security_group": True},
+             [gp["sg_id_for_modify"]]),
+            ("acl-controller", ctrl, {}, []),
+            ("mesh-task", {"family": "web", "port": 80, "container_definitions": []}, {}, ["The required variable 'retry_join' has no value"]),
+        ]
+        problems = []
+        for module_name, base, change, want in cases:
+            inputs = dict(copy.deepcopy(base), **change)
+            m = load_module(self.parsed, os.path.join(MODULES, module_name), inputs, where=module_name)
+            got = m.validation_errors()
+            if sorted(got) != sorted(want):
+                problems.append(f"{module_name} with {json.dumps(change)}: got {got}, want {want}")
+        expect(not problems, "\n     ".join(problems))
+        print(f"     {len(cases)} input sets, each failing with exactly upstream's messages (or passing)")
+
+    # ---- 6. rendered templates
+    def templates_render(self):
+        combos = [
+            {},
+            {"acls": True, "consul_http_addr": "https://consul:8501"},
+            {"acls": True, "consul_http_addr": "https://consul:8501", "tls": True, "consul_server_ca_cert_arn": "arn:ca",
+             "consul_https_ca_cert_arn": "arn:https", "gossip_key_secret_arn": "arn:g", "consul_partition": "p",
+             "consul_namespace": "n", "consul_primary_datacenter": "dc0", "enable_acl_token_replication": True,
+             "audit_logging": True, "consul_agent_configuration": 'log_level = "DEBUG"\nui_config { enabled = false }'},
+        ]
+        hcl_files = []
+        for i, combo in enumerate(combos):
+            inputs = {"family": "web", "port": 80, "retry_join": ["10.0.0.1", "provider=aws tag_key=k tag_value=v"],
+                      "container_definitions": [{"name": "app", "image": "x"}], **combo}
+            m = load_module(self.parsed, os.path.join(MODULES, "mesh-task"), inputs, where=f"mesh-task (template {i})")
+            expect_eq(m.validation_errors(), [], f"template combination {i}: plan errors")
+            script = by_name(containers_of(m))["consul-client"]["command"][0]
+            expect("\r" not in script, f"template combination {i}: carriage return in the script")
+            self.sh_syntax(script, f"consul-client script, combination {i}")
+            for marker, hcl in re.findall(r"<<(CONSUL_AGENT_\w+)\n(.*?)\n\1\n", script, re.S):
+                expanded = re.sub(r"\$(\w+)", "sample-value", hcl)
+                path = os.path.join(self.tmp, f"agent-{i}-{marker.lower()}.hcl")
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(expanded)
+                hcl_files.append(path)
+            if combo.get("acls"):
+                expect("-token-sink-file /consul/client-token" in script and "chmod 0600 /consul/client-token" in script,
+                       f"template combination {i}: the client token is not written 0600")
+                expect("-meta \"consul.hashicorp.com/task-id=$TASK_ID\"" in script, f"template combination {i}: login meta")
+        expect(len(hcl_files) >= 4, f"found only {len(hcl_files)} agent configuration heredocs in the scripts")
+        docs = self.parsed.run(hcl_files)
+        for path in hcl_files:
+            expect(docs[path].get("retry_join") == ["10.0.0.1", "provider=aws tag_key=k tag_value=v"] or "agent-extra" in path
+                   or "consul_agent_extra" in path, f"{path}: retry_join did not render: {docs[path].get('retry_join')}")
+        full = [d for p, d in docs.items() if p.endswith("-2-consul_agent_defaults.hcl")][0]
+        for key in ("encrypt", "auto_encrypt", "acl", "partition", "primary_datacenter", "audit"):
+            expect(key in full, f"agent defaults with every option: {key} is missing")
+        print(f"     {len(combos)} scripts pass sh -n; {len(hcl_files)} agent configurations parse as HCL")
+
+    def run(self):
+        if not self.check("every .tf parses with HashiCorp's HCL parser", self.parse_all):
+            return self.finish()
+        for mod in ("mesh-task", "gateway-task", "acl-controller"):
+            self.check(f"{mod}: variables match upstream v0.6.2", self.variables_match, mod)
+        self.check("mesh-task: outputs match upstream", self.outputs_match, "mesh-task")
+        self.check("gateway-task: outputs match upstream", self.outputs_match, "gateway-task")
+        self.check("acl-controller: outputs (upstream has none; two added)", self.outputs_match, "acl-controller",
+                   ("task_definition_arn", "task_role_arn"))
+        self.check("templates are the same in mesh-task and gateway-task", self.templates_identical)
+        self.check("example: every module call plans (no validation error)", self.example_is_valid)
+        self.check("example: client task = upstream layout + documented differences; config validates", self.example_client)
+        self.check("example: server task = upstream layout + documented differences; config validates", self.example_server)
+        self.check("example: acl-controller = upstream + documented differences", self.example_controller)
+        self.check("mesh-task without ACLs or checks: no health-sync; config validates", self.mesh_minimal)
+        self.check("mesh-task with passed role, partition, extras and app-entrypoint", self.mesh_enterprise)
+        self.check("gateway-task with ACLs, TLS, WAN federation and a load balancer", self.gateway)
+        self.check("plan-time rules fire with upstream's messages", self.plan_rules)
+        self.check("consul-client script and agent configuration render validly", self.templates_render)
+        return self.finish()
+
+    def finish(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        print(f"terraform-check: {len(self.passed)} passed, {len(self.failed)} failed")
+        return 1 if self.failed else 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--binary", default=os.path.join(REPO, "target", "debug", "consul-ecs"))
+    ap.add_argument("--node", default="node")
+    args = ap.parse_args()
+    if not os.access(args.binary, os.X_OK):
+        print(f"consul-ecs binary not found at {args.binary} (build it: cargo build --bin consul-ecs)")
+        return 2
+    return Runner(args).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
