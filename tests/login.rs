@@ -432,8 +432,8 @@ fn running_task(s: &Secure) -> (String, Background) {
         .split("task/")
         .nth(1)
         .unwrap()
-        .split('/')
-        .last()
+        .rsplit('/')
+        .next()
         .unwrap();
     assert_eq!(meta["consul.hashicorp.com/task-id"], json!(expected_id));
     assert_eq!(meta["consul.hashicorp.com/cluster"], json!(cluster));

@@ -99,12 +99,7 @@ impl Background {
 
     /// PIDs of our direct children (the supervised program).
     pub fn children(&self) -> Vec<i32> {
-        let pid = self.child.id();
-        fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-            .unwrap_or_default()
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .collect()
+        testkit::procfs::children(self.child.id() as i32)
     }
 }
 

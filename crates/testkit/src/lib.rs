@@ -18,3 +18,5 @@ pub mod ecs_metadata;
 pub mod envoy;
 pub mod moto;
 pub mod paths;
+pub mod procfs;
+pub mod time;

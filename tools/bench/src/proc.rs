@@ -201,13 +201,9 @@ fn timeval(tv: libc::timeval) -> Duration {
     Duration::from_secs(secs) + Duration::from_micros(micros)
 }
 
-/// Direct children of `pid` (from `/proc/<pid>/task/<pid>/children`).
+/// Direct children of `pid`.
 pub fn children(pid: i32) -> Vec<i32> {
-    fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
+    testkit::procfs::children(pid)
 }
 
 /// A `kB` field of `/proc/<pid>/status` text (`VmHWM`, `VmRSS`), in KiB.

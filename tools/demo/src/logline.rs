@@ -1,7 +1,7 @@
 //! The few log lines of the task's processes worth a timeline line: the moments the
 //! signals are received and acted on, which Consul and Envoy's admin port cannot show.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// Substrings that make a line worth showing, by ECS container name.
 const INTERESTING: &[(&str, &[&str])] = &[
@@ -79,42 +79,13 @@ pub fn interesting(container: &str, message: &str) -> bool {
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction]Z`.
 fn parse_utc(s: &str) -> Option<SystemTime> {
-    let s = s.strip_suffix('Z')?;
-    let (date, time) = s.split_once('T')?;
-    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (year, month, day) = (d.next()??, d.next()??, d.next()??);
-    let (hms, fraction) = time.split_once('.').unwrap_or((time, ""));
-    let mut t = hms.splitn(3, ':').map(|p| p.parse::<u64>().ok());
-    let (h, m, sec) = (t.next()??, t.next()??, t.next()??);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
-        return None;
-    }
-    let days = u64::try_from(days_from_civil(year, month, day)).ok()?;
-    let nanos = if fraction.is_empty() {
-        0
-    } else {
-        let digits: String = fraction.chars().take(9).collect();
-        let value: u32 = digits.parse().ok()?;
-        value * 10u32.pow(9 - digits.len() as u32)
-    };
-    let secs = days * 86_400 + h * 3_600 + m * 60 + sec;
-    Some(UNIX_EPOCH + Duration::new(secs, nanos))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    testkit::time::parse_rfc3339(s).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn consul_ecs_lines_keep_their_time_and_lose_the_level() {

@@ -172,28 +172,9 @@ impl Drop for Container {
     }
 }
 
-/// The process IDs below `pid` (children, grandchildren, ...), read from
-/// `/proc/<pid>/task/<tid>/children` for every thread (a child is listed under the
-/// thread that started it).
+/// The process IDs below `pid` (children, grandchildren, ...).
 pub fn descendants(pid: i32) -> Vec<i32> {
-    let mut found = Vec::new();
-    let mut queue = vec![pid];
-    while let Some(p) = queue.pop() {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
-            continue;
-        };
-        for task in tasks.flatten() {
-            let children =
-                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
-                if !found.contains(&child) {
-                    found.push(child);
-                    queue.push(child);
-                }
-            }
-        }
-    }
-    found
+    testkit::procfs::descendants(pid)
 }
 
 /// SIGKILLs `pid`, everything below it, and the process groups they lead. Errors are
