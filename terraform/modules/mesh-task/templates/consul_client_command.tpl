@@ -4,9 +4,12 @@
 # mesh-init runs `consul connect envoy` and finds the binary in the shared volume.
 cp /bin/consul /bin/consul-inject/consul
 
-# This task's address, region, ID and cluster, from the ECS task metadata endpoint.
-ECS_IPV4="$(curl -fsS "$ECS_CONTAINER_METADATA_URI_V4" | jq -r '.Networks[0].IPv4Addresses[0]')"
-TASK_ARN="$(curl -fsS "$ECS_CONTAINER_METADATA_URI_V4/task" | jq -r '.TaskARN')"
+# This task's address, region, ID and cluster, from the ECS task metadata endpoint. Each
+# request is its own assignment, so that under `sh -e` a failed one stops the script.
+CONTAINER_METADATA="$(curl -fsS "$ECS_CONTAINER_METADATA_URI_V4")"
+TASK_METADATA="$(curl -fsS "$ECS_CONTAINER_METADATA_URI_V4/task")"
+ECS_IPV4="$(echo "$CONTAINER_METADATA" | jq -r '.Networks[0].IPv4Addresses[0]')"
+TASK_ARN="$(echo "$TASK_METADATA" | jq -r '.TaskARN')"
 TASK_REGION="$(echo "$TASK_ARN" | cut -d: -f4)"
 TASK_ID="$(echo "$TASK_ARN" | cut -d/ -f3)"
 CLUSTER_ARN="$(echo "$TASK_ARN" | sed -E 's|:task/([^/]+)/[^/]+$|:cluster/\1|')"
