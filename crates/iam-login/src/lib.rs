@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod arn;
+mod container_credentials;
 mod error;
 mod gojson;
 mod session;
@@ -28,6 +29,7 @@ use aws_credential_types::provider::ProvideCredentials as _;
 pub use aws_credential_types::Credentials;
 
 pub use arn::PrincipalArn;
+pub use container_credentials::{ContainerCredentials, CREDENTIALS_BODY_LIMIT};
 pub use error::LoginError;
 pub use session::{
     login, login_policy, logout, wait_for_replication, LoginFailure, LoginSpec, NotReplicated,
@@ -104,11 +106,43 @@ pub async fn bearer_token(creds: &Credentials, params: &LoginParams) -> Result<S
 ///
 /// Not cached: call it per login attempt so rotated task-role credentials are picked up.
 pub async fn load_credentials(region: Option<&str>) -> Result<Credentials, LoginError> {
-    let mut builder = aws_config::default_provider::credentials::DefaultCredentialsChain::builder();
-    if let Some(region) = region.filter(|r| !r.is_empty()) {
-        builder = builder.region(aws_config::Region::new(region.to_owned()));
-    }
-    let chain = builder.build().await;
+    use aws_config::meta::credentials::CredentialsProviderChain;
+    use aws_config::provider_config::ProviderConfig;
+    let region = match region.filter(|r| !r.is_empty()) {
+        Some(region) => Some(aws_config::Region::new(region.to_owned())),
+        None => {
+            aws_config::default_provider::region::DefaultRegionChain::builder()
+                .build()
+                .region()
+                .await
+        }
+    };
+    let conf = ProviderConfig::default().with_region(region);
+    // The default chain's order, with the ECS container provider replaced by one that reads
+    // a bounded answer (see `container_credentials`).
+    let chain = CredentialsProviderChain::first_try(
+        "Environment",
+        aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+    )
+    .or_else(
+        "Profile",
+        aws_config::profile::ProfileFileCredentialsProvider::builder()
+            .configure(&conf)
+            .build(),
+    )
+    .or_else(
+        "WebIdentityToken",
+        aws_config::web_identity_token::WebIdentityTokenCredentialsProvider::builder()
+            .configure(&conf)
+            .build(),
+    )
+    .or_else("EcsContainer", ContainerCredentials::from_env())
+    .or_else(
+        "Ec2InstanceMetadata",
+        aws_config::imds::credentials::ImdsCredentialsProvider::builder()
+            .configure(&conf)
+            .build(),
+    );
     let creds = chain
         .provide_credentials()
         .await

@@ -106,6 +106,25 @@ async fn default_chain_env_profile_container_endpoint_and_none() {
     std::env::remove_var("AWS_CONTAINER_CREDENTIALS_FULL_URI");
     std::env::remove_var("AWS_CONTAINER_AUTHORIZATION_TOKEN");
 
+    // 2b. An endpoint that answers without end is cut off at the limit, with an error that
+    // says so, instead of growing the process without bound.
+    let endless = endless_endpoint().await;
+    std::env::set_var("AWS_CONTAINER_CREDENTIALS_FULL_URI", &endless);
+    let err = load_credentials(None).await.unwrap_err();
+    assert!(
+        err.to_string().contains("larger than the 64 KiB limit"),
+        "{err}"
+    );
+    // 2c. Plain HTTP to anything but loopback or the ECS/EKS agents is refused, as the SDKs
+    // refuse it (credentials would cross the network in the clear).
+    std::env::set_var(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "http://192.0.2.1/creds",
+    );
+    let err = load_credentials(None).await.unwrap_err();
+    assert!(err.to_string().contains("must be https"), "{err}");
+    std::env::remove_var("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+
     // 3. Shared credentials file, named profile.
     std::fs::write(
         dir.path().join("credentials"),
@@ -124,4 +143,25 @@ async fn default_chain_env_profile_container_endpoint_and_none() {
     let err = load_credentials(None).await.unwrap_err();
     assert!(matches!(err, LoginError::Credentials(_)), "{err:?}");
     assert!(err.to_string().starts_with("no AWS credentials: "), "{err}");
+}
+
+/// `http://127.0.0.1:PORT/creds`, answered with 200 and a chunked body that never ends.
+async fn endless_endpoint() -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let _ = conn.read(&mut buf).await;
+                let _ = conn
+                    .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+                    .await;
+                let chunk = format!("1000\r\n{}\r\n", "x".repeat(0x1000));
+                while conn.write_all(chunk.as_bytes()).await.is_ok() {}
+            });
+        }
+    });
+    format!("http://{addr}/creds")
 }
