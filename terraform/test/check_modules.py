@@ -756,6 +756,85 @@ class Runner:
             expect(key in full, f"agent defaults with every option: {key} is missing")
         print(f"     {len(combos)} scripts pass sh -n; {len(hcl_files)} agent configurations parse as HCL")
 
+    # ---- 6b. the script, run against stub curl and consul
+    def script_runs(self):
+        inputs = {"family": "web", "port": 80, "retry_join": ["10.0.0.1"], "container_definitions": [{"name": "app", "image": "x"}],
+                  "acls": True, "consul_http_addr": "https://consul:8501", "tls": True, "consul_server_ca_cert_arn": "arn:ca",
+                  "consul_https_ca_cert_arn": "arn:https", "gossip_key_secret_arn": "arn:g",
+                  "consul_agent_configuration": 'log_level = "DEBUG"'}
+        m = load_module(self.parsed, os.path.join(MODULES, "mesh-task"), inputs, where="mesh-task (script run)")
+        script = by_name(containers_of(m))["consul-client"]["command"][0]
+        root = os.path.join(self.tmp, "script-run")
+        for d in ("consul", "inject", "bin", "stubs"):
+            os.makedirs(os.path.join(root, d), exist_ok=True)
+        # The script's absolute paths, moved under the scratch directory.
+        script = (script.replace("/bin/consul-inject/", f"{root}/inject/")
+                  .replace("cp /bin/consul ", f"cp {root}/bin/consul ")
+                  .replace("/consul/", f"{root}/consul/"))
+        expect("/consul/" not in script.replace(f"{root}/consul/", "").replace("consul.hashicorp.com/", ""),
+               "the script uses a /consul path the test did not redirect")
+        with open(os.path.join(root, "bin", "consul"), "w") as f:
+            f.write("the consul binary\n")
+        stubs = {
+            "curl": """#!/bin/sh
+for a; do url=$a; done
+case "$url" in
+  */task) [ -n "$FAIL_TASK_METADATA" ] && exit 22
+          echo '{"TaskARN":"arn:aws:ecs:eu-west-3:123456789012:task/my-cluster/0f3bca58e0f4486a95b04c1bd1d4be55"}' ;;
+  *) echo '{"Networks":[{"IPv4Addresses":["10.1.2.3"]}]}' ;;
+esac
+""",
+            "consul": """#!/bin/sh
+echo "$*" >> "$STUB_LOG"
+case "$1" in
+  login) while [ $# -gt 0 ]; do [ "$1" = -token-sink-file ] && printf token-123 > "$2"; shift; done ;;
+  acl) exit 0 ;;
+  agent) exit 0 ;;
+  *) exit 3 ;;
+esac
+""",
+        }
+        for name, body in stubs.items():
+            path = os.path.join(root, "stubs", name)
+            with open(path, "w") as f:
+                f.write(body)
+            os.chmod(path, 0o755)
+        log = os.path.join(root, "consul.log")
+        env = {"PATH": f"{root}/stubs:/usr/bin:/bin", "STUB_LOG": log, "ECS_CONTAINER_METADATA_URI_V4": "http://169.254.170.2/v4/x",
+               "CONSUL_DATACENTER": "dc7", "CONSUL_CACERT_PEM": "server-ca", "CONSUL_HTTPS_CACERT_PEM": "https-ca",
+               "CONSUL_GOSSIP_ENCRYPTION_KEY": "gossip-key"}
+        proc = subprocess.run(["sh", "-ec", script], env=env, capture_output=True, text=True, timeout=60)
+        expect(proc.returncode == 0, f"the consul-client script failed (exit {proc.returncode}): {proc.stdout}{proc.stderr}")
+        calls = open(log).read().splitlines()
+        expect_eq([c.split()[0] for c in calls], ["login", "acl", "agent"], "consul commands the script ran")
+        login = calls[0]
+        for part in ("-http-addr https://consul:8501", f"-ca-file {root}/consul/consul-https-ca-cert.pem", "-type aws-iam",
+                     "-method iam-ecs-client-token", "-aws-region eu-west-3", "-aws-include-entity",
+                     "-meta consul.hashicorp.com/task-id=0f3bca58e0f4486a95b04c1bd1d4be55",
+                     "-meta consul.hashicorp.com/cluster=arn:aws:ecs:eu-west-3:123456789012:cluster/my-cluster"):
+            expect(part in login, f"consul login lacks {part!r}: {login}")
+        expect_eq(calls[2], f"agent -data-dir {root}/consul/data -config-file {root}/consul/agent-defaults.hcl "
+                            f"-config-file {root}/consul/agent-extra.hcl", "consul agent arguments")
+        expect_eq(open(os.path.join(root, "inject", "consul")).read(), "the consul binary\n", "the consul binary in the shared volume")
+        mode = os.stat(os.path.join(root, "consul", "client-token")).st_mode & 0o777
+        expect_eq(oct(mode), oct(0o600), "mode of the client token")
+        for name, want in (("consul-ca-cert.pem", "server-ca\n"), ("consul-https-ca-cert.pem", "https-ca\n")):
+            expect_eq(open(os.path.join(root, "consul", name)).read(), want, name)
+        defaults = os.path.join(root, "consul", "agent-defaults.hcl")
+        extra = os.path.join(root, "consul", "agent-extra.hcl")
+        docs = self.parsed.run([defaults, extra])
+        d = docs[defaults]
+        expect_eq([d["datacenter"], d["advertise_addr"], d["encrypt"], d["acl"][0]["tokens"][0]["agent"], d["ca_file"]],
+                  ["dc7", "10.1.2.3", "gossip-key", "token-123", f"{root}/consul/consul-ca-cert.pem"],
+                  "agent defaults filled in by the shell")
+        expect_eq(docs[extra], {"log_level": "DEBUG"}, "extra agent configuration")
+        # A failed metadata request must stop the script before the agent starts.
+        open(log, "w").close()
+        proc = subprocess.run(["sh", "-ec", script], env=dict(env, FAIL_TASK_METADATA="1"), capture_output=True, text=True, timeout=60)
+        expect(proc.returncode != 0, "the script went on after the task metadata request failed")
+        expect_eq(open(log).read(), "", "consul commands run after a failed metadata request")
+        print("     ran under sh with stub curl and consul: login, token 0600, agent configuration, agent arguments")
+
     def run(self):
         if not self.check("every .tf parses with HashiCorp's HCL parser", self.parse_all):
             return self.finish()
@@ -775,6 +854,7 @@ class Runner:
         self.check("gateway-task with ACLs, TLS, WAN federation and a load balancer", self.gateway)
         self.check("plan-time rules fire with upstream's messages", self.plan_rules)
         self.check("consul-client script and agent configuration render validly", self.templates_render)
+        self.check("consul-client script runs: login, 0600 token, agent configuration, agent", self.script_runs)
         return self.finish()
 
     def finish(self):
