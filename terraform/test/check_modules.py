@@ -835,7 +835,59 @@ esac
         expect_eq(open(log).read(), "", "consul commands run after a failed metadata request")
         print("     ran under sh with stub curl and consul: login, token 0600, agent configuration, agent arguments")
 
+    # ---- the tools themselves
+    def evaluator_semantics(self):
+        """hcleval.py against what Terraform gives for the constructs the modules use."""
+        scope = h.Scope({"var": {"n": 5, "s": "Web", "l": [{"name": "a", "x": 1}, {"name": "b"}], "m": {"b": 2, "a": 1},
+                                 "null": None, "empty": []}})
+        cases = [
+            ('"${var.n}"', 5),                                   # a lone interpolation keeps its type
+            ('"${var.n}s"', "5s"),
+            ('"$${var.n}"', "${var.n}"),
+            ('lower(var.s)', "web"),
+            ('var.n > 3 && var.n != 4 ? "big" : "small"', "big"),
+            ('[for x in var.l : x.name if contains(keys(x), "x")]', ["a"]),
+            ('{for k, v in var.m : v => k}', {"1": "a", "2": "b"}),
+            ('keys(var.m)', ["a", "b"]),
+            ('merge(null, {a = 1}, {a = 2, b = 3})', {"a": 2, "b": 3}),
+            ('lookup(var.m, "c", "d")', "d"),
+            ('var.l[*].name', ["a", "b"]),
+            ('flatten([[1], [[2]], 3])', [1, 2, 3]),
+            ('try(var.l[5].name, "none")', "none"),
+            ('can(regex("^[a-z]+$", "Web"))', False),
+            ('length(var.empty) == 0 ? null : var.empty[0]', None),  # the branch not taken may fail
+            ('jsonencode({b = ["<x>"], a = 1.0})', '{"a":1,"b":["\\u003cx\\u003e"]}'),
+            ('substr("/consul-ecs/", 0, 1) == "/"', True),
+            ('!contains([8300, 19000], var.n)', True),
+            ('"a%{ for x in [1, 2] ~}\n  ${x}\n%{ endfor ~}\nb"', "a1\n2\nb"),  # ~ strips every whitespace
+        ]
+        for src, want in cases:
+            got = h.evaluate(h.parse_template(src[1:-1]) if src.startswith('"') else h.parse_expression(src), scope)
+            expect(got == want and type(got) is type(want), f"hcleval: {src} gave {got!r}, Terraform gives {want!r}")
+        for src, error in [('var.n && true', "not a bool"), ('var.l[2]', "out of range"), ('var.m.c', "no attribute"),
+                           ('true ? "x" : {}', "inconsistent conditional"), ('nosuch(1)', "not known"),
+                           ('file("ERROR: boom")', "no file exists at \"ERROR: boom\"")]:
+            try:
+                h.evaluate(h.parse_expression(src), scope)
+            except h.HclError as e:
+                expect(error in str(e), f"hcleval: {src} failed with {e}, expected {error!r}")
+            else:
+                raise Failure(f"hcleval: {src} evaluated, but Terraform rejects it ({error})")
+
+    def checkov_skips_have_reasons(self):
+        skips = []
+        for path in tf_files():
+            for n, line in enumerate(open(path, encoding="utf-8"), 1):
+                if "checkov:skip" in line:
+                    m = re.search(r"#\s*checkov:skip=(CKV2?_[A-Z0-9]+_\d+):(.*)", line)
+                    where = f"{os.path.relpath(path, REPO)}:{n}"
+                    expect(m and len(m.group(2).strip()) >= 20, f"{where}: a checkov suppression without a written reason")
+                    skips.append(f"{m.group(1)} ({where})")
+        print(f"     {len(skips)} suppression(s), each with its reason: {', '.join(skips)}")
+
     def run(self):
+        self.check("hcleval evaluates as Terraform does (constructs the modules use)", self.evaluator_semantics)
+        self.check("every checkov suppression carries a written reason", self.checkov_skips_have_reasons)
         if not self.check("every .tf parses with HashiCorp's HCL parser", self.parse_all):
             return self.finish()
         for mod in ("mesh-task", "gateway-task", "acl-controller"):
