@@ -885,11 +885,61 @@ esac
                     skips.append(f"{m.group(1)} ({where})")
         print(f"     {len(skips)} suppression(s), each with its reason: {', '.join(skips)}")
 
+    def layout(self):
+        """What `terraform fmt` would change, approximately: tabs, trailing blanks, the final
+        newline, and the alignment of "=" in runs of single-line attributes (a multi-line
+        attribute ends a run and takes one space)."""
+
+        def balance(s):
+            s = re.sub(r'"(\\.|[^"\\])*"', '""', s)
+            s = re.sub(r"#.*|//.*", "", s)
+            return sum(s.count(c) for c in "([{") - sum(s.count(c) for c in ")]}")
+
+        problems = []
+        for path in tf_files():
+            rel = os.path.relpath(path, REPO)
+            text = open(path, encoding="utf-8").read()
+            if not text.endswith("\n") or text.endswith("\n\n"):
+                problems.append(f"{rel}: must end with exactly one newline")
+            run, heredoc = [], None
+
+            def flush():
+                if run:
+                    col = max(len(l[:l.index("=")].rstrip()) for _, l in run) + 1
+                    problems.extend(f"{rel}:{n}: '=' not aligned with its neighbours" for n, l in run if l.index("=") != col)
+                run.clear()
+
+            for n, line in enumerate(text.split("\n"), 1):
+                if "\t" in line or line != line.rstrip():
+                    problems.append(f"{rel}:{n}: tab or trailing whitespace")
+                if heredoc:
+                    if line.strip() == heredoc:
+                        heredoc = None
+                    continue
+                hd = re.search(r"<<-?(\w+)\s*$", line)
+                m = re.match(r'^(\s*)("[^"]*"|[A-Za-z_][\w-]*)\s*=(?![=>])', line)
+                if m and not line.lstrip().startswith("#"):
+                    if run and re.match(r"\s*", run[0][1]).group(0) != m.group(1):
+                        flush()
+                    if balance(line) > 0 or hd:
+                        flush()
+                        if not re.match(r'^\s*("[^"]*"|[A-Za-z_][\w-]*) = ', line):
+                            problems.append(f"{rel}:{n}: a multi-line attribute takes one space before '='")
+                    else:
+                        run.append((n, line))
+                else:
+                    flush()
+                if hd:
+                    heredoc = hd.group(1)
+            flush()
+        expect(not problems, "\n     ".join(problems))
+
     def run(self):
         self.check("hcleval evaluates as Terraform does (constructs the modules use)", self.evaluator_semantics)
         self.check("every checkov suppression carries a written reason", self.checkov_skips_have_reasons)
         if not self.check("every .tf parses with HashiCorp's HCL parser", self.parse_all):
             return self.finish()
+        self.check("layout as terraform fmt would leave it (approximation: blanks, '=' alignment)", self.layout)
         for mod in ("mesh-task", "gateway-task", "acl-controller"):
             self.check(f"{mod}: variables match upstream v0.6.2", self.variables_match, mod)
         self.check("mesh-task: outputs match upstream", self.outputs_match, "mesh-task")
