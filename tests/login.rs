@@ -516,7 +516,8 @@ fn the_extensive_upstream_fixture_runs_through_mesh_init() {
     let login = doc["consulLogin"].clone();
     let role = aws.task_role();
     // No entity details: the method binds the exact role ARN and a literal service name.
-    w.consul.configure_iam_auth(
+    // The method lives in the partition the fixture's login names (service.partition).
+    w.consul.configure_iam_auth_in_partition(
         &aws,
         &IamAuthOptions {
             method: login["method"].as_str().unwrap().into(),
@@ -529,6 +530,7 @@ fn the_extensive_upstream_fixture_runs_through_mesh_init() {
             )],
             bind_name: "ecs-mesh-gateway".into(),
         },
+        "test-partition",
     );
     doc["consulHTTPAddr"] = json!(w.consul.http_addr());
     doc["consulCACertFile"] = json!(null);

@@ -447,9 +447,33 @@ async fn signed_post(
     creds: &Credentials,
     form: &[(&str, &str)],
 ) -> (u16, String) {
+    // moto re-encodes the form to check the signature and escapes `*` (a policy's
+    // `"Resource": "*"`), which the WHATWG serializer leaves as it is: escape it here too,
+    // so both sides sign the same bytes.
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form)
-        .finish();
+        .finish()
+        .replace('*', "%2A");
+    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+    signed_request(
+        endpoint,
+        service,
+        creds,
+        &[("content-type", content_type)],
+        body,
+    )
+    .await
+}
+
+/// Signs a `POST /` with aws-sigv4 (region [`REGION`], `headers` signed too) and sends it
+/// to `endpoint`: `(status, body)`. Panics when it cannot be sent.
+pub(crate) async fn signed_request(
+    endpoint: &str,
+    service: &str,
+    creds: &Credentials,
+    headers: &[(&str, &str)],
+    body: String,
+) -> (u16, String) {
     let url = format!("{}/", endpoint.trim_end_matches('/'));
     let identity: Identity = creds.clone().into();
     let params = match v4::SigningParams::builder()
@@ -463,11 +487,10 @@ async fn signed_post(
         Ok(p) => p.into(),
         Err(e) => panic!("signing parameters: {e}"),
     };
-    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
     let signable = match SignableRequest::new(
         "POST",
         url.as_str(),
-        [("content-type", content_type)].into_iter(),
+        headers.iter().copied(),
         SignableBody::Bytes(body.as_bytes()),
     ) {
         Ok(s) => s,
@@ -477,10 +500,10 @@ async fn signed_post(
         Ok(out) => out.into_parts().0,
         Err(e) => panic!("sign: {e}"),
     };
-    let mut request = reqwest::Client::new()
-        .post(&url)
-        .header("content-type", content_type)
-        .body(body);
+    let mut request = reqwest::Client::new().post(&url).body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
     for (name, value) in instructions.headers() {
         request = request.header(name, value);
     }
@@ -492,7 +515,7 @@ async fn signed_post(
     let text = response
         .text()
         .await
-        .unwrap_or_else(|e| panic!("read moto's answer: {e}"));
+        .unwrap_or_else(|e| panic!("read the answer of {url}: {e}"));
     (status, text)
 }
 

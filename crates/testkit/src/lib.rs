@@ -8,13 +8,18 @@
 //! - [`consul`]: the Consul HTTP API emulator, with helpers that create the aws-iam auth
 //!   methods as v0.6.2 deployments do and log in like the task's containers.
 //! - [`ecs_metadata`]: the ECS task metadata v4 emulator.
+//! - [`ecs_moto`]: ECS clusters and tasks in moto, the acl-controller's ECS role, and a
+//!   proxy in front of moto for pages and stopping tasks; [`ecs_api`]: a fake ECS endpoint
+//!   for benchmarks with thousands of tasks.
 //! - [`envoy`], [`moto`], [`paths`]: the real Envoy and moto from the project venv.
 //!
 //! The binary `consul-ecs-testkit` runs the emulators as processes (demo, scripts).
 
 pub mod aws;
 pub mod consul;
+pub mod ecs_api;
 pub mod ecs_metadata;
+pub mod ecs_moto;
 pub mod envoy;
 pub mod moto;
 pub mod paths;

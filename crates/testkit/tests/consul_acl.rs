@@ -717,10 +717,11 @@ async fn enterprise_partitions_and_namespaces() {
     let r = call(&consul, "GET", "/v1/partition/nope", m, None).await;
     assert_eq!(r.status, 404);
 
+    // Namespace defaults link policies of their partition's default namespace.
     let r = call(
         &consul,
         "PUT",
-        "/v1/acl/policy",
+        "/v1/acl/policy?partition=team-a",
         m,
         Some(json!({"Name": "cross-ns", "Rules": "service_prefix \"\" { policy = \"read\" }"})),
     )

@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 use super::awsiam::{self, AwsIamConfig, Identity};
 use super::filter::{interpolate, Expr};
 use super::rules::{Access, Rules};
+use super::scope::Scope;
 use super::state::{
     new_uuid, parse_node_identities, parse_service_identities, valid_identity_name, AuthMethod,
     BindingRule, Caller, Link, NodeIdentity, Policy, Role, ServiceIdentity, State, Token,
@@ -72,6 +73,8 @@ static ROLE: Shape = Shape::Obj(&[
     ("Namespace", &STR),
     ("Partition", &STR),
 ]);
+static NAMESPACE_RULE: Shape = Shape::Obj(&[("Selector", &STR), ("BindNamespace", &STR)]);
+static NAMESPACE_RULES: Shape = Shape::List(&NAMESPACE_RULE);
 static AUTH_METHOD: Shape = Shape::Obj(&[
     ("Name", &STR),
     ("Type", &STR),
@@ -80,7 +83,7 @@ static AUTH_METHOD: Shape = Shape::Obj(&[
     ("MaxTokenTTL", &ANY),
     ("TokenLocality", &STR),
     ("Config", &ANY),
-    ("NamespaceRules", &ANY),
+    ("NamespaceRules", &NAMESPACE_RULES),
     ("CreateIndex", &INT),
     ("ModifyIndex", &INT),
     ("Namespace", &STR),
@@ -175,15 +178,29 @@ pub(crate) fn token_list(st: &State, req: &Req) -> Reply {
     let hide = !caller.authz.allowed_global("acl", Access::Write);
     let policy = req.query_value("policy");
     let role = req.query_value("role");
-    let method = req.query_value("authmethod");
+    let method = req.query_value("authmethod").filter(|m| !m.is_empty());
+    let scope = Scope::of_request(st, req, None);
+    let any_namespace = Scope::wildcard_namespace(req);
+    // The auth method filter names a method in a namespace (`authmethod-ns`, default
+    // `default`) of the request's partition.
+    let method_ns = if st.opts.enterprise {
+        req.query_value("authmethod-ns")
+            .filter(|n| !n.is_empty())
+            .unwrap_or(super::scope::DEFAULT)
+    } else {
+        ""
+    };
     let now = st.now();
     let items: Vec<Value> = st
         .tokens
         .values()
         .filter(|t| !t.expired_at(now))
+        .filter(|t| t.scope.visible_to(&scope, any_namespace))
         .filter(|t| policy.is_none_or(|p| t.policies.iter().any(|l| l.id == p)))
         .filter(|t| role.is_none_or(|r| t.roles.iter().any(|l| l.id == r)))
-        .filter(|t| method.is_none_or(|m| t.auth_method == m))
+        .filter(|t| {
+            method.is_none_or(|m| t.auth_method == m && t.auth_method_namespace == method_ns)
+        })
         .map(|t| st.token_json(t, hide))
         .collect();
     Ok(json(&Value::Array(items)))
@@ -193,7 +210,11 @@ pub(crate) fn token_list(st: &State, req: &Req) -> Reply {
 pub(crate) fn token_read(st: &State, req: &Req, accessor: &str) -> Reply {
     let caller = read_caller(st, req)?;
     let hide = !caller.authz.allowed_global("acl", Access::Write);
-    match st.token_by_accessor(accessor) {
+    let scope = Scope::of_request(st, req, None);
+    match st
+        .token_by_accessor(accessor)
+        .filter(|t| t.scope.visible_to(&scope, false))
+    {
         Some(t) => Ok(json(&st.token_json(t, hide))),
         None => Err(read_not_found(st, "token")),
     }
@@ -207,11 +228,11 @@ struct TokenFields {
     node_identities: Vec<NodeIdentity>,
 }
 
-fn token_fields(st: &State, body: &Value) -> Result<TokenFields, ApiError> {
+fn token_fields(st: &State, body: &Value, scope: &Scope) -> Result<TokenFields, ApiError> {
     Ok(TokenFields {
         description: s(body, "Description").to_string(),
-        policies: st.resolve_policy_links(body.get("Policies").unwrap_or(&Value::Null))?,
-        roles: st.resolve_role_links(body.get("Roles").unwrap_or(&Value::Null))?,
+        policies: st.resolve_policy_links(body.get("Policies").unwrap_or(&Value::Null), scope)?,
+        roles: st.resolve_role_links(body.get("Roles").unwrap_or(&Value::Null), scope)?,
         service_identities: parse_service_identities(
             body.get("ServiceIdentities").unwrap_or(&Value::Null),
         )?,
@@ -261,7 +282,8 @@ pub(crate) fn token_create(st: &mut State, req: &Req) -> Reply {
         }
         x => x.to_string(),
     };
-    let fields = token_fields(st, &body)?;
+    let scope = Scope::of_request(st, req, Some(&body));
+    let fields = token_fields(st, &body, &scope)?;
     let (expiration_ttl, expiration_time) = token_expiration(st, &body)?;
     let index = st.next_index();
     let token = Token {
@@ -279,6 +301,8 @@ pub(crate) fn token_create(st: &mut State, req: &Req) -> Reply {
         modify_index: index,
         expiration_ttl,
         expiration_time,
+        scope,
+        auth_method_namespace: String::new(),
     };
     let out = st.token_json(&token, false);
     st.tokens.insert(accessor, token);
@@ -342,7 +366,12 @@ pub(crate) fn token_update(st: &mut State, req: &Req, accessor: &str) -> Reply {
             "Token Accessor ID in URL and payload do not match",
         ));
     }
-    let Some(existing) = st.token_by_accessor(accessor).cloned() else {
+    let scope = Scope::of_request(st, req, Some(&body));
+    let Some(existing) = st
+        .token_by_accessor(accessor)
+        .filter(|t| t.scope.visible_to(&scope, false))
+        .cloned()
+    else {
         return Err(ApiError::internal(format!(
             "Cannot find token {accessor:?}"
         )));
@@ -364,7 +393,7 @@ pub(crate) fn token_update(st: &mut State, req: &Req, accessor: &str) -> Reply {
             "Cannot change AuthMethod of {accessor}"
         )));
     }
-    let fields = token_fields(st, &body)?;
+    let fields = token_fields(st, &body, &scope)?;
     let index = st.next_index();
     let mut token = existing;
     token.description = fields.description;
@@ -395,9 +424,15 @@ pub(crate) fn token_delete(st: &mut State, req: &Req, accessor: &str) -> Reply {
             "Deletion of the request's authorization token is not permitted",
         ));
     }
-    if st.tokens.remove(accessor).is_none() {
+    let scope = Scope::of_request(st, req, None);
+    if !st
+        .tokens
+        .get(accessor)
+        .is_some_and(|t| t.scope.visible_to(&scope, false))
+    {
         return delete_not_found(st, "token");
     }
+    st.tokens.remove(accessor);
     st.next_index();
     Ok(json(&json!(true)))
 }
@@ -415,9 +450,12 @@ fn valid_policy_name(name: &str) -> bool {
 /// `GET /v1/acl/policies`.
 pub(crate) fn policy_list(st: &State, req: &Req) -> Reply {
     read_caller(st, req)?;
+    let scope = Scope::of_request(st, req, None);
+    let any_namespace = Scope::wildcard_namespace(req);
     let items: Vec<Value> = st
         .policies
         .values()
+        .filter(|p| p.scope.visible_to(&scope, any_namespace))
         .map(|p| st.policy_json(p, false))
         .collect();
     Ok(json(&Value::Array(items)))
@@ -426,11 +464,16 @@ pub(crate) fn policy_list(st: &State, req: &Req) -> Reply {
 /// `GET /v1/acl/policy/:id` and `/v1/acl/policy/name/:name`.
 pub(crate) fn policy_read(st: &State, req: &Req, id: Option<&str>, name: Option<&str>) -> Reply {
     read_caller(st, req)?;
+    let scope = Scope::of_request(st, req, None);
     let found = match (id, name) {
         (Some(id), _) => st.policies.get(id),
-        (_, Some(name)) => st.policies.values().find(|p| p.name == name),
+        (_, Some(name)) => st
+            .policies
+            .values()
+            .find(|p| p.name == name && p.scope == scope),
         _ => None,
-    };
+    }
+    .filter(|p| p.scope.visible_to(&scope, false));
     match found {
         Some(p) => Ok(json(&st.policy_json(p, true))),
         None => Err(read_not_found(st, "policy")),
@@ -442,6 +485,7 @@ pub(crate) fn policy_write(st: &mut State, req: &Req, path_id: Option<&str>) -> 
     enabled(st)?;
     let body = decode_as(req, &POLICY, "Policy")?;
     write_caller(st, req)?;
+    let scope = Scope::of_request(st, req, Some(&body));
     let body_id = s(&body, "ID");
     let id = match path_id {
         None if !body_id.is_empty() => {
@@ -456,7 +500,11 @@ pub(crate) fn policy_write(st: &mut State, req: &Req, path_id: Option<&str>) -> 
             ))
         }
         Some(p) => {
-            if !st.policies.contains_key(p) {
+            if !st
+                .policies
+                .get(p)
+                .is_some_and(|x| x.scope.visible_to(&scope, false))
+            {
                 return Err(ApiError::internal(format!("cannot find policy {p:?}")));
             }
             p.to_string()
@@ -468,7 +516,11 @@ pub(crate) fn policy_write(st: &mut State, req: &Req, path_id: Option<&str>) -> 
             "Invalid Policy: invalid Name {name:?}"
         )));
     }
-    if st.policies.values().any(|p| p.name == name && p.id != id) {
+    if st
+        .policies
+        .values()
+        .any(|p| p.name == name && p.id != id && p.scope == scope)
+    {
         return Err(ApiError::internal(format!(
             "Invalid Policy: A Policy with Name {name:?} already exists"
         )));
@@ -500,6 +552,7 @@ pub(crate) fn policy_write(st: &mut State, req: &Req, path_id: Option<&str>) -> 
         datacenters: strings(&body, "Datacenters"),
         create_index,
         modify_index: index,
+        scope,
     };
     let out = st.policy_json(&policy, true);
     st.policies.insert(id, policy);
@@ -514,9 +567,15 @@ pub(crate) fn policy_delete(st: &mut State, req: &Req, id: &str) -> Reply {
             "Delete operation not permitted on the builtin global-management policy",
         ));
     }
-    if st.policies.remove(id).is_none() {
+    let scope = Scope::of_request(st, req, None);
+    if !st
+        .policies
+        .get(id)
+        .is_some_and(|p| p.scope.visible_to(&scope, false))
+    {
         return delete_not_found(st, "policy");
     }
+    st.policies.remove(id);
     st.next_index();
     Ok(json(&json!(true)))
 }
@@ -527,9 +586,12 @@ pub(crate) fn policy_delete(st: &mut State, req: &Req, id: &str) -> Reply {
 pub(crate) fn role_list(st: &State, req: &Req) -> Reply {
     read_caller(st, req)?;
     let policy = req.query_value("policy");
+    let scope = Scope::of_request(st, req, None);
+    let any_namespace = Scope::wildcard_namespace(req);
     let items: Vec<Value> = st
         .roles
         .values()
+        .filter(|r| r.scope.visible_to(&scope, any_namespace))
         .filter(|r| policy.is_none_or(|p| r.policies.iter().any(|l| l.id == p)))
         .map(|r| st.role_json(r))
         .collect();
@@ -539,11 +601,16 @@ pub(crate) fn role_list(st: &State, req: &Req) -> Reply {
 /// `GET /v1/acl/role/:id` and `/v1/acl/role/name/:name`.
 pub(crate) fn role_read(st: &State, req: &Req, id: Option<&str>, name: Option<&str>) -> Reply {
     read_caller(st, req)?;
+    let scope = Scope::of_request(st, req, None);
     let found = match (id, name) {
         (Some(id), _) => st.roles.get(id),
-        (_, Some(name)) => st.roles.values().find(|r| r.name == name),
+        (_, Some(name)) => st
+            .roles
+            .values()
+            .find(|r| r.name == name && r.scope == scope),
         _ => None,
-    };
+    }
+    .filter(|r| r.scope.visible_to(&scope, false));
     match found {
         Some(r) => Ok(json(&st.role_json(r))),
         None => Err(read_not_found(st, "role")),
@@ -555,6 +622,7 @@ pub(crate) fn role_write(st: &mut State, req: &Req, path_id: Option<&str>) -> Re
     enabled(st)?;
     let body = decode_as(req, &ROLE, "Role")?;
     write_caller(st, req)?;
+    let scope = Scope::of_request(st, req, Some(&body));
     let body_id = s(&body, "ID");
     let id = match path_id {
         None if !body_id.is_empty() => {
@@ -569,7 +637,11 @@ pub(crate) fn role_write(st: &mut State, req: &Req, path_id: Option<&str>) -> Re
             ))
         }
         Some(p) => {
-            if !st.roles.contains_key(p) {
+            if !st
+                .roles
+                .get(p)
+                .is_some_and(|r| r.scope.visible_to(&scope, false))
+            {
                 return Err(ApiError::internal(format!("cannot find role {p:?}")));
             }
             p.to_string()
@@ -584,12 +656,16 @@ pub(crate) fn role_write(st: &mut State, req: &Req, path_id: Option<&str>) -> Re
             "Invalid Role: invalid Name {name:?}"
         )));
     }
-    if st.roles.values().any(|r| r.name == name && r.id != id) {
+    if st
+        .roles
+        .values()
+        .any(|r| r.name == name && r.id != id && r.scope == scope)
+    {
         return Err(ApiError::internal(format!(
             "Invalid Role: A Role with Name {name:?} already exists"
         )));
     }
-    let policies = st.resolve_policy_links(body.get("Policies").unwrap_or(&Value::Null))?;
+    let policies = st.resolve_policy_links(body.get("Policies").unwrap_or(&Value::Null), &scope)?;
     let service_identities =
         parse_service_identities(body.get("ServiceIdentities").unwrap_or(&Value::Null))?;
     let node_identities =
@@ -605,6 +681,7 @@ pub(crate) fn role_write(st: &mut State, req: &Req, path_id: Option<&str>) -> Re
         node_identities,
         create_index,
         modify_index: index,
+        scope,
     };
     let out = st.role_json(&role);
     st.roles.insert(id, role);
@@ -614,9 +691,15 @@ pub(crate) fn role_write(st: &mut State, req: &Req, path_id: Option<&str>) -> Re
 /// `DELETE /v1/acl/role/:id`.
 pub(crate) fn role_delete(st: &mut State, req: &Req, id: &str) -> Reply {
     write_caller(st, req)?;
-    if st.roles.remove(id).is_none() {
+    let scope = Scope::of_request(st, req, None);
+    if !st
+        .roles
+        .get(id)
+        .is_some_and(|r| r.scope.visible_to(&scope, false))
+    {
         return delete_not_found(st, "role");
     }
+    st.roles.remove(id);
     st.next_index();
     Ok(json(&json!(true)))
 }
@@ -642,6 +725,15 @@ fn method_json(m: &AuthMethod, with_config: bool) -> Value {
     if with_config {
         obj.insert("Config".into(), m.config.clone());
     }
+    if !m.namespace_rules.is_empty() {
+        let rules: Vec<Value> = m
+            .namespace_rules
+            .iter()
+            .map(|(selector, bind)| json!({"Selector": selector, "BindNamespace": bind}))
+            .collect();
+        obj.insert("NamespaceRules".into(), Value::Array(rules));
+    }
+    m.scope.annotate(&mut obj);
     obj.insert("CreateIndex".into(), json!(m.create_index));
     obj.insert("ModifyIndex".into(), json!(m.modify_index));
     Value::Object(obj)
@@ -655,12 +747,27 @@ fn valid_method_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// The auth method `name` in `scope`.
+fn find_method<'a>(st: &'a State, scope: &Scope, name: &str) -> Option<&'a AuthMethod> {
+    st.auth_methods
+        .values()
+        .find(|m| m.name == name && m.scope == *scope)
+}
+
+/// The key of a method in `State::auth_methods` (names are unique per scope).
+fn method_key(scope: &Scope, name: &str) -> String {
+    format!("{}/{}/{name}", scope.partition, scope.namespace)
+}
+
 /// `GET /v1/acl/auth-methods` (entries without `Config`).
 pub(crate) fn method_list(st: &State, req: &Req) -> Reply {
     read_caller(st, req)?;
+    let scope = Scope::of_request(st, req, None);
+    let any_namespace = Scope::wildcard_namespace(req);
     let items: Vec<Value> = st
         .auth_methods
         .values()
+        .filter(|m| m.scope.visible_to(&scope, any_namespace))
         .map(|m| method_json(m, false))
         .collect();
     Ok(json(&Value::Array(items)))
@@ -669,17 +776,74 @@ pub(crate) fn method_list(st: &State, req: &Req) -> Reply {
 /// `GET /v1/acl/auth-method/:name`.
 pub(crate) fn method_read(st: &State, req: &Req, name: &str) -> Reply {
     read_caller(st, req)?;
-    match st.auth_methods.get(name) {
+    match find_method(st, &Scope::of_request(st, req, None), name) {
         Some(m) => Ok(json(&method_json(m, true))),
         None => Err(read_not_found(st, "auth method")),
     }
 }
 
-/// `PUT /v1/acl/auth-method` (create) and `PUT /v1/acl/auth-method/:name` (update).
+/// `NamespaceRules` of a method body (Enterprise): each selector must compile against the
+/// method's identity fields and each bind namespace must interpolate.
+fn namespace_rules(
+    st: &State,
+    body: &Value,
+    scope: &Scope,
+    cfg: &AwsIamConfig,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let rules = body
+        .get("NamespaceRules")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if rules.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !st.opts.enterprise {
+        // CE's auth method has no such field.
+        return Err(ApiError::bad_request(
+            "Request decode failed: json: unknown field \"NamespaceRules\"",
+        ));
+    }
+    if scope.namespace != super::scope::DEFAULT {
+        return Err(ApiError::internal(
+            "Invalid Auth Method: namespace rules may only be defined on auth methods in the default namespace",
+        ));
+    }
+    let vars = awsiam::placeholder_vars(cfg);
+    let lookup = |n: &str| vars.get(n).cloned();
+    let mut out = Vec::new();
+    for rule in &rules {
+        let selector = s(rule, "Selector").to_string();
+        let bind = s(rule, "BindNamespace").to_string();
+        if !selector.is_empty() {
+            Expr::parse(&selector, Some(awsiam::SELECTOR_FIELDS)).map_err(|e| {
+                ApiError::internal(format!(
+                    "Invalid Auth Method: namespace rule has an invalid selector: {e}"
+                ))
+            })?;
+        }
+        if bind.is_empty() {
+            return Err(ApiError::internal(
+                "Invalid Auth Method: namespace rule must have a bind namespace",
+            ));
+        }
+        interpolate(&bind, &lookup).map_err(|e| {
+            ApiError::internal(format!(
+                "Invalid Auth Method: namespace rule has an invalid bind namespace: {e}"
+            ))
+        })?;
+        out.push((selector, bind));
+    }
+    Ok(out)
+}
+
+/// `PUT /v1/acl/auth-method` (create) and `PUT /v1/acl/auth-method/:name` (update). An
+/// update replaces the whole method (Config included) with the body, as Consul does.
 pub(crate) fn method_write(st: &mut State, req: &Req, path_name: Option<&str>) -> Reply {
     enabled(st)?;
     let body = decode_as(req, &AUTH_METHOD, "Auth Method")?;
     write_caller(st, req)?;
+    let scope = Scope::of_request(st, req, Some(&body));
     let name = s(&body, "Name").to_string();
     if let Some(p) = path_name {
         if !name.is_empty() && name != p {
@@ -695,7 +859,7 @@ pub(crate) fn method_write(st: &mut State, req: &Req, path_name: Option<&str>) -
         )));
     }
     let kind = s(&body, "Type").to_string();
-    let existing = st.auth_methods.get(&name).cloned();
+    let existing = find_method(st, &scope, &name).cloned();
     match (&existing, path_name) {
         (Some(_), None) => {
             return Err(ApiError::internal(format!(
@@ -743,8 +907,9 @@ pub(crate) fn method_write(st: &mut State, req: &Req, path_name: Option<&str>) -
             }
         }
     };
-    let (config, _) = awsiam::parse_config(body.get("Config").unwrap_or(&Value::Null))
+    let (config, cfg) = awsiam::parse_config(body.get("Config").unwrap_or(&Value::Null))
         .map_err(|e| ApiError::internal(format!("Invalid Auth Method: {e}")))?;
+    let rules = namespace_rules(st, &body, &scope, &cfg)?;
     let index = st.next_index();
     let method = AuthMethod {
         name: name.clone(),
@@ -754,11 +919,13 @@ pub(crate) fn method_write(st: &mut State, req: &Req, path_name: Option<&str>) -
         max_token_ttl: max_ttl,
         token_locality: locality,
         config,
+        namespace_rules: rules,
         create_index: existing.map_or(index, |m| m.create_index),
         modify_index: index,
+        scope: scope.clone(),
     };
     let out = method_json(&method, true);
-    st.auth_methods.insert(name, method);
+    st.auth_methods.insert(method_key(&scope, &name), method);
     Ok(json(&out))
 }
 
@@ -766,11 +933,17 @@ pub(crate) fn method_write(st: &mut State, req: &Req, path_name: Option<&str>) -
 /// issued, as Consul does.
 pub(crate) fn method_delete(st: &mut State, req: &Req, name: &str) -> Reply {
     write_caller(st, req)?;
-    if st.auth_methods.remove(name).is_none() {
+    let scope = Scope::of_request(st, req, None);
+    if st.auth_methods.remove(&method_key(&scope, name)).is_none() {
         return delete_not_found(st, "auth method");
     }
-    st.binding_rules.retain(|_, r| r.auth_method != name);
-    st.tokens.retain(|_, t| t.auth_method != name);
+    st.binding_rules
+        .retain(|_, r| !(r.auth_method == name && r.scope == scope));
+    st.tokens.retain(|_, t| {
+        !(t.auth_method == name
+            && t.scope.partition == scope.partition
+            && t.auth_method_namespace == scope.namespace)
+    });
     st.next_index();
     Ok(json(&json!(true)))
 }
@@ -778,21 +951,21 @@ pub(crate) fn method_delete(st: &mut State, req: &Req, name: &str) -> Reply {
 // ---------------------------------------------------------------- binding rules
 
 fn rule_json(r: &BindingRule) -> Value {
-    json!({
-        "ID": r.id,
-        "Description": r.description,
-        "AuthMethod": r.auth_method,
-        "Selector": r.selector,
-        "BindType": r.bind_type,
-        "BindName": r.bind_name,
-        "CreateIndex": r.create_index,
-        "ModifyIndex": r.modify_index,
-    })
+    let mut obj = Map::new();
+    obj.insert("ID".into(), json!(r.id));
+    obj.insert("Description".into(), json!(r.description));
+    obj.insert("AuthMethod".into(), json!(r.auth_method));
+    obj.insert("Selector".into(), json!(r.selector));
+    obj.insert("BindType".into(), json!(r.bind_type));
+    obj.insert("BindName".into(), json!(r.bind_name));
+    r.scope.annotate(&mut obj);
+    obj.insert("CreateIndex".into(), json!(r.create_index));
+    obj.insert("ModifyIndex".into(), json!(r.modify_index));
+    Value::Object(obj)
 }
 
-fn method_config(st: &State, name: &str) -> Option<AwsIamConfig> {
-    st.auth_methods
-        .get(name)
+fn method_config(st: &State, scope: &Scope, name: &str) -> Option<AwsIamConfig> {
+    find_method(st, scope, name)
         .and_then(|m| awsiam::parse_config(&m.config).ok())
         .map(|(_, c)| c)
 }
@@ -800,10 +973,13 @@ fn method_config(st: &State, name: &str) -> Option<AwsIamConfig> {
 /// `GET /v1/acl/binding-rules?authmethod=`.
 pub(crate) fn rule_list(st: &State, req: &Req) -> Reply {
     read_caller(st, req)?;
-    let method = req.query_value("authmethod");
+    let method = req.query_value("authmethod").filter(|m| !m.is_empty());
+    let scope = Scope::of_request(st, req, None);
+    let any_namespace = Scope::wildcard_namespace(req);
     let items: Vec<Value> = st
         .binding_rules
         .values()
+        .filter(|r| r.scope.visible_to(&scope, any_namespace))
         .filter(|r| method.is_none_or(|m| r.auth_method == m))
         .map(rule_json)
         .collect();
@@ -813,7 +989,12 @@ pub(crate) fn rule_list(st: &State, req: &Req) -> Reply {
 /// `GET /v1/acl/binding-rule/:id`.
 pub(crate) fn rule_read(st: &State, req: &Req, id: &str) -> Reply {
     read_caller(st, req)?;
-    match st.binding_rules.get(id) {
+    let scope = Scope::of_request(st, req, None);
+    match st
+        .binding_rules
+        .get(id)
+        .filter(|r| r.scope.visible_to(&scope, false))
+    {
         Some(r) => Ok(json(&rule_json(r))),
         None => Err(read_not_found(st, "binding rule")),
     }
@@ -824,6 +1005,7 @@ pub(crate) fn rule_write(st: &mut State, req: &Req, path_id: Option<&str>) -> Re
     enabled(st)?;
     let body = decode_as(req, &BINDING_RULE, "BindingRule")?;
     write_caller(st, req)?;
+    let scope = Scope::of_request(st, req, Some(&body));
     let body_id = s(&body, "ID");
     let id = match path_id {
         None if !body_id.is_empty() => {
@@ -838,7 +1020,11 @@ pub(crate) fn rule_write(st: &mut State, req: &Req, path_id: Option<&str>) -> Re
             ))
         }
         Some(p) => {
-            if !st.binding_rules.contains_key(p) {
+            if !st
+                .binding_rules
+                .get(p)
+                .is_some_and(|r| r.scope.visible_to(&scope, false))
+            {
                 return Err(ApiError::internal(format!(
                     "Cannot find binding rule {p:?}"
                 )));
@@ -847,7 +1033,7 @@ pub(crate) fn rule_write(st: &mut State, req: &Req, path_id: Option<&str>) -> Re
         }
     };
     let method = s(&body, "AuthMethod").to_string();
-    let Some(cfg) = method_config(st, &method) else {
+    let Some(cfg) = method_config(st, &scope, &method) else {
         return Err(ApiError::internal(format!(
             "cannot find auth method with name {method:?}"
         )));
@@ -890,6 +1076,7 @@ pub(crate) fn rule_write(st: &mut State, req: &Req, path_id: Option<&str>) -> Re
         bind_name,
         create_index,
         modify_index: index,
+        scope,
     };
     let out = rule_json(&rule);
     st.binding_rules.insert(id, rule);
@@ -899,9 +1086,15 @@ pub(crate) fn rule_write(st: &mut State, req: &Req, path_id: Option<&str>) -> Re
 /// `DELETE /v1/acl/binding-rule/:id`.
 pub(crate) fn rule_delete(st: &mut State, req: &Req, id: &str) -> Reply {
     write_caller(st, req)?;
-    if st.binding_rules.remove(id).is_none() {
+    let scope = Scope::of_request(st, req, None);
+    if !st
+        .binding_rules
+        .get(id)
+        .is_some_and(|r| r.scope.visible_to(&scope, false))
+    {
         return delete_not_found(st, "binding rule");
     }
+    st.binding_rules.remove(id);
     st.next_index();
     Ok(json(&json!(true)))
 }
@@ -935,7 +1128,8 @@ pub(crate) fn login_prepare(st: &State, req: &Req) -> Result<LoginPlan, ApiError
     let body = decode(&req.body, &LOGIN)
         .map_err(|e| ApiError::bad_request(format!("Failed to decode request body: {e}")))?;
     let name = s(&body, "AuthMethod").to_string();
-    let Some(method) = st.auth_methods.get(&name).cloned() else {
+    let scope = Scope::of_request(st, req, Some(&body));
+    let Some(method) = find_method(st, &scope, &name).cloned() else {
         return Err(ApiError::forbidden(format!(
             "ACL not found: auth method {name:?} not found"
         )));
@@ -964,6 +1158,15 @@ pub(crate) fn login_prepare(st: &State, req: &Req) -> Result<LoginPlan, ApiError
 }
 
 /// Go's JSON encoding of a string map (keys sorted, HTML characters escaped).
+/// The description Consul gives a login token: its login meta as Go encodes a map.
+pub(crate) fn login_description(meta: &BTreeMap<String, String>) -> String {
+    if meta.is_empty() {
+        "token created via login".to_string()
+    } else {
+        format!("token created via login: {}", go_json_map(meta))
+    }
+}
+
 fn go_json_map(meta: &BTreeMap<String, String>) -> String {
     let raw = serde_json::to_string(meta).unwrap_or_default();
     raw.replace('<', "\\u003c")
@@ -977,13 +1180,27 @@ pub(crate) fn login_finish(st: &mut State, plan: &LoginPlan, identity: &Identity
     let vars = identity.vars(&plan.cfg);
     let doc = identity.selector_doc(&plan.cfg);
     let lookup = |n: &str| vars.get(n).cloned();
+    // Enterprise: the first namespace rule whose selector matches names the token's
+    // namespace; without one the token lives in the method's namespace.
+    let method_scope = &plan.method.scope;
+    let mut token_scope = method_scope.clone();
+    for (selector, bind) in &plan.method.namespace_rules {
+        let matched = selector.is_empty()
+            || Expr::parse(selector, None)
+                .map(|e| e.eval(&doc))
+                .unwrap_or(false);
+        if matched {
+            token_scope.namespace = interpolate(bind, &lookup).map_err(ApiError::internal)?;
+            break;
+        }
+    }
     let mut service_identities = Vec::new();
     let mut node_identities = Vec::new();
     let mut roles = Vec::new();
     for rule in st
         .binding_rules
         .values()
-        .filter(|r| r.auth_method == plan.method.name)
+        .filter(|r| r.auth_method == plan.method.name && r.scope == *method_scope)
     {
         if !rule.selector.is_empty() {
             let matched = Expr::parse(&rule.selector, None)
@@ -1020,7 +1237,17 @@ pub(crate) fn login_finish(st: &mut State, plan: &LoginPlan, identity: &Identity
                 }
             }
             _ => {
-                if let Some(role) = st.roles.values().find(|r| r.name == name) {
+                let role = st
+                    .roles
+                    .values()
+                    .filter(|r| r.name == name)
+                    .find(|r| r.scope == token_scope)
+                    .or_else(|| {
+                        st.roles
+                            .values()
+                            .find(|r| r.name == name && r.scope.linkable_from(&token_scope))
+                    });
+                if let Some(role) = role {
                     let link = Link {
                         id: role.id.clone(),
                         name: role.name.clone(),
@@ -1035,11 +1262,7 @@ pub(crate) fn login_finish(st: &mut State, plan: &LoginPlan, identity: &Identity
     if service_identities.is_empty() && node_identities.is_empty() && roles.is_empty() {
         return Err(ApiError::forbidden("Permission denied"));
     }
-    let description = if plan.meta.is_empty() {
-        "token created via login".to_string()
-    } else {
-        format!("token created via login: {}", go_json_map(&plan.meta))
-    };
+    let description = login_description(&plan.meta);
     let ttl = super::wire::parse_duration(&json!(plan.method.max_token_ttl))
         .ok()
         .filter(|d| !d.is_zero());
@@ -1059,6 +1282,8 @@ pub(crate) fn login_finish(st: &mut State, plan: &LoginPlan, identity: &Identity
         modify_index: index,
         expiration_ttl: ttl,
         expiration_time: ttl.map(|d| st.now() + d),
+        auth_method_namespace: method_scope.namespace.clone(),
+        scope: token_scope,
     };
     let out = st.token_json(&token, false);
     st.tokens.insert(token.accessor_id.clone(), token);

@@ -758,9 +758,10 @@ pub(crate) fn agent_self(st: &State, req: &Req) -> Reply {
     caller.need("agent", &st.opts.node_name, Access::Read)?;
     let o = &st.opts;
     let version = if o.enterprise { "1.16.1+ent" } else { "1.16.1" };
+    let primary = o.primary_datacenter.as_deref().unwrap_or(&o.datacenter);
     let mut config = json!({
         "Datacenter": o.datacenter,
-        "PrimaryDatacenter": o.datacenter,
+        "PrimaryDatacenter": primary,
         "NodeName": o.node_name,
         "NodeID": "4f7c3bd4-3c5c-0c2e-7d7a-4b8d2c7a1e90",
         "Revision": "5e08e229",
@@ -778,7 +779,7 @@ pub(crate) fn agent_self(st: &State, req: &Req) -> Reply {
         "Config": config,
         "DebugConfig": {
             "Datacenter": o.datacenter,
-            "PrimaryDatacenter": o.datacenter,
+            "PrimaryDatacenter": primary,
             "NodeName": o.node_name,
             "GRPCPort": grpc,
             "GRPCTLSPort": tls,

@@ -26,6 +26,7 @@ mod agent;
 mod awsiam;
 mod filter;
 mod rules;
+mod scope;
 mod setup;
 mod state;
 mod tenancy;
@@ -44,9 +45,11 @@ use http::{Method, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
+pub use scope::Scope;
 pub use setup::{
-    default_bound_arn, AwsLogin, IamAuthOptions, LoggedIn, SetupError, CLIENT_AUTH_METHOD,
-    CLIENT_POLICY, CLIENT_POLICY_RULES, CLIENT_ROLE, SERVICE_AUTH_METHOD, SERVICE_BIND_NAME,
+    default_bound_arn, AwsLogin, IamAuthOptions, LoggedIn, SeededLogin, SetupError,
+    CLIENT_AUTH_METHOD, CLIENT_POLICY, CLIENT_POLICY_RULES, CLIENT_ROLE, SERVICE_AUTH_METHOD,
+    SERVICE_BIND_NAME,
 };
 pub use state::{Link, NodeIdentity, ServiceIdentity, Token};
 use wire::{text, ApiError, Reply};
@@ -61,9 +64,13 @@ pub struct EmulatorOptions {
     pub datacenter: String,
     /// The agent's node name (used for `agent:read`, checks' `Node`).
     pub node_name: String,
-    /// Pretend to be Consul Enterprise: accept `ns`/`partition` parameters and fields
-    /// (ignored: there is a single tenancy) and report `+ent` versions.
+    /// Pretend to be Consul Enterprise: accept `ns`/`partition` parameters and fields,
+    /// serve partitions and namespaces, scope ACL objects by them (agent and catalog data
+    /// are not scoped) and report `+ent` versions.
     pub enterprise: bool,
+    /// The primary datacenter `/v1/agent/self` reports (None = `datacenter`: this is the
+    /// primary). Set it to play a secondary datacenter.
+    pub primary_datacenter: Option<String>,
     /// Listen on this port (None = an ephemeral one).
     pub port: Option<u16>,
     /// The xDS gRPC port `/v1/agent/self` reports (8502).
@@ -85,6 +92,7 @@ impl Default for EmulatorOptions {
             datacenter: "dc1".to_string(),
             node_name: "ip-10-0-1-23.ec2.internal".to_string(),
             enterprise: false,
+            primary_datacenter: None,
             port: None,
             grpc_port: 8502,
             grpc_tls_port: None,
@@ -510,6 +518,7 @@ impl ConsulEmulator {
         {
             let mut st = self.shared.state();
             let index = st.next_index();
+            let scope = Scope::builtin(st.opts.enterprise);
             st.policies.insert(
                 id.clone(),
                 state::Policy {
@@ -521,6 +530,7 @@ impl ConsulEmulator {
                     datacenters: Vec::new(),
                     create_index: index,
                     modify_index: index,
+                    scope,
                 },
             );
         }
@@ -554,6 +564,8 @@ impl ConsulEmulator {
             modify_index: index,
             expiration_ttl: None,
             expiration_time: None,
+            scope: Scope::builtin(st.opts.enterprise),
+            auth_method_namespace: String::new(),
         };
         st.tokens.insert(token.accessor_id.clone(), token.clone());
         token

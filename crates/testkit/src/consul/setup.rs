@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::scope::Scope;
+use super::state::Token;
 use super::ConsulEmulator;
 use crate::aws::{block_on_thread, AwsWorld, TaskRole, ACCOUNT_ID, REGION, SERVICE_NAME_TAG};
 
@@ -156,6 +158,59 @@ impl ConsulEmulator {
         }
     }
 
+    /// [`ConsulEmulator::configure_iam_auth`] in admin partition `partition` (Enterprise
+    /// emulator), which is created when missing: auth methods live in a partition, and a
+    /// login names the partition whose method it uses.
+    pub fn configure_iam_auth_in_partition(
+        &self,
+        aws: &AwsWorld,
+        opts: &IamAuthOptions,
+        partition: &str,
+    ) {
+        let mut opts = opts.clone();
+        if opts.bound_arns.is_empty() && !opts.entity_details {
+            opts.bound_arns = vec![format!(
+                "arn:aws:iam::{ACCOUNT_ID}:role/{}",
+                aws.task_role().name
+            )];
+        }
+        let (addr, token) = (self.http_addr(), self.management_token());
+        let name = partition.to_string();
+        let created = block_on_thread(async move {
+            match send(
+                &addr,
+                "GET",
+                &format!("/v1/partition/{name}"),
+                Some(&token),
+                None,
+            )
+            .await
+            {
+                Ok(_) => Ok(()),
+                Err(SetupError::Status { status: 404, .. }) => {
+                    admin_put(&addr, &token, "/v1/partition", &json!({"Name": name}))
+                        .await
+                        .map(|_| ())
+                }
+                Err(e) => Err(e),
+            }
+        });
+        let result = created.and_then(|()| {
+            self.configure_methods(
+                &aws.endpoint(),
+                &aws.endpoint(),
+                &opts,
+                &format!("?partition={partition}"),
+            )
+        });
+        if let Err(e) = result {
+            panic!(
+                "configure_iam_auth_in_partition: {e}\n{}",
+                self.request_log()
+            );
+        }
+    }
+
     /// [`ConsulEmulator::configure_iam_auth`] against any STS/IAM endpoints, reporting
     /// failures (for the emulator binary). Empty `bound_arns` need entity details.
     pub fn try_configure_iam_auth(
@@ -163,6 +218,18 @@ impl ConsulEmulator {
         sts_endpoint: &str,
         iam_endpoint: &str,
         opts: &IamAuthOptions,
+    ) -> Result<(), SetupError> {
+        self.configure_methods(sts_endpoint, iam_endpoint, opts, "")
+    }
+
+    /// The method and rule of [`ConsulEmulator::try_configure_iam_auth`], with `query`
+    /// (e.g. `?partition=p`) added to both requests.
+    fn configure_methods(
+        &self,
+        sts_endpoint: &str,
+        iam_endpoint: &str,
+        opts: &IamAuthOptions,
+        query: &str,
     ) -> Result<(), SetupError> {
         let bound = if opts.bound_arns.is_empty() {
             if !opts.entity_details {
@@ -200,9 +267,13 @@ impl ConsulEmulator {
             "BindName": opts.bind_name,
         });
         let (addr, token) = (self.http_addr(), self.management_token());
+        let (method_path, rule_path) = (
+            format!("/v1/acl/auth-method{query}"),
+            format!("/v1/acl/binding-rule{query}"),
+        );
         block_on_thread(async move {
-            admin_put(&addr, &token, "/v1/acl/auth-method", &method).await?;
-            admin_put(&addr, &token, "/v1/acl/binding-rule", &rule).await?;
+            admin_put(&addr, &token, &method_path, &method).await?;
+            admin_put(&addr, &token, &rule_path, &rule).await?;
             Ok(())
         })
     }
@@ -317,6 +388,66 @@ impl ConsulEmulator {
             Ok(t) => t,
             Err(e) => panic!("login_client_token: {e}\n{}", self.request_log()),
         }
+    }
+}
+
+/// A login token to put straight into the emulator ([`ConsulEmulator::seed_login_tokens`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeededLogin {
+    /// The auth method it claims to come from.
+    pub method: String,
+    /// Its login meta (task ID, cluster, …), written into the description as a login does.
+    pub meta: BTreeMap<String, String>,
+    /// Its partition and namespace (Enterprise); `None` = where built-in objects live.
+    pub scope: Option<Scope>,
+    /// Namespace of the auth method (Enterprise; `default` when `None`).
+    pub method_namespace: Option<String>,
+}
+
+impl ConsulEmulator {
+    /// Stores login tokens as `POST /v1/acl/login` would have made them (description with
+    /// the meta, `Local`, `AuthMethod`) without the AWS round trips — for tests and
+    /// benchmarks that need thousands. The method need not exist: this is state set-up,
+    /// not an API call. Returns the accessor IDs in order.
+    pub fn seed_login_tokens(&self, logins: &[SeededLogin]) -> Vec<String> {
+        let mut st = self.shared.state();
+        let enterprise = st.opts.enterprise;
+        let mut ids = Vec::with_capacity(logins.len());
+        for login in logins {
+            let index = st.next_index();
+            let scope = login
+                .scope
+                .clone()
+                .unwrap_or_else(|| Scope::builtin(enterprise));
+            let token = Token {
+                accessor_id: super::state::new_uuid(),
+                secret_id: super::state::new_uuid(),
+                description: super::acl::login_description(&login.meta),
+                policies: Vec::new(),
+                roles: Vec::new(),
+                service_identities: Vec::new(),
+                node_identities: Vec::new(),
+                local: true,
+                auth_method: login.method.clone(),
+                create_time: super::wire::now_rfc3339(),
+                create_index: index,
+                modify_index: index,
+                expiration_ttl: None,
+                expiration_time: None,
+                auth_method_namespace: if enterprise {
+                    login
+                        .method_namespace
+                        .clone()
+                        .unwrap_or_else(|| super::scope::DEFAULT.to_string())
+                } else {
+                    String::new()
+                },
+                scope,
+            };
+            ids.push(token.accessor_id.clone());
+            st.tokens.insert(token.accessor_id.clone(), token);
+        }
+        ids
     }
 }
 

@@ -7,6 +7,7 @@ use std::fmt;
 use serde_json::{json, Map, Value};
 
 use super::rules::{Access, Authorizer, Rules};
+use super::scope::Scope;
 use super::wire::ApiError;
 use super::EmulatorOptions;
 
@@ -74,6 +75,10 @@ pub struct Token {
     pub expiration_ttl: Option<std::time::Duration>,
     /// When the token stops resolving (`ExpirationTime`), if ever.
     pub expiration_time: Option<std::time::SystemTime>,
+    /// Partition and namespace (Enterprise; empty on CE).
+    pub scope: Scope,
+    /// Namespace of the auth method that made it (Enterprise login tokens).
+    pub auth_method_namespace: String,
 }
 
 impl Token {
@@ -96,6 +101,7 @@ impl fmt::Debug for Token {
             .field("local", &self.local)
             .field("auth_method", &self.auth_method)
             .field("expiration_time", &self.expiration_time)
+            .field("scope", &self.scope)
             .finish()
     }
 }
@@ -110,6 +116,7 @@ pub(crate) struct Policy {
     pub datacenters: Vec<String>,
     pub create_index: u64,
     pub modify_index: u64,
+    pub scope: Scope,
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +129,7 @@ pub(crate) struct Role {
     pub node_identities: Vec<NodeIdentity>,
     pub create_index: u64,
     pub modify_index: u64,
+    pub scope: Scope,
 }
 
 #[derive(Debug, Clone)]
@@ -134,8 +142,11 @@ pub(crate) struct AuthMethod {
     pub token_locality: String,
     /// The config as sent (normalised key spelling), shown back on reads.
     pub config: Value,
+    /// `NamespaceRules` (Enterprise): (selector, bind namespace), first match wins.
+    pub namespace_rules: Vec<(String, String)>,
     pub create_index: u64,
     pub modify_index: u64,
+    pub scope: Scope,
 }
 
 #[derive(Debug, Clone)]
@@ -148,6 +159,7 @@ pub(crate) struct BindingRule {
     pub bind_name: String,
     pub create_index: u64,
     pub modify_index: u64,
+    pub scope: Scope,
 }
 
 /// An agent service: the normalised registration plus what the agent derived.
@@ -261,6 +273,7 @@ impl State {
             .filter(|t| !t.is_empty())
             .unwrap_or_else(new_uuid);
         super::tenancy::seed(&mut state);
+        let builtin = Scope::builtin(state.opts.enterprise);
         state.policies.insert(
             GLOBAL_MANAGEMENT_ID.to_string(),
             Policy {
@@ -272,6 +285,7 @@ impl State {
                 datacenters: Vec::new(),
                 create_index: 4,
                 modify_index: 4,
+                scope: builtin.clone(),
             },
         );
         let now = super::wire::now_rfc3339();
@@ -292,6 +306,8 @@ impl State {
                 modify_index: 5,
                 expiration_ttl: None,
                 expiration_time: None,
+                scope: builtin.clone(),
+                auth_method_namespace: String::new(),
             },
         );
         let mgmt = Token {
@@ -312,6 +328,8 @@ impl State {
             modify_index: 6,
             expiration_ttl: None,
             expiration_time: None,
+            scope: builtin,
+            auth_method_namespace: String::new(),
         };
         state.tokens.insert(mgmt.accessor_id.clone(), mgmt);
         state
@@ -465,6 +483,10 @@ impl State {
         if let Some(at) = t.expiration_time {
             obj.insert("ExpirationTime".into(), json!(super::wire::rfc3339(at)));
         }
+        if !t.auth_method_namespace.is_empty() {
+            obj.insert("AuthMethodNamespace".into(), json!(t.auth_method_namespace));
+        }
+        t.scope.annotate(&mut obj);
         obj.insert("CreateTime".into(), json!(t.create_time));
         obj.insert(
             "Hash".into(),
@@ -486,6 +508,7 @@ impl State {
         if !p.datacenters.is_empty() {
             obj.insert("Datacenters".into(), json!(p.datacenters));
         }
+        p.scope.annotate(&mut obj);
         obj.insert("Hash".into(), json!(hash_b64(&p.id, p.modify_index)));
         obj.insert("CreateIndex".into(), json!(p.create_index));
         obj.insert("ModifyIndex".into(), json!(p.modify_index));
@@ -513,20 +536,27 @@ impl State {
                 node_identities_json(&r.node_identities),
             );
         }
+        r.scope.annotate(&mut obj);
         obj.insert("Hash".into(), json!(hash_b64(&r.id, r.modify_index)));
         obj.insert("CreateIndex".into(), json!(r.create_index));
         obj.insert("ModifyIndex".into(), json!(r.modify_index));
         Value::Object(obj)
     }
 
-    /// Resolves policy links given by ID or name (the error names the missing one).
-    pub fn resolve_policy_links(&self, links: &Value) -> Result<Vec<Link>, ApiError> {
-        resolve_links(links, "policy", &self.policies, |p| (&p.id, &p.name))
+    /// Resolves policy links given by ID or name, for an object in `from` (it may link the
+    /// policies of its own scope and of its partition's default namespace; a name is looked
+    /// up in its own scope first). The error names the missing one.
+    pub fn resolve_policy_links(&self, links: &Value, from: &Scope) -> Result<Vec<Link>, ApiError> {
+        resolve_links(links, "policy", &self.policies, from, |p| {
+            (&p.id, &p.name, &p.scope)
+        })
     }
 
-    /// Resolves role links given by ID or name.
-    pub fn resolve_role_links(&self, links: &Value) -> Result<Vec<Link>, ApiError> {
-        resolve_links(links, "role", &self.roles, |r| (&r.id, &r.name))
+    /// Resolves role links given by ID or name, like [`State::resolve_policy_links`].
+    pub fn resolve_role_links(&self, links: &Value, from: &Scope) -> Result<Vec<Link>, ApiError> {
+        resolve_links(links, "role", &self.roles, from, |r| {
+            (&r.id, &r.name, &r.scope)
+        })
     }
 }
 
@@ -638,25 +668,31 @@ fn resolve_links<T>(
     links: &Value,
     kind: &str,
     objects: &BTreeMap<String, T>,
-    id_and_name: impl Fn(&T) -> (&String, &String),
+    from: &Scope,
+    id_name_scope: impl Fn(&T) -> (&String, &String, &Scope),
 ) -> Result<Vec<Link>, ApiError> {
     let mut out = Vec::new();
+    let linkable = |o: &&T| id_name_scope(o).2.linkable_from(from);
     for link in links.as_array().into_iter().flatten() {
         let id = super::wire::s(link, "ID");
         let name = super::wire::s(link, "Name");
         let found = if !id.is_empty() {
-            objects.get(id).ok_or_else(|| {
+            objects.get(id).filter(linkable).ok_or_else(|| {
                 ApiError::bad_request(format!("No such ACL {kind} with ID {id:?}"))
             })?
         } else {
+            // The object's own scope first, then its partition's default namespace.
+            let named = |o: &&T| id_name_scope(o).1 == name;
             objects
                 .values()
-                .find(|o| id_and_name(o).1 == name)
+                .filter(named)
+                .find(|o| id_name_scope(o).2 == from)
+                .or_else(|| objects.values().filter(named).find(linkable))
                 .ok_or_else(|| {
                     ApiError::bad_request(format!("No such ACL {kind} with name {name:?}"))
                 })?
         };
-        let (id, name) = id_and_name(found);
+        let (id, name, _) = id_name_scope(found);
         let l = Link {
             id: id.clone(),
             name: name.clone(),

@@ -1,6 +1,6 @@
 //! Enterprise admin partitions and namespaces (docs/protocols.md §5.7), served only when
 //! the emulator is started with `enterprise: true` (Consul CE has no such endpoints: 404).
-//! They are stored and listed; other endpoints do not scope their data by them.
+//! ACL objects are scoped by them (see `scope`); agent and catalog endpoints are not.
 
 use serde_json::{json, Map, Value};
 
@@ -210,8 +210,16 @@ pub(crate) fn namespace_write(st: &mut State, req: &Req, path_name: Option<&str>
         _ => {}
     }
     let acls = body.get("ACLs").cloned().unwrap_or(Value::Null);
-    let policies = st.resolve_policy_links(acls.get("PolicyDefaults").unwrap_or(&Value::Null))?;
-    let roles = st.resolve_role_links(acls.get("RoleDefaults").unwrap_or(&Value::Null))?;
+    // Namespace defaults link policies and roles of the partition's default namespace.
+    let defaults_scope = super::scope::Scope::new(&partition, super::scope::DEFAULT);
+    let policies = st.resolve_policy_links(
+        acls.get("PolicyDefaults").unwrap_or(&Value::Null),
+        &defaults_scope,
+    )?;
+    let roles = st.resolve_role_links(
+        acls.get("RoleDefaults").unwrap_or(&Value::Null),
+        &defaults_scope,
+    )?;
     let links = |l: Vec<super::state::Link>| -> Vec<Value> {
         l.into_iter()
             .map(|l| json!({"ID": l.id, "Name": l.name}))
