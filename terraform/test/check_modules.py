@@ -835,6 +835,57 @@ esac
         expect_eq(open(log).read(), "", "consul commands run after a failed metadata request")
         print("     ran under sh with stub curl and consul: login, token 0600, agent configuration, agent arguments")
 
+    # ---- 4b. the commands the modules give the binary
+    def binary_accepts_commands(self):
+        """Every consul-ecs command line the evaluated tasks contain is accepted by the binary
+        (flags parsed with --help appended), and the health checks' net-dial really dials."""
+        import socket
+
+        ex = self.example()
+        gw_inputs = {"family": "gw", "ecs_cluster_arn": "arn", "kind": "mesh-gateway", "subnets": ["s"], "retry_join": ["c"],
+                     "acls": True, "consul_http_addr": "https://c:8501"}
+        ctrl_inputs = {"ecs_cluster_arn": "arn", "region": "r", "consul_bootstrap_token_secret_arn": "arn:t", "subnets": ["s"],
+                       "consul_server_http_addr": "https://c:8501", "name_prefix": "p", "consul_partitions_enabled": True,
+                       "consul_partition": "part", "iam_role_path": "/teams/"}
+        tasks = [(f"example {n}", containers_of(ex.module_call(n).module)) for n in ("client", "server", "acl_controller")]
+        tasks.append(("gateway-task", containers_of(load_module(self.parsed, os.path.join(MODULES, "gateway-task"), gw_inputs))))
+        tasks.append(("acl-controller with partitions",
+                      containers_of(load_module(self.parsed, os.path.join(MODULES, "acl-controller"), ctrl_inputs))))
+        images = {OUR_IMAGE}
+        argvs, dials = [], []
+        for label, containers in tasks:
+            for c in containers:
+                where = f"{label}: {c['name']}"
+                if c["image"] in images and not c.get("entryPoint"):
+                    argvs.append((where, c["command"]))  # the image's ENTRYPOINT is the binary
+                ep = c.get("entryPoint") or []
+                if ep[:1] == ["/consul/consul-ecs"]:
+                    argvs.append((f"{where} entryPoint", ep[1:]))
+                hc = (c.get("healthCheck") or {}).get("command") or []
+                if hc[:2] == ["/consul/consul-ecs", "net-dial"]:
+                    dials.append((where, hc[2:]))
+        expect(len(argvs) >= 8 and len(dials) >= 3, f"too few consul-ecs commands found: {argvs} {dials}")
+        seen = set()
+        for where, argv in argvs:
+            if tuple(argv) in seen:
+                continue
+            seen.add(tuple(argv))
+            proc = subprocess.run([self.args.binary, *argv, "--help"], capture_output=True, text=True, timeout=30)
+            expect(proc.returncode == 0, f"{where}: consul-ecs rejects {argv}: {proc.stderr.strip()}")
+        proc = subprocess.run([self.args.binary, "acl-controller", "-no-such-flag", "--help"], capture_output=True, timeout=30)
+        expect(proc.returncode != 0, "the binary accepted an unknown flag; this check would not notice a wrong one")
+        for where, args in dials:
+            expect(len(args) == 1 and re.fullmatch(r"127\.0\.0\.1:\d+", args[0]), f"{where}: net-dial arguments {args}")
+            with socket.socket() as listener:
+                listener.bind(("127.0.0.1", 0))
+                listener.listen(1)
+                port = listener.getsockname()[1]
+                proc = subprocess.run([self.args.binary, "net-dial", f"127.0.0.1:{port}"], capture_output=True, timeout=30)
+                expect(proc.returncode == 0, f"{where}: net-dial to a listening port exited {proc.returncode}")
+            proc = subprocess.run([self.args.binary, "net-dial", f"127.0.0.1:{port}"], capture_output=True, timeout=30)
+            expect(proc.returncode == 2, f"{where}: net-dial to a closed port exited {proc.returncode}, not 2")
+        print(f"     {len(seen)} command lines accepted; {len(dials)} health checks dial as intended")
+
     # ---- the tools themselves
     def evaluator_semantics(self):
         """hcleval.py against what Terraform gives for the constructs the modules use."""
@@ -951,6 +1002,7 @@ esac
         self.check("example: client task = upstream layout + documented differences; config validates", self.example_client)
         self.check("example: server task = upstream layout + documented differences; config validates", self.example_server)
         self.check("example: acl-controller = upstream + documented differences", self.example_controller)
+        self.check("the consul-ecs command lines of the tasks are accepted by the binary", self.binary_accepts_commands)
         self.check("mesh-task without ACLs or checks: no health-sync; config validates", self.mesh_minimal)
         self.check("mesh-task with passed role, partition, extras and app-entrypoint", self.mesh_enterprise)
         self.check("gateway-task with ACLs, TLS, WAN federation and a load balancer", self.gateway)
