@@ -11,6 +11,7 @@
 //! `proc` measures children (`Tracked`, `/proc` readers), `stats` summarises samples,
 //! `world` starts a task's emulators.
 
+mod acl_controller;
 mod binary;
 mod envoy_entrypoint;
 mod health_sync;
@@ -34,7 +35,13 @@ use testkit::aws::AwsWorld;
 use report::{Report, Section};
 
 /// Benchmark names, in run order.
-const ALL: &[&str] = &["binary", "mesh-init", "envoy-entrypoint", "health-sync"];
+const ALL: &[&str] = &[
+    "binary",
+    "mesh-init",
+    "envoy-entrypoint",
+    "health-sync",
+    "acl-controller",
+];
 
 /// Command-line arguments.
 #[derive(Debug, Parser)]
@@ -57,7 +64,7 @@ struct Args {
     #[arg(long, default_value_t = 60)]
     idle_secs: u64,
     /// Run only these benchmarks (comma-separated: binary, mesh-init, envoy-entrypoint,
-    /// health-sync).
+    /// health-sync, acl-controller).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -128,6 +135,7 @@ fn run() -> Result<()> {
             "mesh-init" => shared_aws().and_then(|aws| guarded(|| mesh_init::run(&ctx, aws))),
             "envoy-entrypoint" => guarded(|| envoy_entrypoint::run(&ctx)),
             "health-sync" => shared_aws().and_then(|aws| guarded(|| health_sync::run(&ctx, aws))),
+            "acl-controller" => guarded(|| acl_controller::run(&ctx)),
             other => Err(anyhow!("no benchmark {other}")),
         };
         let section = result.unwrap_or_else(|e| {
