@@ -89,7 +89,7 @@ async fn acl_objects_live_in_their_partition_and_namespace() {
     );
     let header = reqwest::Client::new()
         .get(format!("{}/v1/acl/policy/{id}", consul.http_addr()))
-        .header("X-Consul-Token", m.unwrap())
+        .header("X-Consul-Token", consul.management_token())
         .header("X-Consul-Partition", "ptn1")
         .send()
         .await
