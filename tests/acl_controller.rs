@@ -202,3 +202,21 @@ fn partition_without_partitions_enabled_is_a_usage_error() {
     run.expect_code(1)
         .expect_stderr_contains("partition flag provided without partitions-enabled flag");
 }
+
+#[test]
+fn go_style_flags_are_parsed() {
+    // Every flag single-dash, the boolean one without a value: parsing gets as far as the
+    // interval check.
+    let run = util::TestCommand::new([
+        "acl-controller",
+        "-partitions-enabled",
+        "-partition",
+        "ptn1",
+        "-iam-role-path=/teams/",
+        "-reconcile-interval",
+        "0s",
+    ])
+    .run();
+    run.expect_code(1)
+        .expect_stderr_contains("reconcile interval must be greater than zero");
+}
