@@ -2,11 +2,36 @@
 //! partition parameters, status-to-error mapping.
 
 use crate::{ClientConfig, ConsulError, Secret, TokenSource};
+use bounded_read::ReadError;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use url::Url;
+
+/// Largest answer body read from a single-object or agent endpoint. Consul's largest such
+/// answers (`agent/self`, a token with many policies) are tens of KiB.
+pub const OBJECT_BODY_LIMIT: u64 = 1 << 20;
+
+/// Largest answer body read from a list endpoint (tokens, policies, roles, auth methods,
+/// binding rules, the agent's services and checks, namespaces, partitions, the catalog):
+/// the acl-controller reads token lists of megabytes in a large datacenter.
+pub const LIST_BODY_LIMIT: u64 = 64 << 20;
+
+/// Largest error body read; [`ConsulError::Status`] keeps less than this anyway.
+const ERROR_BODY_LIMIT: u64 = 64 << 10;
+
+/// The body limit of a request to `segments` (the path after the base address).
+fn body_limit(segments: &[&str]) -> u64 {
+    match segments {
+        ["v1", "acl", "tokens" | "policies" | "roles" | "auth-methods" | "binding-rules"
+        | "templated-policies"]
+        | ["v1", "agent", "services" | "checks" | "members"]
+        | ["v1", "namespaces" | "partitions"]
+        | ["v1", "catalog" | "health", ..] => LIST_BODY_LIMIT,
+        _ => OBJECT_BODY_LIMIT,
+    }
+}
 
 /// Per-call options: namespace/partition overrides, consistency, filter, token override.
 ///
@@ -72,43 +97,23 @@ pub struct Client {
 }
 
 impl Client {
-    /// Builds a client. Fails when the CA file cannot be read or holds no certificate.
+    /// Builds a client. Fails when a TLS file (CA file or directory, client certificate or
+    /// key) cannot be read or holds nothing usable. Logs a warning when certificate
+    /// verification is disabled, every time.
     pub fn new(config: ClientConfig) -> Result<Self, ConsulError> {
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
+        let tls = crate::tls::client_config(&config)?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
-            .user_agent(concat!("consul-ecs/", env!("CARGO_PKG_VERSION")));
-        let mut pems: Vec<(String, Vec<u8>)> = Vec::new();
-        if let Some(path) = &config.ca_file {
-            let bytes = std::fs::read(path).map_err(|e| {
-                ConsulError::Config(format!("reading CA file {}: {e}", path.display()))
-            })?;
-            pems.push((path.display().to_string(), bytes));
-        }
-        if let Some(pem) = &config.ca_pem {
-            pems.push(("CA PEM text".to_owned(), pem.clone().into_bytes()));
-        }
-        if !pems.is_empty() {
-            // Like the Go client: a configured CA replaces the system roots, so a
-            // certificate from some public CA cannot impersonate the Consul servers.
-            builder = builder.tls_built_in_root_certs(false);
-        }
-        for (what, bytes) in pems {
-            let certs = reqwest::Certificate::from_pem_bundle(&bytes)
-                .map_err(|e| ConsulError::Config(format!("{what}: {e}")))?;
-            if certs.is_empty() {
-                return Err(ConsulError::Config(format!(
-                    "{what}: no PEM certificate found"
-                )));
-            }
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        let http = builder
+            .user_agent(concat!("consul-ecs/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ConsulError::Config(format!("building HTTP client: {e}")))?;
+            .map_err(|e| {
+                ConsulError::Config(format!(
+                    "building HTTP client: {}",
+                    error_chain::error_chain(&e)
+                ))
+            })?;
         Ok(Client {
             http,
             base: config.address,
@@ -199,19 +204,37 @@ impl Client {
             .await
             .map_err(|e| ConsulError::transport(&method_name, &path, e))?;
         let status = resp.status();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| ConsulError::transport(&method_name, &path, e))?;
         tracing::trace!(method = %method_name, path = %path, status = status.as_u16(), "consul request");
         if !status.is_success() {
+            // Only the start of an error body goes into the error, so only that much is
+            // read; the status alone decides what the caller does.
+            let body = match bounded_read::read_body(resp, ERROR_BODY_LIMIT).await {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(e) => format!("(body not read: {e})"),
+            };
             return Err(ConsulError::status(
                 &method_name,
                 &path,
                 status.as_u16(),
-                &text,
+                &body,
             ));
         }
+        let limit = body_limit(segments);
+        let bytes = match bounded_read::read_body(resp, limit).await {
+            Ok(bytes) => bytes,
+            Err(ReadError::Body(e)) => return Err(ConsulError::transport(&method_name, &path, e)),
+            Err(source) => {
+                return Err(ConsulError::BodyTooLarge {
+                    method: method_name,
+                    path,
+                    limit,
+                    source,
+                })
+            }
+        };
+        // Consul sends UTF-8 JSON; anything else fails to decode with serde's message.
+        let text = String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         Ok((status, text))
     }
 

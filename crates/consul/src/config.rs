@@ -1,7 +1,8 @@
-//! Where Consul is and how to authenticate: address, CA, token, namespace, partition.
+//! Where Consul is and how to reach it: address, TLS, token, namespace, partition.
 
 use crate::{ConsulError, Secret};
-use std::path::PathBuf;
+use bounded_read::Links;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use url::Url;
 
@@ -11,6 +12,10 @@ pub const DEFAULT_ADDRESS: &str = "http://127.0.0.1:8500";
 /// Default timeout of one HTTP request (connect + answer).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Largest token file read. A Consul token is a 36-character UUID; a file much larger than
+/// that is not a token file, and reading it whole (`/dev/zero`) must not eat the memory.
+pub const TOKEN_FILE_LIMIT: u64 = 4096;
+
 /// Where the ACL token comes from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum TokenSource {
@@ -19,48 +24,85 @@ pub enum TokenSource {
     None,
     /// A fixed token.
     Value(Secret),
-    /// A file holding the token, read on every request so a rewritten file (a new login) is
-    /// picked up. Surrounding white space is ignored; an empty file means no token.
+    /// A token file the operator named (`CONSUL_HTTP_TOKEN_FILE`), read on every request so
+    /// a rewritten file is picked up. A symlink there is followed: the operator may well
+    /// point the variable at a link (a mounted secret). Surrounding white space is ignored;
+    /// an empty file means no token.
     File(PathBuf),
+    /// A token file consul-ecs wrote itself (the `service-token` of the bootstrap
+    /// directory), read on every request like [`TokenSource::File`]. A symlink there is
+    /// refused, never followed: consul-ecs writes a regular file, so a link was put there by
+    /// someone else, and reading through it would send another file's content to Consul as
+    /// `X-Consul-Token`.
+    OwnFile(PathBuf),
 }
 
 impl TokenSource {
     /// The token to send now, if any (a token file is read now).
+    ///
+    /// A token file must be a regular file of at most [`TOKEN_FILE_LIMIT`] bytes: a path at
+    /// a device or a FIFO fails at once instead of filling the memory or blocking forever.
     pub fn current(&self) -> Result<Option<Secret>, ConsulError> {
         match self {
             TokenSource::None => Ok(None),
             TokenSource::Value(s) if s.is_empty() => Ok(None),
             TokenSource::Value(s) => Ok(Some(s.clone())),
-            TokenSource::File(path) => {
-                // The file is a few dozen bytes; re-reading it is cheaper than being wrong
-                // about mtime granularity.
-                let text =
-                    std::fs::read_to_string(path).map_err(|source| ConsulError::TokenFile {
-                        path: path.clone(),
-                        source,
-                    })?;
-                let token = text.trim();
-                Ok((!token.is_empty()).then(|| Secret::new(token)))
-            }
+            TokenSource::File(path) => read_token_file(path, Links::Follow),
+            TokenSource::OwnFile(path) => read_token_file(path, Links::Refuse),
         }
     }
+}
+
+/// Reads a token file. It is a few dozen bytes; re-reading it on every request is cheaper
+/// than being wrong about mtime granularity.
+fn read_token_file(path: &Path, links: Links) -> Result<Option<Secret>, ConsulError> {
+    let text = bounded_read::read_text_file(path, TOKEN_FILE_LIMIT, links).map_err(|source| {
+        ConsulError::TokenFile {
+            path: path.to_path_buf(),
+            source,
+        }
+    })?;
+    let token = text.trim();
+    Ok((!token.is_empty()).then(|| Secret::new(token)))
 }
 
 /// Settings of a [`crate::Client`].
 ///
 /// Build it with [`ClientConfig::from_env`] (the Go client's environment variables) and
 /// override single fields with the `with_*` methods, e.g. mesh-init's `consulHTTPAddr` and
-/// `consulCACertFile`.
+/// `consulCACertFile`: an override applied after `from_env` wins over the environment.
+///
+/// `Debug` shows file paths, never a token or a key: the token is a [`Secret`], and the
+/// client key is only ever named by its path.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClientConfig {
     /// Base URL (`http://` or `https://`), possibly with a path prefix.
     pub address: Url,
-    /// PEM file of the CA(s) that sign Consul's HTTPS certificate. When set, only these CAs
-    /// are trusted (as the Go client does); otherwise the built-in web PKI roots.
+    /// PEM file of the CA(s) that sign Consul's HTTPS certificate (`CONSUL_CACERT`).
+    ///
+    /// The CA settings are used as the Go client (go-rootcerts) uses them: only the first
+    /// one set of `ca_file`, `ca_pem` and `ca_path` counts, and when one is set only its CAs
+    /// are trusted; with none, the built-in web PKI roots are.
     pub ca_file: Option<PathBuf>,
-    /// PEM text of the CA(s), an alternative to `ca_file` (the acl-controller gets its CA in
-    /// `CONSUL_CACERT_PEM`). Both may be set; all certificates are trusted.
+    /// PEM text of the CA(s), used when `ca_file` is not set (the acl-controller gets its CA
+    /// in `CONSUL_CACERT_PEM`).
     pub ca_pem: Option<String>,
+    /// A directory of PEM CA files, searched recursively (`CONSUL_CAPATH`), used when
+    /// neither `ca_file` nor `ca_pem` is set.
+    pub ca_path: Option<PathBuf>,
+    /// PEM file of the client certificate presented to Consul (`CONSUL_CLIENT_CERT`), for
+    /// servers that verify incoming HTTPS clients. Needs `client_key`.
+    pub client_cert: Option<PathBuf>,
+    /// PEM file of the client certificate's private key (`CONSUL_CLIENT_KEY`).
+    pub client_key: Option<PathBuf>,
+    /// The name Consul's certificate is verified against instead of the address's host
+    /// (`CONSUL_TLS_SERVER_NAME`), e.g. `server.dc1.consul` when the servers are reached by
+    /// IP address. A `:port` suffix is ignored, as the Go client does.
+    pub tls_server_name: Option<String>,
+    /// Do not verify Consul's certificate at all (`CONSUL_HTTP_SSL_VERIFY=false`). Anyone
+    /// on the path can then impersonate Consul; [`crate::Client::new`] logs a warning every
+    /// time it builds a client with this set.
+    pub insecure_skip_verify: bool,
     /// The ACL token to send.
     pub token: TokenSource,
     /// Default namespace (`ns=` query) for every request; empty means none is sent.
@@ -78,6 +120,11 @@ impl Default for ClientConfig {
             address: Url::parse(DEFAULT_ADDRESS).expect("DEFAULT_ADDRESS is a valid URL"),
             ca_file: None,
             ca_pem: None,
+            ca_path: None,
+            client_cert: None,
+            client_key: None,
+            tls_server_name: None,
+            insecure_skip_verify: false,
             token: TokenSource::None,
             namespace: String::new(),
             partition: String::new(),
@@ -87,9 +134,12 @@ impl Default for ClientConfig {
 }
 
 impl ClientConfig {
-    /// Reads `CONSUL_HTTP_ADDR`, `CONSUL_HTTP_SSL`, `CONSUL_CACERT`, `CONSUL_HTTP_TOKEN`,
-    /// `CONSUL_HTTP_TOKEN_FILE`, `CONSUL_NAMESPACE` and `CONSUL_PARTITION` from the process
-    /// environment. Unset or empty variables keep the defaults.
+    /// Reads the Go client's variables from the process environment: `CONSUL_HTTP_ADDR`,
+    /// `CONSUL_HTTP_SSL`, `CONSUL_CACERT`, `CONSUL_CAPATH`, `CONSUL_CLIENT_CERT`,
+    /// `CONSUL_CLIENT_KEY`, `CONSUL_TLS_SERVER_NAME`, `CONSUL_HTTP_SSL_VERIFY`,
+    /// `CONSUL_HTTP_TOKEN`, `CONSUL_HTTP_TOKEN_FILE`, `CONSUL_NAMESPACE` and
+    /// `CONSUL_PARTITION`. Unset or empty variables keep the defaults; a boolean that is not
+    /// one is an error (the Go client would only log it and go on).
     pub fn from_env() -> Result<Self, ConsulError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -98,21 +148,27 @@ impl ClientConfig {
     /// pass an explicit environment).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConsulError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let mut cfg = ClientConfig::default();
-        let ssl = match get("CONSUL_HTTP_SSL") {
-            Some(v) => parse_bool(&v).ok_or_else(|| {
-                ConsulError::Config(format!("CONSUL_HTTP_SSL: not a boolean: {v:?}"))
-            })?,
-            None => false,
+        let get_bool = |name: &str| -> Result<Option<bool>, ConsulError> {
+            get(name)
+                .map(|v| {
+                    parse_bool(&v)
+                        .ok_or_else(|| ConsulError::Config(format!("{name}: not a boolean: {v:?}")))
+                })
+                .transpose()
         };
+        let mut cfg = ClientConfig::default();
+        let ssl = get_bool("CONSUL_HTTP_SSL")?.unwrap_or(false);
         if let Some(addr) = get("CONSUL_HTTP_ADDR") {
             cfg.address = parse_address(&addr, ssl)?;
         } else if ssl {
             cfg.address = parse_address("127.0.0.1:8500", true)?;
         }
-        if let Some(ca) = get("CONSUL_CACERT") {
-            cfg.ca_file = Some(PathBuf::from(ca));
-        }
+        cfg.ca_file = get("CONSUL_CACERT").map(PathBuf::from);
+        cfg.ca_path = get("CONSUL_CAPATH").map(PathBuf::from);
+        cfg.client_cert = get("CONSUL_CLIENT_CERT").map(PathBuf::from);
+        cfg.client_key = get("CONSUL_CLIENT_KEY").map(PathBuf::from);
+        cfg.tls_server_name = get("CONSUL_TLS_SERVER_NAME").map(|n| n.trim().to_owned());
+        cfg.insecure_skip_verify = !get_bool("CONSUL_HTTP_SSL_VERIFY")?.unwrap_or(true);
         // The Go client gives the token file precedence over the token value.
         if let Some(file) = get("CONSUL_HTTP_TOKEN_FILE") {
             cfg.token = TokenSource::File(PathBuf::from(file));
@@ -137,19 +193,60 @@ impl ClientConfig {
         Ok(self)
     }
 
-    /// Overrides the CA file; `None` or an empty path keeps the current one.
+    /// Overrides the CA file; `None` or an empty path keeps the current one. The CA file
+    /// wins over `ca_pem` and `ca_path` (see [`ClientConfig::ca_file`]).
     pub fn with_ca_file(mut self, ca_file: Option<impl Into<PathBuf>>) -> Self {
-        if let Some(path) = ca_file.map(Into::into) {
-            if !path.as_os_str().is_empty() {
-                self.ca_file = Some(path);
+        if let Some(path) = non_empty_path(ca_file) {
+            self.ca_file = Some(path);
+        }
+        self
+    }
+
+    /// Sets the CA certificates as PEM text (used when no CA file is set).
+    pub fn with_ca_pem(mut self, pem: impl Into<String>) -> Self {
+        self.ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Overrides the CA directory; `None` or an empty path keeps the current one.
+    pub fn with_ca_path(mut self, ca_path: Option<impl Into<PathBuf>>) -> Self {
+        if let Some(path) = non_empty_path(ca_path) {
+            self.ca_path = Some(path);
+        }
+        self
+    }
+
+    /// Overrides the client certificate and its key (PEM files); `None` or an empty path
+    /// keeps the current one.
+    pub fn with_client_cert(
+        mut self,
+        cert: Option<impl Into<PathBuf>>,
+        key: Option<impl Into<PathBuf>>,
+    ) -> Self {
+        if let Some(cert) = non_empty_path(cert) {
+            self.client_cert = Some(cert);
+        }
+        if let Some(key) = non_empty_path(key) {
+            self.client_key = Some(key);
+        }
+        self
+    }
+
+    /// Overrides the name Consul's certificate is verified against; `None` or an empty
+    /// name keeps the current one.
+    pub fn with_tls_server_name(mut self, name: Option<impl Into<String>>) -> Self {
+        if let Some(name) = name.map(Into::into) {
+            let name = name.trim();
+            if !name.is_empty() {
+                self.tls_server_name = Some(name.to_owned());
             }
         }
         self
     }
 
-    /// Adds CA certificates given as PEM text.
-    pub fn with_ca_pem(mut self, pem: impl Into<String>) -> Self {
-        self.ca_pem = Some(pem.into());
+    /// Whether Consul's certificate is verified (`false` is `CONSUL_HTTP_SSL_VERIFY=false`).
+    pub fn with_tls_verify(mut self, verify: bool) -> Self {
+        self.insecure_skip_verify = !verify;
         self
     }
 
@@ -214,6 +311,10 @@ pub fn parse_address(address: &str, ssl: bool) -> Result<Url, ConsulError> {
         )));
     }
     Ok(url)
+}
+
+fn non_empty_path(path: Option<impl Into<PathBuf>>) -> Option<PathBuf> {
+    path.map(Into::into).filter(|p| !p.as_os_str().is_empty())
 }
 
 fn parse_bool(v: &str) -> Option<bool> {
@@ -291,6 +392,59 @@ mod tests {
         assert_eq!(c.token, TokenSource::File(PathBuf::from("/consul/token")));
         assert_eq!(c.address.as_str(), "https://127.0.0.1:8500/");
         assert!(env(&[("CONSUL_HTTP_SSL", "maybe")]).is_err());
+    }
+
+    #[test]
+    fn every_tls_variable_of_the_go_client_is_read() {
+        let c = env(&[]).unwrap();
+        assert!(c.ca_path.is_none() && c.client_cert.is_none() && c.client_key.is_none());
+        assert!(c.tls_server_name.is_none() && !c.insecure_skip_verify);
+        let c = env(&[
+            ("CONSUL_CAPATH", "/consul/cas"),
+            ("CONSUL_CLIENT_CERT", "/consul/client.pem"),
+            ("CONSUL_CLIENT_KEY", "/consul/client-key.pem"),
+            ("CONSUL_TLS_SERVER_NAME", " server.dc1.consul "),
+            ("CONSUL_HTTP_SSL_VERIFY", "false"),
+        ])
+        .unwrap();
+        assert_eq!(c.ca_path, Some(PathBuf::from("/consul/cas")));
+        assert_eq!(c.client_cert, Some(PathBuf::from("/consul/client.pem")));
+        assert_eq!(c.client_key, Some(PathBuf::from("/consul/client-key.pem")));
+        assert_eq!(c.tls_server_name.as_deref(), Some("server.dc1.consul"));
+        assert!(c.insecure_skip_verify);
+        assert!(
+            !env(&[("CONSUL_HTTP_SSL_VERIFY", "1")])
+                .unwrap()
+                .insecure_skip_verify
+        );
+        assert!(env(&[("CONSUL_HTTP_SSL_VERIFY", "no")]).is_err());
+    }
+
+    #[test]
+    fn tls_overrides_win_and_empty_overrides_keep() {
+        let c = env(&[
+            ("CONSUL_CAPATH", "/env/cas"),
+            ("CONSUL_CLIENT_CERT", "/env/c.pem"),
+            ("CONSUL_CLIENT_KEY", "/env/k.pem"),
+            ("CONSUL_TLS_SERVER_NAME", "env.consul"),
+        ])
+        .unwrap()
+        .with_ca_path(Some(""))
+        .with_client_cert(Some(""), None::<PathBuf>)
+        .with_tls_server_name(Some(" "));
+        assert_eq!(c.ca_path, Some(PathBuf::from("/env/cas")));
+        assert_eq!(c.client_cert, Some(PathBuf::from("/env/c.pem")));
+        assert_eq!(c.tls_server_name.as_deref(), Some("env.consul"));
+        let c = c
+            .with_ca_path(Some("/cfg/cas"))
+            .with_client_cert(Some("/cfg/c.pem"), Some("/cfg/k.pem"))
+            .with_tls_server_name(Some("cfg.consul"))
+            .with_tls_verify(false);
+        assert_eq!(c.ca_path, Some(PathBuf::from("/cfg/cas")));
+        assert_eq!(c.client_cert, Some(PathBuf::from("/cfg/c.pem")));
+        assert_eq!(c.client_key, Some(PathBuf::from("/cfg/k.pem")));
+        assert_eq!(c.tls_server_name.as_deref(), Some("cfg.consul"));
+        assert!(c.insecure_skip_verify);
     }
 
     #[test]

@@ -35,9 +35,26 @@ pub enum ConsulError {
         message: String,
         /// Whether this was a timeout (as opposed to a connection failure).
         timeout: bool,
-        /// Whether TLS failed because the server's certificate was not trusted (wrong CA,
-        /// wrong name, expired): retrying cannot fix a configuration error.
+        /// Whether TLS failed over a certificate: the server's was not trusted (unknown CA,
+        /// wrong name, expired), or the server refused ours or required one we did not
+        /// send. Retrying cannot fix a configuration error.
         certificate: bool,
+    },
+    /// The server answered 2xx with a body larger than this request's limit (1 MiB for
+    /// single objects and agent endpoints, 64 MiB for lists). Not retryable: the same
+    /// request would get the same answer, and reading on would let one misbehaving server
+    /// or proxy take the process's memory.
+    #[error("{method} {path}: {source}")]
+    BodyTooLarge {
+        /// HTTP method of the request.
+        method: String,
+        /// URL path of the request (no query).
+        path: String,
+        /// The limit that was passed, in bytes.
+        limit: u64,
+        /// The bounded read's error, which names the limit.
+        #[source]
+        source: bounded_read::ReadError,
     },
     /// Consul answered 2xx but the body was not the JSON we expect.
     #[error("{method} {path}: decoding response: {source}")]
@@ -61,14 +78,17 @@ pub enum ConsulError {
         #[source]
         source: serde_json::Error,
     },
-    /// The token file could not be read.
-    #[error("reading Consul token file {path}: {source}")]
+    /// The token file could not be read: missing, unreadable, not a regular file (a
+    /// device, a FIFO), a symlink where links are refused, larger than
+    /// [`crate::TOKEN_FILE_LIMIT`] or not UTF-8. The message names the file, never its
+    /// content.
+    #[error("reading the Consul token file: {source}")]
     TokenFile {
         /// The token file.
         path: PathBuf,
-        /// The I/O error.
+        /// What went wrong; its message names the path.
         #[source]
-        source: std::io::Error,
+        source: bounded_read::ReadError,
     },
     /// The client configuration is unusable (bad address, unreadable CA file, …).
     #[error("invalid Consul client configuration: {0}")]
@@ -97,12 +117,10 @@ impl ConsulError {
         // The URL carries no secrets (tokens go in headers) but it is noise next to the
         // path we already print; the whole source chain says *why* (refused, reset, TLS).
         let err = err.without_url();
-        let mut message = err.to_string();
+        let message = error_chain::error_chain(&err);
         let mut certificate = false;
         let mut source = std::error::Error::source(&err);
         while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
             certificate |= is_certificate_error(cause);
             source = cause.source();
         }
@@ -133,12 +151,15 @@ impl ConsulError {
 
     /// Whether trying again later may succeed: no answer at all (refused, reset, timeout),
     /// a 5xx, or 429 (rate limited). 4xx answers (400, 401, 403, 404, …) are final, as are
-    /// untrusted server certificates, decoding, token-file and configuration errors.
+    /// certificate errors (an untrusted, expired or misnamed server certificate; our client
+    /// certificate refused or missing), oversized bodies, decoding, token-file and
+    /// configuration errors: retrying cannot fix them until someone changes a setting.
     pub fn is_retryable(&self) -> bool {
         match self {
             ConsulError::Transport { certificate, .. } => !certificate,
             ConsulError::Status { status, .. } => *status == 429 || (500..=599).contains(status),
-            ConsulError::Decode { .. }
+            ConsulError::BodyTooLarge { .. }
+            | ConsulError::Decode { .. }
             | ConsulError::Encode { .. }
             | ConsulError::TokenFile { .. }
             | ConsulError::Config(_) => false,
@@ -180,21 +201,42 @@ impl ConsulError {
     }
 }
 
-/// Whether `cause` is rustls rejecting the peer's certificate. The rustls error sits
-/// inside an `io::Error`, whose `source()` skips it, so look inside explicitly.
+/// Whether `cause` is a TLS failure over a certificate: rustls rejecting the server's, or
+/// the server's alert that it refused ours (or wanted one).
+///
+/// The rustls error sits inside an `io::Error` (tokio-rustls), itself inside another
+/// (hyper-rustls wraps the handshake error again), and `io::Error::source()` skips what it
+/// wraps, so look inside every `io::Error` layer explicitly.
 fn is_certificate_error(cause: &(dyn std::error::Error + 'static)) -> bool {
-    let tls = cause.downcast_ref::<rustls::Error>().or_else(|| {
-        cause
+    use rustls::AlertDescription as Alert;
+    let mut current = cause;
+    let tls = loop {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            break Some(tls);
+        }
+        match current
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    });
+        {
+            Some(inner) => current = inner,
+            None => break None,
+        }
+    };
     matches!(
         tls,
         Some(
             rustls::Error::InvalidCertificate(_)
                 | rustls::Error::NoCertificatesPresented
                 | rustls::Error::UnsupportedNameType
+                | rustls::Error::AlertReceived(
+                    Alert::BadCertificate
+                        | Alert::UnsupportedCertificate
+                        | Alert::CertificateRevoked
+                        | Alert::CertificateExpired
+                        | Alert::CertificateUnknown
+                        | Alert::UnknownCA
+                        | Alert::CertificateRequired
+                )
         )
     )
 }

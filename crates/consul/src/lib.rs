@@ -1,11 +1,17 @@
 //! Typed Consul HTTP client for consul-ecs: agent service registration and checks, ACL
 //! login/logout and administration, partitions and namespaces.
 //!
-//! - [`ClientConfig`] reads the Go client's environment (`CONSUL_HTTP_ADDR`, …) and takes
+//! - [`ClientConfig`] reads the Go client's environment (`CONSUL_HTTP_ADDR`, the token, and
+//!   every TLS setting: `CONSUL_CACERT`, `CONSUL_CAPATH`, `CONSUL_CLIENT_CERT`/`_KEY`,
+//!   `CONSUL_TLS_SERVER_NAME`, `CONSUL_HTTP_SSL`, `CONSUL_HTTP_SSL_VERIFY`) and takes
 //!   overrides; [`Client`] sends the requests. Namespace and partition parameters are sent
 //!   only when non-empty, because Consul CE rejects them.
+//! - Answer bodies are read with a limit ([`OBJECT_BODY_LIMIT`], [`LIST_BODY_LIMIT`]) and
+//!   token files are read bounded and only when regular files ([`TokenSource`]), so nothing
+//!   from outside can take the process's memory or block it.
 //! - Every failure is a [`ConsulError`] that names the request (never the token), keeps
-//!   Consul's status and message, and says whether a retry may help.
+//!   Consul's status and message, and says whether a retry may help (certificate errors
+//!   are final).
 //! - [`retry`] is the one retry loop (jittered exponential backoff, deadline) for this and
 //!   other crates; anything implementing [`Retryable`] can use it.
 //! - Tokens are [`Secret`]s: they print as `***`.
@@ -36,7 +42,7 @@
 //! # }
 //! ```
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod acl;
 mod agent;
@@ -46,6 +52,7 @@ mod enterprise;
 mod error;
 mod secret;
 mod serde_util;
+mod tls;
 
 pub use acl::{
     AclAuthMethod, AclAuthMethodNamespaceRule, AclBindingRule, AclLink, AclNodeIdentity, AclPolicy,
@@ -56,8 +63,10 @@ pub use agent::{
     AgentServiceRegistration, AgentWeights, CheckStatus, ExposeConfig, ExposePath,
     MeshGatewayConfig, ServiceAddress, Upstream,
 };
-pub use client::{Client, QueryOptions};
-pub use config::{parse_address, ClientConfig, TokenSource, DEFAULT_ADDRESS, DEFAULT_TIMEOUT};
+pub use client::{Client, QueryOptions, LIST_BODY_LIMIT, OBJECT_BODY_LIMIT};
+pub use config::{
+    parse_address, ClientConfig, TokenSource, DEFAULT_ADDRESS, DEFAULT_TIMEOUT, TOKEN_FILE_LIMIT,
+};
 pub use enterprise::{Namespace, NamespaceAclConfig, Partition};
 pub use error::ConsulError;
 pub use retry::{retry, retry_if, GaveUp, Jitter, RetryError, RetryPolicy, Retryable};

@@ -1,223 +1,367 @@
-//! HTTPS with a custom CA: the client trusts exactly the configured CA (file or PEM text)
-//! and refuses a server whose certificate another CA signed. Certificates are made with the
-//! `openssl` CLI for each run; the server is rustls on 127.0.0.1.
+//! HTTPS with every TLS setting of the Go client: a CA file, PEM text or directory
+//! (`CONSUL_CACERT`, `CONSUL_CAPATH`) trusted exclusively and in go-rootcerts' precedence,
+//! the name the certificate is verified against (`CONSUL_TLS_SERVER_NAME`), a client
+//! certificate (`CONSUL_CLIENT_CERT`/`CONSUL_CLIENT_KEY`), and certificate errors that are
+//! final rather than retried. Certificates are made with the `openssl` CLI for each run;
+//! the server is rustls on 127.0.0.1.
+//!
+//! `CONSUL_HTTP_SSL_VERIFY=false` and its warning are in `tls_no_verify.rs`, which captures
+//! logs and so runs alone.
+
+#[path = "common/pki.rs"]
+mod pki;
 
 use consul::{Client, ClientConfig, ConsulError, QueryOptions};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_rustls::rustls;
+use pki::{serve_tls, Ca};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the openssl CLI is needed for the TLS tests");
+const AGENT_SELF: &str = r#"{"Config":{"Datacenter":"dc1"}}"#;
+
+/// `ClientConfig::from_lookup` over `vars`.
+fn from_env(vars: &[(&str, &Path)], more: &[(&str, &str)]) -> ClientConfig {
+    let mut map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string_lossy().into_owned()))
+        .collect();
+    map.extend(more.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    ClientConfig::from_lookup(|k| map.get(k).cloned()).unwrap()
+}
+
+async fn agent_self(cfg: ClientConfig) -> Result<(), ConsulError> {
+    let me = Client::new(cfg.with_timeout(Duration::from_secs(5)))?
+        .agent_self(&QueryOptions::default())
+        .await?;
+    assert_eq!(me.datacenter(), Some("dc1"));
+    Ok(())
+}
+
+/// Asserts `err` is a final certificate error.
+fn assert_certificate_error(err: &ConsulError) {
     assert!(
-        out.status.success(),
-        "openssl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        matches!(
+            err,
+            ConsulError::Transport {
+                certificate: true,
+                ..
+            }
+        ),
+        "expected a certificate error, got {err:?}"
     );
-}
-
-/// Makes `<name>-ca.pem` and a server certificate for 127.0.0.1 signed by it.
-fn make_pki(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
-    let ca_key = format!("{name}-ca.key");
-    let ca = format!("{name}-ca.pem");
-    let key = format!("{name}-server.key");
-    let csr = format!("{name}-server.csr");
-    let cert = format!("{name}-server.pem");
-    let ext = format!("{name}-ext.cnf");
-    std::fs::write(
-        dir.join(&ext),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &ca_key,
-            "-out",
-            &ca,
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN={name} test CA"),
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            &ca,
-            "-CAkey",
-            &ca_key,
-            "-CAcreateserial",
-            "-out",
-            &cert,
-            "-days",
-            "2",
-            "-extfile",
-            &ext,
-        ],
-    );
-    (dir.join(ca), dir.join(cert), dir.join(key))
-}
-
-/// Serves one canned JSON answer to every request over TLS; returns the port.
-async fn serve_tls(cert: &Path, key: &Path, body: &'static str) -> u16 {
-    let certs: Vec<_> = rustls_pemfile::certs(&mut std::io::BufReader::new(
-        std::fs::File::open(cert).unwrap(),
-    ))
-    .collect::<Result<_, _>>()
-    .unwrap();
-    let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(
-        std::fs::File::open(key).unwrap(),
-    ))
-    .unwrap()
-    .unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                return;
-            };
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                // A failed handshake is the expected outcome of the wrong-CA test.
-                let Ok(mut tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let mut req = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match tls.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => req.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = tls.write_all(resp.as_bytes()).await;
-                let _ = tls.shutdown().await;
-            });
-        }
-    });
-    port
+    assert!(!err.is_retryable(), "{err}");
+    assert!(err.to_string().starts_with("GET /v1/agent/self: "), "{err}");
 }
 
 #[tokio::test]
 async fn https_with_custom_ca_file_and_pem() {
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = make_pki(dir.path(), "good");
-    let port = serve_tls(&cert, &key, r#"{"Config":{"Datacenter":"dc1"}}"#).await;
+    let ca = Ca::new(dir.path(), "good");
+    let server = ca.server("server", "IP:127.0.0.1,DNS:localhost");
+    let port = serve_tls(&server, None, AGENT_SELF).await;
     let addr = format!("https://127.0.0.1:{port}");
 
     let cfg = ClientConfig::default()
         .with_address(&addr)
         .unwrap()
-        .with_ca_file(Some(ca.clone()));
-    let me = Client::new(cfg)
-        .unwrap()
-        .agent_self(&QueryOptions::default())
-        .await
-        .unwrap();
-    assert_eq!(me.datacenter(), Some("dc1"));
+        .with_ca_file(Some(ca.cert.clone()));
+    agent_self(cfg).await.unwrap();
 
     let cfg = ClientConfig::default()
         .with_address(&addr)
         .unwrap()
-        .with_ca_pem(std::fs::read_to_string(&ca).unwrap());
-    let me = Client::new(cfg)
-        .unwrap()
-        .agent_self(&QueryOptions::default())
-        .await
-        .unwrap();
-    assert_eq!(me.datacenter(), Some("dc1"));
+        .with_ca_pem(std::fs::read_to_string(&ca.cert).unwrap());
+    agent_self(cfg).await.unwrap();
+
+    // CONSUL_HTTP_SSL turns a bare host:port into https.
+    let cfg = from_env(
+        &[("CONSUL_CACERT", &ca.cert)],
+        &[
+            ("CONSUL_HTTP_ADDR", &format!("127.0.0.1:{port}")),
+            ("CONSUL_HTTP_SSL", "true"),
+        ],
+    );
+    agent_self(cfg).await.unwrap();
 }
 
 #[tokio::test]
-async fn https_refuses_a_certificate_from_another_ca() {
+async fn https_refuses_a_certificate_from_another_ca_and_does_not_retry() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, cert, key) = make_pki(dir.path(), "server");
-    let (other_ca, _, _) = make_pki(dir.path(), "other");
-    let port = serve_tls(&cert, &key, "{}").await;
+    let server = Ca::new(dir.path(), "server").server("server", "IP:127.0.0.1");
+    let other = Ca::new(dir.path(), "other");
+    let port = serve_tls(&server, None, "{}").await;
+    let addr = format!("https://127.0.0.1:{port}");
     let cfg = ClientConfig::default()
-        .with_address(&format!("https://127.0.0.1:{port}"))
+        .with_address(&addr)
         .unwrap()
-        .with_ca_file(Some(other_ca));
-    let err = Client::new(cfg)
-        .unwrap()
-        .agent_self(&QueryOptions::default())
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ConsulError::Transport { .. }), "{err:?}");
+        .with_ca_file(Some(other.cert.clone()));
+    let err = agent_self(cfg).await.unwrap_err();
+    assert_certificate_error(&err);
     assert!(
         err.to_string().to_lowercase().contains("certificate"),
         "{err}"
     );
 
+    // Not retried for the whole deadline: a certificate error is final at once.
+    let policy = consul::RetryPolicy::fixed(Duration::from_millis(50), Duration::from_secs(10));
+    let client = Client::new(
+        ClientConfig::default()
+            .with_address(&addr)
+            .unwrap()
+            .with_ca_file(Some(other.cert)),
+    )
+    .unwrap();
+    let opts = QueryOptions::default();
+    let started = Instant::now();
+    let err = consul::retry(&policy, "read agent", || client.agent_self(&opts))
+        .await
+        .unwrap_err();
+    assert_eq!(err.attempts, 1, "{err}");
+    assert_eq!(err.reason, consul::GaveUp::Final);
+    assert!(started.elapsed() < Duration::from_secs(5));
+
     // And without any CA configured the web PKI roots do not know the test CA either.
+    let cfg = ClientConfig::default().with_address(&addr).unwrap();
+    assert_certificate_error(&agent_self(cfg).await.unwrap_err());
+}
+
+#[tokio::test]
+async fn an_expired_server_certificate_is_a_final_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new(dir.path(), "dated");
+    let port = serve_tls(&ca.expired_server("server"), None, AGENT_SELF).await;
     let cfg = ClientConfig::default()
         .with_address(&format!("https://127.0.0.1:{port}"))
-        .unwrap();
-    assert!(Client::new(cfg)
         .unwrap()
-        .agent_self(&QueryOptions::default())
+        .with_ca_file(Some(ca.cert));
+    let err = agent_self(cfg).await.unwrap_err();
+    assert_certificate_error(&err);
+    assert!(err.to_string().contains("expired"), "{err}");
+}
+
+#[tokio::test]
+async fn ca_path_trusts_every_pem_file_in_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Ca::new(dir.path(), "first");
+    let second = Ca::new(dir.path(), "second");
+    let port = serve_tls(&second.server("server", "IP:127.0.0.1"), None, AGENT_SELF).await;
+    let addr = format!("127.0.0.1:{port}");
+
+    // A directory with both CAs, one in a subdirectory, as CONSUL_CAPATH.
+    let ca_dir = dir.path().join("cas");
+    std::fs::create_dir_all(ca_dir.join("more")).unwrap();
+    std::fs::copy(&first.cert, ca_dir.join("first.pem")).unwrap();
+    std::fs::copy(&second.cert, ca_dir.join("more/second.pem")).unwrap();
+    let cfg = from_env(
+        &[("CONSUL_CAPATH", &ca_dir)],
+        &[("CONSUL_HTTP_ADDR", &format!("https://{addr}"))],
+    );
+    assert_eq!(cfg.ca_path.as_deref(), Some(ca_dir.as_path()));
+    agent_self(cfg).await.unwrap();
+
+    // Only the first CA: the server's is not trusted.
+    let only_first = dir.path().join("only-first");
+    std::fs::create_dir(&only_first).unwrap();
+    std::fs::copy(&first.cert, only_first.join("first.pem")).unwrap();
+    let cfg = from_env(
+        &[("CONSUL_CAPATH", &only_first)],
+        &[("CONSUL_HTTP_ADDR", &format!("https://{addr}"))],
+    );
+    assert_certificate_error(&agent_self(cfg).await.unwrap_err());
+
+    // A file in the directory that is not PEM is an error naming it, as in go-rootcerts.
+    std::fs::write(ca_dir.join("junk.pem"), "not a certificate").unwrap();
+    let cfg = from_env(&[("CONSUL_CAPATH", &ca_dir)], &[]);
+    let err = Client::new(cfg).unwrap_err();
+    assert!(matches!(err, ConsulError::Config(_)), "{err:?}");
+    assert!(err.to_string().contains("junk.pem"), "{err}");
+
+    // An empty directory trusts nothing rather than everything.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let err = Client::new(from_env(&[("CONSUL_CAPATH", &empty)], &[])).unwrap_err();
+    assert!(err.to_string().contains("no CA file"), "{err}");
+}
+
+#[tokio::test]
+async fn ca_precedence_is_the_go_clients_file_then_pem_then_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = Ca::new(dir.path(), "good");
+    let other = Ca::new(dir.path(), "other");
+    let port = serve_tls(&good.server("server", "IP:127.0.0.1"), None, AGENT_SELF).await;
+    let addr = format!("https://127.0.0.1:{port}");
+    let other_dir = dir.path().join("other-cas");
+    std::fs::create_dir(&other_dir).unwrap();
+    std::fs::copy(&other.cert, other_dir.join("other.pem")).unwrap();
+
+    // The environment names a CA path of the wrong CA; the config's own CA file wins, as
+    // v0.6.2's consulCACertFile does.
+    let env = from_env(
+        &[("CONSUL_CAPATH", &other_dir)],
+        &[("CONSUL_HTTP_ADDR", &addr)],
+    );
+    assert_certificate_error(&agent_self(env.clone()).await.unwrap_err());
+    agent_self(env.clone().with_ca_file(Some(good.cert.clone())))
         .await
-        .is_err());
+        .unwrap();
+    // PEM text wins over the path, and the file over the PEM text.
+    agent_self(
+        env.clone()
+            .with_ca_pem(std::fs::read_to_string(&good.cert).unwrap()),
+    )
+    .await
+    .unwrap();
+    let err = agent_self(
+        env.with_ca_pem(std::fs::read_to_string(&good.cert).unwrap())
+            .with_ca_file(Some(other.cert)),
+    )
+    .await
+    .unwrap_err();
+    assert_certificate_error(&err);
+}
+
+#[tokio::test]
+async fn server_name_override_verifies_against_the_configured_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new(dir.path(), "consul");
+    // A Consul server certificate: named for the server role, not for the address it is
+    // reached at.
+    let port = serve_tls(
+        &ca.server("server", "DNS:server.dc1.consul,DNS:localhost"),
+        None,
+        AGENT_SELF,
+    )
+    .await;
+    let addr = format!("https://127.0.0.1:{port}");
+
+    let without = ClientConfig::default()
+        .with_address(&addr)
+        .unwrap()
+        .with_ca_file(Some(ca.cert.clone()));
+    let err = agent_self(without.clone()).await.unwrap_err();
+    assert_certificate_error(&err);
+
+    let cfg = from_env(
+        &[("CONSUL_CACERT", &ca.cert)],
+        &[
+            ("CONSUL_HTTP_ADDR", &addr),
+            ("CONSUL_TLS_SERVER_NAME", "server.dc1.consul"),
+        ],
+    );
+    assert_eq!(cfg.tls_server_name.as_deref(), Some("server.dc1.consul"));
+    agent_self(cfg).await.unwrap();
+    // With a port, as the Go client accepts it; and through the override method.
+    agent_self(
+        without
+            .clone()
+            .with_tls_server_name(Some("server.dc1.consul:8501")),
+    )
+    .await
+    .unwrap();
+
+    // The override really is what is verified: another name fails even though the
+    // certificate also names `localhost`… and `localhost` works.
+    let err = agent_self(
+        without
+            .clone()
+            .with_tls_server_name(Some("server.dc2.consul")),
+    )
+    .await
+    .unwrap_err();
+    assert_certificate_error(&err);
+    agent_self(without.with_tls_server_name(Some("localhost")))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn client_certificate_for_servers_that_require_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new(dir.path(), "consul");
+    let clients = Ca::new(dir.path(), "clients");
+    let strangers = Ca::new(dir.path(), "strangers");
+    let port = serve_tls(
+        &ca.server("server", "IP:127.0.0.1"),
+        Some(&clients.cert),
+        AGENT_SELF,
+    )
+    .await;
+    let addr = format!("https://127.0.0.1:{port}");
+    let base = [("CONSUL_CACERT", ca.cert.as_path())];
+
+    // No client certificate: the server refuses, and that is final.
+    let err = agent_self(from_env(&base, &[("CONSUL_HTTP_ADDR", &addr)]))
+        .await
+        .unwrap_err();
+    assert_certificate_error(&err);
+
+    // One the server's CA did not sign: refused too.
+    let stranger = strangers.client("agent");
+    let cfg = from_env(
+        &[
+            base[0],
+            ("CONSUL_CLIENT_CERT", &stranger.cert),
+            ("CONSUL_CLIENT_KEY", &stranger.key),
+        ],
+        &[("CONSUL_HTTP_ADDR", &addr)],
+    );
+    assert_certificate_error(&agent_self(cfg).await.unwrap_err());
+
+    // The right one, from the environment.
+    let good = clients.client("agent");
+    let cfg = from_env(
+        &[
+            base[0],
+            ("CONSUL_CLIENT_CERT", &good.cert),
+            ("CONSUL_CLIENT_KEY", &good.key),
+        ],
+        &[("CONSUL_HTTP_ADDR", &addr)],
+    );
+    assert_eq!(cfg.client_cert.as_deref(), Some(good.cert.as_path()));
+    let debug = format!("{cfg:?}");
+    agent_self(cfg).await.unwrap();
+
+    // Neither Debug output nor an error carries the key itself.
+    let key_text = std::fs::read_to_string(&good.key).unwrap();
+    let key_body = key_text.lines().nth(1).unwrap();
+    assert!(!debug.contains(key_body), "{debug}");
+    let mismatched = ClientConfig::default()
+        .with_address(&addr)
+        .unwrap()
+        .with_ca_file(Some(ca.cert.clone()))
+        .with_client_cert(Some(good.cert.clone()), Some(stranger.key.clone()));
+    let err = Client::new(mismatched).unwrap_err();
+    assert!(matches!(err, ConsulError::Config(_)), "{err:?}");
+    let stranger_key = std::fs::read_to_string(&stranger.key).unwrap();
+    assert!(
+        !err.to_string()
+            .contains(stranger_key.lines().nth(1).unwrap()),
+        "{err}"
+    );
 }
 
 #[test]
-fn unusable_ca_files_are_configuration_errors() {
+fn unusable_tls_files_are_configuration_errors() {
     let dir = tempfile::tempdir().unwrap();
     let missing = ClientConfig::default().with_ca_file(Some(dir.path().join("nope.pem")));
-    assert!(matches!(Client::new(missing), Err(ConsulError::Config(_))));
+    let err = Client::new(missing).unwrap_err();
+    assert!(matches!(err, ConsulError::Config(_)), "{err:?}");
+    assert!(err.to_string().contains("nope.pem"), "{err}");
     let junk = dir.path().join("junk.pem");
     std::fs::write(&junk, "not a certificate").unwrap();
-    let junk = ClientConfig::default().with_ca_file(Some(junk));
-    assert!(matches!(Client::new(junk), Err(ConsulError::Config(_))));
+    let err = Client::new(ClientConfig::default().with_ca_file(Some(junk.clone()))).unwrap_err();
+    assert!(err.to_string().contains("no PEM certificate"), "{err}");
+    // A CA "file" that is a device is refused without reading it.
+    let err = Client::new(ClientConfig::default().with_ca_file(Some("/dev/zero"))).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    let err = Client::new(
+        ClientConfig::default().with_client_cert(Some(dir.path().join("cert.pem")), Some(junk)),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("cert.pem"), "{err}");
+    // Booleans that are not booleans.
+    let err =
+        ClientConfig::from_lookup(|k| (k == "CONSUL_HTTP_SSL_VERIFY").then(|| "nope".to_owned()))
+            .unwrap_err();
+    assert!(err.to_string().contains("CONSUL_HTTP_SSL_VERIFY"), "{err}");
 }
