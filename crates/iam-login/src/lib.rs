@@ -32,7 +32,8 @@ pub use arn::PrincipalArn;
 pub use container_credentials::{ContainerCredentials, CREDENTIALS_BODY_LIMIT};
 pub use error::LoginError;
 pub use session::{
-    login, login_policy, logout, wait_for_replication, LoginFailure, LoginSpec, NotReplicated,
+    caller_arn, login, login_policy, login_reviewed, logout, wait_for_replication, Explanation,
+    LoginFailure, LoginReview, LoginSpec, NoReview, NotReplicated,
 };
 pub use stored::{
     logout_token_file, read_token_file, replace_token_file, TokenFileLogoutError, TOKEN_FILE_LIMIT,

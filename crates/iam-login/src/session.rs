@@ -1,9 +1,11 @@
 //! The whole login as consul-ecs performs it against a Consul server: log in with a fresh
-//! bearer token per attempt until Consul says yes or the deadline passes, wait until the
-//! servers can read the new token, and log it out again.
+//! bearer token per attempt until Consul says yes, the deadline passes or a
+//! [`LoginReview`] finds that waiting cannot help; wait until the servers can read the new
+//! token, and log it out again.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, SystemTime};
 
 use consul::{
     retry_if, AclToken, Client, ConsulError, Jitter, LoginRequest, QueryOptions, RetryError,
@@ -11,7 +13,7 @@ use consul::{
 };
 use tracing::info;
 
-use crate::{bearer_token, load_credentials, LoginError, LoginParams};
+use crate::{bearer_token, load_credentials, sts, token, LoginError, LoginParams, USER_AGENT};
 
 /// What to log in with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,17 +37,81 @@ pub enum LoginFailure {
     /// Consul refused the login or could not be reached.
     #[error("{}", consul_failure(.0))]
     Consul(#[from] ConsulError),
+    /// A [`LoginReview`] found why the attempt failed, and that waiting will not change it.
+    /// Displays as the explanation's problem; the attempt's own failure is kept in
+    /// `failure` (not a `source`, so a one-line report does not repeat it).
+    #[error("{}", explanation.problem)]
+    Explained {
+        /// What is wrong and what to do.
+        explanation: Explanation,
+        /// The failed attempt the review looked at.
+        failure: Box<LoginFailure>,
+    },
 }
 
 impl LoginFailure {
     /// Whether another attempt may succeed. IAM tags propagate, binding rules get created by
     /// the acl-controller, credentials endpoints lag behind the container start: every
-    /// failure can heal, except a configuration that can never work.
+    /// failure can heal, except a configuration that can never work and a failure a
+    /// [`LoginReview`] explained.
     pub fn may_heal(&self) -> bool {
         !matches!(
             self,
             LoginFailure::Aws(LoginError::InvalidEndpoint { .. } | LoginError::MissingRegion)
+                | LoginFailure::Explained { .. }
         )
+    }
+
+    /// The explanation a [`LoginReview`] gave, if it gave one.
+    pub fn explanation(&self) -> Option<&Explanation> {
+        match self {
+            LoginFailure::Explained { explanation, .. } => Some(explanation),
+            _ => None,
+        }
+    }
+
+    /// The Consul error behind this failure, if Consul was involved (looking through an
+    /// explanation to the attempt it explained).
+    pub fn consul_error(&self) -> Option<&ConsulError> {
+        match self {
+            LoginFailure::Consul(e) => Some(e),
+            LoginFailure::Explained { failure, .. } => failure.consul_error(),
+            LoginFailure::Aws(_) => None,
+        }
+    }
+}
+
+/// Why a login cannot succeed, for the operator: one sentence saying what is wrong, and one
+/// saying what to change. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    /// What is wrong, e.g. which tag of which role does not fit the config.
+    pub problem: String,
+    /// What to change so the next start works.
+    pub hint: String,
+}
+
+/// Looks at every failed login attempt and may end the login early: a refusal that only a
+/// change of configuration can fix (a role outside the trusted path, a missing tag, an
+/// auth method that does not exist) is not worth waiting out `-login-timeout` for.
+///
+/// This crate calls the review; what it looks at (IAM, the config) is the implementor's
+/// business, so the login stays free of that code.
+pub trait LoginReview {
+    /// Called after each failed attempt, before the retry decision. `Some` ends the login
+    /// at once with [`LoginFailure::Explained`]; `None` leaves the decision to
+    /// [`LoginFailure::may_heal`] and the retry policy.
+    fn review(&mut self, failure: &LoginFailure) -> impl Future<Output = Option<Explanation>>;
+}
+
+/// The review that finds nothing: every failure that may heal is retried until the
+/// deadline.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoReview;
+
+impl LoginReview for NoReview {
+    async fn review(&mut self, _failure: &LoginFailure) -> Option<Explanation> {
+        None
     }
 }
 
@@ -78,24 +144,70 @@ pub async fn login(
     spec: &LoginSpec,
     policy: &RetryPolicy,
 ) -> Result<AclToken, RetryError<LoginFailure>> {
+    login_reviewed(server, spec, policy, &mut NoReview).await
+}
+
+/// [`login`], with `review` looking at every failed attempt: when it explains a failure,
+/// the login ends at once with [`LoginFailure::Explained`] instead of retrying until the
+/// deadline.
+pub async fn login_reviewed<R: LoginReview>(
+    server: &Client,
+    spec: &LoginSpec,
+    policy: &RetryPolicy,
+    review: &mut R,
+) -> Result<AclToken, RetryError<LoginFailure>> {
     let mut opts = QueryOptions::default();
     if let Some(partition) = &spec.partition {
         opts = opts.with_partition(partition.clone());
     }
     let what = format!("log in with auth method {:?}", spec.method);
+    // The attempts run one after another, so the lock is never contended; it only lets
+    // each attempt's future borrow the review.
+    let review = tokio::sync::Mutex::new(review);
     let token = retry_if(policy, &what, LoginFailure::may_heal, || async {
-        let creds = load_credentials(Some(&spec.params.region)).await?;
-        let bearer = bearer_token(&creds, &spec.params).await?;
-        let request = LoginRequest {
-            auth_method: spec.method.clone(),
-            bearer_token: Secret::new(bearer),
-            meta: spec.meta.clone(),
+        let failure = match attempt(server, spec, &opts).await {
+            Ok(token) => return Ok(token),
+            Err(failure) => failure,
         };
-        Ok::<_, LoginFailure>(server.login(&request, &opts).await?)
+        let explained = review.lock().await.review(&failure).await;
+        Err(match explained {
+            Some(explanation) => LoginFailure::Explained {
+                explanation,
+                failure: Box::new(failure),
+            },
+            None => failure,
+        })
     })
     .await?;
     info!(accessor_id = %token.accessor_id, method = %spec.method, "logged in");
     Ok(token)
+}
+
+/// One login attempt with a fresh bearer token.
+async fn attempt(
+    server: &Client,
+    spec: &LoginSpec,
+    opts: &QueryOptions,
+) -> Result<AclToken, LoginFailure> {
+    let creds = load_credentials(Some(&spec.params.region)).await?;
+    let bearer = bearer_token(&creds, &spec.params).await?;
+    let request = LoginRequest {
+        auth_method: spec.method.clone(),
+        bearer_token: Secret::new(bearer),
+        meta: spec.meta.clone(),
+    };
+    Ok(server.login(&request, opts).await?)
+}
+
+/// Sends one signed `sts:GetCallerIdentity` with `creds` to the STS endpoint the login uses
+/// (`params.sts_endpoint`, else the regional one) and returns the caller's ARN: who these
+/// credentials are, as Consul will see them.
+pub async fn caller_arn(
+    creds: &crate::Credentials,
+    params: &LoginParams,
+) -> Result<String, LoginError> {
+    let url = token::sts_url(params)?;
+    sts::caller_arn(creds, &url, &params.region, USER_AGENT, SystemTime::now()).await
 }
 
 /// The token never became readable on the servers.
