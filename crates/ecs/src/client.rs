@@ -1,7 +1,11 @@
-//! HTTP client for the task metadata endpoint: per-request timeout and bounded retries with
-//! jittered backoff (v0.6.2 has neither: a hung endpoint hangs it forever).
+//! HTTP client for the task metadata endpoint: per-request timeout, bounded retries with
+//! jittered backoff (v0.6.2 has neither: a hung endpoint hangs it forever) and a bounded
+//! answer body (an endless one would take the process's memory).
 
 use std::time::Duration;
+
+use error_chain::error_chain;
+use retry::RetryPolicy;
 
 use crate::metadata::{Container, TaskMetadata};
 use crate::EcsError;
@@ -16,60 +20,27 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many characters of an error response body go into [`EcsError::Status`].
 const BODY_EXCERPT_CHARS: usize = 200;
 
-/// How [`MetadataClient::task`] retries transport errors, timeouts, 429 and 5xx.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Total attempts, including the first (at least 1).
-    pub max_attempts: u32,
-    /// Backoff before the second attempt; doubles after each further failure.
-    pub initial_backoff: Duration,
-    /// Upper bound of a single backoff.
-    pub max_backoff: Duration,
-}
+/// Largest error body read: only its first [`BODY_EXCERPT_CHARS`] characters are kept.
+const ERROR_BODY_LIMIT: u64 = 64 << 10;
 
-impl Default for RetryPolicy {
-    /// Three attempts, 200 ms then 400 ms (each jittered to 50–100 %), so a transient
-    /// glitch costs well under a second and a dead endpoint fails within a few timeouts.
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 3,
-            initial_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(2),
-        }
-    }
-}
+/// Largest task metadata document read. A task's document is a few KiB per container; a
+/// body past this is not task metadata, and reading on would let the endpoint (or anything
+/// answering in its place) take the process's memory.
+pub const BODY_LIMIT: u64 = 1 << 20;
 
-impl RetryPolicy {
-    /// A policy that makes exactly one attempt.
-    pub fn none() -> Self {
-        RetryPolicy {
-            max_attempts: 1,
-            ..RetryPolicy::default()
-        }
-    }
-
-    /// The shared retry schedule this policy stands for: exponential from
-    /// `initial_backoff`, capped at `max_backoff`, each pause jittered to between half and
-    /// all of it (so many tasks restarted together do not hit the agent in lockstep), and
-    /// at most `max_attempts` attempts.
-    fn schedule(&self) -> retry::RetryPolicy {
-        retry::RetryPolicy {
-            initial: self.initial_backoff,
-            max: self.max_backoff,
-            multiplier: 2.0,
-            jitter: retry::Jitter::Equal,
-            // The attempt cap bounds it; each attempt is bounded by the request timeout.
-            deadline: Duration::MAX,
-            max_attempts: Some(self.max_attempts.max(1)),
-        }
-    }
-
-    /// The pause after failed attempt number `attempt` (1-based).
-    #[cfg(test)]
-    fn backoff(&self, attempt: u32) -> Duration {
-        self.schedule().backoff(attempt)
-    }
-}
+/// The retry policy a [`MetadataClient`] starts with: three attempts, 200 ms then 400 ms
+/// apart (each jittered to 50–100 % so tasks restarted together do not hit the endpoint in
+/// lockstep), so a transient glitch costs well under a second and a dead endpoint fails
+/// within a few timeouts. No deadline: the attempt cap bounds it, and each attempt is
+/// bounded by the request timeout.
+pub const DEFAULT_RETRY_POLICY: RetryPolicy = RetryPolicy {
+    initial: Duration::from_millis(200),
+    max: Duration::from_secs(2),
+    multiplier: 2.0,
+    jitter: retry::Jitter::Equal,
+    deadline: Duration::MAX,
+    max_attempts: Some(3),
+};
 
 impl retry::Retryable for EcsError {
     fn is_retryable(&self) -> bool {
@@ -120,7 +91,7 @@ impl MetadataClient {
             base_uri: uri.trim_end_matches('/').to_string(),
             http,
             timeout: DEFAULT_TIMEOUT,
-            retry: RetryPolicy::default(),
+            retry: DEFAULT_RETRY_POLICY,
         })
     }
 
@@ -131,7 +102,8 @@ impl MetadataClient {
     }
 
     /// Sets the retry policy used by [`MetadataClient::task`] and
-    /// [`MetadataClient::container`].
+    /// [`MetadataClient::container`] (attempt cap, backoff, jitter and deadline as given;
+    /// `max_attempts: Some(1)` makes one attempt). Without one, [`DEFAULT_RETRY_POLICY`].
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
@@ -148,13 +120,14 @@ impl MetadataClient {
     }
 
     /// The retry policy.
-    pub fn retry_policy(&self) -> RetryPolicy {
-        self.retry
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
     }
 
-    /// `GET <base>/task`, retried per the policy. After the last retryable failure the
-    /// error is [`EcsError::RetriesExhausted`] wrapping it; a final error (4xx, bad JSON) is
-    /// returned as it is.
+    /// `GET <base>/task`, retried per the policy. When more than one attempt failed
+    /// retryably (attempt cap or deadline reached) the error is [`EcsError::RetriesExhausted`]
+    /// wrapping the last one; a final error (4xx, bad JSON, an oversized body) is returned
+    /// as it is.
     pub async fn task(&self) -> Result<TaskMetadata, EcsError> {
         self.with_retries(|| self.task_once()).await
     }
@@ -199,25 +172,46 @@ impl MetadataClient {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, EcsError>>,
     {
-        let schedule = self.retry.schedule();
-        retry::retry(&schedule, "read the task metadata", attempt_once)
+        retry::retry(&self.retry, "read the task metadata", attempt_once)
             .await
             .map_err(|e| match e.reason {
-                // A single-attempt policy reports the error itself, as does a final one.
-                retry::GaveUp::MaxAttempts if e.attempts > 1 => EcsError::RetriesExhausted {
-                    attempts: e.attempts,
-                    last: Box::new(e.last),
-                },
+                // A single attempt reports the error itself, as does a final one.
+                retry::GaveUp::MaxAttempts | retry::GaveUp::Deadline if e.attempts > 1 => {
+                    EcsError::RetriesExhausted {
+                        attempts: e.attempts,
+                        last: Box::new(e.last),
+                    }
+                }
                 _ => e.last,
             })
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: String) -> Result<T, EcsError> {
         let request = async {
-            let response = self.http.get(&url).send().await?;
+            let response = self
+                .http
+                .get(&url)
+                .send()
+                .await
+                .map_err(Failure::Transport)?;
             let status = response.status();
-            let body = response.bytes().await?;
-            Ok::<_, reqwest::Error>((status, body))
+            // An error body only goes into the message as an excerpt, so a small read does;
+            // its status alone decides what happens next.
+            let limit = if status.is_success() {
+                BODY_LIMIT
+            } else {
+                ERROR_BODY_LIMIT
+            };
+            match bounded_read::read_body(response, limit).await {
+                Ok(body) => Ok((status, body)),
+                Err(bounded_read::ReadError::Body(e)) => Err(Failure::Transport(e)),
+                Err(e) if status.is_success() => Err(Failure::TooLarge(e)),
+                Err(_) => Ok((
+                    status,
+                    format!("(an error body larger than {ERROR_BODY_LIMIT} bytes, not read)")
+                        .into_bytes(),
+                )),
+            }
         };
         // A whole-request deadline (rather than reqwest's) lets a timeout be reported as
         // its own error kind without inspecting reqwest's error internals.
@@ -228,10 +222,17 @@ impl MetadataClient {
                     timeout: self.timeout,
                 })
             }
-            Ok(Err(e)) => {
+            Ok(Err(Failure::Transport(e))) => {
                 return Err(EcsError::Transport {
                     url,
                     detail: error_chain(&e),
+                })
+            }
+            Ok(Err(Failure::TooLarge(source))) => {
+                return Err(EcsError::BodyTooLarge {
+                    url,
+                    limit: BODY_LIMIT,
+                    source,
                 })
             }
             Ok(Ok(answer)) => answer,
@@ -250,20 +251,12 @@ impl MetadataClient {
     }
 }
 
-/// The error and its causes on one line: reqwest's own message omits the cause (e.g.
-/// "connection refused"), which is the useful part.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+/// Why a request got no usable answer, before it becomes an [`EcsError`] naming the URL.
+enum Failure {
+    /// Sending or reading failed (refused, reset).
+    Transport(reqwest::Error),
+    /// A success answer's body passed [`BODY_LIMIT`].
+    TooLarge(bounded_read::ReadError),
 }
 
 /// The first characters of a body, lossily decoded, on one line.
@@ -283,32 +276,6 @@ fn excerpt(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_is_jittered_exponential_and_capped() {
-        let policy = RetryPolicy {
-            max_attempts: 10,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_millis(300),
-        };
-        for _ in 0..50 {
-            let first = policy.backoff(1);
-            assert!(
-                first >= Duration::from_millis(50) && first <= Duration::from_millis(100),
-                "{first:?}"
-            );
-            let second = policy.backoff(2);
-            assert!(
-                second >= Duration::from_millis(100) && second <= Duration::from_millis(200),
-                "{second:?}"
-            );
-            let capped = policy.backoff(9);
-            assert!(
-                capped >= Duration::from_millis(150) && capped <= Duration::from_millis(300),
-                "{capped:?}"
-            );
-        }
-    }
 
     #[test]
     fn excerpt_is_short_and_single_line() {

@@ -33,6 +33,19 @@ pub enum EcsError {
         detail: String,
     },
 
+    /// The endpoint answered 2xx with a body larger than `limit` bytes (1 MiB): not task
+    /// metadata. Final: the same request would get the same answer.
+    #[error("calling metadata uri {url}: {source}")]
+    BodyTooLarge {
+        /// The URL requested.
+        url: String,
+        /// The limit that was passed, in bytes.
+        limit: u64,
+        /// The bounded read's error, which names the limit.
+        #[source]
+        source: bounded_read::ReadError,
+    },
+
     /// No complete response arrived within the per-request timeout.
     #[error("calling metadata uri {url}: no complete response within {timeout:?}")]
     Timeout {
@@ -85,7 +98,8 @@ pub enum EcsError {
 
 impl EcsError {
     /// Whether another attempt may succeed: transport errors, timeouts, HTTP 429 and 5xx.
-    /// Decoding errors and other statuses are answers, not glitches, so they are final.
+    /// Decoding errors, oversized bodies and other statuses are answers, not glitches, so
+    /// they are final.
     pub fn is_retryable(&self) -> bool {
         match self {
             EcsError::Transport { .. } | EcsError::Timeout { .. } => true,

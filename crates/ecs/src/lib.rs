@@ -5,12 +5,20 @@
 //! are ignored and missing or `null` fields take their empty value, because the ECS agent
 //! and Fargate add and omit fields across versions. Whatever is needed from a field is
 //! checked where it is used (e.g. [`TaskMetadata::region`] fails on a malformed ARN).
+//!
+//! [`MetadataClient`] bounds everything about a request: its time (a timeout per attempt),
+//! its retries (a [`retry::RetryPolicy`], [`DEFAULT_RETRY_POLICY`] unless set) and the size of
+//! the answer it reads ([`BODY_LIMIT`]).
+
+#![deny(missing_docs)]
 
 mod client;
 mod error;
 mod metadata;
 
-pub use client::{MetadataClient, RetryPolicy, DEFAULT_TIMEOUT, METADATA_URI_ENV};
+pub use client::{
+    MetadataClient, BODY_LIMIT, DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUT, METADATA_URI_ENV,
+};
 pub use error::EcsError;
 pub use metadata::{
     Container, Health, Network, TaskMetadata, CONTAINER_TYPE_NORMAL, DEFAULT_NODE_IP,

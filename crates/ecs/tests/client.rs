@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use ecs::{EcsError, MetadataClient, RetryPolicy};
+use ecs::{EcsError, MetadataClient};
+use retry::{Jitter, RetryPolicy};
 use serde_json::{json, Value};
 use testkit::ecs_metadata::{ec2_task, fargate_task, EcsMetadataEmulator, FARGATE_NODE_IP};
 
@@ -17,10 +18,11 @@ fn example(name: &str) -> Value {
 /// Short backoffs keep the retry tests fast; the policy shape is what is under test.
 fn fast_retries(max_attempts: u32) -> RetryPolicy {
     RetryPolicy {
-        max_attempts,
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(50),
+        initial: Duration::from_millis(20),
+        max: Duration::from_millis(50),
+        ..ecs::DEFAULT_RETRY_POLICY
     }
+    .with_max_attempts(max_attempts)
 }
 
 fn client(emu: &EcsMetadataEmulator) -> MetadataClient {
@@ -264,14 +266,68 @@ async fn connection_refused_is_a_transport_error_naming_the_cause() {
 
 #[test]
 fn retry_policy_defaults_are_bounded() {
-    let policy = RetryPolicy::default();
-    assert_eq!(policy.max_attempts, 3);
-    assert!(policy.max_backoff <= Duration::from_secs(5));
-    assert_eq!(RetryPolicy::none().max_attempts, 1);
+    let policy = ecs::DEFAULT_RETRY_POLICY;
+    assert_eq!(policy.max_attempts, Some(3));
+    assert!(policy.max <= Duration::from_secs(5));
+    assert_eq!(
+        policy.jitter,
+        Jitter::Equal,
+        "tasks restarted together must not align"
+    );
     let client = MetadataClient::new("http://169.254.170.2/v4/x").unwrap();
     assert_eq!(client.timeout(), ecs::DEFAULT_TIMEOUT);
     assert_eq!(ecs::DEFAULT_TIMEOUT, Duration::from_secs(5));
-    assert_eq!(client.retry_policy(), RetryPolicy::default());
+    assert_eq!(client.retry_policy(), &ecs::DEFAULT_RETRY_POLICY);
+    // Jittered exponential backoff, capped: 100–200 ms, then 200–400 ms.
+    for _ in 0..50 {
+        let first = policy.backoff(1);
+        assert!(
+            (Duration::from_millis(100)..=Duration::from_millis(200)).contains(&first),
+            "{first:?}"
+        );
+        let second = policy.backoff(2);
+        assert!(
+            (Duration::from_millis(200)..=Duration::from_millis(400)).contains(&second),
+            "{second:?}"
+        );
+        let capped = policy.backoff(9);
+        assert!(
+            (Duration::from_secs(1)..=Duration::from_secs(2)).contains(&capped),
+            "{capped:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_single_attempt_policy_reports_the_error_itself() {
+    let emu = EcsMetadataEmulator::start(fargate_task("web", &["web"]));
+    emu.fail_next(5, 503);
+    let err = client(&emu)
+        .with_retry(fast_retries(1))
+        .task()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EcsError::Status { status: 503, .. }),
+        "{err:?}"
+    );
+    assert_eq!(emu.request_count(), 1);
+}
+
+#[tokio::test]
+async fn a_deadline_bounds_the_retries_too() {
+    let emu = EcsMetadataEmulator::start(fargate_task("web", &["web"]));
+    emu.fail_next(1000, 500);
+    let policy = RetryPolicy::fixed(Duration::from_millis(50), Duration::from_millis(300));
+    assert_eq!(policy.max_attempts, None);
+    let started = Instant::now();
+    let err = client(&emu).with_retry(policy).task().await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let EcsError::RetriesExhausted { attempts, .. } = err else {
+        panic!("expected exhausted retries, got {err:?}");
+    };
+    assert!((3..=8).contains(&attempts), "{attempts} attempts");
+    assert_eq!(emu.request_count(), attempts as usize);
 }
 
 #[tokio::test]
