@@ -10,6 +10,7 @@ use consul::{Client, ClientConfig};
 use tracing::{error, info};
 
 use crate::cli::AclControllerArgs;
+use crate::cmd::stop_signal;
 use crate::exit;
 
 /// One request to the Consul servers may take this long: a token list of a large cluster
@@ -72,20 +73,6 @@ async fn acl_controller(args: &AclControllerArgs) -> i32 {
             exit::RUNTIME
         }
     }
-}
-
-/// Resolves with the name of the first SIGTERM or SIGINT; the handlers are installed at
-/// the call.
-fn stop_signal() -> std::io::Result<impl std::future::Future<Output = &'static str>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = interrupt.recv() => "SIGINT",
-        }
-    })
 }
 
 /// The Go client's environment (`CONSUL_HTTP_ADDR`, `CONSUL_HTTP_TOKEN(_FILE)`, TLS), with
