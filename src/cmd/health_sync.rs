@@ -32,7 +32,7 @@ async fn health_sync(args: &HealthSyncArgs, cfg: &config::Config) -> i32 {
     };
     let token = cfg
         .login_enabled()
-        .then(|| consul::TokenSource::File(cfg.service_token_path()));
+        .then(|| consul::TokenSource::OwnFile(cfg.service_token_path()));
     let agent = match consul_clients::agent(token) {
         Ok(client) => client,
         Err(e) => {
