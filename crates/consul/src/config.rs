@@ -97,7 +97,9 @@ pub struct ClientConfig {
     pub client_key: Option<PathBuf>,
     /// The name Consul's certificate is verified against instead of the address's host
     /// (`CONSUL_TLS_SERVER_NAME`), e.g. `server.dc1.consul` when the servers are reached by
-    /// IP address. A `:port` suffix is ignored, as the Go client does.
+    /// IP address. A `:port` suffix is ignored, as the Go client does. Only the
+    /// verification uses it: the TLS SNI still names the address's host (none for an IP
+    /// address), which Consul does not look at.
     pub tls_server_name: Option<String>,
     /// Do not verify Consul's certificate at all (`CONSUL_HTTP_SSL_VERIFY=false`). Anyone
     /// on the path can then impersonate Consul; [`crate::Client::new`] logs a warning every

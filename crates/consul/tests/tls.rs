@@ -318,10 +318,11 @@ async fn client_certificate_for_servers_that_require_one() {
         &[("CONSUL_HTTP_ADDR", &addr)],
     );
     assert_eq!(cfg.client_cert.as_deref(), Some(good.cert.as_path()));
-    let debug = format!("{cfg:?}");
+    let debug = format!("{cfg:?} {:?}", Client::new(cfg.clone()).unwrap());
     agent_self(cfg).await.unwrap();
 
-    // Neither Debug output nor an error carries the key itself.
+    // Neither Debug output (of the settings or of the client holding the key) nor an error
+    // carries the key itself.
     let key_text = std::fs::read_to_string(&good.key).unwrap();
     let key_body = key_text.lines().nth(1).unwrap();
     assert!(!debug.contains(key_body), "{debug}");
