@@ -597,6 +597,9 @@ async fn connection_refused_is_retryable() {
     assert!(err.is_retryable());
     // The cause chain is kept, so the log line says *why* (Linux wording).
     assert!(err.to_string().contains("Connection refused"), "{err}");
+    // Nothing answered: no status, and no text that says something did.
+    assert_eq!(err.http_status(), None);
+    assert!(!err.to_string().contains("answer"), "{err}");
 }
 
 #[tokio::test]
