@@ -52,6 +52,55 @@ pub const ADMIN_USER: &str = "alice";
 pub const ADMIN_PATH: &str = "/ops/";
 /// IAM path of the task role [`AwsWorld::start`] creates.
 pub const TASK_ROLE_PATH: &str = "/consul-ecs/";
+/// The Enterprise tag the namespace rule of the service-token method reads.
+pub const NAMESPACE_TAG: &str = "consul.hashicorp.com.namespace";
+
+/// A task role to create with [`AwsWorld::add_role`]: for the misconfigurations a task can
+/// have (a wrong path, missing or wrong tags, no `iam:GetRole` on itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleSpec {
+    /// The service the role is for: its name is `consul-ecs-<service>` (suffixed when taken).
+    pub service: String,
+    /// IAM path (`/consul-ecs/`, `other`, `/` …).
+    pub path: String,
+    /// Tags, in order (default: `consul.hashicorp.com.service-name=<service>`).
+    pub tags: Vec<(String, String)>,
+    /// Whether the role may call `iam:GetRole` on itself (default true).
+    pub allow_get_role: bool,
+}
+
+impl RoleSpec {
+    /// The role [`AwsWorld::add_task_role`] makes: tagged with `service`, GetRole allowed.
+    pub fn new(service: &str, path: &str) -> RoleSpec {
+        RoleSpec {
+            service: service.to_string(),
+            path: path.to_string(),
+            tags: vec![(SERVICE_NAME_TAG.to_string(), service.to_string())],
+            allow_get_role: true,
+        }
+    }
+
+    /// Replaces the tags.
+    pub fn tags(mut self, tags: &[(&str, &str)]) -> RoleSpec {
+        self.tags = tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self
+    }
+
+    /// Adds a tag.
+    pub fn tag(mut self, key: &str, value: &str) -> RoleSpec {
+        self.tags.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Leaves out the inline policy allowing `iam:GetRole` on the role itself.
+    pub fn without_get_role(mut self) -> RoleSpec {
+        self.allow_get_role = false;
+        self
+    }
+}
 
 /// A role assumed like an ECS task role: its identity and temporary credentials.
 /// `Debug` hides the secret key and the session token.
@@ -294,6 +343,50 @@ impl AwsWorld {
         create_role(&self.endpoint(), &self.admin, &name, &path, service).await
     }
 
+    /// Creates and assumes a role as `spec` says (name `consul-ecs-<service>`, suffixed
+    /// when taken). [`TaskRole::service`] is the value of its service-name tag, or empty.
+    /// Sync like [`AwsWorld::start`].
+    pub fn add_role(&self, spec: &RoleSpec) -> TaskRole {
+        block_on_thread(self.add_role_async(spec))
+    }
+
+    /// [`AwsWorld::add_role`] for async tests.
+    pub async fn add_role_async(&self, spec: &RoleSpec) -> TaskRole {
+        let name = {
+            let mut names = self.names();
+            let base = role_name(&spec.service);
+            let mut name = base.clone();
+            let mut n = 2;
+            while names.contains(&name) {
+                name = format!("{base}-{n}");
+                n += 1;
+            }
+            names.insert(name.clone());
+            name
+        };
+        let spec = RoleSpec {
+            path: normalise_path(&spec.path),
+            ..spec.clone()
+        };
+        create_role_as(&self.endpoint(), &self.admin, &name, &spec).await
+    }
+
+    /// Environment for a child process that should use `user`'s long-term credentials
+    /// (no session token), like a container given an IAM user's keys instead of a task
+    /// role: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
+    /// `AWS_EC2_METADATA_DISABLED=true`.
+    pub fn user_env(&self, user: &IamUser) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("AWS_ACCESS_KEY_ID".to_string(), user.access_key_id.clone()),
+            (
+                "AWS_SECRET_ACCESS_KEY".to_string(),
+                user.secret_access_key.clone(),
+            ),
+        ];
+        env.extend(base_env());
+        env
+    }
+
     /// Environment for a child process that should use `role`'s credentials from the
     /// environment: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
     /// `AWS_REGION=us-east-1` and `AWS_EC2_METADATA_DISABLED=true` (no IMDS probing).
@@ -362,6 +455,12 @@ async fn create_role(
     path: &str,
     service: &str,
 ) -> TaskRole {
+    create_role_as(endpoint, admin, name, &RoleSpec::new(service, path)).await
+}
+
+/// CreateRole as `spec` says (trusting the admin), PutRolePolicy (GetRole on itself) when
+/// allowed, and AssumeRole, all signed with the admin's key.
+async fn create_role_as(endpoint: &str, admin: &IamUser, name: &str, spec: &RoleSpec) -> TaskRole {
     let creds = admin.credentials();
     // moto checks the trust policy against the caller's ARN as it spells it: the user's
     // without its path (it does not expand the account's `:root` principal either), so the
@@ -370,38 +469,38 @@ async fn create_role(
     let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Principal": {"AWS": [admin.arn, pathless]}, "Action": "sts:AssumeRole"}]})
     .to_string();
-    let created = call(
-        endpoint,
-        "iam",
-        &creds,
-        &[
-            ("Action", "CreateRole"),
-            ("Version", "2010-05-08"),
-            ("RoleName", name),
-            ("Path", path),
-            ("AssumeRolePolicyDocument", &trust),
-            ("Tags.member.1.Key", SERVICE_NAME_TAG),
-            ("Tags.member.1.Value", service),
-        ],
-    )
-    .await;
+    let mut form: Vec<(String, String)> = vec![
+        ("Action".into(), "CreateRole".into()),
+        ("Version".into(), "2010-05-08".into()),
+        ("RoleName".into(), name.into()),
+        ("Path".into(), spec.path.clone()),
+        ("AssumeRolePolicyDocument".into(), trust),
+    ];
+    for (i, (key, value)) in spec.tags.iter().enumerate() {
+        form.push((format!("Tags.member.{}.Key", i + 1), key.clone()));
+        form.push((format!("Tags.member.{}.Value", i + 1), value.clone()));
+    }
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let created = call(endpoint, "iam", &creds, &pairs).await;
     let arn = xml_text(&created, "Arn");
-    let get_self = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-        "Action": "iam:GetRole", "Resource": arn}]})
-    .to_string();
-    call(
-        endpoint,
-        "iam",
-        &creds,
-        &[
-            ("Action", "PutRolePolicy"),
-            ("Version", "2010-05-08"),
-            ("RoleName", name),
-            ("PolicyName", "consul-login"),
-            ("PolicyDocument", &get_self),
-        ],
-    )
-    .await;
+    if spec.allow_get_role {
+        let get_self = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Action": "iam:GetRole", "Resource": arn}]})
+        .to_string();
+        call(
+            endpoint,
+            "iam",
+            &creds,
+            &[
+                ("Action", "PutRolePolicy"),
+                ("Version", "2010-05-08"),
+                ("RoleName", name),
+                ("PolicyName", "consul-login"),
+                ("PolicyDocument", &get_self),
+            ],
+        )
+        .await;
+    }
     // ECS names the session after the task (believed; docs/protocols.md §2.3): a 32-hex ID.
     let session_name = uuid::Uuid::new_v4().simple().to_string();
     let assumed = call(
@@ -416,11 +515,17 @@ async fn create_role(
         ],
     )
     .await;
+    let service = spec
+        .tags
+        .iter()
+        .find(|(k, _)| k == SERVICE_NAME_TAG)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     TaskRole {
         name: name.to_string(),
         arn,
-        path: path.to_string(),
-        service: service.to_string(),
+        path: spec.path.clone(),
+        service,
         session_name,
         access_key_id: xml_text(&assumed, "AccessKeyId"),
         secret_access_key: xml_text(&assumed, "SecretAccessKey"),

@@ -1,0 +1,401 @@
+//! The login review: when Consul refuses a login, look at the task's own identity once and
+//! say which misconfiguration it is; such a refusal cannot heal by waiting, so the login
+//! ends at once. Refusals it cannot explain, and every transient failure, are left to the
+//! retry loop.
+
+use consul::{ConsulError, RetryError};
+use iam_login::{Explanation, LoginError, LoginFailure, LoginParams, LoginReview, PrincipalArn};
+use tracing::warn;
+
+use crate::findings::{self, Expected, Finding, SERVICE_NAME_TAG};
+use crate::identity::{self, truncate, CredentialsSource, Identity, RoleLookup};
+use crate::reach::{Attempts, Target};
+
+/// Longest part of Consul's answer quoted in a problem.
+const MAX_ANSWER: usize = 240;
+
+/// How Consul (or the login's own STS call) said no.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// 403 `ACL not found: auth method "x" not found`: no such auth method.
+    AuthMethodMissing(String),
+    /// 500 `IAM principal … is not trusted`: outside `BoundIAMPrincipalARNs`.
+    NotTrusted(String),
+    /// 500 `computed "service" bind name for bind target is invalid: "…"`: the tag.
+    BindName(String),
+    /// 403 `Permission denied`: no binding rule produced an identity.
+    NoBinding(String),
+    /// 500 carrying AWS's refusal of the replayed `iam:GetRole` (`AccessDenied`, "not
+    /// authorized").
+    EntityDenied(String),
+    /// Any other 401/403.
+    Denied(String),
+    /// The caller is not a role or user (`entity … is not an IAM role or IAM user`).
+    NotAnEntity(String),
+}
+
+impl Refusal {
+    /// Classifies a failed attempt; `None` for what may be transient (unreachable, 5xx
+    /// without a known refusal, 429, credentials not there yet).
+    pub fn classify(failure: &LoginFailure) -> Option<Refusal> {
+        match failure {
+            LoginFailure::Consul(e) => Refusal::from_consul(e),
+            LoginFailure::Aws(LoginError::UnsupportedEntity(kind)) => {
+                Some(Refusal::NotAnEntity(kind.clone()))
+            }
+            LoginFailure::Aws(_) => None,
+            LoginFailure::Explained { failure, .. } => Refusal::classify(failure),
+        }
+    }
+
+    /// Classifies Consul's answer to `POST /v1/acl/login` (docs/protocols.md §3.10: match on
+    /// substrings, an agent may prefix RPC errors).
+    pub fn from_consul(e: &ConsulError) -> Option<Refusal> {
+        let (status, body) = (e.http_status()?, e.body().unwrap_or_default());
+        let text = body.to_string();
+        let lower = body.to_ascii_lowercase();
+        match status {
+            403 if lower.contains("acl not found") => Some(Refusal::AuthMethodMissing(text)),
+            403 if lower.contains("permission denied") => Some(Refusal::NoBinding(text)),
+            401 | 403 => Some(Refusal::Denied(text)),
+            _ if lower.contains("is not trusted") => Some(Refusal::NotTrusted(text)),
+            _ if lower.contains("bind name") => Some(Refusal::BindName(text)),
+            _ if lower.contains("accessdenied")
+                || lower.contains("not authorized")
+                || lower.contains("received error code 403") =>
+            {
+                Some(Refusal::EntityDenied(text))
+            }
+            _ => None,
+        }
+    }
+
+    /// Consul's words, for quoting.
+    pub fn answer(&self) -> &str {
+        match self {
+            Refusal::AuthMethodMissing(t)
+            | Refusal::NotTrusted(t)
+            | Refusal::BindName(t)
+            | Refusal::NoBinding(t)
+            | Refusal::EntityDenied(t)
+            | Refusal::Denied(t)
+            | Refusal::NotAnEntity(t) => t,
+        }
+    }
+
+    /// Whether `finding` is a cause of this refusal.
+    fn explained_by(&self, finding: &Finding) -> bool {
+        match self {
+            Refusal::NotTrusted(_) => matches!(
+                finding,
+                Finding::NotARole { .. } | Finding::PathOutsideBound { .. }
+            ),
+            Refusal::BindName(_) => matches!(
+                finding,
+                Finding::ServiceTagMissing { .. } | Finding::ServiceTagInvalid { .. }
+            ),
+            Refusal::NoBinding(_) => finding.is_tag(),
+            Refusal::EntityDenied(_) => matches!(finding, Finding::GetRoleDenied { .. }),
+            Refusal::Denied(_) | Refusal::NotAnEntity(_) => {
+                matches!(finding, Finding::NotARole { .. })
+            }
+            Refusal::AuthMethodMissing(_) => false,
+        }
+    }
+}
+
+/// The review mesh-init (and doctor) logs in with: [`LoginReview`] for iam-login.
+#[derive(Debug)]
+pub struct LoginDiagnosis {
+    expected: Expected,
+    params: LoginParams,
+    partition: Option<String>,
+    looked: bool,
+    attempts: Attempts,
+}
+
+impl LoginDiagnosis {
+    /// For a login with `params` (the login's region and STS endpoint) to the method of
+    /// `expected`, in admin `partition` (Enterprise).
+    pub fn new(expected: Expected, params: LoginParams, partition: Option<String>) -> Self {
+        LoginDiagnosis {
+            expected,
+            params,
+            partition,
+            looked: false,
+            attempts: Attempts::default(),
+        }
+    }
+
+    /// The attempts that did not reach Consul, for [`LoginDiagnosis::report`].
+    pub fn attempts(&self) -> &Attempts {
+        &self.attempts
+    }
+
+    /// The one-line report of a login that gave up, and a hint: the explanation when there
+    /// is one, where Consul could not be reached when it never answered, else the retry
+    /// summary with Consul's last answer.
+    pub fn report(&self, error: &RetryError<LoginFailure>, server: &Target) -> (String, String) {
+        if let Some(explanation) = error.last.explanation() {
+            return (explanation.problem.clone(), explanation.hint.clone());
+        }
+        if error
+            .last
+            .consul_error()
+            .is_some_and(|e| e.http_status().is_none())
+        {
+            if let Some(unreachable) =
+                self.attempts
+                    .unreachable(server, error.attempts, error.elapsed)
+            {
+                return (unreachable.problem, unreachable.hint);
+            }
+        }
+        (
+            error.to_string(),
+            "`consul-ecs doctor` in the task checks the credentials, the role's path and \
+             tags, Consul and the login one by one"
+                .to_string(),
+        )
+    }
+
+    async fn explain(&mut self, refusal: &Refusal) -> Option<Explanation> {
+        if let Refusal::AuthMethodMissing(answer) = refusal {
+            return Some(self.method_missing(answer));
+        }
+        // The identity is looked at once: it does not change between attempts, and every
+        // look costs two AWS calls.
+        if self.looked {
+            return None;
+        }
+        self.looked = true;
+        let identity = identity::look_up(&self.params, |name| std::env::var(name).ok()).await;
+        let identity = match identity {
+            Ok(identity) => identity,
+            Err(e) => {
+                warn!(error = %e, "the login was refused and the task's AWS identity cannot be read to say why");
+                return self.explain_by_answer(refusal, None);
+            }
+        };
+        let found = findings::check(&identity, &self.expected);
+        let (causes, others): (Vec<&Finding>, Vec<&Finding>) =
+            found.iter().partition(|f| refusal.explained_by(f));
+        let Some(first) = causes.first() else {
+            if let Some(explanation) = self.explain_by_answer(refusal, Some(&identity)) {
+                return Some(explanation);
+            }
+            warn!(
+                identity = %identity.summary(),
+                answer = %truncate(refusal.answer(), MAX_ANSWER),
+                "the login was refused although the task role's path and tags look right; \
+                 retrying (the acl-controller may not have set up the auth method yet)"
+            );
+            return None;
+        };
+        let mut explanation = first.explain(&self.expected);
+        for also in causes.iter().skip(1).chain(others.iter()) {
+            explanation.problem.push_str("; also: ");
+            explanation
+                .problem
+                .push_str(&also.explain(&self.expected).problem);
+        }
+        explanation.problem.push_str(&format!(
+            " (Consul: {:?})",
+            truncate(refusal.answer(), MAX_ANSWER)
+        ));
+        Some(explanation)
+    }
+
+    fn method_missing(&self, answer: &str) -> Explanation {
+        let method = &self.expected.method;
+        let place = match &self.partition {
+            Some(p) => format!(" in admin partition {p:?}"),
+            None => String::new(),
+        };
+        Explanation {
+            problem: format!(
+                "the auth method {method:?} does not exist{place} (Consul: {:?})",
+                truncate(answer, MAX_ANSWER)
+            ),
+            hint: format!(
+                "run the acl-controller, which creates iam-ecs-service-token and \
+                 iam-ecs-client-token, or set consulLogin.method to an auth method that \
+                 exists{place}"
+            ),
+        }
+    }
+
+    /// What Consul's words prove without looking at IAM: a service name computed from the
+    /// tag that Consul rejects is the tag; a caller that is no role or user is that.
+    fn explain_by_answer(
+        &self,
+        refusal: &Refusal,
+        identity: Option<&Identity>,
+    ) -> Option<Explanation> {
+        let answer = truncate(refusal.answer(), MAX_ANSWER);
+        match refusal {
+            Refusal::BindName(_) => {
+                let role = identity.map_or_else(
+                    || "the task role".to_string(),
+                    |i| format!("the task role {}", i.role_arn()),
+                );
+                Some(Explanation {
+                    problem: format!(
+                        "the service name the auth method computes from the {SERVICE_NAME_TAG} \
+                         tag of {role} is not a valid Consul service name (Consul: {answer:?})"
+                    ),
+                    hint: format!(
+                        "tag the task role {SERVICE_NAME_TAG}={} (lower-case letters, digits, \
+                         '-' and '_')",
+                        self.expected.service
+                    ),
+                })
+            }
+            Refusal::NotAnEntity(kind) => Some(Explanation {
+                problem: format!(
+                    "the AWS credentials are a {kind}, not an IAM role: the auth method {:?} \
+                     logs in ECS task roles",
+                    self.expected.method
+                ),
+                hint: "give the task definition a task role (taskRoleArn) and do not set other \
+                       AWS credentials in the container's environment"
+                    .to_string(),
+            }),
+            Refusal::NotTrusted(text)
+                if !identity.is_some_and(|i| matches!(i.role, RoleLookup::Found(_))) =>
+            {
+                // Consul names the ARN it matched (with the path, with entity details).
+                let word = text.split_whitespace().find(|w| w.starts_with("arn:"))?;
+                let arn = PrincipalArn::parse(word).ok()?;
+                let path = if arn.path.is_empty() {
+                    "/".to_string()
+                } else {
+                    format!("/{}/", arn.path)
+                };
+                if arn.kind != "role" || path.starts_with(&self.expected.bound_path) {
+                    return None;
+                }
+                let finding = Finding::PathOutsideBound {
+                    role_arn: word.to_string(),
+                    path,
+                    bound_path: self.expected.bound_path.clone(),
+                    source: identity.map_or_else(
+                        || CredentialsSource::from_env(|n| std::env::var(n).ok()),
+                        |i| i.source,
+                    ),
+                };
+                let mut explanation = finding.explain(&self.expected);
+                explanation
+                    .problem
+                    .push_str(&format!(" (Consul: {answer:?})"));
+                Some(explanation)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl LoginReview for LoginDiagnosis {
+    async fn review(&mut self, failure: &LoginFailure) -> Option<Explanation> {
+        if let Some(e) = failure.consul_error() {
+            self.attempts.record(e);
+        }
+        let refusal = Refusal::classify(failure)?;
+        self.explain(&refusal).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16, body: &str) -> LoginFailure {
+        // Built through the public Display-free path: a Status error as the client makes it.
+        LoginFailure::Consul(consul_status(code, body))
+    }
+
+    fn consul_status(code: u16, body: &str) -> ConsulError {
+        ConsulError::Status {
+            method: "POST".into(),
+            path: "/v1/acl/login".into(),
+            status: code,
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn refusals_are_told_from_transient_failures() {
+        let cases = [
+            (
+                403,
+                "ACL not found: auth method \"x\" not found",
+                "AuthMethodMissing",
+            ),
+            (403, "Permission denied", "NoBinding"),
+            (
+                500,
+                "IAM principal arn:aws:iam::1:role/a/b is not trusted",
+                "NotTrusted",
+            ),
+            (
+                500,
+                "computed \"service\" bind name for bind target is invalid: \"\"",
+                "BindName",
+            ),
+            (
+                500,
+                "received error code 403: <ErrorResponse><Error><Code>AccessDenied</Code>",
+                "EntityDenied",
+            ),
+            (401, "ACL support disabled", "Denied"),
+        ];
+        for (code, body, want) in cases {
+            let got = Refusal::classify(&status(code, body));
+            assert!(
+                format!("{got:?}").starts_with(&format!("Some({want}(")),
+                "{code} {body}: {got:?}"
+            );
+        }
+        for (code, body) in [
+            (500, "rpc error: leader unknown"),
+            (503, ""),
+            (429, "slow down"),
+        ] {
+            assert_eq!(
+                Refusal::classify(&status(code, body)),
+                None,
+                "{code} {body}"
+            );
+        }
+        let no_answer = LoginFailure::Consul(ConsulError::Transport {
+            method: "POST".into(),
+            path: "/v1/acl/login".into(),
+            message: "connection refused".into(),
+            timeout: false,
+            certificate: false,
+        });
+        assert_eq!(Refusal::classify(&no_answer), None);
+    }
+
+    #[tokio::test]
+    async fn a_missing_auth_method_is_explained_without_aws() {
+        let mut d = LoginDiagnosis::new(
+            Expected::new("iam-ecs-service-token", "web", None),
+            LoginParams::default(),
+            Some("part-1".into()),
+        );
+        let e = d
+            .review(&status(
+                403,
+                "ACL not found: auth method \"iam-ecs-service-token\" not found",
+            ))
+            .await
+            .expect("final");
+        assert!(
+            e.problem.starts_with("the auth method \"iam-ecs-service-token\" does not exist in admin partition \"part-1\""),
+            "{}",
+            e.problem
+        );
+        assert!(e.hint.contains("acl-controller"), "{}", e.hint);
+    }
+}
