@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -56,9 +55,7 @@ impl Shared {
 /// The fake ECS endpoint for one cluster. Stops when dropped.
 pub struct FakeEcs {
     shared: Arc<Shared>,
-    addr: std::net::SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    server: crate::http_server::ServerThread,
 }
 
 impl std::fmt::Debug for FakeEcs {
@@ -82,43 +79,15 @@ impl FakeEcs {
             describe_calls: AtomicU64::new(0),
             other_calls: AtomicU64::new(0),
         });
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.set_nonblocking(true).map(|()| l))
-            .unwrap_or_else(|e| panic!("bind the fake ECS: {e}"));
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("fake ECS address: {e}"));
         let app = Router::new().fallback(serve).with_state(shared.clone());
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("fake-ecs".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap_or_else(|e| panic!("fake ECS runtime: {e}"));
-                runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener)
-                        .unwrap_or_else(|e| panic!("fake ECS listener: {e}"));
-                    tokio::select! {
-                        _ = axum::serve(listener, app) => {}
-                        _ = stop_rx => {}
-                    }
-                });
-                runtime.shutdown_timeout(Duration::from_secs(1));
-            })
-            .unwrap_or_else(|e| panic!("spawn the fake ECS: {e}"));
-        FakeEcs {
-            shared,
-            addr,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        }
+        let server = crate::http_server::ServerThread::start("fake-ecs", 0, app)
+            .unwrap_or_else(|e| panic!("start the fake ECS: {e}"));
+        FakeEcs { shared, server }
     }
 
     /// `http://127.0.0.1:PORT` (for `AWS_ENDPOINT_URL_ECS`).
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// Adds a running task with ID `id` and `tags`; returns its ARN.
@@ -159,17 +128,6 @@ impl FakeEcs {
             self.shared.describe_calls.load(Ordering::SeqCst),
             self.shared.other_calls.load(Ordering::SeqCst),
         )
-    }
-}
-
-impl Drop for FakeEcs {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -50,7 +50,6 @@ pub use tasks::{
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::extract::{Path, State as AxumState};
@@ -58,27 +57,16 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+
+pub use crate::http_server::RecordedRequest;
+use crate::http_server::ServerThread;
 use serde::Deserialize;
 use serde_json::{json, Value};
-
-/// One request to a metadata path, as seen by the emulator.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestRecord {
-    /// When the request arrived (before any injected delay).
-    pub at: Instant,
-    /// HTTP method.
-    pub method: String,
-    /// Request path (without the query string).
-    pub path: String,
-    /// Status the emulator answered (or will answer, after the delay).
-    pub status: u16,
-}
 
 /// A running task metadata endpoint; stops when dropped.
 pub struct EcsMetadataEmulator {
     shared: Arc<Shared>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    server: ServerThread,
 }
 
 /// What the server and the handle share.
@@ -97,7 +85,7 @@ struct State {
     fail_remaining: u32,
     fail_status: u16,
     delay: Duration,
-    requests: Vec<RequestRecord>,
+    requests: Vec<RecordedRequest>,
 }
 
 impl Shared {
@@ -130,7 +118,6 @@ impl EcsMetadataEmulator {
         // Bind here, synchronously, so the port is listening when this returns and a bind
         // error reaches the caller.
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
-        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             addr,
@@ -146,65 +133,11 @@ impl EcsMetadataEmulator {
             stop: tokio::sync::Notify::new(),
         });
         let app = router(shared.clone());
-        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
-        let server_shared = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("ecs-metadata-emulator".into())
-            .spawn(move || {
-                // The runtime is created and dropped on this thread only, so dropping the
-                // emulator from inside another runtime never drops a runtime in async code.
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    let listener = match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    let _ = ready_tx.send(Ok(()));
-                    // No graceful shutdown: a request held by an injected delay must not
-                    // keep a dropped emulator (and the test) waiting.
-                    tokio::select! {
-                        result = axum::serve(listener, app) => {
-                            if let Err(e) = result {
-                                eprintln!("ECS metadata emulator: server error: {e}");
-                            }
-                        }
-                        _ = shutdown_rx => {}
-                        _ = server_shared.stop.notified() => {
-                            // Connections run as their own tasks: give the one that asked
-                            // for the shutdown a moment to send its answer.
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    }
-                });
-                runtime.shutdown_background();
-            })?;
-        match ready_rx.recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(_) => {
-                return Err(std::io::Error::other(
-                    "emulator thread exited before it was ready",
-                ))
-            }
-        }
-        Ok(EcsMetadataEmulator {
-            shared,
-            shutdown: Some(shutdown_tx),
-            thread: Some(thread),
-        })
+        let stopper = shared.clone();
+        let server = ServerThread::serve("ecs-metadata-emulator", listener, app, async move {
+            stopper.stop.notified().await
+        })?;
+        Ok(EcsMetadataEmulator { shared, server })
     }
 
     /// The value for `ECS_CONTAINER_METADATA_URI_V4`: `http://127.0.0.1:P/v4/<id>`.
@@ -225,10 +158,8 @@ impl EcsMetadataEmulator {
     }
 
     /// Blocks until the server stops (`POST /_control/shutdown`); for the emulator binary.
-    pub fn wait(mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    pub fn wait(self) {
+        self.server.wait()
     }
 
     /// A copy of the current task document.
@@ -292,7 +223,7 @@ impl EcsMetadataEmulator {
     }
 
     /// The metadata requests so far, oldest first.
-    pub fn requests(&self) -> Vec<RequestRecord> {
+    pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.lock().requests.clone()
     }
 
@@ -316,17 +247,6 @@ impl EcsMetadataEmulator {
                 )
             })
             .collect()
-    }
-}
-
-impl Drop for EcsMetadataEmulator {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -526,12 +446,13 @@ async fn serve_metadata(
                 Body::Text(format!("no metadata at {path}: unknown container id")),
             )
         };
-        state.requests.push(RequestRecord {
-            at: Instant::now(),
-            method: method.to_string(),
-            path,
-            status: status.as_u16(),
-        });
+        state.requests.push(RecordedRequest::now(
+            method.as_str(),
+            &path,
+            "",
+            status.as_u16(),
+            false,
+        ));
         (status, body, state.delay)
     };
     if !delay.is_zero() {

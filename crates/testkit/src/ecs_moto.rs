@@ -283,9 +283,7 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The proxy in front of moto's ECS (see the module docs). Stops when dropped.
 pub struct EcsProxy {
     state: Arc<ProxyState>,
-    addr: std::net::SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    server: crate::http_server::ServerThread,
 }
 
 impl std::fmt::Debug for EcsProxy {
@@ -312,43 +310,15 @@ impl EcsProxy {
             stopping: Mutex::new(BTreeSet::new()),
             calls: Mutex::new(Vec::new()),
         });
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.set_nonblocking(true).map(|()| l))
-            .unwrap_or_else(|e| panic!("bind the ECS proxy: {e}"));
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("ECS proxy address: {e}"));
         let app = Router::new().fallback(forward).with_state(state.clone());
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("ecs-proxy".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap_or_else(|e| panic!("ECS proxy runtime: {e}"));
-                runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener)
-                        .unwrap_or_else(|e| panic!("ECS proxy listener: {e}"));
-                    tokio::select! {
-                        _ = axum::serve(listener, app) => {}
-                        _ = stop_rx => {}
-                    }
-                });
-                runtime.shutdown_timeout(Duration::from_secs(1));
-            })
-            .unwrap_or_else(|e| panic!("spawn the ECS proxy: {e}"));
-        EcsProxy {
-            state,
-            addr,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        }
+        let server = crate::http_server::ServerThread::start("ecs-proxy", 0, app)
+            .unwrap_or_else(|e| panic!("start the ECS proxy: {e}"));
+        EcsProxy { state, server }
     }
 
     /// `http://127.0.0.1:PORT`: the ECS endpoint to give the controller.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// Cuts `ListTasks` answers into pages of `size` tasks.
@@ -383,17 +353,6 @@ impl EcsProxy {
             .iter()
             .filter(|a| *a == action)
             .count()
-    }
-}
-
-impl Drop for EcsProxy {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

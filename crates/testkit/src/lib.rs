@@ -21,6 +21,7 @@ pub mod ecs_api;
 pub mod ecs_metadata;
 pub mod ecs_moto;
 pub mod envoy;
+pub mod http_server;
 pub mod moto;
 pub mod paths;
 pub mod procfs;

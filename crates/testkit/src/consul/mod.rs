@@ -121,41 +121,8 @@ pub enum EmulatorError {
     Client(String),
 }
 
-/// One request as the emulator saw it. Never holds the token value.
-#[derive(Debug, Clone)]
-pub struct RecordedRequest {
-    /// HTTP method.
-    pub method: String,
-    /// Path, e.g. `/v1/agent/service/register`.
-    pub path: String,
-    /// Raw query string (`""` when none); a `token=` parameter is shown as `token=<redacted>`.
-    pub query: String,
-    /// Status answered.
-    pub status: u16,
-    /// Whether the request carried a token (header, bearer or query).
-    pub had_token: bool,
-    /// When the request arrived.
-    pub at: Instant,
-}
-
-impl std::fmt::Display for RecordedRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let q = if self.query.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", self.query)
-        };
-        write!(
-            f,
-            "{} {}{} -> {}{}",
-            self.method,
-            self.path,
-            q,
-            self.status,
-            if self.had_token { " (token)" } else { "" }
-        )
-    }
-}
+/// One request as the emulator saw it (the shared testkit record; never the token value).
+pub use crate::http_server::RecordedRequest;
 
 /// Fault injection controls, shared with the running server.
 #[derive(Debug, Default)]
