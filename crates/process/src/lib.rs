@@ -5,10 +5,13 @@
 //!
 //! * the child runs in its **own process group** (pgid = its pid) with stdio
 //!   inherited, so a final SIGTERM can reach everything it started;
-//! * every signal we receive is forwarded to the child **process**, except
-//!   the ones the signal table (`src/signals.rs`) treats otherwise (SIGTERM to the
-//!   [`SigtermPolicy`], SIGCHLD triggers reaping, faults and SIGPIPE are left
-//!   alone, terminal/limit signals about ourselves are swallowed);
+//! * every signal another process sends us is forwarded to the child
+//!   **process**, except the ones the signal table (`src/signals.rs`) treats
+//!   otherwise: SIGTERM goes to the [`SigtermPolicy`], SIGCHLD triggers
+//!   reaping, SIGKILL/SIGSTOP cannot be caught, SIGURG and the C library's
+//!   own are left alone. Signals that can also be *our own* (the faults,
+//!   SIGPIPE, SIGTTIN/SIGTTOU, SIGXCPU/SIGXFSZ) are forwarded only when
+//!   another process sent them; our own faults still end the supervisor;
 //! * SIGTERM is handled by one of three policies, one per entrypoint;
 //! * when we are PID 1 or a child subreaper, every zombie is reaped, not only
 //!   the supervised child;
@@ -38,8 +41,9 @@
 //! # }
 //! ```
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
+mod origin;
 mod signals;
 
 use std::fmt;
@@ -57,6 +61,7 @@ use nix::unistd::{getpid, Pid};
 use tokio::signal::unix::{signal, Signal as SignalStream, SignalKind};
 use tracing::{debug, info, warn};
 
+use origin::{Event, SenderChecked};
 pub use signals::signal_name;
 use signals::Disposition;
 
@@ -191,7 +196,8 @@ impl fmt::Display for ChildExit {
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
     /// The program could not be started (not found, not executable, ...).
-    #[error("cannot start {program:?}: {source}")]
+    /// [`ProcessError::exit_code`] gives the shell's code for it.
+    #[error("cannot start {program:?}: {}: {source}", spawn_reason(source))]
     Spawn {
         /// The program as given to the command.
         program: String,
@@ -221,6 +227,41 @@ pub enum ProcessError {
     },
 }
 
+impl ProcessError {
+    /// The exit status a shell gives a command that could not be started,
+    /// for [`ProcessError::Spawn`]: 127 when there is no program at that path
+    /// (`ENOENT`, `ENOTDIR`, `ELOOP`, `ENAMETOOLONG`: what dash maps to "not
+    /// found"), 126 for every other reason it cannot be executed (permission
+    /// denied, exec format error, a directory, ...). tini agrees on `ENOENT`
+    /// (127) and `EACCES` (126) and exits 1 otherwise. `None` for failures
+    /// of the supervision itself.
+    pub fn exit_code(&self) -> Option<i32> {
+        match self {
+            Self::Spawn { source, .. } if spawn_not_found(source) => Some(127),
+            Self::Spawn { .. } => Some(126),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a spawn error means "nothing to execute at that path".
+fn spawn_not_found(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP | libc::ENAMETOOLONG)
+    ) || error.kind() == io::ErrorKind::NotFound
+}
+
+/// The short reason in a [`ProcessError::Spawn`] message, before the
+/// system's own words.
+fn spawn_reason(error: &io::Error) -> &'static str {
+    if spawn_not_found(error) {
+        "not found"
+    } else {
+        "not executable"
+    }
+}
+
 /// A running child under supervision. Create it with [`Supervisor::spawn`],
 /// then drive it with [`Supervisor::wait`]; [`run`] does both.
 pub struct Supervisor {
@@ -231,8 +272,10 @@ pub struct Supervisor {
     reap_all: bool,
     sigterm_stream: SignalStream,
     sigchld_stream: SignalStream,
-    /// Forwarded and swallowed signals, with their numbers.
-    other_streams: Vec<(c_int, Disposition, SignalStream)>,
+    /// Signals forwarded whoever sent them, with their numbers.
+    other_streams: Vec<(c_int, SignalStream)>,
+    /// Signals forwarded only when another process sent them.
+    sender_checked: SenderChecked,
 }
 
 impl fmt::Debug for Supervisor {
@@ -252,7 +295,10 @@ impl Supervisor {
     /// runtime with IO enabled. Handlers go in *before* the spawn so that no
     /// signal (and no SIGCHLD) between spawn and [`Supervisor::wait`] is lost
     /// or takes its default action; they stay installed for the life of the
-    /// process (a tokio limitation), which suits an entrypoint.
+    /// process (a tokio limitation), which suits an entrypoint. The handler
+    /// of the signals that may be our own (faults, SIGPIPE, ...) is
+    /// process-wide and replaces any other: supervise one child at a time,
+    /// and do not ask tokio for those signals in the same process.
     ///
     /// # Panics
     ///
@@ -278,10 +324,9 @@ impl Supervisor {
             match disposition {
                 Disposition::Sigterm => sigterm_stream = Some(stream),
                 Disposition::Reap => sigchld_stream = Some(stream),
-                Disposition::Forward | Disposition::Swallow => {
-                    other_streams.push((number, disposition, stream))
-                }
-                Disposition::Untouched => {}
+                Disposition::Forward => other_streams.push((number, stream)),
+                // Not yielded by caught(): handled by `origin`, or not at all.
+                Disposition::ForwardIfSent(_) | Disposition::Untouched => {}
             }
         }
         // signals::caught() always yields SIGTERM and SIGCHLD (unit-tested);
@@ -292,6 +337,12 @@ impl Supervisor {
         };
         let sigterm_stream = sigterm_stream.ok_or_else(|| missing("SIGTERM"))?;
         let sigchld_stream = sigchld_stream.ok_or_else(|| missing("SIGCHLD"))?;
+        let sender_checked =
+            SenderChecked::install().map_err(|source| ProcessError::SignalHandler {
+                signal: "the signals that may be our own (faults, SIGPIPE, SIGTTIN, ...)"
+                    .to_owned(),
+                source,
+            })?;
 
         // process_group(0): setpgid(0, 0) in the child, so pgid == pid.
         cmd.process_group(0);
@@ -313,6 +364,7 @@ impl Supervisor {
             sigterm_stream,
             sigchld_stream,
             other_streams,
+            sender_checked,
         })
     }
 
@@ -354,14 +406,18 @@ impl Supervisor {
                 Some(()) = self.sigterm_stream.recv() => {
                     self.on_sigterm(&mut on_sigterm, &mut stop_trigger);
                 }
-                (number, disposition) = next_signal(&mut self.other_streams) => {
-                    if disposition == Disposition::Swallow {
-                        let signal = signal_name(number);
-                        debug!(%signal, "signal about the supervisor itself, not forwarded");
-                    } else {
-                        self.forward(number);
-                    }
-                }
+                // Before the other forwarded signals: when both are ready, a
+                // signal raised while logging the previous forward is looked at
+                // first (tests rely on that order to prove it is not forwarded).
+                event = self.sender_checked.recv() => match event {
+                    Event::Sent { signal, pid } => self.forward(signal, Some(pid)),
+                    Event::NowIgnored(signal) => warn!(
+                        signal = %signal_name(signal),
+                        "raised about the supervisor itself (a background job reading or writing \
+                         its terminal): ignored from now on, no longer forwarded"
+                    ),
+                },
+                number = next_signal(&mut self.other_streams) => self.forward(number, None),
                 () = armed(&mut stop_trigger) => {
                     stop_trigger = None;
                     self.terminate_group("shutdown delay or stop hook finished");
@@ -403,7 +459,7 @@ impl Supervisor {
             OnSigterm::ForwardToChild => {
                 // v0.6.2 app-entrypoint: a second SIGTERM reaches the child
                 // at once, delay or not.
-                self.forward(libc::SIGTERM);
+                self.forward(libc::SIGTERM, None);
                 OnSigterm::ForwardToChild
             }
             OnSigterm::Swallow => {
@@ -462,10 +518,12 @@ impl Supervisor {
     }
 
     /// Sends one signal to the child process (not its group), as v0.6.2.
-    fn forward(&self, number: c_int) {
+    /// `sender` is the pid that sent it, where it matters (the signals that
+    /// may be our own), for the log.
+    fn forward(&self, number: c_int, sender: Option<pid_t>) {
         let name = signal_name(number);
         match send_signal(self.pid, number) {
-            Ok(()) => info!(pid = self.pid, signal = %name, "forwarded signal to child"),
+            Ok(()) => info!(pid = self.pid, signal = %name, sender, "forwarded signal to child"),
             Err(e) => warn!(pid = self.pid, signal = %name, error = %e, "cannot forward signal"),
         }
     }
@@ -521,14 +579,14 @@ async fn armed(trigger: &mut Option<StopHook>) {
     }
 }
 
-/// The next forwarded or swallowed signal received, with its disposition.
-async fn next_signal(streams: &mut [(c_int, Disposition, SignalStream)]) -> (c_int, Disposition) {
+/// The next signal received of those forwarded whoever sent them.
+async fn next_signal(streams: &mut [(c_int, SignalStream)]) -> c_int {
     std::future::poll_fn(|cx| {
-        for (number, disposition, stream) in streams.iter_mut() {
+        for (number, stream) in streams.iter_mut() {
             // Ready(None) only happens when the runtime shuts down; treat it
             // as "nothing more from this signal".
             if let Poll::Ready(Some(())) = stream.poll_recv(cx) {
-                return Poll::Ready((*number, *disposition));
+                return Poll::Ready(*number);
             }
         }
         Poll::Pending

@@ -3,6 +3,65 @@
 //! Every signal number from 1 to `SIGRTMAX` is classified here, once, by
 //! [`disposition`]. The supervisor installs handlers for exactly the signals
 //! this table says it catches, so the table is the whole signal policy.
+//!
+//! "Sent" below means sent by *another process* (`kill`, `sigqueue`,
+//! `tgkill`: `si_code` `SI_USER`, `SI_QUEUE` or `SI_TKILL` with a sender pid
+//! that is not ours; a sender in an ancestor PID namespace, such as the
+//! container runtime, shows as pid 0). "Our own" means the kernel raised it
+//! about the supervisor (a fault, a write to a closed pipe, a resource limit,
+//! a terminal access: `si_code` > 0, or `SI_USER` with our own pid, which is
+//! how the kernel fills in SIGPIPE and SIGXFSZ) or the supervisor raised it
+//! itself (`abort()`). The [`crate::origin`] module tells them apart.
+//!
+//! | number | signal | what happens |
+//! |---|---|---|
+//! | 1 | SIGHUP | forwarded to the child (reload) |
+//! | 2 | SIGINT | forwarded (Ctrl-C; Envoy shuts down on it) |
+//! | 3 | SIGQUIT | forwarded |
+//! | 4 | SIGILL | sent: forwarded; our own fault: the previous action (die, dump core) |
+//! | 5 | SIGTRAP | sent: forwarded; our own: the previous action |
+//! | 6 | SIGABRT | sent: forwarded; our own `abort()`: the previous action |
+//! | 7 | SIGBUS | sent: forwarded; our own fault: the previous action (Rust's stack-overflow report, then death) |
+//! | 8 | SIGFPE | sent: forwarded; our own fault: the previous action |
+//! | 9 | SIGKILL | cannot be caught: kills the supervisor |
+//! | 10 | SIGUSR1 | forwarded (Envoy: reopen logs) |
+//! | 11 | SIGSEGV | sent: forwarded; our own fault: the previous action (Rust's stack-overflow report, then death) |
+//! | 12 | SIGUSR2 | forwarded |
+//! | 13 | SIGPIPE | sent: forwarded; our own (a log write to a closed pipe): dropped, the write fails with `EPIPE` |
+//! | 14 | SIGALRM | forwarded (we arm no timers, so it comes from outside) |
+//! | 15 | SIGTERM | the [`crate::SigtermPolicy`]: to the child's process group, after a delay, or after a hook |
+//! | 16 | SIGSTKFLT | forwarded (never raised by the kernel) |
+//! | 17 | SIGCHLD | reaping; never forwarded (it is about *our* children) |
+//! | 18 | SIGCONT | forwarded (resumes a child a forwarded SIGTSTP stopped; the kernel resumes us regardless) |
+//! | 19 | SIGSTOP | cannot be caught: stops the supervisor |
+//! | 20 | SIGTSTP | forwarded (the child stops, we keep supervising) |
+//! | 21 | SIGTTIN | sent: forwarded; our own (we read a terminal as a background job): ignored from then on |
+//! | 22 | SIGTTOU | sent: forwarded; our own (we write a `tostop` terminal as a background job): ignored from then on |
+//! | 23 | SIGURG | not caught: default "ignore" (v0.6.2 excludes it too; Go uses it for preemption) |
+//! | 24 | SIGXCPU | sent: forwarded; our own (our CPU-time soft limit): dropped |
+//! | 25 | SIGXFSZ | sent: forwarded; our own (our file-size limit): dropped, the write fails with `EFBIG` |
+//! | 26 | SIGVTALRM | forwarded |
+//! | 27 | SIGPROF | forwarded |
+//! | 28 | SIGWINCH | forwarded (terminal resize) |
+//! | 29 | SIGIO | forwarded (we never use `O_ASYNC`) |
+//! | 30 | SIGPWR | forwarded |
+//! | 31 | SIGSYS | sent: forwarded; our own (seccomp): the previous action |
+//! | 32, 33 | (glibc) | not touched: reserved by the C library for its threads |
+//! | 34..=64 | SIGRTMIN..=SIGRTMAX | forwarded (applications define their meaning) |
+//!
+//! Why the "sent" rows: a signal another process sends is a request for the
+//! workload, whatever its name. If a `kill -SEGV` (or PIPE, XCPU, ...) from
+//! outside took its default action on the supervisor, the supervisor would die
+//! and leave Envoy or the app running without it (or, as PID 1, take the whole
+//! container down with it). A signal that is really our own must not reach
+//! the child: one broken log pipe of ours would kill Envoy, and a fault of
+//! ours must still end the supervisor, not be "handled" and retried forever.
+//!
+//! tini differs in both directions: it leaves the seven fault signals at their
+//! default, so `kill -SEGV <tini>` kills tini and orphans the child, and it
+//! ignores SIGTTIN/SIGTTOU outright; SIGPIPE, SIGXCPU and SIGXFSZ it forwards
+//! whoever raised them, its own broken pipe included. Telling the sender apart
+//! (`siginfo_t`) lets us forward every request and keep every own signal.
 
 use nix::libc::{self, c_int};
 use nix::sys::signal::Signal;
@@ -10,18 +69,37 @@ use nix::sys::signal::Signal;
 /// What the supervisor does with one signal number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Disposition {
-    /// Caught and sent on to the child process (not its group), as v0.6.2 does.
+    /// Caught and sent on to the child process (not its group), whoever sent
+    /// it, as v0.6.2 does.
     Forward,
+    /// Caught with the sender's identity ([`crate::origin`]): sent on to the
+    /// child process when another process sent it; otherwise `own` applies.
+    ForwardIfSent(Own),
     /// Caught and handled by the caller's [`crate::SigtermPolicy`].
     Sigterm,
     /// Caught to learn that a child changed state; triggers reaping. Never
     /// forwarded: it describes *our* children, so it means nothing to the child.
     Reap,
-    /// Caught so that its default action (stop or kill the supervisor) does
-    /// not happen, and dropped: it is about the supervisor itself.
-    Swallow,
     /// Not caught at all; the default (or inherited) disposition stays.
     Untouched,
+}
+
+/// What happens to a [`Disposition::ForwardIfSent`] signal that is our own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Own {
+    /// Dropped: the system call that raised it reports the problem itself
+    /// (`EPIPE`, `EFBIG`), or it is a warning we act on by not acting (CPU).
+    Drop,
+    /// Ignored (`SIG_IGN`) from then on, so that the kernel lets the terminal
+    /// access that raised it proceed (write) or fail with `EIO` (read)
+    /// instead of raising it again on every restart of the call. A sent
+    /// one is no longer forwarded after that: the supervisor is a background
+    /// job on a terminal, a case for a person at a shell, not for ECS.
+    IgnoreFromNowOn,
+    /// A fault (or `abort()`) of the supervisor: the action that was there
+    /// before ours (the default: die, dump core; for SIGSEGV/SIGBUS Rust's
+    /// stack-overflow report first) is restored and runs.
+    Fault,
 }
 
 /// Classifies one signal number. Exhaustive over 1..=SIGRTMAX: the wildcard
@@ -42,36 +120,35 @@ pub(crate) fn disposition(signal: c_int) -> Disposition {
 
         // Cannot be caught, blocked or ignored.
         libc::SIGKILL | libc::SIGSTOP => Disposition::Untouched,
-        // Synchronous faults (or abort()) raised by our own code. Catching
-        // them would turn a supervisor crash into a forwarded signal and keep
-        // a broken supervisor running; the default action (die, dump core)
-        // is what we want. tini makes the same choice.
+        // v0.6.2 excludes SIGURG (the Go runtime uses it for preemption);
+        // its default action is "ignore", which is right for us too.
+        libc::SIGURG => Disposition::Untouched,
+
+        // Synchronous faults, abort() and seccomp. Raised by our own code
+        // they must end the supervisor as they always did (catching them
+        // and carrying on would re-run the faulting instruction forever, or
+        // keep a broken supervisor running). Sent with kill(2) they are a
+        // request for the workload, and must not kill the supervisor while
+        // Envoy or the app keeps running.
         libc::SIGILL
         | libc::SIGTRAP
         | libc::SIGABRT
         | libc::SIGBUS
         | libc::SIGFPE
         | libc::SIGSEGV
-        | libc::SIGSYS => Disposition::Untouched,
+        | libc::SIGSYS => Disposition::ForwardIfSent(Own::Fault),
         // The Rust runtime sets SIGPIPE to "ignore" so that a write to a
-        // closed pipe returns EPIPE. If we caught and forwarded it, one
-        // broken log pipe in *our* process would kill the child (default
-        // action: terminate). The child gets SIGPIPE reset to default at
-        // spawn, so its own pipes behave normally.
-        libc::SIGPIPE => Disposition::Untouched,
-        // v0.6.2 excludes SIGURG (the Go runtime uses it for preemption);
-        // its default action is "ignore", which is right for us too.
-        libc::SIGURG => Disposition::Untouched,
-
-        // Terminal job-control signals the kernel sends when *we* read or
-        // write a terminal from a background process group. Forwarding them
-        // would stop the child for something the supervisor did; leaving
-        // them at default would stop the supervisor. tini ignores them too.
-        libc::SIGTTIN | libc::SIGTTOU => Disposition::Swallow,
-        // Sent when *we* exceed our CPU-time or file-size soft limit. They
-        // are not a request for the child; swallowing them keeps the
-        // supervisor alive (an oversized write then fails with EFBIG).
-        libc::SIGXCPU | libc::SIGXFSZ => Disposition::Swallow,
+        // closed pipe returns EPIPE; a dropped own SIGPIPE keeps exactly that
+        // (one broken log pipe of ours must not kill the child). SIGXFSZ:
+        // the oversized write fails with EFBIG. SIGXCPU: our CPU-time soft
+        // limit; the kernel repeats it every second and kills at the hard
+        // limit, which is not ours to prevent.
+        libc::SIGPIPE | libc::SIGXFSZ | libc::SIGXCPU => Disposition::ForwardIfSent(Own::Drop),
+        // Job-control signals the kernel sends when *we*, a background
+        // process group, read a terminal or write a `tostop` one. Left at
+        // default they would stop the supervisor; merely dropped, the kernel
+        // would raise them again on every restart of the read or write.
+        libc::SIGTTIN | libc::SIGTTOU => Disposition::ForwardIfSent(Own::IgnoreFromNowOn),
 
         // Requests from outside meant for the workload: forward. Listed for
         // the reader; the wildcard below would forward them anyway.
@@ -82,6 +159,8 @@ pub(crate) fn disposition(signal: c_int) -> Disposition {
         // SIGTSTP (a stop request: the child stops, we keep supervising),
         // SIGALRM/SIGVTALRM/SIGPROF (we never arm interval timers, so these
         // come from outside), SIGIO/SIGPOLL (we never use O_ASYNC), SIGPWR.
+        // Who sent them does not matter: a terminal's SIGINT or SIGHUP comes
+        // from the kernel and is meant for the child all the same.
         libc::SIGHUP
         | libc::SIGINT
         | libc::SIGQUIT
@@ -102,12 +181,26 @@ pub(crate) fn disposition(signal: c_int) -> Disposition {
     }
 }
 
-/// Every signal number the supervisor installs a handler for, with its
-/// disposition, in ascending order.
+/// Every signal number the supervisor catches through tokio (forwarded
+/// whoever sent it, SIGTERM, SIGCHLD), with its disposition, ascending.
 pub(crate) fn caught() -> impl Iterator<Item = (c_int, Disposition)> {
     (1..=libc::SIGRTMAX())
         .map(|n| (n, disposition(n)))
-        .filter(|(_, d)| *d != Disposition::Untouched)
+        .filter(|(_, d)| {
+            matches!(
+                d,
+                Disposition::Forward | Disposition::Sigterm | Disposition::Reap
+            )
+        })
+}
+
+/// Every signal number whose sender decides what happens to it, with what
+/// happens when it is our own; caught by [`crate::origin`]. All are below 32.
+pub(crate) fn sender_checked() -> impl Iterator<Item = (c_int, Own)> {
+    (1..=libc::SIGRTMAX()).filter_map(|n| match disposition(n) {
+        Disposition::ForwardIfSent(own) => Some((n, own)),
+        _ => None,
+    })
 }
 
 /// A readable name for a signal number, for logs and errors
@@ -147,6 +240,7 @@ mod tests {
             libc::SIGCONT,
             libc::SIGTSTP,
             libc::SIGALRM,
+            libc::SIGSTKFLT,
             libc::SIGRTMIN(),
             libc::SIGRTMAX(),
         ] {
@@ -155,17 +249,33 @@ mod tests {
     }
 
     #[test]
-    fn uncatchable_fault_and_libc_reserved_signals_are_left_alone() {
-        let mut untouched = vec![
-            libc::SIGKILL,
-            libc::SIGSTOP,
-            libc::SIGSEGV,
-            libc::SIGILL,
-            libc::SIGFPE,
-            libc::SIGBUS,
-            libc::SIGABRT,
-            libc::SIGPIPE,
+    fn signals_that_can_be_our_own_depend_on_the_sender() {
+        let expected = [
+            (libc::SIGILL, Own::Fault),
+            (libc::SIGTRAP, Own::Fault),
+            (libc::SIGABRT, Own::Fault),
+            (libc::SIGBUS, Own::Fault),
+            (libc::SIGFPE, Own::Fault),
+            (libc::SIGSEGV, Own::Fault),
+            (libc::SIGPIPE, Own::Drop),
+            (libc::SIGTTIN, Own::IgnoreFromNowOn),
+            (libc::SIGTTOU, Own::IgnoreFromNowOn),
+            (libc::SIGXCPU, Own::Drop),
+            (libc::SIGXFSZ, Own::Drop),
+            (libc::SIGSYS, Own::Fault),
         ];
+        assert_eq!(sender_checked().collect::<Vec<_>>(), expected);
+        // The origin module's handler keeps its state in arrays of 32.
+        assert!(sender_checked().all(|(n, _)| n < 32));
+        // Each signal is caught by exactly one mechanism.
+        for (n, _) in sender_checked() {
+            assert!(caught().all(|(m, _)| m != n), "{}", signal_name(n));
+        }
+    }
+
+    #[test]
+    fn uncatchable_and_libc_reserved_signals_are_left_alone() {
+        let mut untouched = vec![libc::SIGKILL, libc::SIGSTOP, libc::SIGURG];
         untouched.extend(32..libc::SIGRTMIN());
         for s in untouched {
             assert_eq!(disposition(s), Disposition::Untouched, "{}", signal_name(s));
@@ -178,12 +288,25 @@ mod tests {
     }
 
     #[test]
+    fn every_other_signal_is_caught_one_way_or_the_other() {
+        let untouched = (1..=libc::SIGRTMAX())
+            .filter(|n| disposition(*n) == Disposition::Untouched)
+            .count();
+        let glibc_reserved = (32..libc::SIGRTMIN()).count();
+        // KILL, STOP, URG and the C library's own.
+        assert_eq!(untouched, 3 + glibc_reserved);
+        assert_eq!(
+            caught().count() + sender_checked().count() + untouched,
+            libc::SIGRTMAX() as usize
+        );
+    }
+
+    #[test]
     fn catch_set_has_exactly_one_sigterm_and_one_sigchld() {
         let all: Vec<_> = caught().collect();
         let count = |d| all.iter().filter(|(_, x)| *x == d).count();
         assert_eq!(count(Disposition::Sigterm), 1);
         assert_eq!(count(Disposition::Reap), 1);
-        assert_eq!(count(Disposition::Swallow), 4);
     }
 
     #[test]
