@@ -7,11 +7,37 @@ use std::net::TcpListener;
 use util::TestCommand;
 
 #[test]
-fn version_prints_the_crate_version() {
-    TestCommand::new(["version"])
-        .run()
-        .expect_code(0)
-        .expect_stdout_contains(&format!("consul-ecs v{}", env!("CARGO_PKG_VERSION")));
+fn version_prints_the_crate_version_and_the_git_commit() {
+    // `consul-ecs v<version> (<sha>)`, as upstream prints it. The sha is the commit the binary
+    // was built from (others may have committed since), so check that it is one of ours.
+    let run = TestCommand::new(["version"]).run();
+    run.expect_code(0);
+    let stdout = run.stdout();
+    let line = stdout.trim_end_matches('\n');
+    let prefix = format!("consul-ecs v{} (", env!("CARGO_PKG_VERSION"));
+    let sha = line
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("version line {line:?} is not `{prefix}<sha>)`"));
+    let in_git = std::process::Command::new("git")
+        .args(["rev-parse", "--git-dir"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !in_git {
+        assert_eq!(sha, "unknown", "built outside git: {line:?}");
+        return;
+    }
+    assert!(
+        sha.len() >= 7 && sha.chars().all(|c| c.is_ascii_hexdigit()),
+        "not a short git sha: {line:?}"
+    );
+    let known = std::process::Command::new("git")
+        .args(["cat-file", "-e", &format!("{sha}^{{commit}}")])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run git");
+    assert!(known.success(), "{sha} is not a commit of this repository");
 }
 
 #[test]

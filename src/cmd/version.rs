@@ -1,7 +1,12 @@
 //! `consul-ecs version`.
 
-/// The version line, `consul-ecs v<semver>`, as consul-ecs prints it.
+/// Prints `consul-ecs v<semver> (<git sha>)`, as consul-ecs does (the sha is `unknown` when
+/// the binary was built outside a git checkout; see build.rs).
 pub fn run() -> i32 {
-    println!("consul-ecs v{}", env!("CARGO_PKG_VERSION"));
+    println!(
+        "consul-ecs v{} ({})",
+        env!("CARGO_PKG_VERSION"),
+        env!("CONSUL_ECS_GIT_SHA")
+    );
     0
 }
