@@ -165,6 +165,8 @@ pub(crate) fn token_self(st: &State, req: &Req) -> Reply {
         None | Some("") => st.tokens.get(ANONYMOUS_ACCESSOR),
         Some(secret) => st.token_by_secret(secret),
     };
+    // A stale read may be served by a follower the token has not reached yet.
+    let token = token.filter(|t| req.query_value("stale").is_none() || st.replicated(t));
     match token {
         Some(t) => Ok(json(&st.token_json(t, false))),
         None if st.opts.legacy_not_found => Err(ApiError::acl_not_found()),

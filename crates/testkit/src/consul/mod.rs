@@ -83,6 +83,10 @@ pub struct EmulatorOptions {
     /// Secret of the bootstrap (`global-management`) token; None = a random UUID. Lets a
     /// demo or a scripted environment know the token without it being printed anywhere.
     pub management_token: Option<String>,
+    /// How long a new token stays unknown to `?stale` reads, as on a follower the token
+    /// has not replicated to yet (zero = at once). Exercises clients that wait for a fresh
+    /// login token to replicate before using it.
+    pub replication_lag: Duration,
 }
 
 impl Default for EmulatorOptions {
@@ -98,6 +102,7 @@ impl Default for EmulatorOptions {
             grpc_tls_port: None,
             legacy_not_found: false,
             management_token: None,
+            replication_lag: Duration::ZERO,
         }
     }
 }

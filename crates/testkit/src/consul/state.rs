@@ -360,6 +360,18 @@ impl State {
         self.tokens.get(accessor).filter(|t| !t.expired_at(now))
     }
 
+    /// Whether `token` has reached every server ([`super::EmulatorOptions::replication_lag`]
+    /// after it was created).
+    pub fn replicated(&self, token: &Token) -> bool {
+        let lag = self.opts.replication_lag;
+        if lag.is_zero() {
+            return true;
+        }
+        crate::time::parse_rfc3339(&token.create_time)
+            .map(|created| created + lag <= self.now())
+            .unwrap_or(true)
+    }
+
     /// Resolves the request's token. No token → anonymous; unknown → `ACL not found`.
     pub fn caller(&self, secret: Option<&str>) -> Result<Caller, ApiError> {
         if !self.opts.acls_enabled {
