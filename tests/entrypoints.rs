@@ -1,16 +1,20 @@
 //! `envoy-entrypoint` with the real Envoy and the ECS metadata emulator, and `app-entrypoint`
 //! with shell children: real processes, real signals, real exit codes.
+//!
+//! No test sleeps for a fixed time and then looks: each waits for something it can observe
+//! (a file the child writes, a line on the entrypoint's stderr, a request the metadata
+//! emulator recorded).
 
 mod util;
 
 use std::fs;
 use std::net::TcpStream;
-
-use std::thread::sleep;
+use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use serde_json::Value;
 use testkit::ecs_metadata::{fargate_task, EcsMetadataEmulator};
 use util::background::Background;
 
@@ -64,6 +68,16 @@ fn mesh_task() -> EcsMetadataEmulator {
     ))
 }
 
+/// Waits until the emulator has answered two metadata requests that arrived after this call.
+/// The poll makes a request only while the last answer did not release Envoy, so the second
+/// one proves that the first, which saw the task as it is now, did not.
+fn wait_two_more_polls(ecs: &EcsMetadataEmulator, e: &Background) {
+    let seen = ecs.request_count();
+    e.wait_until("two more metadata polls", Duration::from_secs(10), |_| {
+        ecs.request_count() >= seen + 2
+    });
+}
+
 #[test]
 fn envoy_keeps_serving_after_sigterm_until_the_app_stops() {
     let ecs = mesh_task();
@@ -75,7 +89,7 @@ fn envoy_keeps_serving_after_sigterm_until_the_app_stops() {
     );
 
     e.signal(Signal::SIGTERM);
-    sleep(Duration::from_millis(800));
+    wait_two_more_polls(&ecs, &e);
     assert!(
         admin_answers(&e),
         "Envoy must keep serving while the app runs\n{}",
@@ -88,7 +102,12 @@ fn envoy_keeps_serving_after_sigterm_until_the_app_stops() {
     );
     // The sidecar containers themselves stopping does not count: only applications do.
     ecs.stop_container("consul-client");
-    sleep(Duration::from_millis(300));
+    wait_two_more_polls(&ecs, &e);
+    assert!(
+        !e.read("stderr.log").contains("caught ENVOY_SIGTERM"),
+        "{}",
+        e.report()
+    );
     assert!(
         admin_answers(&e),
         "non-application containers must not release Envoy\n{}",
@@ -154,7 +173,8 @@ fn envoy_exiting_on_its_own_ends_the_entrypoint_even_while_waiting() {
     let ecs = mesh_task();
     let mut e = start_envoy(&ecs);
     e.signal(Signal::SIGTERM);
-    sleep(Duration::from_millis(300));
+    // Waiting: the stop hook is polling the task metadata.
+    wait_two_more_polls(&ecs, &e);
     // Envoy dies while we wait on the app: we must not keep waiting.
     let envoy = e.children();
     kill(Pid::from_raw(envoy[0]), Signal::SIGKILL).unwrap();
@@ -166,10 +186,72 @@ fn entrypoints_without_a_command_are_usage_errors() {
     for sub in ["envoy-entrypoint", "app-entrypoint"] {
         util::TestCommand::new([sub]).run().expect_code(1);
     }
-    util::TestCommand::new(["app-entrypoint", "/no/such/program"])
-        .run()
-        .expect_code(1)
-        .expect_stderr_contains("/no/such/program");
+}
+
+/// A file that exists but cannot be executed (mode 0644), in `dir`.
+fn not_executable(dir: &tempfile::TempDir) -> String {
+    let path = dir.path().join("app.sh");
+    fs::write(&path, "#!/bin/sh\nexit 0\n").unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// As a shell (and tini): 127 when the program is not found, 126 when it cannot be executed;
+/// the message names the program and the reason.
+#[test]
+fn a_child_that_cannot_be_executed_gives_the_shell_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = not_executable(&dir);
+    for sub in ["app-entrypoint", "envoy-entrypoint"] {
+        util::TestCommand::new([sub, "/no/such/program"])
+            .run()
+            .expect_code(127)
+            .expect_stderr_contains("cannot start \"/no/such/program\": not found");
+        util::TestCommand::new([sub, "no-such-program-on-the-path"])
+            .run()
+            .expect_code(127)
+            .expect_stderr_contains("\"no-such-program-on-the-path\": not found");
+        util::TestCommand::new([sub, plain.as_str()])
+            .run()
+            .expect_code(126)
+            .expect_stderr_contains(&format!("cannot start {plain:?}: not executable"));
+    }
+}
+
+/// With `-log-format json` every line on stderr is a JSON object, the fatal one included.
+#[test]
+fn with_json_logs_the_fatal_spawn_error_is_json_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = not_executable(&dir);
+    for sub in ["app-entrypoint", "envoy-entrypoint"] {
+        for (program, code) in [("/nonexistent", 127), (plain.as_str(), 126)] {
+            let run = util::TestCommand::new(["-log-format", "json", sub, program]).run();
+            run.expect_code(code);
+            let lines = json_lines(&run.stderr(), &run.to_string());
+            let last = lines.last().unwrap();
+            assert_eq!(last["level"], "ERROR", "{run}");
+            let message = last["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains(&format!("cannot start {program:?}")),
+                "{run}"
+            );
+        }
+    }
+}
+
+/// Every non-empty line of `stderr` parsed as a JSON object; panics with `context` when one
+/// is not, or when there is none.
+fn json_lines(stderr: &str, context: &str) -> Vec<Value> {
+    let lines: Vec<Value> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| match serde_json::from_str::<Value>(l) {
+            Ok(v) if v.is_object() => v,
+            _ => panic!("not a JSON object: {l:?}\n{context}"),
+        })
+        .collect();
+    assert!(!lines.is_empty(), "no log lines\n{context}");
+    lines
 }
 
 fn start_app(delay: &str, script: &str) -> Background {
@@ -207,7 +289,7 @@ fn app_entrypoint_honours_the_shutdown_delay() {
     });
     let sent = nanos_now();
     e.signal(Signal::SIGTERM);
-    sleep(Duration::from_millis(600));
+    e.wait_log("holding it for the shutdown delay");
     assert!(
         !e.path("term.at").exists(),
         "SIGTERM reached the app before the delay\n{}",
@@ -257,4 +339,150 @@ fn app_entrypoint_reaps_orphans_of_the_app() {
                   [ -e /proc/$o ] && exit 1; exit 6";
     let mut e = start_app("0", script);
     assert_eq!(e.wait_exit(Duration::from_secs(10)), 6, "{}", e.report());
+}
+
+/// The signals that may also be raised about the entrypoint itself (faults, SIGPIPE, terminal
+/// and resource-limit signals): sent by another process, each reaches the child, none ends
+/// the entrypoint, which exits with the child's own code.
+#[test]
+fn signals_that_may_be_the_entrypoints_own_reach_the_child_when_sent() {
+    let names = [
+        "PIPE", "TTIN", "TTOU", "XCPU", "XFSZ", "ILL", "TRAP", "ABRT", "FPE", "SEGV", "BUS", "SYS",
+    ];
+    let mut script = String::new();
+    for name in names {
+        script.push_str(&format!("trap 'echo {name} >> got' {name}; "));
+    }
+    script.push_str("trap 'exit 3' TERM; touch ready; while :; do sleep 0.02; done");
+    let mut e = start_app("0", &script);
+    e.wait_until("the app to start", Duration::from_secs(10), |e| {
+        e.path("ready").exists()
+    });
+    for name in names {
+        let signal: Signal = format!("SIG{name}").parse().unwrap();
+        e.signal(signal);
+        e.wait_until(
+            &format!("{name} to reach the app"),
+            Duration::from_secs(10),
+            |e| e.read("got").lines().any(|l| l == name),
+        );
+        assert!(
+            e.child.try_wait().unwrap().is_none(),
+            "{name} ended the entrypoint\n{}",
+            e.report()
+        );
+    }
+    e.signal(Signal::SIGTERM);
+    assert_eq!(e.wait_exit(Duration::from_secs(10)), 3, "{}", e.report());
+}
+
+/// `kill -SEGV` aimed at the entrypoint kills the app (its default action), not the
+/// entrypoint, which reports it as 128 + 11.
+#[test]
+fn a_fault_signal_sent_to_the_entrypoint_kills_the_app_not_the_entrypoint() {
+    // No core file from the app's death.
+    let mut e = start_app(
+        "0",
+        "ulimit -c 0; touch ready; while :; do sleep 0.02; done",
+    );
+    e.wait_until("the app to start", Duration::from_secs(10), |e| {
+        e.path("ready").exists()
+    });
+    e.signal(Signal::SIGSEGV);
+    assert_eq!(
+        e.wait_exit(Duration::from_secs(10)),
+        128 + 11,
+        "{}",
+        e.report()
+    );
+}
+
+/// While the task metadata endpoint is down after SIGTERM (polled every 100 ms), the log gets
+/// the first failure, at most one summary every 5 s and one line when it answers again, not
+/// a line per poll.
+#[test]
+fn a_metadata_outage_during_shutdown_is_logged_without_flooding() {
+    let ecs = mesh_task();
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = Background::start(
+        &[
+            "-log-format",
+            "json",
+            "envoy-entrypoint",
+            "sh",
+            "-c",
+            // Its own stderr elsewhere: the shell reports the group SIGTERM's victims
+            // ("Terminated"), and only the entrypoint's lines are under test.
+            "exec 2> child.err; trap 'exit 0' TERM; touch ready; while :; do sleep 0.02; done",
+        ],
+        &[("ECS_CONTAINER_METADATA_URI_V4", &ecs.uri())],
+        dir,
+    );
+    e.wait_until("the child to start", Duration::from_secs(10), |e| {
+        e.path("ready").exists()
+    });
+    ecs.fail_next(u32::MAX, 500);
+    e.signal(Signal::SIGTERM);
+    // An outage of at least 2 s, as the emulator saw it: its first and last failed answer.
+    let failed = || -> Vec<Instant> {
+        ecs.requests()
+            .iter()
+            .filter(|r| r.status == 500)
+            .map(|r| r.at)
+            .collect()
+    };
+    e.wait_until("2 s of failed polls", Duration::from_secs(20), |_| {
+        let at = failed();
+        at.len() >= 2 && at[at.len() - 1].duration_since(at[0]) >= Duration::from_secs(2)
+    });
+    ecs.fail_next(0, 500);
+    e.wait_log("works again");
+    let failures = failed();
+    let outage = failures[failures.len() - 1].duration_since(failures[0]);
+    ecs.stop_container("app");
+    assert_eq!(e.wait_exit(Duration::from_secs(10)), 0, "{}", e.report());
+
+    let report = format!(
+        "{}\n--- metadata requests ---\n{}",
+        e.report(),
+        ecs.request_log()
+    );
+    let lines = json_lines(&e.read("stderr.log"), &report);
+    let warnings: Vec<&Value> = lines.iter().filter(|l| l["level"] == "WARN").collect();
+    // Without the summary every failed poll is a line: make sure there were plenty.
+    assert!(
+        failures.len() >= 10,
+        "only {} failed polls\n{report}",
+        failures.len()
+    );
+    // The first failure, plus a summary per full 5 s of outage (none, usually, in ~2 s).
+    let allowed = 1 + (outage.as_secs() / 5) as usize;
+    assert!(
+        !warnings.is_empty() && warnings.len() <= allowed,
+        "{} WARN lines for {} failures over {outage:?} (allowed {allowed})\n{report}",
+        warnings.len(),
+        failures.len()
+    );
+    assert!(
+        warnings[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("500"),
+        "the first line names the error\n{report}"
+    );
+    let recovered: Vec<&Value> = lines
+        .iter()
+        .filter(|l| {
+            l["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("works again")
+        })
+        .collect();
+    assert_eq!(recovered.len(), 1, "{report}");
+    assert_eq!(
+        recovered[0]["failures"].as_u64(),
+        Some(failures.len() as u64),
+        "the recovery line counts every failed poll\n{report}"
+    );
 }
