@@ -57,11 +57,17 @@
 //! the child: one broken log pipe of ours would kill Envoy, and a fault of
 //! ours must still end the supervisor, not be "handled" and retried forever.
 //!
-//! tini differs in both directions: it leaves the seven fault signals at their
-//! default, so `kill -SEGV <tini>` kills tini and orphans the child, and it
-//! ignores SIGTTIN/SIGTTOU outright; SIGPIPE, SIGXCPU and SIGXFSZ it forwards
-//! whoever raised them, its own broken pipe included. Telling the sender apart
-//! (`siginfo_t`) lets us forward every request and keep every own signal.
+//! v0.6.2 asked Go for every signal (`signal.Notify` with none named): the Go
+//! runtime delivers a `kill -SEGV` to the channel, so v0.6.2 forwarded it as
+//! we do, and keeps its own faults as crashes; but it also forwarded its own
+//! SIGPIPE (a broken stderr) to Envoy, which we do not.
+//!
+//! tini differs in both directions: it leaves the seven fault signals at
+//! their default, so `kill -SEGV <tini>` kills tini and orphans the child, and
+//! it ignores SIGTTIN/SIGTTOU outright; SIGPIPE, SIGXCPU and SIGXFSZ it
+//! forwards whoever raised them, its own broken pipe included. Telling the
+//! sender apart (`siginfo_t`) lets us forward every request and keep every
+//! own signal.
 
 use nix::libc::{self, c_int};
 use nix::sys::signal::Signal;
