@@ -52,12 +52,12 @@ impl CredentialsSource {
         }
     }
 
-    /// A few words for a message: `environment variables (AWS_ACCESS_KEY_ID)`.
+    /// A few words for a message: `the environment variable AWS_ACCESS_KEY_ID`.
     pub fn describe(self) -> &'static str {
         match self {
-            CredentialsSource::Environment => "environment variables (AWS_ACCESS_KEY_ID)",
-            CredentialsSource::WebIdentity => "a web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)",
-            CredentialsSource::TaskRole => "the ECS task role (container credentials endpoint)",
+            CredentialsSource::Environment => "the environment variable AWS_ACCESS_KEY_ID",
+            CredentialsSource::WebIdentity => "a web identity token, AWS_WEB_IDENTITY_TOKEN_FILE",
+            CredentialsSource::TaskRole => "the ECS task role's credentials endpoint",
             CredentialsSource::Other => "a profile or instance metadata",
         }
     }

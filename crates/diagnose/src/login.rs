@@ -14,6 +14,22 @@ use crate::reach::{Attempts, Target};
 /// Longest part of Consul's answer quoted in a problem.
 const MAX_ANSWER: usize = 240;
 
+/// Consul's answer for quoting: an AWS error document it passes on (`received error code
+/// 403: <?xml …>`) shortened to its code.
+fn quote(answer: &str) -> String {
+    match answer.find('<') {
+        Some(cut) => {
+            let code = answer
+                .split("<Code>")
+                .nth(1)
+                .and_then(|rest| rest.split("</Code>").next())
+                .unwrap_or("…");
+            format!("{}{code}", &answer[..cut])
+        }
+        None => truncate(answer, MAX_ANSWER),
+    }
+}
+
 /// How Consul (or the login's own STS call) said no.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
@@ -184,12 +200,20 @@ impl LoginDiagnosis {
             if let Some(explanation) = self.explain_by_answer(refusal, Some(&identity)) {
                 return Some(explanation);
             }
-            warn!(
-                identity = %identity.summary(),
-                answer = %truncate(refusal.answer(), MAX_ANSWER),
-                "the login was refused although the task role's path and tags look right; \
-                 retrying (the acl-controller may not have set up the auth method yet)"
-            );
+            match &identity.role {
+                RoleLookup::Failed(why) => warn!(
+                    answer = %quote(refusal.answer()),
+                    "the login was refused and the task role cannot be read to say why \
+                     ({why}); retrying"
+                ),
+                _ => warn!(
+                    identity = %identity.summary(),
+                    answer = %quote(refusal.answer()),
+                    "the login was refused although the task role's path and tags look \
+                     right; retrying (the acl-controller may not have set up the auth method \
+                     yet)"
+                ),
+            }
             return None;
         };
         let mut explanation = first.explain(&self.expected);
@@ -199,10 +223,9 @@ impl LoginDiagnosis {
                 .problem
                 .push_str(&also.explain(&self.expected).problem);
         }
-        explanation.problem.push_str(&format!(
-            " (Consul: {:?})",
-            truncate(refusal.answer(), MAX_ANSWER)
-        ));
+        explanation
+            .problem
+            .push_str(&format!(" (Consul: {:?})", quote(refusal.answer())));
         Some(explanation)
     }
 
@@ -215,7 +238,7 @@ impl LoginDiagnosis {
         Explanation {
             problem: format!(
                 "the auth method {method:?} does not exist{place} (Consul: {:?})",
-                truncate(answer, MAX_ANSWER)
+                quote(answer)
             ),
             hint: format!(
                 "run the acl-controller, which creates iam-ecs-service-token and \
@@ -232,7 +255,7 @@ impl LoginDiagnosis {
         refusal: &Refusal,
         identity: Option<&Identity>,
     ) -> Option<Explanation> {
-        let answer = truncate(refusal.answer(), MAX_ANSWER);
+        let answer = quote(refusal.answer());
         match refusal {
             Refusal::BindName(_) => {
                 let role = identity.map_or_else(
@@ -375,6 +398,15 @@ mod tests {
             certificate: false,
         });
         assert_eq!(Refusal::classify(&no_answer), None);
+    }
+
+    #[test]
+    fn aws_documents_in_consuls_answer_are_quoted_by_their_code() {
+        assert_eq!(
+            quote("received error code 403: <?xml version=\"1.0\"?><ErrorResponse><Error><Code>AccessDenied</Code><Message>m</Message>"),
+            "received error code 403: AccessDenied"
+        );
+        assert_eq!(quote("Permission denied"), "Permission denied");
     }
 
     #[tokio::test]
