@@ -40,7 +40,8 @@ pub use registration::{
     SYNCED_CHECK_TTL,
 };
 pub use sync_loop::{
-    run_health_sync, shutdown, ShutdownReport, SyncPeers, SyncSettings, TokenLogout,
+    run_health_sync, run_health_sync_observed, shutdown, OnRefusedWrite, ShutdownReport, SyncPeers,
+    SyncSettings, TokenLogout,
 };
 
 /// Why the registrations or the health-sync plan could not be built.

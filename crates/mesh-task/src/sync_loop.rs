@@ -69,12 +69,28 @@ pub struct ShutdownReport {
     pub failures: Vec<String>,
 }
 
+/// Told about each check write Consul refused with 403 (the token is unknown to Consul, or
+/// lacks the right): the check's ID and the error. For explaining the refusal; the write is
+/// retried on the next poll as any other failure.
+pub type OnRefusedWrite = Box<dyn FnMut(&str, &consul::ConsulError)>;
+
 /// Runs health-sync until `stop` resolves (with the name of the signal), then shuts down.
 pub async fn run_health_sync(
     cfg: &config::Config,
     peers: SyncPeers,
     settings: &SyncSettings,
     stop: impl Future<Output = &'static str>,
+) -> ShutdownReport {
+    run_health_sync_observed(cfg, peers, settings, stop, Box::new(|_, _| {})).await
+}
+
+/// [`run_health_sync`], telling `on_refused` about every check write refused with 403.
+pub async fn run_health_sync_observed(
+    cfg: &config::Config,
+    peers: SyncPeers,
+    settings: &SyncSettings,
+    stop: impl Future<Output = &'static str>,
+    mut on_refused: OnRefusedWrite,
 ) -> ShutdownReport {
     tokio::pin!(stop);
     // The task metadata names the checks. Until it can be read, keep trying; a stop in the
@@ -119,7 +135,7 @@ pub async fn run_health_sync(
                 }
             }
         }
-        let poll = poll_once(&peers, &mut sync);
+        let poll = poll_once(&peers, &mut sync, &mut on_refused);
         tokio::select! {
             // Dropping the poll cancels its in-flight request.
             signal = &mut stop => break signal,
@@ -172,7 +188,11 @@ enum StartError {
 /// One poll: read the task, write what changed. Returns whether every write worked; a
 /// failed one makes the next poll compare with Consul first, since an agent that was away
 /// may have come back with its checks reset.
-async fn poll_once(peers: &SyncPeers, sync: &mut HealthSync) -> bool {
+async fn poll_once(
+    peers: &SyncPeers,
+    sync: &mut HealthSync,
+    on_refused: &mut OnRefusedWrite,
+) -> bool {
     let task = match peers.metadata.task_once().await {
         Ok(task) => task,
         Err(e) => {
@@ -189,6 +209,9 @@ async fn poll_once(peers: &SyncPeers, sync: &mut HealthSync) -> bool {
             }
             Err(e) => {
                 warn!(check = %update.check_id, error = %e, "updating the check failed; retrying on the next poll");
+                if e.http_status() == Some(403) {
+                    on_refused(&update.check_id, &e);
+                }
                 all_written = false;
             }
         }
