@@ -249,11 +249,26 @@ fn credentials_come_from_the_ecs_container_credentials_endpoint() {
 #[test]
 fn a_denied_login_fails_within_the_timeout_saying_what_consul_answered() {
     let s = Secure::new();
-    // A role outside the bound path: the emulator (like Consul) answers "not trusted".
-    let outsider = s.aws.add_task_role("web", "/elsewhere/");
+    // A method that trusts another account's roles: the task role's path and tags are right,
+    // so nothing the task can see explains the refusal ("not trusted"), and it is retried
+    // until the deadline. (Refusals the role explains end at once: tests/diagnose.rs.)
+    s.w.consul.configure_iam_auth(
+        &s.aws,
+        &IamAuthOptions {
+            method: "iam-other-account".into(),
+            server_id_header: Some(SERVER_ID.into()),
+            bound_arns: vec!["arn:aws:iam::999999999999:role/consul-ecs/*".into()],
+            ..Default::default()
+        },
+    );
+    let role = s.aws.task_role().clone();
     let started = Instant::now();
     let run = s
-        .mesh_init_as(&["-login-timeout", "3s"], &s.config(json!({})), &outsider)
+        .mesh_init_as(
+            &["-login-timeout", "3s"],
+            &s.config(json!({"method": "iam-other-account"})),
+            &role,
+        )
         .run();
     assert!(
         started.elapsed() < Duration::from_secs(20),

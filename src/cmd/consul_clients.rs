@@ -52,3 +52,29 @@ pub fn env_token() -> Result<Option<Secret>> {
         ClientConfig::from_env().context("Consul client settings from the environment")?;
     Ok(settings.token.current()?)
 }
+
+/// The server client's address and where it came from, for reports.
+pub fn server_target(cfg: &config::Config, server: &Client) -> diagnose::Target {
+    diagnose::Target {
+        what: "the Consul servers",
+        address: server.address().to_string(),
+        origin: diagnose::AddressOrigin::derive(
+            cfg.consul_http_addr(),
+            true,
+            std::env::var("CONSUL_HTTP_ADDR").ok().as_deref(),
+        ),
+    }
+}
+
+/// The agent client's address and where it came from, for reports.
+pub fn agent_target(agent: &Client) -> diagnose::Target {
+    diagnose::Target {
+        what: "the local Consul agent",
+        address: agent.address().to_string(),
+        origin: diagnose::AddressOrigin::derive(
+            None,
+            false,
+            std::env::var("CONSUL_HTTP_ADDR").ok().as_deref(),
+        ),
+    }
+}

@@ -4,7 +4,7 @@
 //! Wiring only: the loop and the shutdown are `mesh_task::run_health_sync`, the decisions
 //! `mesh_task::HealthSync`.
 
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::cli::HealthSyncArgs;
 use crate::cmd::{consul_clients, stop_signal};
@@ -47,6 +47,7 @@ async fn health_sync(args: &HealthSyncArgs, cfg: &config::Config) -> i32 {
             ("client token", cfg.client_token_path()),
         ],
     });
+    let agent_for_diagnosis = agent.clone();
     let peers = mesh_task::SyncPeers {
         metadata,
         agent,
@@ -57,7 +58,8 @@ async fn health_sync(args: &HealthSyncArgs, cfg: &config::Config) -> i32 {
         reassert_interval: args.reassert_interval,
         shutdown_timeout: args.shutdown_timeout,
     };
-    let report = mesh_task::run_health_sync(cfg, peers, &settings, stop).await;
+    let on_refused = explain_first_refusal(cfg, &agent_for_diagnosis);
+    let report = mesh_task::run_health_sync_observed(cfg, peers, &settings, stop, on_refused).await;
     if report.failures.is_empty() {
         info!("health-sync shut down cleanly");
         exit::OK
@@ -71,4 +73,85 @@ async fn health_sync(args: &HealthSyncArgs, cfg: &config::Config) -> i32 {
         );
         exit::RUNTIME
     }
+}
+
+/// The first check write Consul refuses (403) is explained once, in the background while the
+/// sync goes on: which identity the token carries against the service whose checks these
+/// are and, when the task logged in, what of the task role made it so.
+fn explain_first_refusal(
+    cfg: &config::Config,
+    agent: &consul::Client,
+) -> mesh_task::OnRefusedWrite {
+    let cfg = cfg.clone();
+    let agent = agent.clone();
+    let mut explained = false;
+    Box::new(move |check_id, refusal| {
+        let consul::ConsulError::Status {
+            method,
+            path,
+            status,
+            body,
+        } = refusal
+        else {
+            return;
+        };
+        if std::mem::replace(&mut explained, true) {
+            return;
+        }
+        let refusal = consul::ConsulError::Status {
+            method: method.clone(),
+            path: path.clone(),
+            status: *status,
+            body: body.clone(),
+        };
+        let what = format!("update check {check_id:?}");
+        let (cfg, agent) = (cfg.clone(), agent.clone());
+        tokio::spawn(async move {
+            let explanation = explain_refusal(&cfg, &agent, what, &refusal).await;
+            error!("health-sync: {}", diagnose::Diagnosed::from(explanation));
+        });
+    })
+}
+
+async fn explain_refusal(
+    cfg: &config::Config,
+    agent: &consul::Client,
+    what: String,
+    refusal: &consul::ConsulError,
+) -> iam_login::Explanation {
+    let task = match ecs::MetadataClient::from_env() {
+        Ok(metadata) => metadata.task_once().await.ok(),
+        Err(_) => None,
+    };
+    let registrations = task
+        .as_ref()
+        .and_then(|task| mesh_task::build_registrations(cfg, task).ok());
+    let expected = match &registrations {
+        Some(registrations) => super::mesh_init::expected_identity(cfg, registrations),
+        None => {
+            warn!("the task metadata cannot be read to name this task's service");
+            diagnose::Expected::new(cfg.login_method(), &cfg.service_name(""), None)
+        }
+    };
+    let token = if cfg.login_enabled() {
+        diagnose::TokenOrigin::Login {
+            file: cfg.service_token_path(),
+        }
+    } else if consul_clients::env_token().ok().flatten().is_some() {
+        diagnose::TokenOrigin::Environment
+    } else {
+        diagnose::TokenOrigin::Anonymous
+    };
+    let spec = task
+        .as_ref()
+        .filter(|_| cfg.login_enabled())
+        .and_then(|task| super::mesh_init::login_spec(cfg, task).ok());
+    let findings = match spec {
+        Some(spec) => diagnose::role_findings(&spec.params, &expected)
+            .await
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let write = diagnose::RefusedWrite { what, token };
+    diagnose::explain_refused_write(agent, &write, refusal, &expected, &findings).await
 }

@@ -72,7 +72,13 @@ pub fn run(args: &MeshInitArgs, cfg: &config::Config) -> i32 {
             }
             Ok(Err(StepError { step, error })) => {
                 undo(written.into_inner()).await;
-                error!("mesh-init failed: {step}: {error:#}");
+                // Each cause once (a retry's last error is in its message and its source);
+                // a diagnosed failure ends with its `hint:` line.
+                let error: &(dyn std::error::Error + 'static) = error.as_ref();
+                error!(
+                    "mesh-init failed: {step}: {}",
+                    error_chain::error_chain(error)
+                );
                 exit::RUNTIME
             }
             Err(signal) => {
@@ -98,9 +104,10 @@ async fn mesh_init(
     // Built before logging in, so a task that can never register takes no token.
     let registrations = mesh_task::build_registrations(cfg, &task).step("build registrations")?;
 
+    let expected = expected_identity(cfg, &registrations);
     let token = if cfg.login_enabled() {
         let server = consul_clients::server(cfg).step("log in to Consul")?;
-        let secret = login(args, cfg, &task, &server)
+        let secret = login(args, cfg, &task, &server, &expected)
             .await
             .step("log in to Consul")?;
         written.borrow_mut().login = Some((server.clone(), secret.clone()));
@@ -119,17 +126,25 @@ async fn mesh_init(
 
     let agent_token = token
         .as_ref()
-        .map(|_| TokenSource::File(cfg.service_token_path()));
+        .map(|_| TokenSource::OwnFile(cfg.service_token_path()));
     let agent = consul_clients::agent(agent_token).step("register with the Consul agent")?;
     let policy = RetryPolicy::default().with_deadline(args.register_timeout);
     let no_opts = QueryOptions::default();
     for registration in registrations.in_order() {
         let what = format!("register {} {:?}", kind_name(registration), registration.id);
-        retry(&policy, &what, || {
-            agent.agent_service_register(registration, &no_opts)
+        let attempts = RefCell::new(diagnose::Attempts::default());
+        let registered = retry(&policy, &what, || async {
+            let result = agent.agent_service_register(registration, &no_opts).await;
+            if let Err(e) = &result {
+                attempts.borrow_mut().record(e);
+            }
+            result
         })
-        .await
-        .step("register with the Consul agent")?;
+        .await;
+        if let Err(e) = registered {
+            let why = explain_registration(cfg, &task, &agent, &expected, &what, e, &attempts);
+            return Err(why.await).step("register with the Consul agent");
+        }
         info!(id = %registration.id, kind = kind_name(registration), "registered");
     }
 
@@ -159,14 +174,20 @@ fn kind_name(registration: &consul::AgentServiceRegistration) -> &str {
     }
 }
 
-/// Logs in with the auth method of the config. A login that keeps being denied ends
-/// mesh-init after `-login-timeout` with what Consul answered (v0.6.2 retried forever).
-async fn login(
-    args: &MeshInitArgs,
+/// What the task's identity must say: the auth method, and the service (and Enterprise
+/// namespace) the registrations use.
+pub fn expected_identity(
     cfg: &config::Config,
-    task: &ecs::TaskMetadata,
-    server: &Client,
-) -> Result<Secret> {
+    registrations: &mesh_task::Registrations,
+) -> diagnose::Expected {
+    let service = registrations
+        .service()
+        .map_or(&registrations.proxy().name, |s| &s.name);
+    diagnose::Expected::new(cfg.login_method(), service, registrations.namespace())
+}
+
+/// The login's spec from the config and the task metadata.
+pub fn login_spec(cfg: &config::Config, task: &ecs::TaskMetadata) -> Result<iam_login::LoginSpec> {
     let region = match cfg.login_region() {
         Some(region) => region.to_owned(),
         None => task
@@ -174,7 +195,7 @@ async fn login(
             .context("no consulLogin.region and the task ARN has none")?
             .to_owned(),
     };
-    let spec = iam_login::LoginSpec {
+    Ok(iam_login::LoginSpec {
         method: cfg.login_method().to_owned(),
         params: iam_login::LoginParams {
             region,
@@ -184,10 +205,86 @@ async fn login(
         },
         meta: iam_login::login_meta(task.task_id()?, task.cluster(), &cfg.login_meta()),
         partition: cfg.login_partition().map(str::to_owned),
-    };
-    let token =
-        iam_login::login(server, &spec, &iam_login::login_policy(args.login_timeout)).await?;
-    Ok(token.secret_id)
+    })
+}
+
+/// Logs in with the auth method of the config. A refusal the task's own identity explains
+/// (a role outside the trusted path, a missing or wrong tag, no such auth method) ends the
+/// login at once with the explanation; others are retried until `-login-timeout`, then
+/// reported with what Consul answered, or where it could not be reached (v0.6.2 retried
+/// forever).
+async fn login(
+    args: &MeshInitArgs,
+    cfg: &config::Config,
+    task: &ecs::TaskMetadata,
+    server: &Client,
+    expected: &diagnose::Expected,
+) -> Result<Secret> {
+    let spec = login_spec(cfg, task)?;
+    let mut diagnosis = diagnose::LoginDiagnosis::new(
+        expected.clone(),
+        spec.params.clone(),
+        spec.partition.clone(),
+    );
+    let policy = iam_login::login_policy(args.login_timeout);
+    match iam_login::login_reviewed(server, &spec, &policy, &mut diagnosis).await {
+        Ok(token) => Ok(token.secret_id),
+        Err(e) => {
+            let (problem, hint) = diagnosis.report(&e, &consul_clients::server_target(cfg, server));
+            Err(diagnose::Diagnosed { problem, hint }.into())
+        }
+    }
+}
+
+/// Why a registration failed: a 403 told through the token's identities (and, for a login
+/// token, the task role's tags); an agent that never answered, with its address; otherwise
+/// the retry's last error.
+async fn explain_registration(
+    cfg: &config::Config,
+    task: &ecs::TaskMetadata,
+    agent: &Client,
+    expected: &diagnose::Expected,
+    what: &str,
+    error: consul::RetryError<consul::ConsulError>,
+    attempts: &RefCell<diagnose::Attempts>,
+) -> anyhow::Error {
+    if error.last.http_status() == Some(403) {
+        let token = if cfg.login_enabled() {
+            diagnose::TokenOrigin::Login {
+                file: cfg.service_token_path(),
+            }
+        } else if consul_clients::env_token().ok().flatten().is_some() {
+            diagnose::TokenOrigin::Environment
+        } else {
+            diagnose::TokenOrigin::Anonymous
+        };
+        let findings = match (cfg.login_enabled(), login_spec(cfg, task)) {
+            (true, Ok(spec)) => diagnose::role_findings(&spec.params, expected)
+                .await
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let write = diagnose::RefusedWrite {
+            what: what.to_string(),
+            token,
+        };
+        let explanation =
+            diagnose::explain_refused_write(agent, &write, &error.last, expected, &findings).await;
+        return diagnose::Diagnosed::from(explanation).into();
+    }
+    let unreachable = attempts.borrow().unreachable(
+        &consul_clients::agent_target(agent),
+        error.attempts,
+        error.elapsed,
+    );
+    match unreachable {
+        Some(u) if error.last.http_status().is_none() => diagnose::Diagnosed {
+            problem: u.problem,
+            hint: u.hint,
+        }
+        .into(),
+        _ => error.into(),
+    }
 }
 
 /// Resolves the bootstrap inputs from the agent (`envoy_bootstrap::resolve_from_agent`),
