@@ -29,6 +29,10 @@ pub fn init(level: LogLevel, format: LogFormat) {
         // Colours only for a person at a terminal: ECS ships stderr to CloudWatch, where
         // escape codes are noise.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // A log line that cannot be written (stderr a broken pipe) is dropped: the
+        // subscriber would report it with eprintln!, which panics on that same pipe and
+        // would end an entrypoint while its child runs on as an orphan.
+        .log_internal_errors(false)
         .with_target(false);
     // A second init (tests calling twice) is harmless: keep the first subscriber.
     let _ = match format {

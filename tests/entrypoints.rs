@@ -486,3 +486,28 @@ fn a_metadata_outage_during_shutdown_is_logged_without_flooding() {
         "the recovery line counts every failed poll\n{report}"
     );
 }
+
+/// A log line that cannot be written (the container's stderr went away) must not end the
+/// entrypoint: it would leave its child running as an orphan and exit 101 from a panic.
+#[test]
+fn a_broken_stderr_does_not_end_the_entrypoint_before_its_child() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("child-done");
+    let script = format!("sleep 0.3; touch {}; exit 3", marker.display());
+    let mut child = std::process::Command::new(util::binary())
+        .args(["app-entrypoint", "sh", "-c", &script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the only reader: every later write to stderr fails with EPIPE.
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "exits with the child's code: {status:?}"
+    );
+    assert!(marker.exists(), "the child ran to its end");
+}
