@@ -143,30 +143,6 @@ impl MetadataClient {
             .await
     }
 
-    /// Polls `GET <base>/task` every `interval` (first request at once) until `done`
-    /// accepts a document, and returns that document. A failed fetch is logged and retried
-    /// at the next tick, as v0.6.2's envoy-entrypoint monitor does: this never gives up, so
-    /// bound it by dropping the future (e.g. in a `select!` with the child's exit or a
-    /// deadline).
-    ///
-    /// Ticks that fall behind (a slow answer) are delayed rather than bunched, so the
-    /// endpoint never sees a burst.
-    pub async fn poll_until<F>(&self, interval: Duration, mut done: F) -> TaskMetadata
-    where
-        F: FnMut(&TaskMetadata) -> bool,
-    {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            match self.task_once().await {
-                Ok(task) if done(&task) => return task,
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "polling task metadata failed; retrying"),
-            }
-        }
-    }
-
     async fn with_retries<T, F, Fut>(&self, attempt_once: F) -> Result<T, EcsError>
     where
         F: FnMut() -> Fut,
