@@ -63,6 +63,11 @@ fn run(args: Vec<std::ffi::OsString>) -> i32 {
             logging::init(cli.log_level.unwrap_or(LogLevel::Info), cli.log_format);
             cmd::net_dial::run(args)
         }
+        Command::Doctor(args) => {
+            // The list on stdout is the output; logs only say what went wrong on the way.
+            logging::init(cli.log_level.unwrap_or(LogLevel::Warn), cli.log_format);
+            cmd::doctor::run(args)
+        }
     }
 }
 

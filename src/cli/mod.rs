@@ -107,6 +107,28 @@ pub enum Command {
                             SIGINT, then exits 0."
     )]
     AclController(AclControllerArgs),
+
+    /// Check, from inside a task, what mesh-init needs: config, metadata, AWS role, Consul, login.
+    #[command(
+        after_help = "Example (in a running task, e.g. with ECS Exec into the health-sync container):\n  \
+                            consul-ecs doctor\n\n\
+                            Reads CONSUL_ECS_CONFIG_JSON and the task's environment as mesh-init does and prints one\n\
+                            ok/FAIL/skip line per check, with a hint under each failure: the config is valid, the\n\
+                            task metadata is reachable, the AWS credentials are a role, the role's path and tags fit\n\
+                            the auth method (path /consul-ecs/, consul.hashicorp.com.service-name = the service),\n\
+                            the Consul servers and the local agent answer, and a login works (its token is logged\n\
+                            out at once). Exits 0 when nothing failed, 2 when a check failed, 1 when the config\n\
+                            cannot be used."
+    )]
+    Doctor(DoctorArgs),
+}
+
+/// Flags of `doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Give each check at most this long (Go duration).
+    #[arg(long, default_value = "10s", value_parser = duration::parse_go_duration, value_name = "DURATION")]
+    pub timeout: Duration,
 }
 
 /// Flags of `acl-controller`.

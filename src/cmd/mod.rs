@@ -2,6 +2,7 @@
 
 pub mod acl_controller;
 pub mod consul_clients;
+pub mod doctor;
 pub mod entrypoint;
 pub mod files;
 pub mod health_sync;

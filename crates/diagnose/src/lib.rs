@@ -31,7 +31,7 @@ pub mod report;
 
 pub use findings::{check, Expected, Finding};
 pub use identity::{look_up, CredentialsSource, Identity, IdentityError, RoleInfo, RoleLookup};
-pub use login::{LoginDiagnosis, Refusal};
+pub use login::{quote as quote_answer, LoginDiagnosis, Refusal};
 pub use reach::{AddressOrigin, Attempts, Target};
 pub use refused::{describe_token, explain_refused_write, RefusedWrite, TokenOrigin};
 pub use report::{Check, Diagnosed, Status};

@@ -15,8 +15,8 @@ use crate::reach::{Attempts, Target};
 const MAX_ANSWER: usize = 240;
 
 /// Consul's answer for quoting: an AWS error document it passes on (`received error code
-/// 403: <?xml …>`) shortened to its code.
-fn quote(answer: &str) -> String {
+/// 403: <?xml …>`) shortened to its code, anything else cut at 240 characters.
+pub fn quote(answer: &str) -> String {
     match answer.find('<') {
         Some(cut) => {
             let code = answer
