@@ -234,64 +234,7 @@ impl AwsWorld {
     /// [`AwsWorld::start`] for async tests.
     pub async fn start_async(service: &str) -> AwsWorld {
         let moto = Moto::start(SETUP_NO_AUTH_ACTIONS);
-        let endpoint = moto.endpoint();
-        // Any key works while moto does not check; it only routes the request.
-        let anyone = Credentials::new("AKIAIOSFODNN7EXAMPLE", "setup", None, None, "setup");
-        let allow_all =
-            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
-                .to_string();
-        let user = call(
-            &endpoint,
-            "iam",
-            &anyone,
-            &[
-                ("Action", "CreateUser"),
-                ("Version", "2010-05-08"),
-                ("UserName", ADMIN_USER),
-                ("Path", ADMIN_PATH),
-            ],
-        )
-        .await;
-        let user_arn = xml_text(&user, "Arn");
-        call(
-            &endpoint,
-            "iam",
-            &anyone,
-            &[
-                ("Action", "PutUserPolicy"),
-                ("Version", "2010-05-08"),
-                ("UserName", ADMIN_USER),
-                ("PolicyName", "admin"),
-                ("PolicyDocument", &allow_all),
-            ],
-        )
-        .await;
-        let key = call(
-            &endpoint,
-            "iam",
-            &anyone,
-            &[
-                ("Action", "CreateAccessKey"),
-                ("Version", "2010-05-08"),
-                ("UserName", ADMIN_USER),
-            ],
-        )
-        .await;
-        let admin = IamUser {
-            name: ADMIN_USER.to_string(),
-            arn: user_arn,
-            access_key_id: xml_text(&key, "AccessKeyId"),
-            secret_access_key: xml_text(&key, "SecretAccessKey"),
-        };
-        // From here on moto checks signatures: the role is made with the admin's key.
-        let role = create_role(
-            &endpoint,
-            &admin,
-            &role_name(service),
-            TASK_ROLE_PATH,
-            service,
-        )
-        .await;
+        let (admin, role) = provision(&moto.endpoint(), service).await;
         let names = BTreeSet::from([role.name.clone()]);
         AwsWorld {
             moto,
@@ -422,6 +365,72 @@ impl AwsWorld {
     fn names(&self) -> MutexGuard<'_, BTreeSet<String>> {
         self.role_names.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// What [`AwsWorld::start`] builds, in a moto that is already running at `endpoint` (moto in
+/// a container, say): the admin user, made with moto's first [`SETUP_NO_AUTH_ACTIONS`]
+/// unauthenticated requests (start moto with `INITIAL_NO_AUTH_ACTION_COUNT` at least that,
+/// or unset), and the task role `/consul-ecs/consul-ecs-<service>`, assumed. Panics with
+/// moto's answer when a step fails.
+pub async fn provision(endpoint: &str, service: &str) -> (IamUser, TaskRole) {
+    // Any key works while moto does not check; it only routes the request.
+    let anyone = Credentials::new("AKIAIOSFODNN7EXAMPLE", "setup", None, None, "setup");
+    let allow_all =
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+            .to_string();
+    let user = call(
+        endpoint,
+        "iam",
+        &anyone,
+        &[
+            ("Action", "CreateUser"),
+            ("Version", "2010-05-08"),
+            ("UserName", ADMIN_USER),
+            ("Path", ADMIN_PATH),
+        ],
+    )
+    .await;
+    let user_arn = xml_text(&user, "Arn");
+    call(
+        endpoint,
+        "iam",
+        &anyone,
+        &[
+            ("Action", "PutUserPolicy"),
+            ("Version", "2010-05-08"),
+            ("UserName", ADMIN_USER),
+            ("PolicyName", "admin"),
+            ("PolicyDocument", &allow_all),
+        ],
+    )
+    .await;
+    let key = call(
+        endpoint,
+        "iam",
+        &anyone,
+        &[
+            ("Action", "CreateAccessKey"),
+            ("Version", "2010-05-08"),
+            ("UserName", ADMIN_USER),
+        ],
+    )
+    .await;
+    let admin = IamUser {
+        name: ADMIN_USER.to_string(),
+        arn: user_arn,
+        access_key_id: xml_text(&key, "AccessKeyId"),
+        secret_access_key: xml_text(&key, "SecretAccessKey"),
+    };
+    // From here on moto checks signatures: the role is made with the admin's key.
+    let role = create_role(
+        endpoint,
+        &admin,
+        &role_name(service),
+        TASK_ROLE_PATH,
+        service,
+    )
+    .await;
+    (admin, role)
 }
 
 /// `AWS_REGION` and `AWS_EC2_METADATA_DISABLED`, shared by both env helpers.

@@ -8,6 +8,9 @@
 //! - [`consul`]: the Consul HTTP API emulator, with helpers that create the aws-iam auth
 //!   methods as v0.6.2 deployments do and log in like the task's containers.
 //! - [`ecs_metadata`]: the ECS task metadata v4 emulator.
+//! - [`ecs_local`]: the task metadata (and task role credentials) of a docker-compose task,
+//!   read from the container engine; [`local_consul`]: the aws-iam auth method set up in a
+//!   running Consul over HTTP (docker/).
 //! - [`ecs_moto`]: ECS clusters and tasks in moto, the acl-controller's ECS role, and a
 //!   proxy in front of moto for pages and stopping tasks; [`ecs_api`]: a fake ECS endpoint
 //!   for benchmarks with thousands of tasks.
@@ -18,10 +21,12 @@
 pub mod aws;
 pub mod consul;
 pub mod ecs_api;
+pub mod ecs_local;
 pub mod ecs_metadata;
 pub mod ecs_moto;
 pub mod envoy;
 pub mod http_server;
+pub mod local_consul;
 pub mod moto;
 pub mod paths;
 pub mod procfs;

@@ -1,9 +1,12 @@
 //! `consul-ecs-testkit`: the test emulators as a program, for the demo, docker-compose
 //! local testing and scripts. Each subcommand runs one emulator in the foreground, prints
-//! one line saying where it listens, and exits 0 on SIGTERM or SIGINT.
+//! one line saying where it listens, and exits 0 on SIGTERM or SIGINT (`ecs-local` once the
+//! task it serves has stopped too). `consul-setup` is a one-shot set-up step instead.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use testkit::consul::{ConsulEmulator, EmulatorOptions, IamAuthOptions};
@@ -20,7 +23,13 @@ Examples:
 
   # ECS task metadata for a task with three containers; flip health from a script
   consul-ecs-testkit ecs-metadata --port 9000 --family web --containers app,sidecar-proxy,consul-ecs-mesh-init
-  curl -X PUT -d '{\"status\":\"UNHEALTHY\"}' http://127.0.0.1:9000/_control/containers/app/health";
+  curl -X PUT -d '{\"status\":\"UNHEALTHY\"}' http://127.0.0.1:9000/_control/containers/app/health
+
+  # Task metadata of a docker-compose task, from the engine (see docker/README.md)
+  consul-ecs-testkit ecs-local --engine unix:///var/run/docker.sock --listen 0.0.0.0:51679
+
+  # The aws-iam service auth method in a running Consul, logins replayed to moto
+  CONSUL_HTTP_TOKEN=... consul-ecs-testkit consul-setup --sts-endpoint http://moto:5000";
 
 /// Test emulators for consul-ecs: a Consul HTTP API and an ECS task metadata endpoint.
 #[derive(Debug, Parser)]
@@ -36,6 +45,12 @@ enum Command {
     Consul(ConsulArgs),
     /// Run the ECS task metadata v4 emulator (control API under /_control).
     EcsMetadata(EcsArgs),
+    /// Serve the task metadata (and task role credentials) of a docker-compose task, read
+    /// from the container engine's API: real names, statuses, exit codes and health.
+    EcsLocal(EcsLocalArgs),
+    /// Create the aws-iam service auth method and its binding rule in a running Consul
+    /// (real or emulated), retrying until Consul answers; exits 0 when done.
+    ConsulSetup(ConsulSetupArgs),
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +90,14 @@ struct ConsulArgs {
     /// Required `X-Consul-IAM-ServerID` value for the service-token method.
     #[arg(long)]
     server_id_header: Option<String>,
+    /// The official Consul image's configuration variable: a JSON agent configuration of
+    /// which `datacenter`, `acl.enabled` and `acl.tokens.initial_management` (or `master`)
+    /// are used, so one compose service runs either image. Flags win over it.
+    #[arg(long, env = "CONSUL_LOCAL_CONFIG", hide_env_values = true)]
+    consul_local_config: Option<String>,
+    /// Print every request (method, path, status; never a token) as it is answered.
+    #[arg(long, env = "CONSUL_TESTKIT_LOG_REQUESTS")]
+    log_requests: bool,
 }
 
 #[derive(Debug, Args)]
@@ -100,11 +123,77 @@ struct EcsArgs {
     task_file: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+struct EcsLocalArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0:51679")]
+    listen: SocketAddr,
+    /// The container engine's API (Docker-compatible): unix:///path or tcp://host:port.
+    #[arg(
+        long,
+        env = "DOCKER_HOST",
+        default_value = "unix:///var/run/docker.sock"
+    )]
+    engine: String,
+    /// The compose project whose task to serve (default: this container's project).
+    #[arg(long, env = "COMPOSE_PROJECT_NAME")]
+    project: Option<String>,
+    /// Make a task role for this service in moto (tagged
+    /// consul.hashicorp.com.service-name) and serve its credentials at /creds.
+    #[arg(long, requires = "aws_endpoint")]
+    task_role_service: Option<String>,
+    /// moto's URL (IAM and STS), for --task-role-service.
+    #[arg(long)]
+    aws_endpoint: Option<String>,
+    /// Longest wait after SIGTERM for the task's containers to stop.
+    #[arg(long, default_value = "120", value_name = "SECONDS")]
+    linger_max: u64,
+}
+
+#[derive(Debug, Args)]
+struct ConsulSetupArgs {
+    /// Consul's HTTP API.
+    #[arg(
+        long,
+        env = "CONSUL_HTTP_ADDR",
+        default_value = "http://127.0.0.1:8500"
+    )]
+    consul_addr: String,
+    /// A token allowed to write ACLs (the bootstrap token).
+    #[arg(long, env = "CONSUL_HTTP_TOKEN", hide_env_values = true)]
+    token: String,
+    /// The STS endpoint Consul sends logins to (moto's URL).
+    #[arg(long)]
+    sts_endpoint: String,
+    /// The IAM endpoint for entity details (default: the STS endpoint).
+    #[arg(long)]
+    iam_endpoint: Option<String>,
+    /// A trusted IAM principal ARN (repeatable; default arn:aws:iam::123456789012:role/consul-ecs/*).
+    #[arg(long = "bound-arn")]
+    bound_arns: Vec<String>,
+    /// Give up after this many seconds.
+    #[arg(long, default_value = "120", value_name = "SECONDS")]
+    timeout: u64,
+    /// Also do what the consul-client container does with ACLs: create the client-token
+    /// method (and its policy, role and rule, as the acl-controller), log in with it using
+    /// the task role's credentials (the standard AWS chain) and write the token here.
+    #[arg(long, requires = "metadata_uri")]
+    client_token_file: Option<PathBuf>,
+    /// Owner (UID:GID) of the client token file, mode 0600: the user health-sync runs as.
+    #[arg(long, value_name = "UID:GID", requires = "client_token_file")]
+    client_token_owner: Option<String>,
+    /// The task metadata (the login meta's task ID and cluster).
+    #[arg(long, env = "ECS_CONTAINER_METADATA_URI_V4")]
+    metadata_uri: Option<String>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Consul(args) => run_consul(args),
         Command::EcsMetadata(args) => run_ecs_metadata(args),
+        Command::EcsLocal(args) => run_ecs_local(args),
+        Command::ConsulSetup(args) => run_consul_setup(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -116,12 +205,19 @@ fn main() -> ExitCode {
 }
 
 fn run_consul(args: ConsulArgs) -> Result<(), String> {
+    let local = match &args.consul_local_config {
+        Some(text) => LocalConfig::parse(text)?,
+        None => LocalConfig::default(),
+    };
     let consul = ConsulEmulator::try_start(EmulatorOptions {
-        acls_enabled: args.acls,
-        datacenter: args.datacenter,
+        acls_enabled: args.acls || local.acls,
+        datacenter: local
+            .datacenter
+            .filter(|_| args.datacenter == "dc1")
+            .unwrap_or(args.datacenter),
         enterprise: args.enterprise,
         port: args.port,
-        management_token: args.management_token,
+        management_token: args.management_token.or(local.management_token),
         ..EmulatorOptions::default()
     })
     .map_err(|e| e.to_string())?;
@@ -150,10 +246,72 @@ fn run_consul(args: ConsulArgs) -> Result<(), String> {
     }
     let signals = StopSignals::install()?;
     println!("consul emulator listening on {}", consul.http_addr());
+    let consul = std::sync::Arc::new(consul);
+    let printer = args.log_requests.then(|| {
+        let consul = consul.clone();
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let mut printed = 0;
+            loop {
+                let stopping = stop_rx.recv_timeout(Duration::from_millis(200)).is_ok();
+                let requests = consul.requests();
+                for r in requests.iter().skip(printed) {
+                    println!(
+                        "{} request: {r}",
+                        testkit::time::rfc3339_millis(std::time::SystemTime::now())
+                    );
+                }
+                printed = requests.len();
+                if stopping {
+                    break;
+                }
+            }
+        });
+        (stop_tx, thread)
+    });
     let (_keep, never) = tokio::sync::oneshot::channel::<()>();
     signals.wait(never);
+    if let Some((stop, thread)) = printer {
+        let _ = stop.send(());
+        let _ = thread.join();
+    }
     drop(consul);
     Ok(())
+}
+
+/// What the emulator takes from `CONSUL_LOCAL_CONFIG`.
+#[derive(Debug, Default)]
+struct LocalConfig {
+    acls: bool,
+    management_token: Option<String>,
+    datacenter: Option<String>,
+}
+
+impl LocalConfig {
+    fn parse(text: &str) -> Result<LocalConfig, String> {
+        if text.trim().is_empty() {
+            return Ok(LocalConfig::default());
+        }
+        let v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| format!("CONSUL_LOCAL_CONFIG is not JSON: {e}"))?;
+        let acl = &v["acl"];
+        if let Some(policy) = acl["default_policy"].as_str() {
+            if policy != "deny" {
+                return Err(format!(
+                    "CONSUL_LOCAL_CONFIG: acl.default_policy {policy:?}: the emulator only does \"deny\""
+                ));
+            }
+        }
+        let tokens = &acl["tokens"];
+        Ok(LocalConfig {
+            acls: acl["enabled"].as_bool().unwrap_or(false),
+            management_token: tokens["initial_management"]
+                .as_str()
+                .or_else(|| tokens["master"].as_str())
+                .map(str::to_string),
+            datacenter: v["datacenter"].as_str().map(str::to_string),
+        })
+    }
 }
 
 fn run_ecs_metadata(args: EcsArgs) -> Result<(), String> {
@@ -185,6 +343,82 @@ fn run_ecs_metadata(args: EcsArgs) -> Result<(), String> {
     });
     signals.wait(done_rx);
     Ok(())
+}
+
+fn run_ecs_local(args: EcsLocalArgs) -> Result<(), String> {
+    use testkit::ecs_local::{self, engine::EngineAddr, LocalAgentOptions, TaskRoleOptions};
+    let opts = LocalAgentOptions {
+        listen: args.listen,
+        engine: EngineAddr::parse(&args.engine)?,
+        project: args.project.filter(|p| !p.is_empty()),
+        task_role: match (args.task_role_service, args.aws_endpoint) {
+            (Some(service), Some(aws_endpoint)) => Some(TaskRoleOptions {
+                aws_endpoint,
+                service,
+            }),
+            _ => None,
+        },
+        linger_max: Duration::from_secs(args.linger_max),
+        cache_for: Duration::from_millis(200),
+    };
+    // The signal listeners belong to their runtime: serve on that one too.
+    let StopSignals {
+        runtime,
+        mut term,
+        mut int,
+    } = StopSignals::install()?;
+    runtime.block_on(ecs_local::run(opts, async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }))
+}
+
+fn run_consul_setup(args: ConsulSetupArgs) -> Result<(), String> {
+    use testkit::local_consul::{
+        client_login, configure_client_auth, configure_service_auth, ClientLogin, ServiceAuthSetup,
+    };
+    let owner = match &args.client_token_owner {
+        Some(text) => {
+            let parsed = text
+                .split_once(':')
+                .and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?)));
+            Some(parsed.ok_or_else(|| format!("--client-token-owner {text:?}: expected UID:GID"))?)
+        }
+        None => None,
+    };
+    let setup = ServiceAuthSetup {
+        consul_addr: args.consul_addr,
+        token: args.token,
+        iam_endpoint: args
+            .iam_endpoint
+            .unwrap_or_else(|| args.sts_endpoint.clone()),
+        sts_endpoint: args.sts_endpoint,
+        bound_arns: args.bound_arns,
+        timeout: Duration::from_secs(args.timeout),
+    };
+    let login = args.client_token_file.map(|token_file| ClientLogin {
+        consul_addr: setup.consul_addr.clone(),
+        sts_endpoint: setup.sts_endpoint.clone(),
+        metadata_uri: args.metadata_uri.unwrap_or_default(),
+        token_file,
+        owner,
+        credentials: None,
+        timeout: setup.timeout,
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("start the runtime: {e}"))?;
+    runtime.block_on(async {
+        configure_service_auth(&setup).await?;
+        if let Some(login) = &login {
+            configure_client_auth(&setup).await?;
+            client_login(login).await?;
+        }
+        Ok(())
+    })
 }
 
 /// SIGTERM and SIGINT listeners. Installed before the ready line is printed: a script that
