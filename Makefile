@@ -5,7 +5,8 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 CARGO ?= cargo
 
-.PHONY: test venv fmt-check clippy unit build release demo bench clean-venv terraform-check
+.PHONY: test venv fmt-check clippy unit build release demo bench clean-venv terraform-check \
+	image image-testkit container-tools container-test image-only image-testkit-only container-test-images
 
 ## test: install what the tests need, then format check, clippy and every test
 test: venv fmt-check clippy unit terraform-check
@@ -61,9 +62,82 @@ demo: venv
 bench: venv
 	$(CARGO) run --release -q -p bench -- --out BENCHMARKS.md
 
-## release: the static binary (musl when the target is installed, else glibc)
+## ---- the container image and one ECS task with docker-compose (docker/) ----
+# Static glibc binaries: `+crt-static` with an explicit --target gives a static-pie binary
+# (no interpreter; glibc 2.36 resolves from /etc/hosts and DNS without NSS modules) that runs
+# in an empty image and, copied by mesh-init into /consul, inside any Envoy or app image.
+# With --target, RUSTFLAGS reach only the target, not build scripts or proc macros.
+STATIC_TARGET := x86_64-unknown-linux-gnu
+IMAGE_TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+IMAGE_PROFILE ?= release
+STATIC_DIR = $(IMAGE_TARGET_DIR)/$(STATIC_TARGET)/$(IMAGE_PROFILE)
+STATIC_CARGO = RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=$(IMAGE_TARGET_DIR) \
+	$(CARGO) build --profile $(IMAGE_PROFILE) --target $(STATIC_TARGET)
+# docker when a Docker engine answers, else podman.
+ENGINE ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo podman)
+CRATE_VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+CT := docker/test
+CT_STAMP := $(CT)/.venv/.installed
+
+## release: the static consul-ecs (target/x86_64-unknown-linux-gnu/release/consul-ecs)
 release:
-	$(CARGO) build --release --bin consul-ecs
+	$(STATIC_CARGO) --bin consul-ecs
+
+## image: consul-ecs:local (docker/Dockerfile) from the release binary, with docker or podman
+image: release
+	$(MAKE) --no-print-directory image-only
+
+## image-testkit: consul-ecs-testkit:local (the compose file's ecs-agent) and the Consul emulator
+image-testkit:
+	$(STATIC_CARGO) -p testkit --bin consul-ecs-testkit
+	$(MAKE) --no-print-directory image-testkit-only
+
+# The images from binaries already built (IMAGE_PROFILE says which).
+image-only:
+	rm -rf docker/build/consul-ecs && mkdir -p -m 0755 docker/build/consul-ecs/consul
+	cp $(STATIC_DIR)/consul-ecs /etc/ssl/certs/ca-certificates.crt docker/build/consul-ecs/
+	$(ENGINE) build -q -f docker/Dockerfile --build-arg VERSION=$(CRATE_VERSION) \
+		--build-arg REVISION="$$(docker/build/consul-ecs/consul-ecs version | sed -n 's/.*(\(.*\))$$/\1/p')" \
+		-t consul-ecs:local docker/build/consul-ecs
+
+image-testkit-only:
+	rm -rf docker/build/testkit && mkdir -p -m 0755 docker/build/testkit/consul
+	cp $(STATIC_DIR)/consul-ecs-testkit /etc/ssl/certs/ca-certificates.crt docker/build/testkit/
+	$(ENGINE) build -q -f docker/Dockerfile.testkit --target testkit -t consul-ecs-testkit:local docker/build/testkit
+	$(ENGINE) build -q -f docker/Dockerfile.testkit --target consul-emulator \
+		-t localhost/consul-ecs-consul-emulator:test docker/build/testkit
+
+## container-tools: podman, runc and what the test images are made of (apt), podman-compose (venv)
+container-tools: $(CT_STAMP)
+	@missing=; \
+	for p in podman runc aardvark-dns catatonit; do command -v $$p >/dev/null || [ -x /usr/lib/podman/$$p ] || missing="$$missing $$p"; done; \
+	[ -x /bin/busybox ] && ! readelf -l /bin/busybox | grep -q INTERP || missing="$$missing busybox-static"; \
+	[ -x /usr/bin/python3.11 ] || missing="$$missing python3.11"; \
+	[ -f /etc/ssl/certs/ca-certificates.crt ] || missing="$$missing ca-certificates"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			podman runc aardvark-dns catatonit busybox-static python3.11 ca-certificates >/dev/null; \
+	fi
+
+$(CT_STAMP): $(CT)/requirements-compose.txt
+	rm -rf $(CT)/.venv
+	$(PYTHON) -m venv $(CT)/.venv
+	$(CT)/.venv/bin/pip install --quiet --disable-pip-version-check -r $(CT)/requirements-compose.txt
+	touch $@
+
+## container-test: the image and docker/docker-compose.yml (with ACLs) on a real engine (podman)
+container-test: export CONTAINERS_CONF := $(CURDIR)/$(CT)/containers.conf
+container-test: container-tools venv
+	$(MAKE) --no-print-directory IMAGE_PROFILE=container ENGINE=podman container-test-images
+	CONSUL_ECS_STATIC_BIN=$(IMAGE_TARGET_DIR)/$(STATIC_TARGET)/container/consul-ecs \
+		$(CARGO) test --test container -- --test-threads=1 --nocapture
+
+# The test's images: both static binaries in one build (the container profile), then every image.
+container-test-images:
+	$(STATIC_CARGO) -p consul-ecs --bin consul-ecs -p testkit --bin consul-ecs-testkit
+	$(MAKE) --no-print-directory image-only image-testkit-only
+	$(CT)/build-images.sh $(ENGINE) "$$(find $(VENV)/lib -path '*/site-packages/envoy/_bin/envoy' | head -n 1)" $(VENV)/bin/python
 
 clean-venv:
 	rm -rf $(VENV)

