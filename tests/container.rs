@@ -1214,11 +1214,18 @@ fn one_task_lives_and_stops_as_in_ecs_on_a_real_engine() {
             "the {what} token should be logged out, Consul answered {status}: {body}"
         );
     }
-    let consul_log = podman_ok(&["logs", &task.container("consul")]);
-    assert_eq!(
-        consul_log.matches("POST /v1/acl/logout -> 200").count(),
-        2,
-        "two successful logouts (service and client token) in Consul's request log"
+    // The emulator prints its requests every 200 ms: wait for the lines.
+    let consul = task.container("consul");
+    task.wait_for(
+        "two successful logouts (service and client token) in Consul's request log",
+        Duration::from_secs(5),
+        || match podman_ok(&["logs", &consul])
+            .matches("POST /v1/acl/logout -> 200")
+            .count()
+        {
+            2 => Ok(()),
+            n => Err(format!("{n} logouts")),
+        },
     );
     task.note("check critical, both tokens logged out");
 
