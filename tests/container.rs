@@ -3,12 +3,13 @@
 //! every image (nothing can be pulled here) and then runs this file. It fails — never skips —
 //! when podman, podman-compose or an image is missing.
 //!
-//! One task's life, as ECS lives it: `up` → mesh-init exits 0 → the service, its sidecar and
-//! the TTL check are in Consul → the app's container health is mirrored into the check (both
-//! ways) → SIGTERM to every task container at once (`compose stop` of the task's services) →
-//! the app stops after its shutdown delay, Envoy only after the app, the check goes critical
-//! and the service token is logged out → every container exited with the code it should, and
-//! nothing is left running.
+//! One task's life, as ECS lives it, without and with ACLs (docker-compose.acls.yml): `up` →
+//! mesh-init exits 0 → the service, its sidecar and the TTL check are in Consul → the app's
+//! container health is mirrored into the check (both ways) → SIGTERM to every task container
+//! at once (`compose stop` of the task's services) → the app stops after its shutdown delay,
+//! Envoy only after the app, the check goes critical and (with ACLs) the service and client
+//! tokens are logged out → every container exited with the code it should, and nothing is
+//! left running.
 //!
 //! What differs from a laptop with Docker, and why (docker/test/docker-compose.override.yml,
 //! docker/README.md):
@@ -352,6 +353,8 @@ fn connect_in_netns(pid: u32, addr: &str) -> std::io::Result<TcpStream> {
 /// The running task: the podman API service, the compose project, the health-check driver.
 struct Task {
     project: String,
+    /// With docker-compose.acls.yml (ACLs, moto, the IAM logins).
+    acls: bool,
     work: tempfile::TempDir,
     service: Child,
     env: Vec<(String, String)>,
@@ -362,7 +365,7 @@ struct Task {
 }
 
 impl Task {
-    fn start() -> Task {
+    fn start(acls: bool) -> Task {
         require_podman();
         for image in [
             "consul-ecs:local",
@@ -426,7 +429,12 @@ impl Task {
             ),
         ];
         Task {
-            project: format!("{PROJECT_PREFIX}{}", std::process::id()),
+            project: format!(
+                "{PROJECT_PREFIX}{}-{}",
+                std::process::id(),
+                if acls { "acls" } else { "plain" }
+            ),
+            acls,
             work,
             service,
             env,
@@ -434,6 +442,25 @@ impl Task {
             driver: None,
             log: Vec::new(),
         }
+    }
+
+    /// `-f` arguments: the compose file and the test's images, with ACLs their overlays.
+    fn files(&self) -> Vec<&'static str> {
+        let mut files = vec![
+            "-f",
+            "docker-compose.yml",
+            "-f",
+            "test/docker-compose.override.yml",
+        ];
+        if self.acls {
+            files.extend([
+                "-f",
+                "docker-compose.acls.yml",
+                "-f",
+                "test/docker-compose.acls.override.yml",
+            ]);
+        }
+        files
     }
 
     fn note(&mut self, what: &str) {
@@ -451,14 +478,7 @@ impl Task {
         let mut cmd = Command::new(repo().join("docker/test/.venv/bin/podman-compose"));
         cmd.current_dir(&docker)
             .args(["--project-name", &self.project])
-            .args([
-                "-f",
-                "docker-compose.yml",
-                "-f",
-                "docker-compose.acls.yml",
-                "-f",
-                "test/docker-compose.override.yml",
-            ])
+            .args(self.files())
             .args(args)
             .env("CONTAINERS_CONF", containers_conf())
             .envs(self.env.iter().map(|(k, v)| (k, v)));
@@ -789,14 +809,7 @@ impl Drop for Task {
         let _ = Command::new(repo().join("docker/test/.venv/bin/podman-compose"))
             .current_dir(&docker)
             .args(["--project-name", &self.project])
-            .args([
-                "-f",
-                "docker-compose.yml",
-                "-f",
-                "docker-compose.acls.yml",
-                "-f",
-                "test/docker-compose.override.yml",
-            ])
+            .args(self.files())
             .args(["down", "-v", "-t", "0"])
             .env("CONTAINERS_CONF", containers_conf())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -929,8 +942,18 @@ fn file_facts(path: &Path) -> (u32, u32, u32) {
 }
 
 #[test]
-fn one_task_lives_and_stops_as_in_ecs_on_a_real_engine() {
-    let mut task = Task::start();
+fn one_task_lives_and_stops_as_in_ecs_with_acls_and_the_iam_login() {
+    live_one_task(true);
+}
+
+#[test]
+fn one_task_lives_and_stops_as_in_ecs_without_acls() {
+    live_one_task(false);
+}
+
+/// The whole life of docker-compose.yml's task (with docker-compose.acls.yml when `acls`).
+fn live_one_task(acls: bool) {
+    let mut task = Task::start(acls);
     let started = Instant::now();
 
     // ---- the compose files declare ECS's dependencies ----
@@ -957,15 +980,17 @@ fn one_task_lives_and_stops_as_in_ecs_on_a_real_engine() {
         "{:?}",
         deps["app"]
     );
-    assert!(
-        has(
-            "consul-ecs-mesh-init",
-            "consul-acl-setup",
-            "service_completed_successfully"
-        ),
-        "{:?}",
-        deps["consul-ecs-mesh-init"]
-    );
+    if acls {
+        assert!(
+            has(
+                "consul-ecs-mesh-init",
+                "consul-acl-setup",
+                "service_completed_successfully"
+            ),
+            "{:?}",
+            deps["consul-ecs-mesh-init"]
+        );
+    }
     for service in TASK_SERVICES {
         assert_eq!(
             config["services"][service]["network_mode"], "service:ecs-agent",
@@ -984,20 +1009,25 @@ fn one_task_lives_and_stops_as_in_ecs_on_a_real_engine() {
         ("exited".to_string(), 0),
         "mesh-init's exit"
     );
-    assert_eq!(
-        task.state("consul-acl-setup"),
-        ("exited".to_string(), 0),
-        "consul-acl-setup's exit"
-    );
+    if acls {
+        assert_eq!(
+            task.state("consul-acl-setup"),
+            ("exited".to_string(), 0),
+            "consul-acl-setup's exit"
+        );
+    }
     let mesh_init_done = task.finished_at("consul-ecs-mesh-init");
-    for service in [
+    let mut long_lived = vec![
         "sidecar-proxy",
         "consul-ecs-health-sync",
         "app",
         "ecs-agent",
         "consul",
-        "moto",
-    ] {
+    ];
+    if acls {
+        long_lived.push("moto");
+    }
+    for service in long_lived {
         assert_eq!(task.state(service).0, "running", "{service} should run");
     }
     for service in ["sidecar-proxy", "consul-ecs-health-sync", "app"] {
@@ -1011,11 +1041,6 @@ fn one_task_lives_and_stops_as_in_ecs_on_a_real_engine() {
     let dir = task.volume_dir();
     let me = (CONSUL_ECS_UID, CONSUL_ECS_UID);
     assert_eq!(
-        file_facts(&dir.join("service-token")),
-        (me.0, me.1, 0o600),
-        "service-token"
-    );
-    assert_eq!(
         file_facts(&dir.join("envoy-bootstrap.json")),
         (me.0, me.1, 0o600),
         "envoy-bootstrap.json"
@@ -1025,15 +1050,20 @@ fn one_task_lives_and_stops_as_in_ecs_on_a_real_engine() {
         (me.0, me.1, 0o755),
         "the binary copy"
     );
-    assert_eq!(
-        file_facts(&dir.join("client-token")),
-        (me.0, me.1, 0o600),
-        "client-token"
-    );
     assert_eq!(file_facts(&dir), (me.0, me.1, 0o755), "the volume");
-    let service_token = std::fs::read_to_string(dir.join("service-token")).unwrap();
-    let client_token = std::fs::read_to_string(dir.join("client-token")).unwrap();
-    assert!(!service_token.trim().is_empty() && !client_token.trim().is_empty());
+    let mut secrets = vec!["envoy-bootstrap.json"];
+    let mut tokens: Vec<(&str, String)> = Vec::new();
+    if acls {
+        for (what, file) in [("service", "service-token"), ("client", "client-token")] {
+            assert_eq!(file_facts(&dir.join(file)), (me.0, me.1, 0o600), "{file}");
+            let secret = std::fs::read_to_string(dir.join(file)).unwrap();
+            assert!(!secret.trim().is_empty(), "{file} is empty");
+            tokens.push((what, secret.trim().to_string()));
+            secrets.push(file);
+        }
+    } else {
+        assert!(!dir.join("service-token").exists(), "a token without ACLs");
+    }
 
     // ---- Consul: the registrations, the TTL check, the login ----
     let services = task.consul("/v1/agent/services");
@@ -1047,15 +1077,25 @@ fn one_task_lives_and_stops_as_in_ecs_on_a_real_engine() {
     let proxy = &services[format!("{SERVICE_ID}-sidecar-proxy").as_str()];
     assert_eq!(proxy["Kind"], "connect-proxy", "{services:#}");
     assert_eq!(proxy["Port"], 20000, "{proxy:#}");
-    let (status, body) = task.http_get(8500, "/v1/acl/token/self", Some(service_token.trim()));
-    assert_eq!(status, 200, "the service token is known: {body}");
-    let token: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(
-        token["AuthMethod"], "iam-ecs-service-token",
-        "{}",
-        token["AuthMethod"]
-    );
-    assert_eq!(token["ServiceIdentities"][0]["ServiceName"], "web");
+    for (what, secret) in &tokens {
+        let (status, body) = task.http_get(8500, "/v1/acl/token/self", Some(secret));
+        assert_eq!(status, 200, "the {what} token is known: {body}");
+        let token: Value = serde_json::from_str(&body).unwrap();
+        if *what == "service" {
+            assert_eq!(
+                token["AuthMethod"], "iam-ecs-service-token",
+                "{}",
+                token["AuthMethod"]
+            );
+            assert_eq!(token["ServiceIdentities"][0]["ServiceName"], "web");
+        } else {
+            assert_eq!(
+                token["AuthMethod"], "iam-ecs-client-token",
+                "{}",
+                token["AuthMethod"]
+            );
+        }
+    }
 
     // ---- health: the app's container health mirrored into its TTL check ----
     let check_id = format!("{SERVICE_ID}-app-consul-ecs");
@@ -1118,12 +1158,9 @@ fn one_task_lives_and_stops_as_in_ecs_on_a_real_engine() {
         podman_ok(&["exec", &app, "id", "-u"]).trim(),
         APP_UID.to_string()
     );
-    for secret in [
-        "/consul/service-token",
-        "/consul/client-token",
-        "/consul/envoy-bootstrap.json",
-    ] {
-        let out = podman(&["exec", &app, "cat", secret]);
+    for file in secrets {
+        let secret = format!("/consul/{file}");
+        let out = podman(&["exec", &app, "cat", &secret]);
         assert!(!out.status.success(), "the app read {secret}");
         assert!(
             String::from_utf8_lossy(&out.stderr).contains("Permission denied"),
@@ -1132,7 +1169,7 @@ fn one_task_lives_and_stops_as_in_ecs_on_a_real_engine() {
     }
     // The static binary copy resolves names by DNS (the compose network's) and /etc/hosts.
     let health_sync = task.container("consul-ecs-health-sync");
-    for target in ["moto:5000", "localhost:51679"] {
+    for target in ["ecs-agent:51679", "localhost:51679"] {
         let out = podman(&[
             "exec",
             &health_sync,
@@ -1207,8 +1244,8 @@ fn one_task_lives_and_stops_as_in_ecs_on_a_real_engine() {
         "critical",
         "health-sync sets the check critical"
     );
-    for (what, secret) in [("service", &service_token), ("client", &client_token)] {
-        let (status, body) = task.http_get(8500, "/v1/acl/token/self", Some(secret.trim()));
+    for (what, secret) in &tokens {
+        let (status, body) = task.http_get(8500, "/v1/acl/token/self", Some(secret));
         assert!(
             status == 403 || status == 404,
             "the {what} token should be logged out, Consul answered {status}: {body}"
@@ -1217,35 +1254,41 @@ fn one_task_lives_and_stops_as_in_ecs_on_a_real_engine() {
     // The emulator prints its requests every 200 ms: wait for the lines.
     let consul = task.container("consul");
     task.wait_for(
-        "two successful logouts (service and client token) in Consul's request log",
+        "a successful logout per token in Consul's request log",
         Duration::from_secs(5),
         || match podman_ok(&["logs", &consul])
             .matches("POST /v1/acl/logout -> 200")
             .count()
         {
-            2 => Ok(()),
-            n => Err(format!("{n} logouts")),
+            n if n == tokens.len() => Ok(()),
+            n => Err(format!("{n} logouts, {} tokens", tokens.len())),
         },
     );
-    task.note("check critical, both tokens logged out");
+    task.note("check critical, the tokens logged out");
 
     // ---- then what outlives the task ----
     task.compose(&["stop"]);
     task.note("everything stopped");
-    let expected: [(&str, i64); 8] = [
+    let mut expected: Vec<(&str, i64)> = vec![
         ("consul-ecs-mesh-init", 0),
-        ("consul-acl-setup", 0),
         ("sidecar-proxy", 0),
         ("consul-ecs-health-sync", 0),
         // app-entrypoint passes SIGTERM on after the delay; busybox httpd dies of it: 128+15.
         ("app", 143),
         ("consul", 0),
         ("ecs-agent", 0),
-        // moto_server ends on SIGINT (stop_signal).
-        ("moto", 0),
     ];
+    if acls {
+        // moto_server ends on SIGINT (stop_signal).
+        expected.extend([("consul-acl-setup", 0), ("moto", 0)]);
+    }
+    assert_eq!(
+        expected.len(),
+        config["services"].as_object().unwrap().len(),
+        "an expected exit code per service"
+    );
     let mut states = Vec::new();
-    for (service, _) in expected {
+    for (service, _) in expected.iter().copied() {
         states.push((service, task.state(service)));
     }
     for ((service, code), (_, (status, got))) in expected.iter().zip(&states) {
