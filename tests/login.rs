@@ -481,6 +481,22 @@ fn health_sync_writes_with_the_service_token_and_logs_out_both_tokens_on_sigterm
         "both tokens logged out:\n{}",
         s.w.consul.request_log()
     );
+    // The agent writes the checks with the service token: every critical write is answered
+    // before the first logout is sent, or it could be refused as `ACL not found`.
+    let requests = s.w.consul.requests();
+    let last_write = requests
+        .iter()
+        .rposition(|r| r.path.starts_with("/v1/agent/check/update/"))
+        .unwrap();
+    let first_logout = requests
+        .iter()
+        .position(|r| r.path == "/v1/acl/logout")
+        .unwrap();
+    assert!(
+        last_write < first_logout && requests[last_write].status == 200,
+        "checks first, then logouts:\n{}",
+        s.w.consul.request_log()
+    );
 }
 
 #[test]

@@ -254,77 +254,100 @@ async fn write(agent: &Client, update: &CheckUpdate) -> Result<(), consul::Consu
         .await
 }
 
-/// Every check critical and every token logged out, all at once, within `budget`. Every
-/// step is attempted even when another fails; a step still running when the budget is
-/// spent is abandoned and reported. Without `sync` (the task metadata was never read) the
-/// checks cannot be named, which counts as a failure, but the tokens are still logged out.
+/// Every check critical, then every token logged out, within `budget`. The checks come
+/// first because the agent writes them with the service token: logged out first, the writes
+/// would be refused. The checks get the first half of the budget (all at once), the
+/// logouts the rest (all at once); each step is attempted even when another fails, and a
+/// step still running at the end of its half is abandoned and reported. Without `sync` (the
+/// task metadata was never read) the checks cannot be named, which counts as a failure, but
+/// the tokens are still logged out.
 pub async fn shutdown(
     peers: &SyncPeers,
     sync: Option<&HealthSync>,
     budget: Duration,
 ) -> ShutdownReport {
-    let deadline = Instant::now() + budget;
+    let started = Instant::now();
     let mut report = ShutdownReport::default();
-    let mut steps: JoinSet<(String, Result<(), String>)> = JoinSet::new();
-    let mut names: Vec<String> = Vec::new();
+    let mut checks = Steps::default();
     match sync {
         Some(sync) => {
             for update in sync.shutdown_updates() {
                 let agent = peers.agent.clone();
-                let step = format!("set check {} critical", update.check_id);
-                names.push(step.clone());
-                steps.spawn(async move {
-                    let result = write(&agent, &update).await.map_err(|e| e.to_string());
-                    (step, result)
-                });
+                checks.spawn(
+                    format!("set check {} critical", update.check_id),
+                    async move { write(&agent, &update).await.map_err(|e| e.to_string()) },
+                );
             }
         }
         None => report.failures.push(
             "set the checks critical: the task metadata was never read, so they are unknown".into(),
         ),
     }
+    checks.finish(started + budget / 2, &mut report).await;
+    let mut logouts = Steps::default();
     if let Some(logout) = &peers.logout {
         match &logout.server {
             Ok(server) => {
                 for (what, path) in &logout.tokens {
                     let (server, path) = (server.clone(), path.clone());
                     let step = format!("log out the {what} ({})", path.display());
-                    names.push(step.clone());
-                    steps.spawn(async move {
-                        let result = iam_login::logout_token_file(&server, &path)
+                    logouts.spawn(step, async move {
+                        iam_login::logout_token_file(&server, &path)
                             .await
-                            .map_err(|e| error_chain::error_chain(&e));
-                        (step, result)
+                            .map_err(|e| error_chain::error_chain(&e))
                     });
                 }
             }
             Err(e) => report.failures.push(format!("log out the tokens: {e}")),
         }
     }
-    let mut unfinished: Vec<String> = names;
-    loop {
-        match tokio::time::timeout_at(deadline, steps.join_next()).await {
-            Ok(Some(Ok((step, result)))) => {
-                unfinished.retain(|name| name != &step);
-                match result {
-                    Ok(()) => info!("{step}: done"),
-                    Err(e) => report.failures.push(format!("{step}: {e}")),
+    logouts.finish(started + budget, &mut report).await;
+    report
+}
+
+/// Shutdown steps running at once, each named for the report.
+#[derive(Default)]
+struct Steps {
+    running: JoinSet<(String, Result<(), String>)>,
+    names: Vec<String>,
+}
+
+impl Steps {
+    fn spawn(
+        &mut self,
+        name: String,
+        step: impl Future<Output = Result<(), String>> + Send + 'static,
+    ) {
+        self.names.push(name.clone());
+        self.running.spawn(async move { (name, step.await) });
+    }
+
+    /// Waits for every step until `deadline`; records failures and the steps abandoned.
+    async fn finish(mut self, deadline: Instant, report: &mut ShutdownReport) {
+        let allowed = deadline.saturating_duration_since(Instant::now());
+        loop {
+            match tokio::time::timeout_at(deadline, self.running.join_next()).await {
+                Ok(Some(Ok((step, result)))) => {
+                    self.names.retain(|name| name != &step);
+                    match result {
+                        Ok(()) => info!("{step}: done"),
+                        Err(e) => report.failures.push(format!("{step}: {e}")),
+                    }
                 }
-            }
-            Ok(Some(Err(join))) => report
-                .failures
-                .push(format!("a shutdown step failed: {join}")),
-            Ok(None) => break,
-            Err(_) => {
-                steps.abort_all();
-                for step in unfinished {
-                    report
-                        .failures
-                        .push(format!("{step}: did not finish within {budget:?}"));
+                Ok(Some(Err(join))) => report
+                    .failures
+                    .push(format!("a shutdown step failed: {join}")),
+                Ok(None) => break,
+                Err(_) => {
+                    self.running.abort_all();
+                    for step in self.names.drain(..) {
+                        report
+                            .failures
+                            .push(format!("{step}: did not finish within {allowed:?}"));
+                    }
+                    break;
                 }
-                break;
             }
         }
     }
-    report
 }
