@@ -45,7 +45,9 @@ DATA_STUBS = {"aws_region": {"name": "us-east-1"}, "aws_partition": {"partition"
 # Our image; the only default that differs from upstream on purpose (README "Image").
 OUR_IMAGE = "ghcr.io/consul-ecs-rs/consul-ecs:0.1.0"
 # The uid of every container that touches the 0600 files in /consul (README "File ownership").
-SHARED_UID = "0"
+SHARED_UID = "5996:5996"
+# consul-client stays root (the Consul image), as upstream; it chowns the client token.
+CLIENT_UID = "0"
 APP_INIT = "consul-ecs-app-entrypoint-init"
 APP_VOLUME = "consul_ecs_app_entrypoint"
 
@@ -343,7 +345,8 @@ class Runner:
                       spec.get("initProcessEnabled", False), f"{where}: initProcessEnabled")
             expect_eq(c.get("logConfiguration"), var("log_configuration"), f"{where}: logConfiguration")
             # Deliberate differences: an explicit shared uid; read-only root filesystems.
-            expect_eq(c.get("user"), SHARED_UID, f"{where}: user (README: file ownership)")
+            expect_eq(c.get("user"), CLIENT_UID if name == "consul-client" else SHARED_UID,
+                      f"{where}: user (README: file ownership)")
             expect_eq(c.get("readonlyRootFilesystem", False), name != "consul-client",
                       f"{where}: readonlyRootFilesystem (README: read-only root filesystems)")
             expect("stopTimeout" not in c, f"{where}: stopTimeout is set")
@@ -627,7 +630,8 @@ class Runner:
             c = named[name]
             expect_eq(mounts(c), mt[name]["mounts"], f"gateway-task: {name} mountPoints")
             expect_eq(c.get("dependsOn") or [], mt[name]["dependsOn"], f"gateway-task: {name} dependsOn")
-            expect_eq(c.get("user"), SHARED_UID, f"gateway-task: {name} user")
+            expect_eq(c.get("user"), CLIENT_UID if name == "consul-client" else SHARED_UID,
+                      f"gateway-task: {name} user")
         raw = self.config_matches_upstream(m, containers, "gateway-task", kind="gateway-task")
         cfg = json.loads(raw)
         expect_eq(sorted(cfg["gateway"]), sorted(up["config_gateway_keys"]), "gateway-task: gateway keys")
@@ -743,7 +747,8 @@ class Runner:
                     f.write(expanded)
                 hcl_files.append(path)
             if combo.get("acls"):
-                expect("-token-sink-file /consul/client-token" in script and "chmod 0600 /consul/client-token" in script,
+                expect("-token-sink-file /consul/client-token" in script and "chmod 0600 /consul/client-token" in script
+                       and f"chown {SHARED_UID} /consul/client-token" in script,
                        f"template combination {i}: the client token is not written 0600")
                 expect("-meta \"consul.hashicorp.com/task-id=$TASK_ID\"" in script, f"template combination {i}: login meta")
         expect(len(hcl_files) >= 4, f"found only {len(hcl_files)} agent configuration heredocs in the scripts")

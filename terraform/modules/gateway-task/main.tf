@@ -11,9 +11,11 @@ locals {
   module_name    = "terraform-aws-consul-ecs"
   module_version = "0.6.2"
 
-  # The uid shared by every container that reads the 0600 files mesh-init writes (see the
-  # mesh-task README): root until the consul-ecs image has a fixed non-root uid.
-  consul_ecs_user = "0"
+  # The uid:gid shared by every container that reads the 0600 files mesh-init writes: the
+  # consul-ecs image's user (see the mesh-task README). consul-client stays root, as
+  # upstream, and hands the client token it writes to this uid.
+  consul_ecs_user    = "5996:5996"
+  consul_client_user = "0"
 
   service_name = var.consul_service_name != "" ? var.consul_service_name : var.family
 
@@ -45,6 +47,7 @@ locals {
   consul_client_script = replace(templatefile("${path.module}/templates/consul_client_command.tpl", {
     consul_agent_defaults_hcl      = local.consul_agent_defaults
     consul_agent_configuration_hcl = var.consul_agent_configuration
+    consul_ecs_user                = local.consul_ecs_user
     tls                            = var.tls
     https                          = var.consul_https_ca_cert_arn != ""
     acls                           = var.acls
@@ -74,7 +77,7 @@ locals {
         name             = "consul-client"
         image            = var.consul_image
         essential        = false
-        user             = local.consul_ecs_user
+        user             = local.consul_client_user
         portMappings     = []
         logConfiguration = var.log_configuration
         entryPoint       = ["/bin/sh", "-ec"]

@@ -11,10 +11,11 @@ locals {
   module_version = "0.6.2"
 
   # mesh-init writes the service token and the Envoy bootstrap with mode 0600, so every
-  # container that reads them (sidecar-proxy, health-sync) must run as the uid mesh-init
-  # runs as. The consul-ecs image is not settled yet, so this is root; change it here, in
-  # one place, once the image has a fixed non-root uid. See README.md.
-  consul_ecs_user = "0"
+  # container that reads them (sidecar-proxy, health-sync) runs as the uid:gid mesh-init
+  # runs as: the consul-ecs image's user, which owns the image's /consul. consul-client
+  # stays root (as upstream) and hands the client token it writes to this uid.
+  consul_ecs_user    = "5996:5996"
+  consul_client_user = "0"
 
   service_name = var.consul_service_name != "" ? var.consul_service_name : lower(var.family)
 
@@ -78,6 +79,7 @@ locals {
   consul_client_script = replace(templatefile("${path.module}/templates/consul_client_command.tpl", {
     consul_agent_defaults_hcl      = local.consul_agent_defaults
     consul_agent_configuration_hcl = var.consul_agent_configuration
+    consul_ecs_user                = local.consul_ecs_user
     tls                            = var.tls
     https                          = var.consul_https_ca_cert_arn != ""
     acls                           = var.acls
@@ -106,7 +108,7 @@ locals {
     name             = "consul-client"
     image            = var.consul_image
     essential        = false
-    user             = local.consul_ecs_user
+    user             = local.consul_client_user
     portMappings     = []
     logConfiguration = var.log_configuration
     entryPoint       = ["/bin/sh", "-ec"]

@@ -56,9 +56,10 @@ until client_login; do
   sleep 2
 done
 
-# health-sync runs as this container's uid (see the module README), so the token stays
-# private to that uid (upstream made it world-readable for a non-root health-sync).
+# health-sync runs as the consul-ecs uid (see the module README): the token is that uid's
+# alone (upstream made it world-readable for a non-root health-sync).
 chmod 0600 /consul/client-token
+chown ${consul_ecs_user} /consul/client-token
 
 # A fresh token may not have reached every server yet; give replication up to 2 seconds
 # so the agent does not cache an "ACL not found".
