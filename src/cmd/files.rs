@@ -9,7 +9,9 @@ use anyhow::{Context, Result};
 /// them half a binary.
 pub fn copy_executable(dest: &Path) -> Result<()> {
     let source = std::env::current_exe().context("locate the running executable")?;
-    let bytes = std::fs::read(&source).with_context(|| format!("read {}", source.display()))?;
-    atomic_file::write_atomic(dest, &bytes, 0o755)
+    // Streamed: the binary is megabytes, and mesh-init's memory should not grow by it.
+    let mut bytes =
+        std::fs::File::open(&source).with_context(|| format!("read {}", source.display()))?;
+    atomic_file::write_atomic_from(dest, &mut bytes, 0o755)
         .with_context(|| format!("copy {} to {}", source.display(), dest.display()))
 }

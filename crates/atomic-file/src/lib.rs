@@ -15,6 +15,12 @@ use std::path::{Path, PathBuf};
 /// disk, then renamed over `path`. On failure the temporary file is removed and `path` is
 /// untouched.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    write_atomic_from(path, &mut &contents[..], mode)
+}
+
+/// [`write_atomic`] with the content streamed from `source`, so a large file (the binary
+/// copy) is never held in memory whole.
+pub fn write_atomic_from(path: &Path, source: &mut impl io::Read, mode: u32) -> io::Result<()> {
     let dir = parent_dir(path);
     let temp = temp_sibling(path)?;
     let result = (|| {
@@ -23,7 +29,7 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
             .create_new(true)
             .mode(mode)
             .open(&temp)?;
-        file.write_all(contents)?;
+        io::copy(source, &mut file)?;
         file.sync_all()?;
         drop(file);
         fs::rename(&temp, path)
