@@ -29,15 +29,7 @@ struct Setup {
 impl Setup {
     fn new() -> Setup {
         let aws = AwsWorld::start("web");
-        let w = World::new(
-            "web",
-            EmulatorOptions {
-                acls_enabled: true,
-                ..Default::default()
-            },
-        );
-        w.consul
-            .configure_iam_auth(&aws, &IamAuthOptions::default());
+        let w = World::with_iam_auth("web", &aws, &IamAuthOptions::default());
         Setup { w, aws }
     }
 

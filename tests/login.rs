@@ -28,14 +28,8 @@ struct Secure {
 impl Secure {
     fn new() -> Secure {
         let aws = AwsWorld::start("web");
-        let w = World::new(
+        let w = World::with_iam_auth(
             "web",
-            EmulatorOptions {
-                acls_enabled: true,
-                ..Default::default()
-            },
-        );
-        w.consul.configure_iam_auth(
             &aws,
             &IamAuthOptions {
                 server_id_header: Some(SERVER_ID.into()),

@@ -5,7 +5,8 @@ use std::fs;
 use std::path::Path;
 
 use serde_json::{json, Value};
-use testkit::consul::{ConsulEmulator, EmulatorOptions};
+use testkit::aws::AwsWorld;
+use testkit::consul::{ConsulEmulator, EmulatorOptions, IamAuthOptions};
 use testkit::ecs_metadata::{fargate_task, EcsMetadataEmulator};
 
 use super::{Run, TestCommand};
@@ -20,6 +21,20 @@ pub struct World {
 }
 
 impl World {
+    /// A task of `family` whose Consul has ACLs on and the service-token aws-iam method
+    /// (`method`) trusting `aws`'s roles.
+    pub fn with_iam_auth(family: &str, aws: &AwsWorld, method: &IamAuthOptions) -> World {
+        let w = World::new(
+            family,
+            EmulatorOptions {
+                acls_enabled: true,
+                ..Default::default()
+            },
+        );
+        w.consul.configure_iam_auth(aws, method);
+        w
+    }
+
     pub fn new(family: &str, opts: EmulatorOptions) -> World {
         let task = fargate_task(family, &["app", "sidecar-proxy", "consul-ecs-mesh-init"]);
         let task_arn = task["TaskARN"].as_str().unwrap().to_string();
