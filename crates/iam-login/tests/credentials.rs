@@ -99,7 +99,7 @@ async fn default_chain_env_profile_container_endpoint_and_none() {
     assert_eq!(requests.len(), 1, "{requests:#?}");
     assert_eq!(requests[0].method, "GET", "{requests:#?}");
     assert_eq!(requests[0].path, "/v2/credentials/task-1", "{requests:#?}");
-    assert!(requests[0].authorized, "{requests:#?}");
+    assert!(requests[0].had_token, "{requests:#?}");
     // Not cached: every call asks the endpoint again (rotated task-role credentials).
     load_credentials(None).await.unwrap();
     assert_eq!(endpoint.requests().len(), 2);

@@ -23,7 +23,7 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
@@ -673,19 +673,10 @@ where
     })
 }
 
-/// One request the credentials endpoint answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CredentialsRequest {
-    /// HTTP method.
-    pub method: String,
-    /// Path and query, e.g. `/v2/credentials/task-1`.
-    pub path: String,
-    /// Whether it carried the expected `Authorization` value (always true when none is
-    /// required). The value itself is never kept.
-    pub authorized: bool,
-    /// Status answered.
-    pub status: u16,
-}
+/// One request to a [`CredentialsEndpoint`]: `had_token` says whether it carried the
+/// expected `Authorization` value (always true when none is required); the value itself is
+/// never kept.
+pub use crate::http_server::RecordedRequest as CredentialsRequest;
 
 /// How to serve a [`CredentialsEndpoint`].
 #[derive(Clone, PartialEq, Eq)]
@@ -730,9 +721,7 @@ struct EndpointState {
 /// `RoleArn`; docs/protocols.md §2.3). Runs on its own thread; stops when dropped.
 pub struct CredentialsEndpoint {
     state: Arc<EndpointState>,
-    addr: std::net::SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    server: crate::http_server::ServerThread,
 }
 
 impl std::fmt::Debug for CredentialsEndpoint {
@@ -756,45 +745,17 @@ impl CredentialsEndpoint {
             role: Mutex::new(role.clone()),
             requests: Mutex::new(Vec::new()),
         });
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.set_nonblocking(true).map(|()| l))
-            .unwrap_or_else(|e| panic!("bind the credentials endpoint: {e}"));
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("credentials endpoint address: {e}"));
         let app = Router::new()
             .fallback(serve_credentials)
             .with_state(state.clone());
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("credentials-endpoint".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap_or_else(|e| panic!("credentials endpoint runtime: {e}"));
-                runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener)
-                        .unwrap_or_else(|e| panic!("credentials endpoint listener: {e}"));
-                    tokio::select! {
-                        _ = axum::serve(listener, app) => {}
-                        _ = stop_rx => {}
-                    }
-                });
-                runtime.shutdown_timeout(Duration::from_secs(1));
-            })
-            .unwrap_or_else(|e| panic!("spawn the credentials endpoint: {e}"));
-        CredentialsEndpoint {
-            state,
-            addr,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        }
+        let server = crate::http_server::ServerThread::start("credentials-endpoint", 0, app)
+            .unwrap_or_else(|e| panic!("start the credentials endpoint: {e}"));
+        CredentialsEndpoint { state, server }
     }
 
     /// The value for `AWS_CONTAINER_CREDENTIALS_FULL_URI`: `http://127.0.0.1:P<path>`.
     pub fn full_uri(&self) -> String {
-        format!("http://{}{}", self.addr, self.state.options.path)
+        format!("http://{}{}", self.server.addr(), self.state.options.path)
     }
 
     /// Environment for a child process that should find its credentials here, as a task
@@ -828,17 +789,6 @@ impl CredentialsEndpoint {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-    }
-}
-
-impl Drop for CredentialsEndpoint {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -891,11 +841,12 @@ async fn serve_credentials(
         .requests
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .push(CredentialsRequest {
-            method: method.to_string(),
-            path,
+        .push(CredentialsRequest::now(
+            method.as_str(),
+            &path,
+            "",
+            status.as_u16(),
             authorized,
-            status: status.as_u16(),
-        });
+        ));
     (status, axum::Json(body)).into_response()
 }

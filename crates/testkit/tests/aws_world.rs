@@ -305,7 +305,7 @@ async fn credentials_endpoint_serves_the_role_and_checks_authorization() {
     let seen: Vec<(String, bool, u16)> = endpoint
         .requests()
         .into_iter()
-        .map(|r| (r.path, r.authorized, r.status))
+        .map(|r| (r.path, r.had_token, r.status))
         .collect();
     assert_eq!(
         seen,
