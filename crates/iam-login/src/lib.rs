@@ -29,15 +29,14 @@ use aws_credential_types::provider::ProvideCredentials as _;
 pub use aws_credential_types::Credentials;
 
 pub use arn::PrincipalArn;
+pub use consul::TOKEN_FILE_LIMIT;
 pub use container_credentials::{ContainerCredentials, CREDENTIALS_BODY_LIMIT};
 pub use error::LoginError;
 pub use session::{
     caller_arn, login, login_policy, login_reviewed, logout, wait_for_replication, Explanation,
     LoginFailure, LoginReview, LoginSpec, NoReview, NotReplicated,
 };
-pub use stored::{
-    logout_token_file, read_token_file, replace_token_file, TokenFileLogoutError, TOKEN_FILE_LIMIT,
-};
+pub use stored::{logout_token_file, replace_token_file, TokenFileLogoutError};
 pub use token::DecodedToken;
 
 /// `User-Agent` of the signed requests (not signed; informational for AWS and Consul).

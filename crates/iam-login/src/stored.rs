@@ -5,30 +5,23 @@
 //! consul-ecs wrote (or expects another container of the task to have written) these files,
 //! so a symlink at their path was put there by someone else: it is never followed, since
 //! reading through it could send another file's content to Consul as `X-Consul-Token`.
-//! Reads are bounded ([`TOKEN_FILE_LIMIT`]) and refuse anything but a regular file, so a
+//! Reads are bounded ([`consul::TOKEN_FILE_LIMIT`]) and refuse anything but a regular file, so a
 //! path at `/dev/zero` or a FIFO fails at once instead of eating memory or blocking.
 
 use std::path::Path;
 
-use consul::{Client, ConsulError, Secret};
+use consul::{Client, ConsulError, Secret, TokenSource};
 use tracing::{info, warn};
 
 use crate::{write_token_file, LoginError};
 
-/// Largest token file read. A Consul token is a 36-character UUID; anything much larger
-/// is not a token.
-pub const TOKEN_FILE_LIMIT: u64 = 4096;
-
-/// Reads a token file written by consul-ecs or the task's Consul client. `Ok(None)` when
-/// the file does not exist or holds only white space.
-pub fn read_token_file(path: &Path) -> Result<Option<Secret>, bounded_read::ReadError> {
-    match bounded_read::read_text_file(path, TOKEN_FILE_LIMIT, bounded_read::Links::Refuse) {
-        Ok(text) => {
-            let token = text.trim();
-            Ok((!token.is_empty()).then(|| Secret::new(token)))
-        }
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
+/// Reads a token file written by consul-ecs or the task's Consul client, as the agent
+/// client reads it ([`TokenSource::OwnFile`]: bounded, regular file, no link followed).
+/// `Ok(None)` when the file does not exist or holds only white space.
+fn read_token_file(path: &Path) -> Result<Option<Secret>, ConsulError> {
+    match TokenSource::OwnFile(path.to_path_buf()).current() {
+        Err(ConsulError::TokenFile { source, .. }) if source.is_not_found() => Ok(None),
+        other => other,
     }
 }
 
@@ -62,9 +55,9 @@ pub async fn replace_token_file(
 /// Why [`logout_token_file`] could not log a token out.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenFileLogoutError {
-    /// The file is missing, empty, not a regular file, a symlink or too large.
-    #[error("read the token file: {0}")]
-    Read(#[source] bounded_read::ReadError),
+    /// The file is missing, not a regular file, a symlink or too large.
+    #[error("{0}")]
+    Read(#[source] ConsulError),
     /// The file exists but holds no token.
     #[error("the token file {0} is empty")]
     Empty(String),
@@ -77,12 +70,10 @@ pub enum TokenFileLogoutError {
 /// already deleted counts as logged out; a missing file is an error (the token it should
 /// hold cannot be logged out).
 pub async fn logout_token_file(server: &Client, path: &Path) -> Result<(), TokenFileLogoutError> {
-    let token = bounded_read::read_text_file(path, TOKEN_FILE_LIMIT, bounded_read::Links::Refuse)
-        .map_err(TokenFileLogoutError::Read)?;
-    let token = token.trim();
-    if token.is_empty() {
-        return Err(TokenFileLogoutError::Empty(path.display().to_string()));
-    }
-    crate::logout(server, &Secret::new(token)).await?;
+    let token = TokenSource::OwnFile(path.to_path_buf())
+        .current()
+        .map_err(TokenFileLogoutError::Read)?
+        .ok_or_else(|| TokenFileLogoutError::Empty(path.display().to_string()))?;
+    crate::logout(server, &token).await?;
     Ok(())
 }
