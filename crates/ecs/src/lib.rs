@@ -15,6 +15,7 @@
 mod client;
 mod error;
 mod metadata;
+mod poll;
 
 pub use client::{
     MetadataClient, BODY_LIMIT, DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUT, METADATA_URI_ENV,
