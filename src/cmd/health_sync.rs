@@ -133,25 +133,5 @@ async fn explain_refusal(
             diagnose::Expected::new(cfg.login_method(), &cfg.service_name(""), None)
         }
     };
-    let token = if cfg.login_enabled() {
-        diagnose::TokenOrigin::Login {
-            file: cfg.service_token_path(),
-        }
-    } else if consul_clients::env_token().ok().flatten().is_some() {
-        diagnose::TokenOrigin::Environment
-    } else {
-        diagnose::TokenOrigin::Anonymous
-    };
-    let spec = task
-        .as_ref()
-        .filter(|_| cfg.login_enabled())
-        .and_then(|task| super::mesh_init::login_spec(cfg, task).ok());
-    let findings = match spec {
-        Some(spec) => diagnose::role_findings(&spec.params, &expected)
-            .await
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
-    let write = diagnose::RefusedWrite { what, token };
-    diagnose::explain_refused_write(agent, &write, refusal, &expected, &findings).await
+    super::refused_write::explain(cfg, task.as_ref(), agent, &expected, what, refusal).await
 }

@@ -249,27 +249,15 @@ async fn explain_registration(
     attempts: &RefCell<diagnose::Attempts>,
 ) -> anyhow::Error {
     if error.last.http_status() == Some(403) {
-        let token = if cfg.login_enabled() {
-            diagnose::TokenOrigin::Login {
-                file: cfg.service_token_path(),
-            }
-        } else if consul_clients::env_token().ok().flatten().is_some() {
-            diagnose::TokenOrigin::Environment
-        } else {
-            diagnose::TokenOrigin::Anonymous
-        };
-        let findings = match (cfg.login_enabled(), login_spec(cfg, task)) {
-            (true, Ok(spec)) => diagnose::role_findings(&spec.params, expected)
-                .await
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        let write = diagnose::RefusedWrite {
-            what: what.to_string(),
-            token,
-        };
-        let explanation =
-            diagnose::explain_refused_write(agent, &write, &error.last, expected, &findings).await;
+        let explanation = super::refused_write::explain(
+            cfg,
+            Some(task),
+            agent,
+            expected,
+            what.to_string(),
+            &error.last,
+        )
+        .await;
         return diagnose::Diagnosed::from(explanation).into();
     }
     let unreachable = attempts.borrow().unreachable(

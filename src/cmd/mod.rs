@@ -8,6 +8,7 @@ pub mod files;
 pub mod health_sync;
 pub mod mesh_init;
 pub mod net_dial;
+pub mod refused_write;
 pub mod validate_config;
 pub mod version;
 
