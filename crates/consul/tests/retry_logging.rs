@@ -4,12 +4,14 @@
 //! and tracing's per-callsite interest cache can drop events when other tests register
 //! the same callsites concurrently.
 
+#[path = "common/log_buffer.rs"]
+mod log_buffer;
+use log_buffer::Buf;
+
 mod common;
 
 use common::{client, Mock};
 use consul::*;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn fast(deadline_ms: u64) -> RetryPolicy {
@@ -20,19 +22,6 @@ fn fast(deadline_ms: u64) -> RetryPolicy {
         jitter: Jitter::Equal,
         deadline: Duration::from_millis(deadline_ms),
         max_attempts: None,
-    }
-}
-
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
@@ -75,7 +64,7 @@ async fn retries_5xx_and_429_then_succeeds_and_logs_without_token() {
     .unwrap();
     assert_eq!(mock.requests().len(), 4);
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert_eq!(text.matches("retrying").count(), 3, "{text}");
     assert!(text.contains("register service web"), "{text}");
     assert!(text.contains("No cluster leader"), "{text}");

@@ -5,31 +5,14 @@
 //! and tracing's per-callsite interest cache can drop events when other tests register
 //! the same callsites concurrently.
 
+#[path = "common/log_buffer.rs"]
+mod log_buffer;
+use log_buffer::Buf;
+
 #[path = "common/pki.rs"]
 mod pki;
 
 use consul::{Client, ClientConfig, ConsulError, QueryOptions};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Buf {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 const WARNING: &str = "TLS certificate verification is disabled";
 
