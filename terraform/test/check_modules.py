@@ -50,6 +50,11 @@ SHARED_UID = "5996:5996"
 CLIENT_UID = "0"
 APP_INIT = "consul-ecs-app-entrypoint-init"
 APP_VOLUME = "consul_ecs_app_entrypoint"
+# Inputs that are ours, not upstream's (README "Deliberate differences"), by module.
+OUR_VARIABLES = {"mesh-task": {"sidecar_proxy_essential": {"type": "bool", "default": True}}}
+# health-sync also waits for consul-client to start, so that ECS stops it first (README
+# "Ordered shutdown"); upstream's health-sync depended on mesh-init only.
+HEALTH_SYNC_AFTER_CLIENT = {"containerName": "consul-client", "condition": "START"}
 
 
 class Failure(Exception):
@@ -128,6 +133,30 @@ def canonical_type(text, where):
 def containers_of(module):
     td = module.resource("aws_ecs_task_definition", "this")
     return json.loads(td.attr("container_definitions"))
+
+
+def stop_order(containers):
+    """The order in which ECS stops a task's containers: a container is stopped only once
+    every container that depends on it has stopped (the reverse of dependsOn), and the
+    containers whose turn comes together are stopped together. Returns a list of sets."""
+    deps = {c["name"]: {d["containerName"] for d in c.get("dependsOn") or []} for c in containers}
+    for name, ds in deps.items():
+        expect(ds <= set(deps), f"{name} depends on containers the task does not have: {sorted(ds - set(deps))}")
+    waves, left = [], set(deps)
+    while left:
+        # Stoppable now: nothing still running depends on it.
+        wave = {n for n in left if not any(n in deps[m] for m in left)}
+        expect(wave, f"a dependsOn cycle among {sorted(left)}")
+        waves.append(wave)
+        left -= wave
+    return waves
+
+
+def expect_stopped_before(containers, first, then, label):
+    waves = stop_order(containers)
+    at = {n: i for i, w in enumerate(waves) for n in w}
+    expect(at[first] < at[then], f"{label}: ECS stops {first} in wave {at[first]} and {then} in wave {at[then]} "
+                                 f"({[sorted(w) for w in waves]}); {first} must be stopped first")
 
 
 def by_name(containers):
@@ -237,7 +266,7 @@ class Runner:
         ours = {}
         for doc in self.parsed.module_files(directory).values():
             ours.update({k: v[0] for k, v in doc.get("variable", {}).items()})
-        want = UPSTREAM[module_name]["variables"]
+        want = dict(UPSTREAM[module_name]["variables"], **OUR_VARIABLES.get(module_name, {}))
         missing, extra = sorted(set(want) - set(ours)), sorted(set(ours) - set(want))
         expect(not missing and not extra, f"{module_name}: variables missing {missing}, not upstream {extra}")
         problems = []
@@ -268,11 +297,25 @@ class Runner:
         expect(want <= ours, f"{module_name}: outputs missing {sorted(want - ours)}")
         expect(ours - want <= set(allowed_extra), f"{module_name}: outputs not upstream {sorted(ours - want - set(allowed_extra))}")
 
-    def templates_identical(self):
-        for name in ("consul_client_command.tpl", "consul_agent_defaults.hcl.tpl"):
-            a = open(os.path.join(MODULES, "mesh-task", "templates", name), encoding="utf-8").read()
-            b = open(os.path.join(MODULES, "gateway-task", "templates", name), encoding="utf-8").read()
-            expect(a == b, f"templates/{name} differs between mesh-task and gateway-task (upstream keeps them identical)")
+    def one_agent_for_both(self):
+        """mesh-task and gateway-task build their consul-client, mesh-init and health-sync
+        from the one internal module (upstream kept two identical copies of the templates):
+        for the same agent inputs, both tasks carry the same consul-client container."""
+        expect(not os.path.exists(os.path.join(MODULES, "mesh-task", "templates"))
+               and not os.path.exists(os.path.join(MODULES, "gateway-task", "templates")),
+               "a public module has templates of its own; they live in modules/internal/agent-task")
+        agent = {"retry_join": ["10.0.0.1"], "acls": True, "consul_http_addr": "https://consul:8501", "tls": True,
+                 "consul_server_ca_cert_arn": "arn:ca", "consul_https_ca_cert_arn": "arn:https", "gossip_key_secret_arn": "arn:g",
+                 "consul_partition": "p", "consul_agent_configuration": 'log_level = "DEBUG"', "log_configuration": {"logDriver": "x"}}
+        mesh = load_module(self.parsed, os.path.join(MODULES, "mesh-task"),
+                           dict(agent, family="web", port=80, consul_namespace="n", container_definitions=[{"name": "app", "image": "x"}]))
+        gw = load_module(self.parsed, os.path.join(MODULES, "gateway-task"),
+                         dict(agent, family="gw", ecs_cluster_arn="arn", kind="mesh-gateway", subnets=["s"]))
+        a, b = by_name(containers_of(mesh)), by_name(containers_of(gw))
+        expect_eq(a["consul-client"], b["consul-client"], "consul-client of mesh-task vs gateway-task")
+        for name in ("consul-ecs-mesh-init", "consul-ecs-health-sync"):
+            strip = lambda c: {k: v for k, v in c.items() if k != "environment"}  # the configs differ by kind
+            expect_eq(strip(a[name]), strip(b[name]), f"{name} of mesh-task vs gateway-task")
 
     # ---- 3. the example, evaluated
     def example(self):
@@ -321,11 +364,14 @@ class Runner:
             c = named[name]
             where = f"{label}: {name}"
             expect_eq(c["image"], var(spec["image_variable"]), f"{where}: image")
-            expect_eq(c["essential"], spec["essential"], f"{where}: essential")
+            # Deliberate difference: the sidecar is essential unless turned off.
+            want_essential = var("sidecar_proxy_essential") if name == "sidecar-proxy" else spec["essential"]
+            expect_eq(c["essential"], want_essential, f"{where}: essential (README: the sidecar is essential)")
             for field in ("entryPoint", "command"):
                 if field in spec:
                     expect_eq(c.get(field), spec[field], f"{where}: {field}")
-            expect_eq(c.get("dependsOn") or [], spec["dependsOn"], f"{where}: dependsOn")
+            want_deps = spec["dependsOn"] + ([HEALTH_SYNC_AFTER_CLIENT] if name == "consul-ecs-health-sync" else [])
+            expect_eq(c.get("dependsOn") or [], want_deps, f"{where}: dependsOn (README: ordered shutdown)")
             expect_eq(mounts(c), spec["mounts"], f"{where}: mountPoints")
             expect_eq(env_names(c), spec["environment"], f"{where}: environment")
             if "secrets_when" in spec:
@@ -350,6 +396,9 @@ class Runner:
             expect_eq(c.get("readonlyRootFilesystem", False), name != "consul-client",
                       f"{where}: readonlyRootFilesystem (README: read-only root filesystems)")
             expect("stopTimeout" not in c, f"{where}: stopTimeout is set")
+
+        if health_sync:
+            expect_stopped_before(containers, "consul-ecs-health-sync", "consul-client", label)
 
         # The application containers.
         for app in apps_in:
@@ -588,7 +637,7 @@ class Runner:
                   "consul_http_addr": "https://consul:8501", "consul_https_ca_cert_arn": "arn:aws:secretsmanager:us-east-1:1:secret:https-ca",
                   "tags": {"team": "x", "consul.hashicorp.com/mesh": "overridden"},
                   "create_task_role": False, "task_role": {"id": "mine", "arn": "arn:aws:iam::1:role/mine"},
-                  "application_shutdown_delay_seconds": 3,
+                  "application_shutdown_delay_seconds": 3, "sidecar_proxy_essential": False,
                   "volumes": [{"name": "data", "host_path": "/data"}],
                   "consul_ecs_config": {"service": {"enableTagOverride": True}, "proxy": {"meshGateway": {"mode": "local"}},
                                         "consulLogin": {"region": "eu-west-1"}},
@@ -629,9 +678,11 @@ class Runner:
         for name in up["containers"]:
             c = named[name]
             expect_eq(mounts(c), mt[name]["mounts"], f"gateway-task: {name} mountPoints")
-            expect_eq(c.get("dependsOn") or [], mt[name]["dependsOn"], f"gateway-task: {name} dependsOn")
+            want_deps = mt[name]["dependsOn"] + ([HEALTH_SYNC_AFTER_CLIENT] if name == "consul-ecs-health-sync" else [])
+            expect_eq(c.get("dependsOn") or [], want_deps, f"gateway-task: {name} dependsOn (README: ordered shutdown)")
             expect_eq(c.get("user"), CLIENT_UID if name == "consul-client" else SHARED_UID,
                       f"gateway-task: {name} user")
+        expect_stopped_before(containers, "consul-ecs-health-sync", "consul-client", "gateway-task")
         raw = self.config_matches_upstream(m, containers, "gateway-task", kind="gateway-task")
         cfg = json.loads(raw)
         expect_eq(sorted(cfg["gateway"]), sorted(up["config_gateway_keys"]), "gateway-task: gateway keys")
@@ -1002,7 +1053,7 @@ esac
         self.check("gateway-task: outputs match upstream", self.outputs_match, "gateway-task")
         self.check("acl-controller: outputs (upstream has none; two added)", self.outputs_match, "acl-controller",
                    ("task_definition_arn", "task_role_arn"))
-        self.check("templates are the same in mesh-task and gateway-task", self.templates_identical)
+        self.check("mesh-task and gateway-task share one consul-client, mesh-init and health-sync", self.one_agent_for_both)
         self.check("example: every module call plans (no validation error)", self.example_is_valid)
         self.check("example: client task = upstream layout + documented differences; config validates", self.example_client)
         self.check("example: server task = upstream layout + documented differences; config validates", self.example_server)

@@ -1,13 +1,8 @@
-# CONSUL_ECS_CONFIG_JSON of the gateway, in the consul-ecs v0.6.2 format.
+# The gateway part of CONSUL_ECS_CONFIG_JSON (consul-ecs v0.6.2 format); the agent-task
+# module adds the Consul address, CA file, login and bootstrap directory.
 
 locals {
-  config_login_extra = lookup(var.consul_ecs_config, "consulLogin", {})
-  config_login       = var.acls ? { enabled = true, method = var.service_token_auth_method_name } : null
-
   config = {
-    consulHTTPAddr   = var.consul_http_addr
-    consulCACertFile = var.consul_https_ca_cert_arn != "" ? "/consul/consul-https-ca-cert.pem" : ""
-    consulLogin      = merge(local.config_login, local.config_login_extra)
     gateway = {
       kind      = var.kind
       name      = local.service_name
@@ -25,8 +20,5 @@ locals {
       }
     }
     healthSyncContainers = []
-    bootstrapDir         = local.data_mount_rw.containerPath
   }
-
-  encoded_config = jsonencode(local.config)
 }

@@ -6,61 +6,25 @@ locals {
   task_role_arn      = var.create_task_role ? aws_iam_role.task[0].arn : var.task_role.arn
   execution_role_id  = var.create_execution_role ? aws_iam_role.execution[0].id : var.execution_role.id
   execution_role_arn = var.create_execution_role ? aws_iam_role.execution[0].arn : var.execution_role.arn
-
-  ecs_tasks_trust_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "ecs-tasks.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
-
-  # Logs go to the awslogs group named in log_configuration when there is one; otherwise
-  # the module cannot know the group and allows any (upstream always allows any).
-  # Every secret the task definition injects. Upstream forgot the HTTPS CA (it is often the
-  # same secret as the server CA, and then this changes nothing).
-  secret_arns = distinct(compact([
-    var.tls ? var.consul_server_ca_cert_arn : "",
-    var.consul_https_ca_cert_arn,
-    var.gossip_key_secret_arn,
-  ]))
-
-  log_group_name      = try(var.log_configuration.options["awslogs-group"], "")
-  log_group_region    = try(var.log_configuration.options["awslogs-region"], data.aws_region.current.name)
-  log_stream_resource = local.log_group_name != "" ? "arn:${data.aws_partition.current.partition}:logs:${local.log_group_region}:*:log-group:${local.log_group_name}:log-stream:*" : "*"
 }
-
-data "aws_partition" "current" {}
 
 resource "aws_iam_role" "task" {
   count              = var.create_task_role ? 1 : 0
   name               = "${var.family}-task"
   path               = var.iam_role_path
-  assume_role_policy = local.ecs_tasks_trust_policy
+  assume_role_policy = module.agent_task.ecs_tasks_trust_policy
 
-  # The Consul aws-iam auth method reads these tags (dots, not slashes: IAM tag keys).
-  tags = {
-    "consul.hashicorp.com.service-name" = local.service_name
-    "consul.hashicorp.com.namespace"    = var.consul_namespace
-  }
+  # The Consul aws-iam auth method reads these tags.
+  tags = module.agent_task.role_tags
 }
 
-# The login to Consul's aws-iam auth method has the servers call iam:GetRole on the task's
-# own role; nothing else.
+# With ACLs: iam:GetRole on the task's own role, for the Consul login; nothing else.
 resource "aws_iam_policy" "task" {
   count       = var.create_task_role && var.acls ? 1 : 0
   name        = "${var.family}-task"
   path        = var.iam_role_path
-  description = "Lets the ${var.family} task read its own IAM role for the Consul login."
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect   = "Allow"
-      Action   = ["iam:GetRole"]
-      Resource = [aws_iam_role.task[0].arn]
-    }]
-  })
+  description = module.agent_task.task_policy_description
+  policy      = module.agent_task.task_policy
 }
 
 resource "aws_iam_role_policy_attachment" "task" {
@@ -79,29 +43,15 @@ resource "aws_iam_role" "execution" {
   count              = var.create_execution_role ? 1 : 0
   name               = "${var.family}-execution"
   path               = var.iam_role_path
-  assume_role_policy = local.ecs_tasks_trust_policy
+  assume_role_policy = module.agent_task.ecs_tasks_trust_policy
 }
 
 resource "aws_iam_policy" "execution" {
   count       = var.create_execution_role ? 1 : 0
   name        = "${var.family}-execution"
   path        = var.iam_role_path
-  description = "Lets ECS start the ${var.family} task: its secrets and its logs."
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = concat(
-      length(local.secret_arns) > 0 ? [{
-        Effect   = "Allow"
-        Action   = ["secretsmanager:GetSecretValue"]
-        Resource = local.secret_arns
-      }] : [],
-      [{
-        Effect   = "Allow"
-        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-        Resource = [local.log_stream_resource]
-      }],
-    )
-  })
+  description = module.agent_task.execution_policy_description
+  policy      = module.agent_task.execution_policy
 }
 
 resource "aws_iam_role_policy_attachment" "execution" {

@@ -171,6 +171,15 @@ variable "envoy_public_listener_port" {
   }
 }
 
+# Ours, not upstream's (README, differences): upstream's sidecar was not essential, so a
+# dead Envoy left a task that ECS kept running and Consul kept routing to
+# (terraform-aws-consul-ecs #325).
+variable "sidecar_proxy_essential" {
+  description = "Whether the sidecar-proxy (Envoy) container is essential, so that the task stops when Envoy dies. Set false for upstream's behaviour."
+  type        = bool
+  default     = true
+}
+
 variable "log_configuration" {
   description = "logConfiguration object given to every container this module adds."
   type        = any
