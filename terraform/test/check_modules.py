@@ -40,6 +40,10 @@ import hcleval as h  # noqa: E402
 MODULES = os.path.join(TERRAFORM, "modules")
 EXAMPLE = os.path.join(TERRAFORM, "examples", "client-server")
 UPSTREAM = json.load(open(os.path.join(HERE, "upstream-v0.6.2.json"), encoding="utf-8"))
+UPSTREAM_V010 = json.load(open(os.path.join(HERE, "upstream-v0.10.0.json"), encoding="utf-8"))
+V010 = os.path.join(MODULES, "v0.10")
+# consul-ecs v0.10.0's config schema (upstream's config/schema.json, MPL-2.0, unchanged).
+V010_SCHEMA = os.path.join(HERE, "consul-ecs-v0.10-schema.json")
 DATA_STUBS = {"aws_region": {"name": "us-east-1"}, "aws_partition": {"partition": "aws"}}
 
 # Our image; the only default that differs from upstream on purpose (README "Image").
@@ -51,7 +55,8 @@ CLIENT_UID = "0"
 APP_INIT = "consul-ecs-app-entrypoint-init"
 APP_VOLUME = "consul_ecs_app_entrypoint"
 # Inputs that are ours, not upstream's (README "Deliberate differences"), by module.
-OUR_VARIABLES = {"mesh-task": {"sidecar_proxy_essential": {"type": "bool", "default": True}}}
+OUR_VARIABLES = {"mesh-task": {"sidecar_proxy_essential": {"type": "bool", "default": True}},
+                 "v0.10/mesh-task": {"consul_dataplane_essential": {"type": "bool", "default": True}}}
 # health-sync also waits for consul-client to start, so that ECS stops it first (README
 # "Ordered shutdown"); upstream's health-sync depended on mesh-init only.
 HEALTH_SYNC_AFTER_CLIENT = {"containerName": "consul-client", "condition": "START"}
@@ -261,12 +266,13 @@ class Runner:
         print(f"     {len(files)} .tf files and the example's tfvars parse with HCL's own parser")
 
     # ---- 2. interface
-    def variables_match(self, module_name):
+    def variables_match(self, module_name, upstream=None, messages=True):
+        upstream = upstream or UPSTREAM[module_name]
         directory = os.path.join(MODULES, module_name)
         ours = {}
         for doc in self.parsed.module_files(directory).values():
             ours.update({k: v[0] for k, v in doc.get("variable", {}).items()})
-        want = dict(UPSTREAM[module_name]["variables"], **OUR_VARIABLES.get(module_name, {}))
+        want = dict(upstream["variables"], **OUR_VARIABLES.get(module_name, {}))
         missing, extra = sorted(set(want) - set(ours)), sorted(set(ours) - set(want))
         expect(not missing and not extra, f"{module_name}: variables missing {missing}, not upstream {extra}")
         problems = []
@@ -284,16 +290,17 @@ class Runner:
                 if got != want_default:
                     problems.append(f"{where}: default {got!r}, want {want_default!r}")
             got_msgs = [v["error_message"] for v in block.get("validation", [])]
-            if sorted(got_msgs) != sorted(spec.get("validation", [])):
+            if messages and sorted(got_msgs) != sorted(spec.get("validation", [])):
                 problems.append(f"{where}: validation messages {got_msgs}, upstream {spec.get('validation', [])}")
         expect(not problems, "\n     ".join(problems))
 
-    def outputs_match(self, module_name, allowed_extra=()):
+    def outputs_match(self, module_name, allowed_extra=(), upstream=None):
+        upstream = upstream or UPSTREAM[module_name]
         directory = os.path.join(MODULES, module_name)
         ours = set()
         for doc in self.parsed.module_files(directory).values():
             ours |= set(doc.get("output", {}))
-        want = set(UPSTREAM[module_name]["outputs"])
+        want = set(upstream["outputs"])
         expect(want <= ours, f"{module_name}: outputs missing {sorted(want - ours)}")
         expect(ours - want <= set(allowed_extra), f"{module_name}: outputs not upstream {sorted(ours - want - set(allowed_extra))}")
 
@@ -700,6 +707,197 @@ class Runner:
                   [{"Effect": "Allow", "Action": ["iam:GetRole"], "Resource": ["<aws_iam_role.task.arn>"]}],
                   "gateway-task: iam:GetRole on itself only")
 
+    # ---- v0.10 (Consul Dataplane) modules
+    def v010_schema_valid(self, raw, label, want_ok=True):
+        """The config against consul-ecs v0.10's JSON schema, with the jsonschema package of
+        the test venv (our binary does not validate v0.10 configs yet)."""
+        venv_python = os.path.join(HERE, ".venv", "bin", "python")
+        expect(os.access(venv_python, os.X_OK), f"{venv_python} missing: run make terraform-check (it installs the venv)")
+        code = ("import json, sys, jsonschema\n"
+                "schema = json.load(open(sys.argv[1]))\n"
+                "errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(json.loads(sys.stdin.read())), key=str)\n"
+                "print('\\n'.join(f'{list(e.absolute_path)}: {e.message}' for e in errors))\n"
+                "sys.exit(1 if errors else 0)\n")
+        proc = subprocess.run([venv_python, "-c", code, V010_SCHEMA], input=raw, capture_output=True, text=True, timeout=60)
+        if want_ok:
+            expect(proc.returncode == 0, f"{label}: the config breaks the v0.10 schema: {proc.stdout}{proc.stderr}\n     {raw}")
+        else:
+            expect(proc.returncode == 1 and proc.stdout.strip(), f"{label}: the schema accepted a broken config: {proc.stderr}")
+
+    def v010_mesh_task(self, inputs, label):
+        """One evaluated v0.10 mesh-task against upstream's v0.10 layout and the documented
+        differences; returns (module, containers by name, config)."""
+        up = UPSTREAM_V010["mesh-task"]
+        m = load_module(self.parsed, os.path.join(V010, "mesh-task"), inputs, where=label)
+        expect_eq(m.validation_errors(), [], f"{label}: plan errors")
+        var = m.var_value
+        containers = containers_of(m)
+        named = by_name(containers)
+        apps = var("container_definitions")
+        expect_eq([c["name"] for c in containers], [a["name"] for a in apps] + up["containers_after_apps"], f"{label}: containers")
+        tproxy = var("enable_transparent_proxy")
+        ca = {name: next((var(v) for v in arns if var(v)), "") for name, arns in up["ca_secrets_when_tls"].items()} if var("tls") else {}
+        want_secrets = [n for n in ("CONSUL_HTTPS_CACERT_PEM", "CONSUL_GRPC_CACERT_PEM") if ca.get(n)]
+        for name, spec in up["containers"].items():
+            c, where = named[name], f"{label}: {name}"
+            expect_eq(c["image"], var(spec["image_variable"]), f"{where}: image")
+            for field in ("entryPoint", "command", "dependsOn", "ulimits", "portMappings"):
+                if field in spec:
+                    got = c.get(field) or [] if field == "dependsOn" else c.get(field)
+                    expect_eq(got, spec[field], f"{where}: {field}")
+            expect_eq(mounts(c), spec["mounts"], f"{where}: mountPoints")
+            expect_eq(env_names(c), spec["environment"], f"{where}: environment")
+            expect_eq(secret_names(c), [] if name == "consul-dataplane" else want_secrets, f"{where}: secrets")
+            expect_eq(c.get("logConfiguration"), var("log_configuration"), f"{where}: logConfiguration")
+            lp = c.get("linuxParameters") or {}
+            expect_eq(bool(lp.get("initProcessEnabled")), spec["initProcessEnabled"], f"{where}: initProcessEnabled")
+            if "healthCheck" in spec:
+                hc = json.loads(json.dumps(spec["healthCheck"]).replace("<envoy_readiness_port>", str(var("envoy_readiness_port"))))
+                expect_eq(c["healthCheck"], hc, f"{where}: healthCheck")
+            # Deliberate differences (README): the dataplane essential unless turned off;
+            # read-only root filesystems (mesh-init only without transparent proxy); an
+            # explicit user on mesh-init; no empty capabilities key (#318).
+            want_essential = var("consul_dataplane_essential") if name == "consul-dataplane" else spec["essential"]
+            expect_eq(c["essential"], want_essential, f"{where}: essential (README: the dataplane is essential)")
+            expect_eq(c.get("readonlyRootFilesystem"), not (tproxy and name == "consul-ecs-mesh-init"), f"{where}: readonlyRootFilesystem")
+            if name == "consul-ecs-mesh-init":
+                expect_eq(c["user"], spec["user_with_transparent_proxy"] if tproxy else SHARED_UID, f"{where}: user")
+                if tproxy:
+                    expect_eq(lp.get("capabilities"), {"add": spec["capabilities_with_transparent_proxy"]}, f"{where}: capabilities")
+                else:
+                    expect("capabilities" not in lp, f"{where}: a capabilities key without transparent proxy (#318: a permanent diff)")
+            else:
+                expect_eq(c["user"], spec["user"], f"{where}: user")
+        delay = var("application_shutdown_delay_seconds") or 0
+        for app in apps:
+            c, where = named[app["name"]], f"{label}: app container {app['name']}"
+            expect_eq(c["dependsOn"], list(app.get("dependsOn", [])) + up["app_containers"]["dependsOn_appended"], f"{where}: dependsOn")
+            want_ep = app.get("entryPoint") if "entryPoint" in app else (
+                [x.replace("<application_shutdown_delay_seconds>", str(delay)) for x in up["app_containers"]["app_entrypoint"]] if delay > 0 else None)
+            expect_eq(c.get("entryPoint"), want_ep, f"{where}: entryPoint")
+            expect_eq(mounts(c), mounts(app) + ([up["app_containers"]["app_entrypoint_mount"]] if delay > 0 else []), f"{where}: mountPoints")
+        # Task definition, tags, IAM.
+        td = m.resource("aws_ecs_task_definition", "this")
+        expect_eq(td.attr("network_mode"), up["task"]["network_mode"], f"{label}: network_mode")
+        expect_eq(task_volumes(m), up["task"]["leading_volumes"] + [v["name"] for v in var("volumes")], f"{label}: task volumes")
+        service = var("consul_service_name") or var("family").lower()
+        tags = dict(var("tags"))
+        tags.update({k: (service if v == "<service name>" else v) for k, v in up["task_tags"].items()})
+        tags.update({key: var(v) for v, key in up["optional_task_tags"].items() if var(v)})
+        expect_eq(td.attr("tags"), tags, f"{label}: task tags")
+        if var("create_task_role"):
+            role = m.resource("aws_iam_role", "task")[0]
+            expect_eq([role.attr("name"), role.attr("path"), sorted(role.attr("tags"))],
+                      [f"{var('family')}-task", var("iam_role_path"), sorted(up["iam"]["task_role"]["tags"])], f"{label}: task role")
+            check_trust(m, "task")
+            expect_eq(len(m.resource("aws_iam_policy", "task")), 1 if var("acls") else 0, f"{label}: task policies")
+            if var("acls"):
+                expect_eq(policy_statements(m, "aws_iam_policy", "task"),
+                          [{"Effect": "Allow", "Action": ["iam:GetRole"], "Resource": ["<aws_iam_role.task[0].arn>"]}], f"{label}: task policy")
+        if var("create_execution_role"):
+            sts = policy_statements(m, "aws_iam_policy", "execution")
+            # Ours: exactly the secrets injected (upstream: every CA ARN given, with TLS).
+            want = [{"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": list(dict.fromkeys(ca[n] for n in want_secrets))}] if want_secrets else []
+            expect_eq(sts[:-1], want, f"{label}: execution policy secrets")
+            expect_eq(sts[-1]["Action"], ["logs:CreateLogStream", "logs:PutLogEvents"], f"{label}: execution policy logs")
+        allowed = set(up["iam"]["task_policy_actions"]) | set(up["iam"]["execution_policy_actions"])
+        expect(all_policy_actions(m) <= allowed, f"{label}: IAM actions beyond upstream's: {sorted(all_policy_actions(m) - allowed)}")
+        raw = config_of(named["consul-ecs-mesh-init"])
+        expect_eq(config_of(named["consul-ecs-health-sync"]), raw, f"{label}: health-sync's config differs from mesh-init's")
+        cfg = json.loads(raw)
+        expect_eq(sorted(cfg), sorted(up["config_keys"]), f"{label}: config keys")
+        self.v010_schema_valid(raw, label)
+        return m, named, cfg
+
+    def v010_mesh_defaults(self):
+        up = UPSTREAM_V010["mesh-task"]
+        _, _, cfg = self.v010_mesh_task(up["example_config_inputs"], "v0.10 mesh-task (upstream's rendered example)")
+        expect_eq(cfg, up["example_config"], "v0.10 mesh-task: CONSUL_ECS_CONFIG_JSON = upstream's render")
+        broken = dict(cfg)
+        del broken["consulServers"]
+        self.v010_schema_valid(json.dumps(broken), "v0.10 mesh-task without consulServers", want_ok=False)
+
+    def v010_mesh_full(self):
+        inputs = {"family": "api", "port": 9090, "consul_server_hosts": "exec=discover -q addrs provider=aws tag_key=consul",
+                  "requires_compatibilities": ["EC2"], "enable_consul_dns": True, "exclude_inbound_ports": [9091],
+                  "tls": True, "acls": True, "consul_ca_cert_arn": "arn:ca", "consul_grpc_ca_cert_arn": "arn:grpc",
+                  "http_config": {"port": 443}, "consul_partition": "part1", "consul_namespace": "ns1",
+                  "application_shutdown_delay_seconds": 5, "consul_dataplane_essential": False,
+                  "upstreams": [{"destinationName": "db", "localBindPort": 5432, "destinationPeer": "dc2"}],
+                  "consul_ecs_config": {"consulLogin": {"region": "us-east-1"}, "service": {"enableTagOverride": True},
+                                        "transparentProxy": {"enabled": False}},
+                  "log_configuration": {"logDriver": "awslogs", "options": {"awslogs-group": "g", "awslogs-region": "eu-west-1"}},
+                  "container_definitions": [{"name": "api", "image": "x", "essential": True, "healthCheck": {"command": ["true"]},
+                                             "dependsOn": [{"containerName": "init", "condition": "SUCCESS"}]},
+                                            {"name": "init", "image": "y", "essential": False, "entryPoint": ["/init"]}]}
+        m, named, cfg = self.v010_mesh_task(inputs, "v0.10 mesh-task (EC2, transparent proxy, DNS, TLS, ACLs)")
+        expect_eq(cfg["consulLogin"], {"enabled": True, "method": "iam-ecs-service-token", "region": "us-east-1"}, "v0.10: consulLogin")
+        expect_eq([cfg["consulServers"]["http"], cfg["consulServers"]["grpc"]], [{"https": True, "port": 443}, {"port": 8503}],
+                  "v0.10: http/grpc (http_config wins)")
+        expect_eq([cfg["transparentProxy"]["enabled"], cfg["transparentProxy"]["consulDNS"], cfg["transparentProxy"]["excludeInboundPorts"]],
+                  [True, {"enabled": True}, [9091]], "v0.10: transparentProxy (the consul_ecs_config extra has no effect, as upstream)")
+        expect_eq(cfg["healthSyncContainers"], ["api"], "v0.10: healthSyncContainers")
+        expect_eq(cfg["service"]["enableTagOverride"], True, "v0.10: service extras")
+        expect_eq(cfg["proxy"]["upstreams"][0]["destinationPeer"], "dc2", "v0.10: upstream with destinationPeer")
+        expect_eq({s["name"]: s["valueFrom"] for s in named["consul-ecs-mesh-init"]["secrets"]},
+                  {"CONSUL_HTTPS_CACERT_PEM": "arn:ca", "CONSUL_GRPC_CACERT_PEM": "arn:grpc"}, "v0.10: CA secrets (own ARN, else the shared one)")
+        sts = policy_statements(m, "aws_iam_policy", "execution")
+        expect_eq(sts[-1]["Resource"], ["arn:aws:logs:eu-west-1:*:log-group:g:log-stream:*"], "v0.10: logs scoped to the awslogs group")
+
+    def v010_mesh_plan_rules(self):
+        base = {"family": "web", "port": 80, "consul_server_hosts": "c", "enable_transparent_proxy": False,
+                "container_definitions": [{"name": "app", "image": "x"}]}
+        files = self.parsed.module_files(os.path.join(V010, "mesh-task"))
+        msgs = {name: [r["error_message"] for r in block[0].get("validation", [])]
+                for doc in files.values() for name, block in doc.get("variable", {}).items()}
+        pre = [r["error_message"] for r in files["main.tf"]["resource"]["aws_ecs_task_definition"]["this"][0]["lifecycle"][0]["precondition"]]
+        cases = [
+            ({}, []),
+            ({"port": 0}, [pre[0]]), ({"port": 0, "outbound_only": True}, []),
+            ({"envoy_readiness_port": 20000}, [pre[1]]),
+            ({"consul_partition": "p"}, [pre[2]]), ({"consul_namespace": "n"}, [pre[3]]),
+            ({"create_task_role": False, "additional_task_role_policies": ["a"]}, [pre[4]]),
+            ({"create_execution_role": False, "additional_execution_role_policies": ["a"]}, [pre[5]]),
+            ({"enable_transparent_proxy": True}, [pre[6]]),   # upstream's defaults do not plan on Fargate either
+            ({"enable_transparent_proxy": True, "requires_compatibilities": ["EC2"]}, []),
+            ({"enable_consul_dns": True}, [pre[7]]),
+            ({"consul_service_name": "Web"}, msgs["consul_service_name"]),
+            ({"iam_role_path": "/consul-ecs"}, msgs["iam_role_path"]), ({"iam_role_path": "/"}, []),
+            ({"envoy_public_listener_port": 10000}, msgs["envoy_public_listener_port"][1:]),
+            ({"envoy_public_listener_port": 0}, msgs["envoy_public_listener_port"][:1]),
+            ({"envoy_readiness_port": 19000}, msgs["envoy_readiness_port"][1:]),
+            ({"upstreams": [{"destinationName": "a"}]}, msgs["upstreams"][:1]),
+            ({"upstreams": [{"destinationName": "a", "localBindPort": 1, "x": 1}]}, msgs["upstreams"][1:]),
+            ({"consul_ecs_config": {"gateway": {}}}, msgs["consul_ecs_config"][:1]),
+            ({"consul_ecs_config": {"service": {"name": "x"}}}, msgs["consul_ecs_config"][1:2]),
+            ({"consul_ecs_config": {"proxy": {"upstreams": []}}}, msgs["consul_ecs_config"][2:3]),
+            ({"consul_ecs_config": {"consulLogin": {"datacenter": "x"}}}, msgs["consul_ecs_config"][3:4]),
+            ({"http_config": {"x": 1}}, msgs["http_config"]), ({"grpc_config": {"https": True}}, msgs["grpc_config"]),
+        ]
+        problems = []
+        for change, want in cases:
+            m = load_module(self.parsed, os.path.join(V010, "mesh-task"), dict(copy.deepcopy(base), **change), where="v0.10 mesh-task")
+            got = m.validation_errors()
+            if sorted(got) != sorted(want):
+                problems.append(f"v0.10 mesh-task with {json.dumps(change)}: got {got}, want {want}")
+        expect(not problems, "\n     ".join(problems))
+        print(f"     {len(cases)} input sets, each failing with exactly its rule's message (or passing)")
+
+    def v010_commands(self):
+        """The consul-ecs command lines of the v0.10 tasks are accepted by the binary, and the
+        dataplane's health check dials."""
+        inputs = dict(UPSTREAM_V010["mesh-task"]["example_config_inputs"], application_shutdown_delay_seconds=3)
+        named = by_name(containers_of(load_module(self.parsed, os.path.join(V010, "mesh-task"), inputs)))
+        argvs = [named["consul-ecs-mesh-init"]["command"], named["consul-ecs-health-sync"]["command"],
+                 named["consul-dataplane"]["entryPoint"][1:], named["app"]["entryPoint"][1:]]
+        for argv in argvs:
+            proc = subprocess.run([self.args.binary, *argv, "--help"], capture_output=True, text=True, timeout=30)
+            expect(proc.returncode == 0, f"consul-ecs rejects {argv}: {proc.stderr.strip()}")
+        hc = named["consul-dataplane"]["healthCheck"]["command"]
+        expect_eq(hc[:2], ["/consul/consul-ecs", "net-dial"], "v0.10 dataplane health check")
+        proc = subprocess.run([self.args.binary, "net-dial", "127.0.0.1:1"], capture_output=True, timeout=30)
+        expect(proc.returncode == 2, f"net-dial to a closed port exited {proc.returncode}, not 2")
+
     # ---- 5. plan-time rules
     def plan_rules(self):
         mesh = {"family": "web", "port": 80, "retry_join": ["c"], "container_definitions": [{"name": "app", "image": "x"}]}
@@ -1063,6 +1261,13 @@ esac
         self.check("mesh-task with passed role, partition, extras and app-entrypoint", self.mesh_enterprise)
         self.check("gateway-task with ACLs, TLS, WAN federation and a load balancer", self.gateway)
         self.check("plan-time rules fire with upstream's messages", self.plan_rules)
+        self.check("v0.10 mesh-task: variables match upstream v0.10.0 (names, types, defaults)", self.variables_match,
+                   "v0.10/mesh-task", UPSTREAM_V010["mesh-task"], False)
+        self.check("v0.10 mesh-task: outputs match upstream", self.outputs_match, "v0.10/mesh-task", (), UPSTREAM_V010["mesh-task"])
+        self.check("v0.10 mesh-task: upstream's rendered config exactly; layout, IAM, tags; schema-valid", self.v010_mesh_defaults)
+        self.check("v0.10 mesh-task with transparent proxy, DNS, TLS, ACLs, partition, app-entrypoint", self.v010_mesh_full)
+        self.check("v0.10 mesh-task: validations and preconditions fire", self.v010_mesh_plan_rules)
+        self.check("v0.10 mesh-task: its consul-ecs command lines are accepted by the binary", self.v010_commands)
         self.check("consul-client script and agent configuration render validly", self.templates_render)
         self.check("consul-client script runs: login, 0600 token, agent configuration, agent", self.script_runs)
         return self.finish()

@@ -1201,6 +1201,18 @@ class Module:
                 self.local_value(name)
             except HclFileError as e:
                 errors.append(e.path)
+        # lifecycle preconditions (Terraform >= 1.2), checked for each instance planned.
+        for (rtype, name), body in sorted(self.resources.items()):
+            rules = [r for lc in body.get("lifecycle", []) for r in lc.get("precondition", [])]
+            if not rules:
+                continue
+            found = self.resource(rtype, name)
+            for inst in (found if isinstance(found, list) else [found]):
+                for rule in rules:
+                    s = inst.scope()
+                    s.origin = f"{self.where}: precondition of {inst}"
+                    if not to_bool(evaluate_json(rule["condition"], s), s.origin):
+                        errors.append(rule["error_message"])
         return errors
 
 

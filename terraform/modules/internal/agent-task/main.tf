@@ -8,8 +8,6 @@
 
 data "aws_region" "current" {}
 
-data "aws_partition" "current" {}
-
 locals {
   # Written into the task tags. The acl-controller and operators read these tags, so they
   # keep upstream's values.

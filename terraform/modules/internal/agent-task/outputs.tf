@@ -58,25 +58,25 @@ output "role_tags" {
 
 output "ecs_tasks_trust_policy" {
   description = "Trust policy of both roles: ecs-tasks.amazonaws.com may assume them."
-  value       = local.ecs_tasks_trust_policy
+  value       = module.iam.ecs_tasks_trust_policy
 }
 
 output "task_policy" {
   description = "Policy document of the task role with ACLs: iam:GetRole on itself."
-  value       = local.task_policy
+  value       = module.iam.task_policy
 }
 
 output "task_policy_description" {
   description = "Description of the task policy."
-  value       = local.task_policy_description
+  value       = module.iam.task_policy_description
 }
 
 output "execution_policy" {
   description = "Policy document of the execution role: the injected secrets and the logs."
-  value       = local.execution_policy
+  value       = module.iam.execution_policy
 }
 
 output "execution_policy_description" {
   description = "Description of the execution policy."
-  value       = local.execution_policy_description
+  value       = module.iam.execution_policy_description
 }

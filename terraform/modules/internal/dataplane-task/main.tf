@@ -1,0 +1,141 @@
+# dataplane-task (internal): what a consul-ecs v0.10 (Consul Dataplane) task of mesh-task
+# and of gateway-task has in common, written once: mesh-init, consul-dataplane,
+# health-sync, the CA secrets, the consulServers/transparentProxy part of
+# CONSUL_ECS_CONFIG_JSON, the task and role tags and the IAM policy documents.
+#
+# It creates no resource: the task definitions, roles and policies stay in the public
+# modules, at the addresses upstream's state has them.
+
+locals {
+  # Written into the task tags, which the controller and operators read.
+  module_name    = "terraform-aws-consul-ecs"
+  module_version = "0.10.0"
+
+  # The uids consul-ecs v0.10 hard-codes: transparent proxy lets 5995 (the proxy) and 5996
+  # (health-sync) past the redirection, so the containers must run as exactly these.
+  dataplane_user   = "5995"
+  health_sync_user = "5996"
+  # mesh-init changes iptables (and resolv.conf) as root with NET_ADMIN under transparent
+  # proxy; otherwise it runs as the consul-ecs image's user, as every other consul-ecs
+  # container here, which owns the image's /consul.
+  mesh_init_user = var.enable_transparent_proxy ? "0" : "5996:5996"
+
+  data_volume     = "consul_data"
+  binary_volume   = "consul_binary"
+  data_mount_ro   = { sourceVolume = local.data_volume, containerPath = "/consul", readOnly = true }
+  data_mount_rw   = { sourceVolume = local.data_volume, containerPath = "/consul", readOnly = false }
+  binary_mount_ro = { sourceVolume = local.binary_volume, containerPath = "/bin/consul-inject", readOnly = true }
+
+  mesh_init_name  = "consul-ecs-mesh-init"
+  dataplane_name  = "consul-dataplane"
+  after_mesh_init = [{ containerName = local.mesh_init_name, condition = "SUCCESS" }]
+
+  # With TLS, each CA comes from its own secret or else the shared one.
+  https_ca_arn = var.consul_https_ca_cert_arn != "" ? var.consul_https_ca_cert_arn : var.consul_ca_cert_arn
+  grpc_ca_arn  = var.consul_grpc_ca_cert_arn != "" ? var.consul_grpc_ca_cert_arn : var.consul_ca_cert_arn
+  ca_secrets = var.tls ? concat(
+    local.https_ca_arn != "" ? [{ name = "CONSUL_HTTPS_CACERT_PEM", valueFrom = local.https_ca_arn }] : [],
+    local.grpc_ca_arn != "" ? [{ name = "CONSUL_GRPC_CACERT_PEM", valueFrom = local.grpc_ca_arn }] : [],
+  ) : []
+
+  mesh_init_container = {
+    name  = local.mesh_init_name
+    image = var.consul_ecs_image
+    # Better than upstream (README): read-only unless mesh-init must change iptables and
+    # resolv.conf (transparent proxy).
+    essential              = false
+    user                   = local.mesh_init_user
+    readonlyRootFilesystem = !var.enable_transparent_proxy
+    logConfiguration       = var.log_configuration
+    command                = ["mesh-init"]
+    mountPoints            = [local.data_mount_rw, local.binary_mount_ro]
+    cpu                    = 0
+    volumesFrom            = []
+    environment            = [{ name = "CONSUL_ECS_CONFIG_JSON", value = local.encoded_config }]
+    secrets                = local.ca_secrets
+    # No capabilities key at all without transparent proxy: upstream's empty
+    # `capabilities = {}` is dropped by ECS and shows as a change on every plan
+    # (terraform-aws-consul-ecs #318).
+    linuxParameters = var.enable_transparent_proxy ? { initProcessEnabled = true, capabilities = { add = ["NET_ADMIN"] } } : { initProcessEnabled = true }
+  }
+
+  # Essential by default (README, differences): a dead dataplane must stop the task rather
+  # than leave one that ECS keeps running and Consul keeps routing to
+  # (terraform-aws-consul-ecs #325).
+  dataplane_container = {
+    name                   = local.dataplane_name
+    image                  = var.consul_dataplane_image
+    essential              = var.dataplane_essential
+    user                   = local.dataplane_user
+    readonlyRootFilesystem = true
+    logConfiguration       = var.log_configuration
+    entryPoint             = ["/consul/consul-ecs", "envoy-entrypoint"]
+    command                = ["consul-dataplane", "-config-file", "/consul/consul-dataplane.json"]
+    portMappings           = var.dataplane_port_mappings
+    mountPoints            = concat([local.data_mount_ro], var.dataplane_extra_mounts)
+    dependsOn              = local.after_mesh_init
+    healthCheck = {
+      command  = ["/consul/consul-ecs", "net-dial", "127.0.0.1:${var.envoy_readiness_port}"]
+      interval = 5
+      retries  = 10
+      timeout  = 5
+    }
+    cpu         = 0
+    volumesFrom = []
+    environment = []
+    # 2^20 is the most the kernel allows without sysctl changes.
+    ulimits = [{ name = "nofile", softLimit = 1048576, hardLimit = 1048576 }]
+  }
+
+  health_sync_container = {
+    name                   = "consul-ecs-health-sync"
+    image                  = var.consul_ecs_image
+    essential              = false
+    user                   = local.health_sync_user
+    readonlyRootFilesystem = true
+    logConfiguration       = var.log_configuration
+    command                = ["health-sync"]
+    cpu                    = 0
+    volumesFrom            = []
+    environment            = [{ name = "CONSUL_ECS_CONFIG_JSON", value = local.encoded_config }]
+    secrets                = local.ca_secrets
+    portMappings           = []
+    mountPoints            = [local.data_mount_ro]
+    dependsOn              = local.after_mesh_init
+    linuxParameters        = { initProcessEnabled = true }
+  }
+
+  containers = [local.mesh_init_container, local.dataplane_container, local.health_sync_container]
+
+  partition_tag = var.consul_partition != "" ? { "consul.hashicorp.com/partition" = var.consul_partition } : {}
+  namespace_tag = var.consul_namespace != "" ? { "consul.hashicorp.com/namespace" = var.consul_namespace } : {}
+
+  task_tags = merge(
+    var.tags,
+    {
+      "consul.hashicorp.com/mesh"           = "true"
+      "consul.hashicorp.com/service-name"   = var.service_name
+      "consul.hashicorp.com/module"         = local.module_name
+      "consul.hashicorp.com/module-version" = local.module_version
+    },
+    local.partition_tag,
+    local.namespace_tag,
+  )
+
+  role_tags = merge(var.role_tags, {
+    "consul.hashicorp.com.service-name" = var.service_name
+    "consul.hashicorp.com.namespace"    = var.consul_namespace
+  })
+}
+
+# The policy documents. The execution role reads exactly the secrets the task injects
+# (upstream: every CA ARN given, in gateway-task even without TLS).
+module "iam" {
+  source = "../ecs-iam"
+
+  secret_arns       = [for s in local.ca_secrets : s.valueFrom]
+  log_configuration = var.log_configuration
+  family            = var.family
+  task_kind         = var.task_kind
+  task_role_arn     = var.task_role_arn
+}
