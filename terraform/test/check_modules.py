@@ -199,8 +199,23 @@ def config_of(container):
     return env["CONSUL_ECS_CONFIG_JSON"]
 
 
+def modules_within(module):
+    """The module and every module it calls, depth first (the roles live in
+    modules/internal/task-roles, called by the public modules)."""
+    yield module
+    for name in sorted(module.modules):
+        yield from modules_within(module.module_call(name).module)
+
+
+def resource_of(module, rtype, name):
+    """A resource of the module or of a module it calls (there must be exactly one)."""
+    holders = [m for m in modules_within(module) if (rtype, name) in m.resources]
+    expect(len(holders) == 1, f"{module.where}: {len(holders)} modules hold {rtype}.{name}")
+    return holders[0].resource(rtype, name)
+
+
 def policy_statements(module, rtype, name):
-    res = module.resource(rtype, name)
+    res = resource_of(module, rtype, name)
     items = res if isinstance(res, list) else [res]
     out = []
     for r in items:
@@ -211,7 +226,7 @@ def policy_statements(module, rtype, name):
 
 def all_policy_actions(module):
     actions = set()
-    for (rtype, name) in module.resources:
+    for (rtype, name) in {r for m in modules_within(module) for r in m.resources}:
         if rtype in ("aws_iam_policy", "aws_iam_role_policy"):
             for st in policy_statements(module, rtype, name):
                 acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
@@ -220,7 +235,7 @@ def all_policy_actions(module):
 
 
 def check_trust(module, role):
-    r = module.resource("aws_iam_role", role)
+    r = resource_of(module, "aws_iam_role", role)
     r = r[0] if isinstance(r, list) else r
     doc = json.loads(r.attr("assume_role_policy"))
     st = doc["Statement"]
@@ -323,6 +338,34 @@ class Runner:
         for name in ("consul-ecs-mesh-init", "consul-ecs-health-sync"):
             strip = lambda c: {k: v for k, v in c.items() if k != "environment"}  # the configs differ by kind
             expect_eq(strip(a[name]), strip(b[name]), f"{name} of mesh-task vs gateway-task")
+
+    def roles_moved(self):
+        """The public modules hold their roles through modules/internal/task-roles; a
+        `moved` block takes each of upstream's role resources there, so an existing state
+        keeps its roles (no destroy and re-create)."""
+        role_resources = {(t, n) for t, n in self.parsed_module("internal/task-roles").resources}
+        count = 0
+        for name in ("mesh-task", "gateway-task", "v0.10/mesh-task"):
+            directory = os.path.join(MODULES, name)
+            moves = [mv for doc in self.parsed.module_files(directory).values() for mv in doc.get("moved", [])]
+            pairs = {}
+            for mv in moves:
+                src = re.fullmatch(r"\$\{([\w]+)\.([\w]+)\}", mv["from"])
+                dst = re.fullmatch(r"\$\{module\.roles\.([\w]+)\.([\w]+)(\[0\])?\}", mv["to"])
+                expect(src and dst, f"{name}: a moved block this check cannot read: {mv}")
+                expect_eq(src.groups(), dst.groups()[:2], f"{name}: moved from {mv['from']} to another resource")
+                pairs[src.groups()] = dst.group(3)
+            expect_eq(sorted(pairs), sorted(role_resources), f"{name}: moved blocks (one for each role resource)")
+            ours = {r for doc in self.parsed.module_files(directory).values() for t, named in doc.get("resource", {}).items() for r in
+                    ((t, n) for n in named)}
+            expect(not ours & role_resources, f"{name}: still declares role resources itself: {sorted(ours & role_resources)}")
+            count += len(pairs)
+        print(f"     {count} moved blocks take upstream's role addresses into module.roles")
+
+    def parsed_module(self, rel):
+        directory = os.path.join(MODULES, rel)
+        stub_inputs = {}
+        return h.Module(directory, self.parsed.module_files(directory), stub_inputs, DATA_STUBS, where=rel, parse=self.parsed.module_files)
 
     # ---- 3. the example, evaluated
     def example(self):
@@ -464,7 +507,7 @@ class Runner:
         # IAM.
         family, path = var("family"), var("iam_role_path")
         if var("create_task_role"):
-            role = module.resource("aws_iam_role", "task")[0]
+            role = resource_of(module, "aws_iam_role", "task")[0]
             expect_eq([role.attr("name"), role.attr("path")], [f"{family}-task", path], f"{label}: task role name/path")
             expect_eq(role.attr("tags"), {"consul.hashicorp.com.service-name": service,
                                           "consul.hashicorp.com.namespace": var("consul_namespace")},
@@ -472,19 +515,19 @@ class Runner:
             check_trust(module, "task")
             expect_eq(module.output("task_role_arn"), "<aws_iam_role.task[0].arn>", f"{label}: output task_role_arn")
             expect_eq(td.attr("task_role_arn"), "<aws_iam_role.task[0].arn>", f"{label}: task_role_arn")
-            pols = module.resource("aws_iam_policy", "task")
+            pols = resource_of(module, "aws_iam_policy", "task")
             if var("acls"):
                 expect_eq(len(pols), 1, f"{label}: task policies")
                 expect_eq(policy_statements(module, "aws_iam_policy", "task"),
                           [{"Effect": "Allow", "Action": ["iam:GetRole"], "Resource": ["<aws_iam_role.task[0].arn>"]}],
                           f"{label}: task policy (iam:GetRole on the task role itself only)")
-                att = module.resource("aws_iam_role_policy_attachment", "task")[0]
+                att = resource_of(module, "aws_iam_role_policy_attachment", "task")[0]
                 expect_eq([att.attr("role"), att.attr("policy_arn")], ["<aws_iam_role.task[0].id>", "<aws_iam_policy.task[0].arn>"],
                           f"{label}: task policy attachment")
             else:
                 expect_eq(len(pols), 0, f"{label}: task policies without ACLs")
         if var("create_execution_role"):
-            role = module.resource("aws_iam_role", "execution")[0]
+            role = resource_of(module, "aws_iam_role", "execution")[0]
             expect_eq([role.attr("name"), role.attr("path")], [f"{family}-execution", path], f"{label}: execution role")
             check_trust(module, "execution")
             sts = policy_statements(module, "aws_iam_policy", "execution")
@@ -601,7 +644,7 @@ class Runner:
                   f"{label}: secrets")
         expect_eq(env_names(c), up["container"]["environment"], f"{label}: environment")
         # IAM: exactly what the controller needs.
-        task_role = m.resource("aws_iam_role", "task")
+        task_role = resource_of(m, "aws_iam_role", "task")
         expect_eq([task_role.attr("name"), task_role.attr("path")],
                   [f"{var('name_prefix')}-consul-acl-controller-task", "<aws_iam_role.task.path>"], f"{label}: task role (no path)")
         sts = policy_statements(m, "aws_iam_role_policy", "task")
@@ -610,7 +653,7 @@ class Runner:
         for st in sts:
             expect_eq(st.get("Condition"), {"ArnEquals": {"ecs:cluster": var("ecs_cluster_arn")}},
                       f"{label}: task role scoped to the cluster")
-        exe = m.resource("aws_iam_role", "execution")
+        exe = resource_of(m, "aws_iam_role", "execution")
         expect_eq([exe.attr("name"), exe.attr("path")],
                   [f"{var('name_prefix')}-consul-acl-controller-execution", up["iam"]["execution_role"]["path"]], f"{label}: execution role")
         check_trust(m, "task")
@@ -656,7 +699,7 @@ class Runner:
         m = load_module(self.parsed, os.path.join(MODULES, "mesh-task"), inputs, where="mesh-task (enterprise)")
         expect_eq(m.validation_errors(), [], "mesh-task (enterprise): plan errors")
         containers = self.mesh_task_matches_upstream(m, inputs, "mesh-task (enterprise)")
-        expect_eq(m.resource("aws_iam_role", "task"), [], "mesh-task (enterprise): no task role is created for a passed role")
+        expect_eq(resource_of(m, "aws_iam_role", "task"), [], "mesh-task (enterprise): no task role is created for a passed role")
         expect_eq(m.output("task_role_arn"), "arn:aws:iam::1:role/mine", "mesh-task (enterprise): output task_role_arn")
         raw = self.config_matches_upstream(m, containers, "mesh-task (enterprise)")
         cfg = json.loads(raw)
@@ -704,7 +747,7 @@ class Runner:
         allowed = set(UPSTREAM["mesh-task"]["iam"]["execution_policy"]["actions"]) | {"iam:GetRole"}
         expect_eq(actions, allowed, "gateway-task: IAM actions")
         expect_eq(policy_statements(m, "aws_iam_policy", "task"),
-                  [{"Effect": "Allow", "Action": ["iam:GetRole"], "Resource": ["<aws_iam_role.task.arn>"]}],
+                  [{"Effect": "Allow", "Action": ["iam:GetRole"], "Resource": ["<aws_iam_role.task[0].arn>"]}],
                   "gateway-task: iam:GetRole on itself only")
 
     # ---- v0.10 (Consul Dataplane) modules
@@ -786,11 +829,11 @@ class Runner:
         tags.update({key: var(v) for v, key in up["optional_task_tags"].items() if var(v)})
         expect_eq(td.attr("tags"), tags, f"{label}: task tags")
         if var("create_task_role"):
-            role = m.resource("aws_iam_role", "task")[0]
+            role = resource_of(m, "aws_iam_role", "task")[0]
             expect_eq([role.attr("name"), role.attr("path"), sorted(role.attr("tags"))],
                       [f"{var('family')}-task", var("iam_role_path"), sorted(up["iam"]["task_role"]["tags"])], f"{label}: task role")
             check_trust(m, "task")
-            expect_eq(len(m.resource("aws_iam_policy", "task")), 1 if var("acls") else 0, f"{label}: task policies")
+            expect_eq(len(resource_of(m, "aws_iam_policy", "task")), 1 if var("acls") else 0, f"{label}: task policies")
             if var("acls"):
                 expect_eq(policy_statements(m, "aws_iam_policy", "task"),
                           [{"Effect": "Allow", "Action": ["iam:GetRole"], "Resource": ["<aws_iam_role.task[0].arn>"]}], f"{label}: task policy")
@@ -1252,6 +1295,7 @@ esac
         self.check("acl-controller: outputs (upstream has none; two added)", self.outputs_match, "acl-controller",
                    ("task_definition_arn", "task_role_arn"))
         self.check("mesh-task and gateway-task share one consul-client, mesh-init and health-sync", self.one_agent_for_both)
+        self.check("the roles live in internal/task-roles; moved blocks keep upstream's state", self.roles_moved)
         self.check("example: every module call plans (no validation error)", self.example_is_valid)
         self.check("example: client task = upstream layout + documented differences; config validates", self.example_client)
         self.check("example: server task = upstream layout + documented differences; config validates", self.example_server)

@@ -1,53 +1,59 @@
-# The gateway's task and execution roles; a gateway always gets its own.
+# The gateway's task and execution roles; a gateway always gets its own:
+# ../internal/task-roles.
 
-resource "aws_iam_role" "task" {
-  name               = "${var.family}-task"
-  path               = var.iam_role_path
-  assume_role_policy = module.agent_task.ecs_tasks_trust_policy
+module "roles" {
+  source = "../internal/task-roles"
 
-  tags = module.agent_task.role_tags
+  task_kind                          = "gateway"
+  family                             = var.family
+  iam_role_path                      = var.iam_role_path
+  acls                               = var.acls
+  additional_task_role_policies      = var.additional_task_role_policies
+  additional_execution_role_policies = var.additional_execution_role_policies
+  service_name                       = local.service_name
+  consul_namespace                   = var.consul_namespace
+  log_configuration                  = var.log_configuration
+  secret_arns                        = module.agent_task.secret_arns
 }
 
-resource "aws_iam_policy" "task" {
-  count       = var.acls ? 1 : 0
-  name        = "${var.family}-task"
-  path        = var.iam_role_path
-  description = module.agent_task.task_policy_description
-  policy      = module.agent_task.task_policy
+# The roles were resources of this module (and of upstream's, without an index); state
+# follows them here.
+moved {
+  from = aws_iam_role.task
+  to   = module.roles.aws_iam_role.task[0]
 }
 
-resource "aws_iam_role_policy_attachment" "task" {
-  count      = var.acls ? 1 : 0
-  role       = aws_iam_role.task.id
-  policy_arn = aws_iam_policy.task[0].arn
+moved {
+  from = aws_iam_policy.task
+  to   = module.roles.aws_iam_policy.task
 }
 
-resource "aws_iam_role_policy_attachment" "additional_task_policies" {
-  count      = length(var.additional_task_role_policies)
-  role       = aws_iam_role.task.id
-  policy_arn = var.additional_task_role_policies[count.index]
+moved {
+  from = aws_iam_role_policy_attachment.task
+  to   = module.roles.aws_iam_role_policy_attachment.task
 }
 
-resource "aws_iam_role" "execution" {
-  name               = "${var.family}-execution"
-  path               = var.iam_role_path
-  assume_role_policy = module.agent_task.ecs_tasks_trust_policy
+moved {
+  from = aws_iam_role_policy_attachment.additional_task_policies
+  to   = module.roles.aws_iam_role_policy_attachment.additional_task_policies
 }
 
-resource "aws_iam_policy" "execution" {
-  name        = "${var.family}-execution"
-  path        = var.iam_role_path
-  description = module.agent_task.execution_policy_description
-  policy      = module.agent_task.execution_policy
+moved {
+  from = aws_iam_role.execution
+  to   = module.roles.aws_iam_role.execution[0]
 }
 
-resource "aws_iam_role_policy_attachment" "execution" {
-  role       = aws_iam_role.execution.id
-  policy_arn = aws_iam_policy.execution.arn
+moved {
+  from = aws_iam_policy.execution
+  to   = module.roles.aws_iam_policy.execution[0]
 }
 
-resource "aws_iam_role_policy_attachment" "additional_execution_policies" {
-  count      = length(var.additional_execution_role_policies)
-  role       = aws_iam_role.execution.id
-  policy_arn = var.additional_execution_role_policies[count.index]
+moved {
+  from = aws_iam_role_policy_attachment.execution
+  to   = module.roles.aws_iam_role_policy_attachment.execution[0]
+}
+
+moved {
+  from = aws_iam_role_policy_attachment.additional_execution_policies
+  to   = module.roles.aws_iam_role_policy_attachment.additional_execution_policies
 }

@@ -31,7 +31,6 @@ module "agent_task" {
   sidecar_proxy_essential        = true
   sidecar_proxy_port             = local.lan_port
   sidecar_proxy_port_mappings    = [{ containerPort = local.lan_port, hostPort = local.lan_port, protocol = "tcp" }]
-  task_role_arn                  = aws_iam_role.task.arn
   retry_join                     = var.retry_join
   consul_http_addr               = var.consul_http_addr
   consul_https_ca_cert_arn       = var.consul_https_ca_cert_arn
@@ -56,8 +55,8 @@ resource "aws_ecs_task_definition" "this" {
   network_mode             = "awsvpc"
   cpu                      = var.cpu
   memory                   = var.memory
-  execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.task.arn
+  execution_role_arn       = module.roles.execution_role_arn
+  task_role_arn            = module.roles.task_role_arn
 
   volume {
     name = module.agent_task.data_volume

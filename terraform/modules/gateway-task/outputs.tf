@@ -5,22 +5,22 @@ output "task_definition_arn" {
 
 output "task_role_id" {
   description = "ID (name) of the gateway's task role."
-  value       = aws_iam_role.task.id
+  value       = module.roles.task_role_id
 }
 
 output "execution_role_id" {
   description = "ID (name) of the gateway's execution role."
-  value       = aws_iam_role.execution.id
+  value       = module.roles.execution_role_id
 }
 
 output "task_role_arn" {
   description = "ARN of the gateway's task role."
-  value       = aws_iam_role.task.arn
+  value       = module.roles.task_role_arn
 }
 
 output "execution_role_arn" {
   description = "ARN of the gateway's execution role."
-  value       = aws_iam_role.execution.arn
+  value       = module.roles.execution_role_arn
 }
 
 output "task_tags" {

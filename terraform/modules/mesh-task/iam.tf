@@ -1,67 +1,69 @@
 # The task role (what the containers may do) and the execution role (what ECS may do to
-# start them), unless the caller passes its own.
+# start them), unless the caller passes its own: ../internal/task-roles.
+
+module "roles" {
+  source = "../internal/task-roles"
+
+  task_kind                          = "task"
+  create_task_role                   = var.create_task_role
+  task_role                          = var.task_role
+  create_execution_role              = var.create_execution_role
+  execution_role                     = var.execution_role
+  family                             = var.family
+  iam_role_path                      = var.iam_role_path
+  acls                               = var.acls
+  additional_task_role_policies      = var.additional_task_role_policies
+  additional_execution_role_policies = var.additional_execution_role_policies
+  service_name                       = local.service_name
+  consul_namespace                   = var.consul_namespace
+  log_configuration                  = var.log_configuration
+  secret_arns                        = module.agent_task.secret_arns
+}
 
 locals {
-  task_role_id       = var.create_task_role ? aws_iam_role.task[0].id : var.task_role.id
-  task_role_arn      = var.create_task_role ? aws_iam_role.task[0].arn : var.task_role.arn
-  execution_role_id  = var.create_execution_role ? aws_iam_role.execution[0].id : var.execution_role.id
-  execution_role_arn = var.create_execution_role ? aws_iam_role.execution[0].arn : var.execution_role.arn
+  task_role_id       = module.roles.task_role_id
+  task_role_arn      = module.roles.task_role_arn
+  execution_role_id  = module.roles.execution_role_id
+  execution_role_arn = module.roles.execution_role_arn
 }
 
-resource "aws_iam_role" "task" {
-  count              = var.create_task_role ? 1 : 0
-  name               = "${var.family}-task"
-  path               = var.iam_role_path
-  assume_role_policy = module.agent_task.ecs_tasks_trust_policy
-
-  # The Consul aws-iam auth method reads these tags.
-  tags = module.agent_task.role_tags
+# The roles were resources of this module (and of upstream's); state follows them here.
+moved {
+  from = aws_iam_role.task
+  to   = module.roles.aws_iam_role.task
 }
 
-# With ACLs: iam:GetRole on the task's own role, for the Consul login; nothing else.
-resource "aws_iam_policy" "task" {
-  count       = var.create_task_role && var.acls ? 1 : 0
-  name        = "${var.family}-task"
-  path        = var.iam_role_path
-  description = module.agent_task.task_policy_description
-  policy      = module.agent_task.task_policy
+moved {
+  from = aws_iam_policy.task
+  to   = module.roles.aws_iam_policy.task
 }
 
-resource "aws_iam_role_policy_attachment" "task" {
-  count      = var.create_task_role && var.acls ? 1 : 0
-  role       = aws_iam_role.task[0].id
-  policy_arn = aws_iam_policy.task[0].arn
+moved {
+  from = aws_iam_role_policy_attachment.task
+  to   = module.roles.aws_iam_role_policy_attachment.task
 }
 
-resource "aws_iam_role_policy_attachment" "additional_task_policies" {
-  count      = var.create_task_role ? length(var.additional_task_role_policies) : 0
-  role       = aws_iam_role.task[0].id
-  policy_arn = var.additional_task_role_policies[count.index]
+moved {
+  from = aws_iam_role_policy_attachment.additional_task_policies
+  to   = module.roles.aws_iam_role_policy_attachment.additional_task_policies
 }
 
-resource "aws_iam_role" "execution" {
-  count              = var.create_execution_role ? 1 : 0
-  name               = "${var.family}-execution"
-  path               = var.iam_role_path
-  assume_role_policy = module.agent_task.ecs_tasks_trust_policy
+moved {
+  from = aws_iam_role.execution
+  to   = module.roles.aws_iam_role.execution
 }
 
-resource "aws_iam_policy" "execution" {
-  count       = var.create_execution_role ? 1 : 0
-  name        = "${var.family}-execution"
-  path        = var.iam_role_path
-  description = module.agent_task.execution_policy_description
-  policy      = module.agent_task.execution_policy
+moved {
+  from = aws_iam_policy.execution
+  to   = module.roles.aws_iam_policy.execution
 }
 
-resource "aws_iam_role_policy_attachment" "execution" {
-  count      = var.create_execution_role ? 1 : 0
-  role       = aws_iam_role.execution[0].id
-  policy_arn = aws_iam_policy.execution[0].arn
+moved {
+  from = aws_iam_role_policy_attachment.execution
+  to   = module.roles.aws_iam_role_policy_attachment.execution
 }
 
-resource "aws_iam_role_policy_attachment" "additional_execution_policies" {
-  count      = var.create_execution_role ? length(var.additional_execution_role_policies) : 0
-  role       = aws_iam_role.execution[0].id
-  policy_arn = var.additional_execution_role_policies[count.index]
+moved {
+  from = aws_iam_role_policy_attachment.additional_execution_policies
+  to   = module.roles.aws_iam_role_policy_attachment.additional_execution_policies
 }

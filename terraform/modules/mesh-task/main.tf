@@ -89,7 +89,6 @@ module "agent_task" {
   sidecar_proxy_essential        = var.sidecar_proxy_essential
   sidecar_proxy_port             = var.envoy_public_listener_port
   sidecar_proxy_port_mappings    = []
-  task_role_arn                  = local.task_role_arn
   retry_join                     = var.retry_join
   consul_http_addr               = var.consul_http_addr
   consul_https_ca_cert_arn       = var.consul_https_ca_cert_arn

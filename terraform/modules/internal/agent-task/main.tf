@@ -9,11 +9,6 @@
 data "aws_region" "current" {}
 
 locals {
-  # Written into the task tags. The acl-controller and operators read these tags, so they
-  # keep upstream's values.
-  module_name    = "terraform-aws-consul-ecs"
-  module_version = "0.6.2"
-
   # mesh-init writes the service token and the Envoy bootstrap with mode 0600, so every
   # container that reads them (sidecar-proxy, health-sync) runs as the uid:gid mesh-init
   # runs as: the consul-ecs image's user, which owns the image's /consul. consul-client
@@ -149,19 +144,4 @@ locals {
     [local.mesh_init_container, local.consul_client_container, local.sidecar_proxy_container],
     var.health_sync_enabled ? [local.health_sync_container] : [],
   ))
-
-  partition_tag = var.consul_partition != "" ? { "consul.hashicorp.com/partition" = var.consul_partition } : {}
-  namespace_tag = var.consul_namespace != "" ? { "consul.hashicorp.com/namespace" = var.consul_namespace } : {}
-
-  task_tags = merge(
-    var.tags,
-    {
-      "consul.hashicorp.com/mesh"           = "true"
-      "consul.hashicorp.com/service-name"   = var.service_name
-      "consul.hashicorp.com/module"         = local.module_name
-      "consul.hashicorp.com/module-version" = local.module_version
-    },
-    local.partition_tag,
-    local.namespace_tag,
-  )
 }

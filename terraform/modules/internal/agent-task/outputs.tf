@@ -45,38 +45,10 @@ output "encoded_config" {
 
 output "task_tags" {
   description = "Tags of the task definition: the caller's, then the consul.hashicorp.com ones."
-  value       = local.task_tags
+  value       = module.identity.task_tags
 }
 
-output "role_tags" {
-  description = "Tags of the task role, which Consul's aws-iam auth method reads (dots, not slashes: IAM tag keys)."
-  value = {
-    "consul.hashicorp.com.service-name" = var.service_name
-    "consul.hashicorp.com.namespace"    = var.consul_namespace
-  }
-}
-
-output "ecs_tasks_trust_policy" {
-  description = "Trust policy of both roles: ecs-tasks.amazonaws.com may assume them."
-  value       = module.iam.ecs_tasks_trust_policy
-}
-
-output "task_policy" {
-  description = "Policy document of the task role with ACLs: iam:GetRole on itself."
-  value       = module.iam.task_policy
-}
-
-output "task_policy_description" {
-  description = "Description of the task policy."
-  value       = module.iam.task_policy_description
-}
-
-output "execution_policy" {
-  description = "Policy document of the execution role: the injected secrets and the logs."
-  value       = module.iam.execution_policy
-}
-
-output "execution_policy_description" {
-  description = "Description of the execution policy."
-  value       = module.iam.execution_policy_description
+output "secret_arns" {
+  description = "The Secrets Manager ARNs the containers get (\"\" where none): what the execution role must read."
+  value       = local.secret_arns
 }

@@ -3,12 +3,12 @@
 # Types are left to the public modules, which declare and validate them.
 
 variable "family" {
-  description = "The task definition family (names the IAM policies' descriptions)."
+  description = "The task definition family."
   type        = string
 }
 
 variable "task_kind" {
-  description = "\"task\" or \"gateway\": how the IAM policy descriptions name the task."
+  description = "\"task\" or \"gateway\"."
   type        = string
 }
 
@@ -70,11 +70,6 @@ variable "sidecar_proxy_port" {
 variable "sidecar_proxy_port_mappings" {
   description = "portMappings of the sidecar-proxy container."
   type        = any
-}
-
-variable "task_role_arn" {
-  description = "ARN of the task role, for the iam:GetRole policy on itself."
-  type        = string
 }
 
 variable "retry_join" {

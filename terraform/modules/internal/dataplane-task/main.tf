@@ -1,16 +1,10 @@
 # dataplane-task (internal): what a consul-ecs v0.10 (Consul Dataplane) task of mesh-task
 # and of gateway-task has in common, written once: mesh-init, consul-dataplane,
 # health-sync, the CA secrets, the consulServers/transparentProxy part of
-# CONSUL_ECS_CONFIG_JSON, the task and role tags and the IAM policy documents.
-#
-# It creates no resource: the task definitions, roles and policies stay in the public
-# modules, at the addresses upstream's state has them.
+# CONSUL_ECS_CONFIG_JSON and the task tags. It creates no resource (the public modules hold
+# the task definitions; ../task-roles the roles).
 
 locals {
-  # Written into the task tags, which the controller and operators read.
-  module_name    = "terraform-aws-consul-ecs"
-  module_version = "0.10.0"
-
   # The uids consul-ecs v0.10 hard-codes: transparent proxy lets 5995 (the proxy) and 5996
   # (health-sync) past the redirection, so the containers must run as exactly these.
   dataplane_user   = "5995"
@@ -106,36 +100,16 @@ locals {
   }
 
   containers = [local.mesh_init_container, local.dataplane_container, local.health_sync_container]
-
-  partition_tag = var.consul_partition != "" ? { "consul.hashicorp.com/partition" = var.consul_partition } : {}
-  namespace_tag = var.consul_namespace != "" ? { "consul.hashicorp.com/namespace" = var.consul_namespace } : {}
-
-  task_tags = merge(
-    var.tags,
-    {
-      "consul.hashicorp.com/mesh"           = "true"
-      "consul.hashicorp.com/service-name"   = var.service_name
-      "consul.hashicorp.com/module"         = local.module_name
-      "consul.hashicorp.com/module-version" = local.module_version
-    },
-    local.partition_tag,
-    local.namespace_tag,
-  )
-
-  role_tags = merge(var.role_tags, {
-    "consul.hashicorp.com.service-name" = var.service_name
-    "consul.hashicorp.com.namespace"    = var.consul_namespace
-  })
 }
 
-# The policy documents. The execution role reads exactly the secrets the task injects
-# (upstream: every CA ARN given, in gateway-task even without TLS).
-module "iam" {
-  source = "../ecs-iam"
+module "identity" {
+  source = "../task-identity"
 
-  secret_arns       = [for s in local.ca_secrets : s.valueFrom]
-  log_configuration = var.log_configuration
-  family            = var.family
-  task_kind         = var.task_kind
-  task_role_arn     = var.task_role_arn
+  family           = var.family
+  task_kind        = var.task_kind
+  service_name     = var.service_name
+  consul_namespace = var.consul_namespace
+  consul_partition = var.consul_partition
+  module_version   = "0.10.0"
+  tags             = var.tags
 }

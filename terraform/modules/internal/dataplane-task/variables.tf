@@ -2,7 +2,7 @@
 # pass through from their own (public, validated) variables, plus where the two differ.
 
 variable "family" {
-  description = "The task definition family (names the IAM policies' descriptions)."
+  description = "The task definition family."
   type        = string
 }
 
@@ -12,17 +12,12 @@ variable "task_kind" {
 }
 
 variable "service_name" {
-  description = "The Consul service (or gateway) name, for the task and IAM role tags."
+  description = "The Consul service (or gateway) name, for the task tags."
   type        = string
 }
 
 variable "tags" {
   description = "The caller's task definition tags; the consul.hashicorp.com ones win."
-  type        = map(string)
-}
-
-variable "role_tags" {
-  description = "Tags of the task role besides service-name and namespace (a gateway's kind)."
   type        = map(string)
 }
 
@@ -159,11 +154,6 @@ variable "dataplane_port_mappings" {
 variable "dataplane_extra_mounts" {
   description = "mountPoints of the consul-dataplane container besides /consul."
   type        = any
-}
-
-variable "task_role_arn" {
-  description = "ARN of the task role, for the iam:GetRole policy on itself."
-  type        = string
 }
 
 variable "consul_partition" {

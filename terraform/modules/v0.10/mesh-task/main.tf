@@ -40,7 +40,6 @@ module "dataplane_task" {
   task_kind                      = "task"
   service_name                   = local.service_name
   tags                           = var.tags
-  role_tags                      = {}
   consul_ecs_image               = var.consul_ecs_image
   consul_dataplane_image         = var.consul_dataplane_image
   log_configuration              = var.log_configuration
@@ -68,7 +67,6 @@ module "dataplane_task" {
   envoy_readiness_port           = var.envoy_readiness_port
   dataplane_port_mappings        = []
   dataplane_extra_mounts         = []
-  task_role_arn                  = local.task_role_arn
   consul_partition               = var.consul_partition
   consul_namespace               = var.consul_namespace
 }
