@@ -126,6 +126,78 @@ fn nothing_is_written_while_nothing_changes() {
     );
 }
 
+/// How many updates of `container`'s check the Consul emulator received so far.
+fn writes_of(w: &World, container: &str) -> usize {
+    let path = format!(
+        "/v1/agent/check/update/web-{}-{container}-consul-ecs",
+        w.task_id
+    );
+    w.consul
+        .requests()
+        .iter()
+        .filter(|r| r.path == path)
+        .count()
+}
+
+fn check_output(w: &World, container: &str) -> Value {
+    w.consul.checks()[&format!("web-{}-{container}-consul-ecs", w.task_id)]["Output"].clone()
+}
+
+/// Waits until `polls` more polls have finished: each poll reads the metadata and then
+/// writes, so once `polls + 1` more reads arrived the writes of `polls` are answered.
+fn wait_polls(w: &World, hs: &Background, polls: usize) {
+    let start = w.ecs.request_count();
+    wait_until(hs, &format!("{polls} more polls"), || {
+        w.ecs.request_count() > start + polls
+    });
+}
+
+#[test]
+fn a_missing_container_is_written_once_then_only_its_changes() {
+    let (w, config) = synced_world();
+    let whole_task = w.ecs.task();
+    // The app container is not in the metadata yet (ECS starts containers in turn).
+    w.ecs.remove_container("app");
+    let hs = start_health_sync(&w, &config);
+    wait_polls(&w, &hs, 10);
+    let log = || {
+        format!(
+            "{}\n---- Consul ----\n{}",
+            hs.report(),
+            w.consul.request_log()
+        )
+    };
+    assert_eq!(
+        writes_of(&w, "app"),
+        1,
+        "missing: one write in ten polls\n{}",
+        log()
+    );
+    assert_eq!(check_status(&w, "app"), "critical");
+    let id = format!("web-{}-app-consul-ecs", w.task_id);
+    assert_eq!(
+        check_output(&w, "app"),
+        json!(format!(
+            "ECS health status is \"UNHEALTHY\" for task \"{id}\""
+        ))
+    );
+    // It appears, without an ECS health status yet: the output changes, one write.
+    w.ecs.set_task(whole_task);
+    wait_polls(&w, &hs, 10);
+    assert_eq!(writes_of(&w, "app"), 2, "appeared: one write\n{}", log());
+    assert_eq!(
+        check_output(&w, "app"),
+        json!(format!("ECS health status is \"\" for task \"{id}\""))
+    );
+    // Its health check passes: one write, then quiet again.
+    w.ecs.set_container_health("app", "HEALTHY");
+    wait_status(&w, &hs, "app", "passing");
+    wait_polls(&w, &hs, 10);
+    assert_eq!(writes_of(&w, "app"), 3, "changed: one write\n{}", log());
+    // The sidecar container, present all along without a health check, is never written.
+    assert_eq!(writes_of(&w, "sidecar-proxy"), 0, "{}", log());
+}
+
 #[test]
 fn a_change_during_an_outage_is_written_when_consul_is_back() {
     let (w, config) = synced_world();

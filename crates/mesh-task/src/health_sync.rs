@@ -45,12 +45,13 @@ pub struct CheckUpdate {
     /// The check output, in v0.6.2's words:
     /// `ECS health status is "<ECS status>" for task "<check ID>"`.
     pub output: String,
-    /// What [`HealthSync`] remembers as "last written" once this update succeeded.
-    remember: String,
+    /// The ECS status the update was made from; status and output are functions of it, so
+    /// [`HealthSync`] remembers it as "last written" once this update succeeded.
+    ecs_status: String,
 }
 
 impl CheckUpdate {
-    fn new(check: &SyncedCheck, ecs_status: &str, remember: &str) -> Self {
+    fn new(check: &SyncedCheck, ecs_status: &str) -> Self {
         CheckUpdate {
             container: check.container.clone(),
             check_id: check.check_id.clone(),
@@ -60,7 +61,7 @@ impl CheckUpdate {
                 go_quote(ecs_status),
                 go_quote(&check.check_id)
             ),
-            remember: remember.to_owned(),
+            ecs_status: ecs_status.to_owned(),
         }
     }
 }
@@ -118,31 +119,35 @@ impl HealthSync {
     }
 
     /// The updates one poll of `task` calls for, in v0.6.2's order (missing containers
-    /// first, then present ones, each in config order):
-    /// - a container missing from the metadata: `critical` with ECS status `UNHEALTHY`, on
-    ///   every poll (v0.6.2 does not remember it as written);
-    /// - a present container whose ECS health status (empty without a health check)
-    ///   differs from the last one written successfully: its mapped status.
+    /// first, then present ones, each in config order). A container's ECS status is its
+    /// `Health.status` (empty without an ECS health check), or `UNHEALTHY` while it is
+    /// missing from the metadata; a container is written when that status differs from the
+    /// last one written successfully. Status and output follow from the ECS status, so a
+    /// check is written only when its status or output changes: a missing container is
+    /// written `critical` once, not on every poll as v0.6.2 does.
     pub fn plan(&self, task: &TaskMetadata) -> Vec<CheckUpdate> {
         let missing = self
             .checks
             .iter()
             .filter(|c| task.container(&c.container).is_none())
-            .map(|c| CheckUpdate::new(c, ECS_UNHEALTHY, CheckStatus::Critical.as_str()));
-        let changed = self.checks.iter().filter_map(|c| {
+            .map(|c| (c, ECS_UNHEALTHY));
+        let present = self.checks.iter().filter_map(|c| {
             let container = task.container(&c.container)?;
-            let status = container.health_status().unwrap_or("");
-            (status != self.last_written(&c.container)).then(|| CheckUpdate::new(c, status, status))
+            Some((c, container.health_status().unwrap_or("")))
         });
-        missing.chain(changed).collect()
+        missing
+            .chain(present)
+            .filter(|(c, status)| *status != self.last_written(&c.container))
+            .map(|(c, status)| CheckUpdate::new(c, status))
+            .collect()
     }
 
     /// Notes that `update` was written to Consul, so the same status is not written again.
-    /// For a missing container this remembers `critical` (as v0.6.2 does), so whatever
-    /// status the container shows when it appears differs and is written.
+    /// A container that was missing is remembered as `UNHEALTHY`: when it appears, any
+    /// other status (even an empty one) changes the output and is written.
     pub fn record_success(&mut self, update: &CheckUpdate) {
         self.last_written
-            .insert(update.container.clone(), update.remember.clone());
+            .insert(update.container.clone(), update.ecs_status.clone());
     }
 
     /// Forgets every written status, as if health-sync had just started: the next
@@ -184,7 +189,7 @@ impl HealthSync {
         let critical = CheckStatus::Critical.as_str();
         self.checks
             .iter()
-            .map(|c| CheckUpdate::new(c, critical, critical))
+            .map(|c| CheckUpdate::new(c, critical))
             .collect()
     }
 }

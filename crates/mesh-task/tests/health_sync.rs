@@ -189,18 +189,50 @@ fn a_container_without_an_ecs_health_check_is_never_written() {
 }
 
 #[test]
-fn a_missing_container_is_written_critical_on_every_poll() {
+fn a_missing_container_is_written_critical_once_not_on_every_poll() {
+    // v0.6.2 writes it on every poll (one write a second per task, all reaching the
+    // Consul leader); only a change is written here (README, differences).
     let mut sync = sync(&["app", "gone"]);
     let task = poll(&[("app", health("HEALTHY"))]);
-    for round in 0..3 {
+    let first = sync.plan(&task);
+    let gone: Vec<_> = first.iter().filter(|u| u.container == "gone").collect();
+    assert_eq!(gone.len(), 1, "{first:?}");
+    assert_eq!(gone[0].check_id, id("gone"));
+    assert_eq!(gone[0].status, CheckStatus::Critical);
+    assert_eq!(gone[0].output, output("UNHEALTHY", "gone"));
+    record_all(&mut sync, &first);
+    for round in 1..5 {
         let updates = sync.plan(&task);
-        let gone: Vec<_> = updates.iter().filter(|u| u.container == "gone").collect();
-        assert_eq!(gone.len(), 1, "round {round}: {updates:?}");
-        assert_eq!(gone[0].check_id, id("gone"));
-        assert_eq!(gone[0].status, CheckStatus::Critical);
-        assert_eq!(gone[0].output, output("UNHEALTHY", "gone"));
-        record_all(&mut sync, &updates);
+        assert!(updates.is_empty(), "round {round}: {updates:?}");
     }
+}
+
+#[test]
+fn a_missing_container_whose_write_failed_is_planned_again() {
+    let mut sync = sync(&["gone"]);
+    let missing = poll(&[]);
+    assert_eq!(sync.plan(&missing).len(), 1);
+    // Nothing recorded: the write did not reach Consul.
+    let again = sync.plan(&missing);
+    assert_eq!(
+        summary(&again),
+        [(
+            id("gone"),
+            CheckStatus::Critical,
+            output("UNHEALTHY", "gone")
+        )]
+    );
+    record_all(&mut sync, &again);
+    assert!(sync.plan(&missing).is_empty());
+}
+
+#[test]
+fn a_container_that_appears_unhealthy_after_missing_changes_nothing() {
+    // Missing and UNHEALTHY give the same status and output: no write.
+    let mut sync = sync(&["app"]);
+    let missing = sync.plan(&poll(&[]));
+    record_all(&mut sync, &missing);
+    assert!(sync.plan(&poll(&[("app", health("UNHEALTHY"))])).is_empty());
 }
 
 #[test]
