@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use testkit::aws::{AwsWorld, CredentialsEndpoint};
 use testkit::consul::{EmulatorOptions, IamAuthOptions};
 use util::background::Background;
+use util::relay::Relay;
 use util::world::World;
 use util::TestCommand;
 
@@ -397,13 +398,14 @@ fn a_symlink_at_service_token_is_replaced_never_followed() {
     assert_eq!(s.login_tokens().len(), 1);
 }
 
-fn start_health_sync(s: &Secure, config: &str) -> Background {
+/// health-sync with the local agent at `agent` (the servers are `consulHTTPAddr`).
+fn start_health_sync(s: &Secure, config: &str, agent: &str) -> Background {
     let hs = Background::start(
         &["health-sync", "-poll-interval", "100ms"],
         &[
             ("CONSUL_ECS_CONFIG_JSON", config),
             ("ECS_CONTAINER_METADATA_URI_V4", &s.w.ecs.uri()),
-            ("CONSUL_HTTP_ADDR", &s.w.consul.http_addr()),
+            ("CONSUL_HTTP_ADDR", agent),
         ],
         tempfile::tempdir().unwrap(),
     );
@@ -413,6 +415,11 @@ fn start_health_sync(s: &Secure, config: &str) -> Background {
 
 /// mesh-init, then the consul-client container's client token, then health-sync.
 fn running_task(s: &Secure) -> (String, Background) {
+    running_task_with_agent(s, &s.w.consul.http_addr())
+}
+
+/// [`running_task`] with health-sync's local agent at `agent`.
+fn running_task_with_agent(s: &Secure, agent: &str) -> (String, Background) {
     let config = s.config(json!({}));
     let run = s.mesh_init(&config).run();
     assert_eq!(run.code(), Some(0), "{run}");
@@ -446,7 +453,7 @@ fn running_task(s: &Secure) -> (String, Background) {
         .unwrap();
     assert_eq!(meta["consul.hashicorp.com/task-id"], json!(expected_id));
     assert_eq!(meta["consul.hashicorp.com/cluster"], json!(cluster));
-    let hs = start_health_sync(s, &config);
+    let hs = start_health_sync(s, &config, agent);
     (config, hs)
 }
 
@@ -490,6 +497,50 @@ fn health_sync_writes_with_the_service_token_and_logs_out_both_tokens_on_sigterm
         last_write < first_logout && requests[last_write].status == 200,
         "checks first, then logouts:\n{}",
         s.w.consul.request_log()
+    );
+}
+
+#[test]
+fn with_the_agent_gone_at_shutdown_the_logouts_still_reach_the_servers() {
+    let s = Secure::new();
+    // health-sync reaches "the agent" through a relay that can vanish; the servers
+    // (`consulHTTPAddr`) stay up.
+    let agent = Relay::start(&s.w.consul.http_addr());
+    let (_config, mut hs) = running_task_with_agent(&s, &agent.http_addr());
+    assert_eq!(s.login_tokens().len(), 2);
+    s.w.ecs.set_container_health("app", "HEALTHY");
+    let check = format!("web-{}-app-consul-ecs", s.w.task_id);
+    hs.wait_until(
+        "the check written through the agent",
+        Duration::from_secs(10),
+        |_| s.w.consul.checks()[&check]["Status"] == json!("passing"),
+    );
+    // The consul-client container stopped first (e.g. `docker-compose stop`).
+    agent.stop();
+    hs.signal(Signal::SIGTERM);
+    assert_eq!(hs.wait_exit(Duration::from_secs(15)), 2, "{}", hs.report());
+    assert!(
+        s.login_tokens().is_empty(),
+        "both tokens logged out at the servers:\n{}\n{}",
+        hs.report(),
+        s.w.consul.request_log()
+    );
+    let log = hs.read("stderr.log");
+    for token in ["service token", "client token"] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(&format!("log out the {token} (")) && l.contains("done")),
+            "the {token}'s logout reported done:\n{log}"
+        );
+    }
+    // Only the check write is reported as failed.
+    assert!(
+        log.contains(&format!("set check {check} critical: ")),
+        "{log}"
+    );
+    assert!(
+        log.contains("health-sync shutdown: 1 step(s) failed"),
+        "{log}"
     );
 }
 

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod background;
+pub mod relay;
 pub mod world;
 
 use std::ffi::OsString;
