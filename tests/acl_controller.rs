@@ -16,6 +16,7 @@ use testkit::consul::{ConsulEmulator, EmulatorOptions, SeededLogin};
 use testkit::ecs_metadata::EcsMetadataEmulator;
 use testkit::ecs_moto::{controller_env, MotoCluster, MotoEcs};
 use util::background::Background;
+use util::relay::Relay;
 
 struct World {
     aws: AwsWorld,
@@ -59,9 +60,14 @@ impl World {
     }
 
     fn start(&self, extra: &[&str]) -> Background {
+        self.start_with_ecs(extra, &self.aws.endpoint())
+    }
+
+    /// [`World::start`] with ECS (moto) reached at `ecs_endpoint`.
+    fn start_with_ecs(&self, extra: &[&str], ecs_endpoint: &str) -> Background {
         let mut args = vec!["acl-controller", "-reconcile-interval", "300ms"];
         args.extend_from_slice(extra);
-        let mut env: Vec<(String, String)> = controller_env(&self.role, &self.aws.endpoint());
+        let mut env: Vec<(String, String)> = controller_env(&self.role, ecs_endpoint);
         env.push(("CONSUL_HTTP_ADDR".into(), self.consul.http_addr()));
         env.push(("CONSUL_HTTP_TOKEN".into(), self.consul.management_token()));
         env.push(("ECS_CONTAINER_METADATA_URI_V4".into(), self.metadata.uri()));
@@ -175,12 +181,36 @@ fn sigterm_during_start_up_exits_0() {
 #[test]
 fn sigint_while_reconciling_exits_0() {
     let w = World::new();
-    let mut bg = w.start(&["-iam-role-path", "/"]);
+    // ECS through a relay that can hold a round's request in flight.
+    let ecs = Relay::start(&w.aws.endpoint());
+    let mut bg = w.start_with_ecs(
+        &["-iam-role-path", "/", "-log-level", "DEBUG"],
+        &ecs.http_addr(),
+    );
     bg.wait_log("acl-controller started");
-    std::thread::sleep(Duration::from_millis(700));
+    bg.wait_log("reconcile round done");
+    // Only rounds call ECS: a held ECS request is a round in flight.
+    ecs.hold();
+    bg.wait_until(
+        "a round's ECS request held in flight",
+        Duration::from_secs(10),
+        |_| ecs.held_reads() > 0,
+    );
+    let rounds_done = |bg: &Background| {
+        bg.read("stderr.log")
+            .matches("reconcile round done")
+            .count()
+    };
+    let done_before = rounds_done(&bg);
     bg.signal(Signal::SIGINT);
     assert_eq!(bg.wait_exit(Duration::from_secs(5)), 0, "{}", bg.report());
     bg.wait_log("SIGINT received");
+    assert_eq!(
+        rounds_done(&bg),
+        done_before,
+        "the round in flight was stopped, not finished\n{}",
+        bg.report()
+    );
     let method = w
         .consul
         .requests()
