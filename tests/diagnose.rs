@@ -620,7 +620,11 @@ fn health_sync_explains_refused_check_writes_once() {
     ];
     env.extend(s.aws.credentials_env(&role));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut hs = Background::start(&["health-sync"], &env, tempfile::tempdir().unwrap());
+    let mut hs = Background::start(
+        &["health-sync", "-poll-interval", "100ms"],
+        &env,
+        tempfile::tempdir().unwrap(),
+    );
     s.w.ecs.set_container_health("app", "HEALTHY");
     hs.wait_log("hint: ");
     let log = hs.read("stderr.log");
@@ -637,12 +641,30 @@ fn health_sync_explains_refused_check_writes_once() {
         assert!(explained.contains(needle), "{needle:?}\n{}", hs.report());
     }
     assert!(log.contains("hint: restart the task"), "{}", hs.report());
-    // Once, though every poll keeps failing.
+    // Once, though every poll keeps failing: five more writes refused after the
+    // explanation, one of them of a new status, and still one explanation.
+    let refused_writes = || {
+        s.w.consul
+            .requests()
+            .iter()
+            .filter(|r| r.path.starts_with("/v1/agent/check/update/") && r.status == 403)
+            .count()
+    };
+    let refused_when_explained = refused_writes();
+    assert!(refused_when_explained >= 1, "{}", s.w.consul.request_log());
     s.w.ecs.set_container_health("app", "UNHEALTHY");
-    std::thread::sleep(Duration::from_millis(2500));
+    hs.wait_until("five more refused writes", Duration::from_secs(20), |_| {
+        refused_writes() >= refused_when_explained + 5
+    });
     hs.signal(nix::sys::signal::Signal::SIGTERM);
     let _ = hs.wait_exit(Duration::from_secs(20));
     let log = hs.read("stderr.log");
+    assert_eq!(
+        log.matches("refused to update check").count(),
+        1,
+        "explained once\n{}",
+        hs.report()
+    );
     assert_eq!(log.matches("hint: ").count(), 1, "{}", hs.report());
     for secret in role_secrets(&role).into_iter().chain([token.as_str()]) {
         assert!(!log.contains(secret), "a secret reached the log");
