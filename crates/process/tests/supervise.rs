@@ -297,6 +297,23 @@ fn child_killed_by_a_signal_gives_128_plus_signal() {
     }
 }
 
+/// The product runs the supervisor on a current-thread runtime (src/cmd/mod.rs::block_on),
+/// so the `supervise` binary does too: every test here then exercises the signal handling,
+/// the waits and the reaping on one thread, as in production.
+#[test]
+fn the_supervisor_runs_on_one_thread_as_the_product_does() {
+    let mut f = Fixture::start(&[], &format!("trap 'exit 0' TERM\n: > ready\n{IDLE}"));
+    f.wait_file("ready");
+    let status = fs::read_to_string(format!("/proc/{}/status", f.pid())).unwrap();
+    let threads = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .map(str::trim);
+    assert_eq!(threads, Some("1"), "{status}\n{}", f.report());
+    f.signal(Signal::SIGTERM);
+    f.expect_exit(0);
+}
+
 /// Runs `supervise -- PROGRAM` for a program that cannot start and checks
 /// the shell's exit code and that the message names it and the reason.
 fn expect_cannot_start(program: &str, code: i32, reason: &str) {

@@ -126,8 +126,10 @@ fn crash(fault: Fault) {
     }
 }
 
-// Multi-threaded like the consul-ecs binary, so tests see the same runtime.
-#[tokio::main]
+// Current-thread, as the consul-ecs binary builds its runtime (src/cmd/mod.rs::block_on):
+// the tests then see the signal handling, the waits and the reaping on the one thread they
+// share in the product.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -151,8 +153,8 @@ async fn main() -> ExitCode {
     let result = match Supervisor::spawn(parsed.cmd, parsed.opts) {
         Ok(supervisor) => {
             if let Some((path, fault)) = parsed.fault {
-                // On a worker thread of its own, like any code of ours that
-                // could crash while the supervisor waits.
+                // A task beside the supervisor's wait, like any code of ours
+                // that could crash while the supervisor waits.
                 tokio::spawn(async move {
                     while !path.exists() {
                         tokio::time::sleep(Duration::from_millis(10)).await;
