@@ -140,6 +140,8 @@ fn consul_down_at_start_then_up_then_sigterm_exits_0() {
         Duration::from_secs(15),
         |_| !w.exists(&stale),
     );
+    // The deletion is seen before the round that made it reports; wait for the report.
+    bg.wait_log("reconcile round done");
     let log = bg.read("stderr.log");
     assert!(
         log.contains("connection refused") || log.contains("Connection refused"),
