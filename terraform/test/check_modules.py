@@ -339,28 +339,31 @@ class Runner:
             strip = lambda c: {k: v for k, v in c.items() if k != "environment"}  # the configs differ by kind
             expect_eq(strip(a[name]), strip(b[name]), f"{name} of mesh-task vs gateway-task")
 
-    def roles_moved(self):
-        """The public modules hold their roles through modules/internal/task-roles; a
-        `moved` block takes each of upstream's role resources there, so an existing state
-        keeps its roles (no destroy and re-create)."""
-        role_resources = {(t, n) for t, n in self.parsed_module("internal/task-roles").resources}
+    def resources_moved(self):
+        """The public modules hold their roles (and gateway-task its load balancer) through
+        internal modules; a `moved` block takes each of upstream's resources there, so an
+        existing state keeps them (no destroy and re-create)."""
         count = 0
         for name in ("mesh-task", "gateway-task", "v0.10/mesh-task"):
             directory = os.path.join(MODULES, name)
-            moves = [mv for doc in self.parsed.module_files(directory).values() for mv in doc.get("moved", [])]
-            pairs = {}
-            for mv in moves:
-                src = re.fullmatch(r"\$\{([\w]+)\.([\w]+)\}", mv["from"])
-                dst = re.fullmatch(r"\$\{module\.roles\.([\w]+)\.([\w]+)(\[0\])?\}", mv["to"])
-                expect(src and dst, f"{name}: a moved block this check cannot read: {mv}")
-                expect_eq(src.groups(), dst.groups()[:2], f"{name}: moved from {mv['from']} to another resource")
-                pairs[src.groups()] = dst.group(3)
-            expect_eq(sorted(pairs), sorted(role_resources), f"{name}: moved blocks (one for each role resource)")
-            ours = {r for doc in self.parsed.module_files(directory).values() for t, named in doc.get("resource", {}).items() for r in
-                    ((t, n) for n in named)}
-            expect(not ours & role_resources, f"{name}: still declares role resources itself: {sorted(ours & role_resources)}")
-            count += len(pairs)
-        print(f"     {count} moved blocks take upstream's role addresses into module.roles")
+            files = self.parsed.module_files(directory)
+            calls = {n: b[0]["source"] for doc in files.values() for n, b in doc.get("module", {}).items()}
+            moved_to = {}
+            for mv in (mv for doc in files.values() for mv in doc.get("moved", [])):
+                src = re.fullmatch(r"\$\{(\w+)\.(\w+)\}", mv["from"])
+                dst = re.fullmatch(r"\$\{module\.(\w+)\.(\w+)\.(\w+)(\[0\])?\}", mv["to"])
+                expect(src and dst and dst.group(1) in calls, f"{name}: a moved block this check cannot read: {mv}")
+                expect_eq(src.groups(), dst.groups()[1:3], f"{name}: moved from {mv['from']} to another resource")
+                moved_to.setdefault(dst.group(1), set()).add(src.groups())
+            for call, source in calls.items():
+                held = set(self.parsed_module(os.path.normpath(os.path.join(name, source))).resources)
+                expect_eq(sorted(moved_to.get(call, set())), sorted(held), f"{name}: moved blocks into module.{call}")
+                count += len(held)
+            ours = {(t, n) for doc in files.values() for t, named in doc.get("resource", {}).items() for n in named}
+            moved_away = set().union(*moved_to.values()) if moved_to else set()
+            expect(not ours & moved_away, f"{name}: still declares moved resources itself: {sorted(ours & moved_away)}")
+        expect(count >= 30, f"only {count} moved resources found")
+        print(f"     {count} moved blocks take upstream's role and load balancer addresses into the internal modules")
 
     def parsed_module(self, rel):
         directory = os.path.join(MODULES, rel)
@@ -1295,7 +1298,7 @@ esac
         self.check("acl-controller: outputs (upstream has none; two added)", self.outputs_match, "acl-controller",
                    ("task_definition_arn", "task_role_arn"))
         self.check("mesh-task and gateway-task share one consul-client, mesh-init and health-sync", self.one_agent_for_both)
-        self.check("the roles live in internal/task-roles; moved blocks keep upstream's state", self.roles_moved)
+        self.check("roles and load balancer live in internal modules; moved blocks keep upstream's state", self.resources_moved)
         self.check("example: every module call plans (no validation error)", self.example_is_valid)
         self.check("example: client task = upstream layout + documented differences; config validates", self.example_client)
         self.check("example: server task = upstream layout + documented differences; config validates", self.example_server)

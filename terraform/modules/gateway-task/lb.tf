@@ -1,66 +1,46 @@
-# The optional network load balancer that gives the gateway an address outside the VPC.
+# The optional network load balancer: ../internal/gateway-lb.
 
-resource "aws_lb" "this" {
-  count              = var.lb_enabled ? 1 : 0
-  name               = local.service_name
-  internal           = false
-  load_balancer_type = "network"
-  subnets            = var.lb_subnets
+module "lb" {
+  source = "../internal/gateway-lb"
+
+  enabled                  = var.lb_enabled
+  name                     = local.service_name
+  wan_port                 = local.wan_port
+  vpc_id                   = var.lb_vpc_id
+  subnets                  = var.lb_subnets
+  ingress_rule_cidr_blocks = var.lb_ingress_rule_cidr_blocks
+  create_security_group    = var.lb_create_security_group
+  modify_security_group    = var.lb_modify_security_group
+  modify_security_group_id = var.lb_modify_security_group_id
 }
 
-resource "aws_lb_target_group" "this" {
-  count                = var.lb_enabled ? 1 : 0
-  name                 = local.service_name
-  port                 = local.wan_port
-  protocol             = "TCP"
-  target_type          = "ip"
-  vpc_id               = var.lb_vpc_id
-  deregistration_delay = 120
-
-  health_check {
-    protocol = "TCP"
-  }
+# These were resources of this module (and of upstream's); state follows them here.
+moved {
+  from = aws_lb.this
+  to   = module.lb.aws_lb.this
 }
 
-resource "aws_lb_listener" "this" {
-  count             = var.lb_enabled ? 1 : 0
-  load_balancer_arn = aws_lb.this[0].arn
-  port              = local.wan_port
-  protocol          = "TCP"
-
-  default_action {
-    type             = "forward"
-    target_group_arn = aws_lb_target_group.this[0].arn
-  }
+moved {
+  from = aws_lb_target_group.this
+  to   = module.lb.aws_lb_target_group.this
 }
 
-resource "aws_security_group" "this" {
-  count       = var.lb_enabled && var.lb_create_security_group ? 1 : 0
-  name        = local.service_name
-  description = "Mesh gateway ${local.service_name}: traffic from the load balancer"
-  vpc_id      = var.lb_vpc_id
+moved {
+  from = aws_lb_listener.this
+  to   = module.lb.aws_lb_listener.this
 }
 
-# A security group Terraform creates has no egress rule; the gateway must reach the other
-# datacenters and the Consul servers.
-resource "aws_security_group_rule" "lb_egress_rule" {
-  count             = var.lb_enabled && var.lb_create_security_group ? 1 : 0
-  type              = "egress"
-  description       = "Mesh gateway ${local.service_name}: all egress"
-  from_port         = 0
-  to_port           = 0
-  protocol          = "-1"
-  cidr_blocks       = ["0.0.0.0/0"]
-  security_group_id = aws_security_group.this[0].id
+moved {
+  from = aws_security_group.this
+  to   = module.lb.aws_security_group.this
 }
 
-resource "aws_security_group_rule" "lb_ingress_rule" {
-  count             = var.lb_enabled && (var.lb_create_security_group || var.lb_modify_security_group) ? 1 : 0
-  type              = "ingress"
-  description       = "Mesh gateway ${local.service_name}: WAN traffic"
-  from_port         = local.wan_port
-  to_port           = local.wan_port
-  protocol          = "tcp"
-  cidr_blocks       = var.lb_ingress_rule_cidr_blocks
-  security_group_id = var.lb_create_security_group ? aws_security_group.this[0].id : var.lb_modify_security_group_id
+moved {
+  from = aws_security_group_rule.lb_egress_rule
+  to   = module.lb.aws_security_group_rule.lb_egress_rule
+}
+
+moved {
+  from = aws_security_group_rule.lb_ingress_rule
+  to   = module.lb.aws_security_group_rule.lb_ingress_rule
 }

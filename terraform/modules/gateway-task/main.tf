@@ -8,7 +8,7 @@ locals {
 
   lan_port    = var.lan_port != 0 ? var.lan_port : 8443
   wan_port    = var.wan_port != 0 ? var.wan_port : local.lan_port
-  wan_address = var.lb_enabled ? aws_lb.this[0].dns_name : var.wan_address
+  wan_address = var.lb_enabled ? module.lb.dns_name : var.wan_address
 }
 
 # mesh-init, consul-client, Envoy as the gateway itself (essential, listening on the LAN
@@ -84,12 +84,12 @@ resource "aws_ecs_service" "this" {
 
   network_configuration {
     subnets          = var.subnets
-    security_groups  = var.lb_enabled && var.lb_create_security_group ? concat(var.security_groups, [aws_security_group.this[0].id]) : var.security_groups
+    security_groups  = var.lb_enabled && var.lb_create_security_group ? concat(var.security_groups, [module.lb.security_group_id]) : var.security_groups
     assign_public_ip = var.assign_public_ip
   }
 
   dynamic "load_balancer" {
-    for_each = var.lb_enabled ? [aws_lb_target_group.this[0].arn] : []
+    for_each = var.lb_enabled ? [module.lb.target_group_arn] : []
     content {
       target_group_arn = load_balancer.value
       container_name   = module.agent_task.sidecar_proxy_name

@@ -40,5 +40,5 @@ output "wan_port" {
 
 output "lb_security_group_id" {
   description = "The security group created for the load balancer traffic, or null."
-  value       = var.lb_enabled && var.lb_create_security_group ? aws_security_group.this[0].id : null
+  value       = module.lb.security_group_id
 }
