@@ -42,7 +42,7 @@ TF_STAMP := $(TF_TEST)/.installed
 
 terraform-check: $(TF_STAMP)
 	$(CARGO) build -q --bin consul-ecs
-	CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE $(TF_TEST)/.venv/bin/checkov --quiet --compact \
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE HCL_PARSE_TIMEOUT_SEC=0 $(TF_TEST)/.venv/bin/checkov --quiet --compact \
 		--skip-download --directory terraform --skip-path $(TF_TEST)/.venv --skip-path $(TF_TEST)/node_modules
 	$(PYTHON) $(TF_TEST)/check_modules.py --binary target/debug/consul-ecs
 
