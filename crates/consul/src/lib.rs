@@ -77,3 +77,4 @@ impl Retryable for ConsulError {
     }
 }
 pub use secret::Secret;
+pub use tls::rustls_client_config;

@@ -24,8 +24,18 @@ const PEM_FILE_LIMIT: u64 = 1 << 20;
 /// reading the whole disk.
 const CA_PATH_MAX_FILES: usize = 1024;
 
-/// The rustls configuration for `config`'s TLS settings.
+/// The rustls configuration for `config`'s TLS settings, as reqwest uses it (HTTP/1.1).
 pub(crate) fn client_config(config: &ClientConfig) -> Result<rustls::ClientConfig, ConsulError> {
+    let mut tls = rustls_client_config(config)?;
+    // What reqwest offers itself without its http2 feature.
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tls)
+}
+
+/// The rustls configuration for `config`'s TLS settings (CA file, PEM or directory, server
+/// name, client certificate, verification), with no ALPN protocol set: for the other
+/// transports that reach Consul with the same settings (crates/consul-grpc offers `h2`).
+pub fn rustls_client_config(config: &ClientConfig) -> Result<rustls::ClientConfig, ConsulError> {
     // As reqwest does: a provider the process installed, else ring (what reqwest's
     // `rustls-tls` feature links). Never the ambiguous process default, which panics when
     // the workspace links two providers.
@@ -63,7 +73,7 @@ pub(crate) fn client_config(config: &ClientConfig) -> Result<rustls::ClientConfi
         }
     };
 
-    let mut tls = match (&config.client_cert, &config.client_key) {
+    let tls = match (&config.client_cert, &config.client_key) {
         (Some(cert), Some(key)) => {
             let certs = read_certificates(cert, "CONSUL_CLIENT_CERT")?;
             let key = read_private_key(key)?;
@@ -87,8 +97,6 @@ pub(crate) fn client_config(config: &ClientConfig) -> Result<rustls::ClientConfi
             ))
         }
     };
-    // What reqwest offers itself without its http2 feature.
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(tls)
 }
 
