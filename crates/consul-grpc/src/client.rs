@@ -201,6 +201,14 @@ pub struct ServerStream {
     address: SocketAddr,
 }
 
+impl std::fmt::Debug for ServerStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerStream")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ServerStream {
     /// The next server set (the first comes at once), `None` when the server ended the
     /// stream. Waits as long as the set does not change.

@@ -121,7 +121,11 @@ impl Connector {
 
     /// Connects now (TCP, TLS handshake, HTTP/2 preface) to `address`.
     pub(crate) async fn connect(&self, address: SocketAddr) -> Result<Channel, GrpcError> {
-        let connect_error = |source| GrpcError::Connect { address, source };
+        let connect_error = |source: tonic::transport::Error| GrpcError::Connect {
+            address,
+            certificate: consul::caused_by_certificate(&source),
+            source,
+        };
         let endpoint = Endpoint::from_shared(format!("http://{address}"))
             .map_err(connect_error)?
             .connect_timeout(self.connect_timeout)

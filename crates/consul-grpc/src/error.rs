@@ -21,6 +21,9 @@ pub enum GrpcError {
         address: SocketAddr,
         /// Why it failed (tonic's transport error; its causes name the I/O or TLS error).
         source: tonic::transport::Error,
+        /// Whether TLS failed over a certificate (not trusted, not for this name): final,
+        /// as for the HTTP client.
+        certificate: bool,
     },
     /// Consul (or the transport under the call) answered with a gRPC status.
     #[error("{call} on {address}: {code:?}: {message}")]
@@ -70,6 +73,15 @@ pub enum GrpcError {
 }
 
 impl GrpcError {
+    /// Whether the server's certificate was refused (see [`GrpcError::Connect`]).
+    pub fn is_certificate(&self) -> bool {
+        match self {
+            GrpcError::Connect { certificate, .. } => *certificate,
+            GrpcError::NoServer { last, .. } => last.is_certificate(),
+            _ => false,
+        }
+    }
+
     /// The gRPC status code Consul answered with, if the call got that far.
     pub fn code(&self) -> Option<tonic::Code> {
         match self {
@@ -98,9 +110,9 @@ impl retry::Retryable for GrpcError {
     /// `FailedPrecondition`...) or a TLS setting that cannot work is final.
     fn is_retryable(&self) -> bool {
         match self {
-            GrpcError::Connect { .. } | GrpcError::Timeout { .. } | GrpcError::NoServer { .. } => {
-                true
-            }
+            GrpcError::Connect { certificate, .. } => !certificate,
+            GrpcError::NoServer { last, .. } => last.is_retryable(),
+            GrpcError::Timeout { .. } => true,
             GrpcError::Status { code, .. } => matches!(
                 code,
                 tonic::Code::Unavailable

@@ -202,7 +202,9 @@ async fn first_reachable(
         let address = SocketAddr::new(*ip, settings.grpc_port);
         match connector.connect(address).await {
             Ok(channel) => return Ok(ConsulGrpc::new(channel, address, settings.call_timeout)),
-            Err(e @ GrpcError::Tls(_)) => return Err(e),
+            // Settings that cannot work anywhere, or a certificate this cluster's servers
+            // all share: trying the others would only hide the reason.
+            Err(e) if !retry::Retryable::is_retryable(&e) => return Err(e),
             Err(e) => {
                 tracing::debug!(%address, error = %e, "Consul server not reachable over gRPC");
                 last = Some(e);
@@ -247,9 +249,9 @@ async fn watch_loop(
                 tracing::warn!(address = %client.address(), %error, "Consul server watch failed");
             }
         }
-        if failures > 0 {
-            tokio::time::sleep(settings.watch_backoff.backoff(failures)).await;
-        }
+        // Always a pause, as upstream backs off between any two servers: a server that
+        // ends every stream at once must not be asked in a tight loop.
+        tokio::time::sleep(settings.watch_backoff.backoff(failures.max(1))).await;
         // The next known server after the current one first, the current one last; then
         // whatever discovery finds now.
         let known = view.borrow().servers.clone();

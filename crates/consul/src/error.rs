@@ -118,12 +118,7 @@ impl ConsulError {
         // path we already print; the whole source chain says *why* (refused, reset, TLS).
         let err = err.without_url();
         let message = error_chain::error_chain(&err);
-        let mut certificate = false;
-        let mut source = std::error::Error::source(&err);
-        while let Some(cause) = source {
-            certificate |= is_certificate_error(cause);
-            source = cause.source();
-        }
+        let certificate = std::error::Error::source(&err).is_some_and(caused_by_certificate);
         ConsulError::Transport {
             method: method.to_owned(),
             path: path.to_owned(),
@@ -199,6 +194,20 @@ impl ConsulError {
     pub fn is_permission_denied(&self) -> bool {
         matches!(self, ConsulError::Status { status: 403, body, .. } if body.contains("Permission denied"))
     }
+}
+
+/// Whether `err` or one of its causes is a TLS failure over a certificate (see
+/// [`ConsulError::Transport`]'s `certificate`): for every transport that reaches Consul with
+/// rustls, so all of them tell a final certificate refusal from a retryable failure alike.
+pub fn caused_by_certificate(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(cause) = source {
+        if is_certificate_error(cause) {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// Whether `cause` is a TLS failure over a certificate: rustls rejecting the server's, or

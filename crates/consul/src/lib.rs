@@ -68,7 +68,7 @@ pub use config::{
     parse_address, ClientConfig, TokenSource, DEFAULT_ADDRESS, DEFAULT_TIMEOUT, TOKEN_FILE_LIMIT,
 };
 pub use enterprise::{Namespace, NamespaceAclConfig, Partition};
-pub use error::ConsulError;
+pub use error::{caused_by_certificate, ConsulError};
 pub use retry::{retry, retry_if, GaveUp, Jitter, RetryError, RetryPolicy, Retryable};
 
 impl Retryable for ConsulError {
