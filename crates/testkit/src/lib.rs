@@ -7,6 +7,8 @@
 //!   ECS container credentials endpoint ([`aws::CredentialsEndpoint`]).
 //! - [`consul`]: the Consul HTTP API emulator, with helpers that create the aws-iam auth
 //!   methods as v0.6.2 deployments do and log in like the task's containers.
+//! - [`consul_grpc`]: Consul's public gRPC services (ACL login/logout, WatchServers) on a
+//!   Consul emulator's state.
 //! - [`ecs_metadata`]: the ECS task metadata v4 emulator.
 //! - [`ecs_local`]: the task metadata (and task role credentials) of a docker-compose task,
 //!   read from the container engine; [`local_consul`]: the aws-iam auth method set up in a
@@ -20,6 +22,7 @@
 
 pub mod aws;
 pub mod consul;
+pub mod consul_grpc;
 pub mod ecs_api;
 pub mod ecs_local;
 pub mod ecs_metadata;

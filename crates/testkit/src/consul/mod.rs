@@ -25,6 +25,7 @@ mod acl;
 mod agent;
 mod awsiam;
 mod filter;
+mod grpc;
 mod rules;
 mod scope;
 mod setup;
@@ -45,6 +46,7 @@ use http::{Method, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
+pub(crate) use grpc::GrpcBackend;
 pub use scope::Scope;
 pub use setup::{
     default_bound_arn, AwsLogin, IamAuthOptions, LoggedIn, SeededLogin, SetupError,
@@ -745,16 +747,9 @@ async fn route(shared: &Shared, path: &str, r: &Req) -> Reply {
     // Login is the one handler that awaits (AWS round trips) between state accesses.
     if segs == ["acl", "login"] {
         allow(r, &[post.clone(), put.clone()], "POST")?;
-        let plan = {
-            let st = shared.state();
-            check_tenancy(&st, r)?;
-            acl::login_prepare(&st, r)?
-        };
-        let identity = awsiam::validate_login(&shared.client, &plan.cfg, &plan.bearer)
+        return grpc::login(shared, r)
             .await
-            .map_err(ApiError::internal)?;
-        let mut st = shared.state();
-        return acl::login_finish(&mut st, &plan, &identity);
+            .map_err(grpc::LoginRefusal::into_api_error);
     }
 
     let mut st = shared.state();
