@@ -344,7 +344,7 @@ class Runner:
         internal modules; a `moved` block takes each of upstream's resources there, so an
         existing state keeps them (no destroy and re-create)."""
         count = 0
-        for name in ("mesh-task", "gateway-task", "v0.10/mesh-task"):
+        for name in ("mesh-task", "gateway-task", "v0.10/mesh-task", "v0.10/gateway-task"):
             directory = os.path.join(MODULES, name)
             files = self.parsed.module_files(directory)
             calls = {n: b[0]["source"] for doc in files.values() for n, b in doc.get("module", {}).items()}
@@ -929,6 +929,107 @@ class Runner:
         expect(not problems, "\n     ".join(problems))
         print(f"     {len(cases)} input sets, each failing with exactly its rule's message (or passing)")
 
+    def v010_gateway(self, inputs, label):
+        up = UPSTREAM_V010["gateway-task"]
+        m = load_module(self.parsed, os.path.join(V010, "gateway-task"), inputs, where=label)
+        expect_eq(m.validation_errors(), [], f"{label}: plan errors")
+        var = m.var_value
+        containers = containers_of(m)
+        extra = [c["name"] for c in var("extra_container_definitions")]
+        expect_eq([c["name"] for c in containers], extra + up["containers"], f"{label}: containers")
+        named = by_name(containers)
+        for c in var("extra_container_definitions"):
+            expect_eq(named[c["name"]], c, f"{label}: extra container {c['name']} left as given")
+        # The generated containers are mesh-task's (one module builds both), with the
+        # gateway's port, mounts and essential dataplane.
+        dp = named["consul-dataplane"]
+        lan = var("lan_port") or up["dataplane"]["lan_port_default"]
+        expect_eq(dp["essential"], up["dataplane"]["essential"], f"{label}: consul-dataplane essential")
+        expect_eq(dp["portMappings"], [{"containerPort": lan, "hostPort": lan, "protocol": "tcp"}], f"{label}: port mapping")
+        expect_eq(mounts(dp), [["consul_data", "/consul", True]] + [[v["name"], v["host_path"], v.get("read_only", True)] for v in var("volumes")],
+                  f"{label}: consul-dataplane mounts (the volumes at their host_path)")
+        expect_eq(dp["healthCheck"]["command"][2], f"127.0.0.1:{var('envoy_readiness_port')}", f"{label}: health check port")
+        expect_eq(task_volumes(m), ["consul_data", "consul_binary"] + [v["name"] for v in var("volumes")], f"{label}: task volumes")
+        raw = config_of(named["consul-ecs-mesh-init"])
+        expect_eq(config_of(named["consul-ecs-health-sync"]), raw, f"{label}: health-sync's config differs from mesh-init's")
+        cfg = json.loads(raw)
+        expect_eq(sorted(cfg), sorted(up["config_keys"]), f"{label}: config keys")
+        expect_eq(sorted(cfg["consulServers"]["defaults"]), sorted(up["config_defaults_keys"]), f"{label}: consulServers.defaults keys")
+        # Ours (README): gateway.healthCheckPort, so mesh-init listens where the check dials.
+        expect_eq(sorted(cfg["gateway"]), sorted(up["config_gateway_keys"] + ["healthCheckPort"]), f"{label}: gateway keys")
+        expect_eq(cfg["gateway"]["healthCheckPort"], var("envoy_readiness_port"), f"{label}: gateway.healthCheckPort")
+        expect_eq(cfg["gateway"]["namespace"], up["namespace_with_partition"] if var("consul_partition") else "", f"{label}: namespace")
+        role = resource_of(m, "aws_iam_role", "task")[0]
+        expect_eq(sorted(role.attr("tags")), sorted(up["role_tags"]), f"{label}: task role tags")
+        expect_eq(role.attr("tags")["consul.hashicorp.com.gateway-kind"], var("kind"), f"{label}: gateway-kind tag")
+        svc = m.resource("aws_ecs_service", "this")
+        expect_eq([svc.attr("propagate_tags"), svc.attr("desired_count"), svc.attr("enable_execute_command")],
+                  [up["service"]["propagate_tags"], var("gateway_count"), False], f"{label}: ECS service")
+        self.v010_schema_valid(raw.replace("<aws_lb.this[0].dns_name>", "gw.elb.example.com"), label)
+        return m, named, cfg
+
+    def v010_gateways(self):
+        base = {"ecs_cluster_arn": "arn:aws:ecs:us-east-1:1:cluster/c", "subnets": ["subnet-1"], "consul_server_hosts": "consul.internal",
+                "enable_transparent_proxy": False}
+        up = UPSTREAM_V010["gateway-task"]
+        m, named, cfg = self.v010_gateway(dict(base, family="mgw", kind="mesh-gateway", consul_partition="part1", tls=True,
+                                               enable_mesh_gateway_wan_federation=True, lb_enabled=True, lb_vpc_id="vpc-1",
+                                               lb_subnets=["subnet-2"], acls=True, consul_ca_cert_arn="arn:ca"),
+                                          "v0.10 mesh gateway (partition, WAN federation, NLB)")
+        want = json.loads(json.dumps(up["example_gateway"]).replace("<nlb dns>", "<aws_lb.this[0].dns_name>"))
+        want["healthCheckPort"] = 22000
+        expect_eq(cfg["gateway"], want, "v0.10 mesh gateway: gateway block = upstream's render (+ healthCheckPort)")
+        expect_eq(m.local_value("load_balancers"), [{"target_group_arn": "<aws_lb_target_group.this[0].arn>",
+                                                     "container_name": "consul-dataplane", "container_port": 8443}],
+                  "v0.10 mesh gateway: the ECS service's load balancer (the NLB's target group on the dataplane)")
+        expect_eq(m.output("lb_security_group_id"), "<aws_security_group.this[0].id>", "v0.10 mesh gateway: security group output")
+        _, named, _ = self.v010_gateway(dict(base, family="tgw", kind="terminating-gateway", envoy_readiness_port=22001,
+                                             volumes=[{"name": "certs", "host_path": "/efs", "read_only": False,
+                                                       "efs_volume_configuration": {"file_system_id": "fs-1", "transit_encryption": "ENABLED"}}]),
+                                        "v0.10 terminating gateway (EFS volume, readiness port)")
+        api, named, _ = self.v010_gateway(dict(base, family="api", kind="api-gateway", lb_create_security_group=False,
+                                             custom_load_balancer_config=[{"target_group_arn": "arn:tg", "container_name": "consul-dataplane",
+                                                                           "container_port": 8443}],
+                                             extra_container_definitions=[{"name": "sidecar", "image": "busybox"}]),
+                                        "v0.10 API gateway (custom load balancer, extra container)")
+        expect_eq(api.local_value("load_balancers"), [{"target_group_arn": "arn:tg", "container_name": "consul-dataplane", "container_port": 8443}],
+                  "v0.10 API gateway: custom_load_balancer_config on the ECS service")
+        # Ours: without a load balancer the default lb_create_security_group = true plans
+        # (upstream referenced a security group it never created).
+        self.v010_gateway(dict(base, family="plain", kind="mesh-gateway"), "v0.10 gateway with the defaults")
+
+    def v010_gateway_plan_rules(self):
+        base = {"family": "gw", "kind": "mesh-gateway", "ecs_cluster_arn": "arn", "subnets": ["s"], "consul_server_hosts": "c",
+                "enable_transparent_proxy": False}
+        files = self.parsed.module_files(os.path.join(V010, "gateway-task"))
+        msgs = {name: [r["error_message"] for r in block[0].get("validation", [])]
+                for doc in files.values() for name, block in doc.get("variable", {}).items()}
+        pre = [r["error_message"] for r in files["main.tf"]["resource"]["aws_ecs_task_definition"]["this"][0]["lifecycle"][0]["precondition"]]
+        lb = {"lb_enabled": True, "lb_vpc_id": "v", "lb_subnets": ["s"]}
+        cases = [
+            ({}, []), ({"kind": "ingress-gateway"}, msgs["kind"]),
+            ({"enable_mesh_gateway_wan_federation": True}, [pre[0]]),
+            (dict(lb, wan_address="w"), [pre[1]]), ({"lb_enabled": True, "lb_vpc_id": "v"}, [pre[2]]),
+            ({"lb_enabled": True, "lb_subnets": ["s"]}, [pre[3]]),
+            (dict(lb, lb_modify_security_group=True, lb_modify_security_group_id="sg"), [pre[4]]),
+            ({"lb_create_security_group": False, "lb_modify_security_group": True}, [pre[5]]),
+            (dict(lb, custom_load_balancer_config=[{"target_group_arn": "a", "container_name": "b", "container_port": 1}]), [pre[6]]),
+            ({"enable_transparent_proxy": True}, [pre[7]]), ({"enable_transparent_proxy": True, "requires_compatibilities": ["EC2"]}, []),
+            ({"enable_consul_dns": True}, [pre[8]]),
+            ({"iam_role_path": "x/"}, msgs["iam_role_path"]), ({"envoy_readiness_port": 8600}, msgs["envoy_readiness_port"][1:]),
+            ({"consul_ecs_config": {"service": {}}}, msgs["consul_ecs_config"][:1]),
+            ({"consul_ecs_config": {"consulLogin": {"x": 1}}}, msgs["consul_ecs_config"][1:]),
+            ({"http_config": {"x": 1}}, msgs["http_config"]), ({"grpc_config": {"x": 1}}, msgs["grpc_config"]),
+        ]
+        problems = []
+        for change, want in cases:
+            m = load_module(self.parsed, os.path.join(V010, "gateway-task"), dict(copy.deepcopy(base), **change), where="v0.10 gateway-task")
+            got = m.validation_errors()
+            if sorted(got) != sorted(want):
+                problems.append(f"v0.10 gateway-task with {json.dumps(change)}: got {got}, want {want}")
+        expect(not problems, "\n     ".join(problems))
+        print(f"     {len(cases)} input sets, each failing with exactly its rule's message (or passing)")
+
     def v010_commands(self):
         """The consul-ecs command lines of the v0.10 tasks are accepted by the binary, and the
         dataplane's health check dials."""
@@ -1315,6 +1416,11 @@ esac
         self.check("v0.10 mesh-task with transparent proxy, DNS, TLS, ACLs, partition, app-entrypoint", self.v010_mesh_full)
         self.check("v0.10 mesh-task: validations and preconditions fire", self.v010_mesh_plan_rules)
         self.check("v0.10 mesh-task: its consul-ecs command lines are accepted by the binary", self.v010_commands)
+        self.check("v0.10 gateway-task: variables match upstream v0.10.0 (names, types, defaults)", self.variables_match,
+                   "v0.10/gateway-task", UPSTREAM_V010["gateway-task"], False)
+        self.check("v0.10 gateway-task: outputs match upstream", self.outputs_match, "v0.10/gateway-task", (), UPSTREAM_V010["gateway-task"])
+        self.check("v0.10 gateway-task: mesh, terminating and API gateways; schema-valid configs", self.v010_gateways)
+        self.check("v0.10 gateway-task: validations and preconditions fire", self.v010_gateway_plan_rules)
         self.check("consul-client script and agent configuration render validly", self.templates_render)
         self.check("consul-client script runs: login, 0600 token, agent configuration, agent", self.script_runs)
         return self.finish()
