@@ -1030,6 +1030,65 @@ class Runner:
         expect(not problems, "\n     ".join(problems))
         print(f"     {len(cases)} input sets, each failing with exactly its rule's message (or passing)")
 
+    def v010_controller(self):
+        up = UPSTREAM_V010["controller"]
+        base = {"ecs_cluster_arn": "arn:aws:ecs:us-east-1:1:cluster/c", "region": "us-east-1", "subnets": ["s"], "name_prefix": "dc1",
+                "consul_bootstrap_token_secret_arn": "arn:token"}
+        cases = [(dict(base, **up["example_config_inputs"]), "v0.10 controller (defaults)"),
+                 (dict(base, consul_server_hosts="consul.internal", tls=True, consul_partitions_enabled=True, consul_ca_cert_arn="arn:ca",
+                       consul_https_ca_cert_arn="arn:https", iam_role_path="/teams/", http_config={"port": 443}), "v0.10 controller (TLS, partitions)")]
+        for inputs, label in cases:
+            m = load_module(self.parsed, os.path.join(V010, "controller"), inputs, where=label)
+            expect_eq(m.validation_errors(), [], f"{label}: plan errors")
+            var = m.var_value
+            svc = m.resource("aws_ecs_service", "this")
+            expect_eq([svc.attr("name"), svc.attr("desired_count"), svc.attr("enable_execute_command")],
+                      [up["service"]["name"], up["service"]["desired_count"], False], f"{label}: ECS service (README: no exec)")
+            td = m.resource("aws_ecs_task_definition", "this")
+            expect_eq([td.attr("family"), td.attr("cpu"), td.attr("memory"), td.attr("network_mode")],
+                      [up["task"]["family"].replace("<name_prefix>", var("name_prefix")), up["task"]["cpu"], up["task"]["memory"],
+                       up["task"]["network_mode"]], f"{label}: task definition")
+            containers = containers_of(m)
+            expect_eq([c["name"] for c in containers], [up["container"]["name"]], f"{label}: containers")
+            c, spec = containers[0], up["container"]
+            expect_eq([c["image"], c["essential"], c["command"], c["readonlyRootFilesystem"], c["linuxParameters"]["initProcessEnabled"]],
+                      [var("consul_ecs_image"), spec["essential"], spec["command"], spec["readonlyRootFilesystem"], spec["initProcessEnabled"]],
+                      f"{label}: container")
+            expect_eq(env_names(c), spec["environment"], f"{label}: environment")
+            expect_eq(secret_names(c), [n for n in spec["secrets"] if n == "CONSUL_HTTP_TOKEN" or var("consul_ca_cert_arn")], f"{label}: secrets")
+            raw = config_of(c)
+            cfg = json.loads(raw)
+            self.v010_schema_valid(raw, label)
+            if "tls" not in inputs:
+                expect_eq(cfg, up["example_config"], f"{label}: CONSUL_ECS_CONFIG_JSON = upstream's render")
+            else:
+                expect_eq([cfg["controller"], cfg["consulServers"]["http"], cfg["consulServers"]["grpc"]],
+                          [{"iamRolePath": "/teams/", "partition": "default", "partitionsEnabled": True}, {"https": True, "port": 443}, {"port": 8503}],
+                          f"{label}: controller and server ports")
+            role = m.resource("aws_iam_role", "task")
+            expect_eq([role.attr("name"), role.attr("path")], [up["iam"]["task_role"]["name"].replace("<name_prefix>", var("name_prefix")),
+                                                               "<aws_iam_role.task.path>"], f"{label}: task role (no path)")
+            sts = policy_statements(m, "aws_iam_role_policy", "task")
+            # Ours (README): only the two ECS actions, on the controller's cluster; no ssmmessages.
+            expect_eq(sts, [{"Effect": "Allow", "Action": ["ecs:ListTasks", "ecs:DescribeTasks"], "Resource": ["*"],
+                             "Condition": {"ArnEquals": {"ecs:cluster": var("ecs_cluster_arn")}}}], f"{label}: task role policy")
+            expect(set(sts[0]["Action"]) <= set(up["iam"]["task_role"]["actions"]), f"{label}: actions beyond upstream's")
+            exe = m.resource("aws_iam_role", "execution")
+            expect_eq([exe.attr("name"), exe.attr("path")], [up["iam"]["execution_role"]["name"].replace("<name_prefix>", var("name_prefix")),
+                                                             up["iam"]["execution_role"]["path"]], f"{label}: execution role")
+            check_trust(m, "task")
+            check_trust(m, "execution")
+            est = policy_statements(m, "aws_iam_policy", "execution")
+            expect_eq(est[0], {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+                               "Resource": [s["valueFrom"] for s in c["secrets"]]}, f"{label}: execution role reads the injected secrets")
+        help_text = subprocess.run([self.args.binary, "--help"], capture_output=True, text=True, timeout=30).stdout
+        if re.search(r"^  controller ", help_text, re.M):
+            proc = subprocess.run([self.args.binary, "controller", "--help"], capture_output=True, text=True, timeout=30)
+            expect(proc.returncode == 0, f"consul-ecs rejects ['controller']: {proc.stderr.strip()}")
+            print("     the binary accepts the controller's command line")
+        else:
+            print("     NOTE: this binary has no `controller` subcommand yet; the command line is checked against upstream's only")
+
     def v010_commands(self):
         """The consul-ecs command lines of the v0.10 tasks are accepted by the binary, and the
         dataplane's health check dials."""
@@ -1305,6 +1364,7 @@ esac
             ('lookup(var.m, "c", "d")', "d"),
             ('var.l[*].name', ["a", "b"]),
             ('flatten([[1], [[2]], 3])', [1, 2, 3]),
+            ('reverse(["a", "b", "c"])', ["c", "b", "a"]),
             ('try(var.l[5].name, "none")', "none"),
             ('can(regex("^[a-z]+$", "Web"))', False),
             ('length(var.empty) == 0 ? null : var.empty[0]', None),  # the branch not taken may fail
@@ -1421,6 +1481,11 @@ esac
         self.check("v0.10 gateway-task: outputs match upstream", self.outputs_match, "v0.10/gateway-task", (), UPSTREAM_V010["gateway-task"])
         self.check("v0.10 gateway-task: mesh, terminating and API gateways; schema-valid configs", self.v010_gateways)
         self.check("v0.10 gateway-task: validations and preconditions fire", self.v010_gateway_plan_rules)
+        self.check("v0.10 controller: variables match upstream v0.10.0 (names, types, defaults)", self.variables_match,
+                   "v0.10/controller", UPSTREAM_V010["controller"], False)
+        self.check("v0.10 controller: outputs (upstream has none; two added)", self.outputs_match, "v0.10/controller",
+                   ("task_definition_arn", "task_role_arn"), UPSTREAM_V010["controller"])
+        self.check("v0.10 controller: upstream's rendered config exactly, container, IAM; schema-valid", self.v010_controller)
         self.check("consul-client script and agent configuration render validly", self.templates_render)
         self.check("consul-client script runs: login, 0600 token, agent configuration, agent", self.script_runs)
         return self.finish()

@@ -756,6 +756,7 @@ FUNCTIONS = {
     "range": lambda *a: list(range(*[int(to_num(x)) for x in a])),
     "regex": _regex,
     "replace": _replace,
+    "reverse": lambda v: list(reversed(_list_arg("reverse", v))),
     "sort": lambda v: sorted(to_str(x) for x in v),
     "split": lambda sep, s: to_str(s).split(to_str(sep)),
     "startswith": lambda s, pre: to_str(s).startswith(to_str(pre)),

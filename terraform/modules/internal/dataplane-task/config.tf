@@ -7,18 +7,9 @@ locals {
   config_login = var.acls ? { enabled = true, method = var.service_token_auth_method_name } : null
 
   config = merge(var.config, {
-    bootstrapDir = local.data_mount_rw.containerPath
-    consulLogin  = merge(local.config_login, var.consul_login_extra)
-    consulServers = {
-      hosts           = var.consul_server_hosts
-      skipServerWatch = var.skip_server_watch
-      defaults = merge(
-        { tls = var.tls, tlsServerName = var.tls_server_name },
-        var.ca_cert_file == null ? {} : { caCertFile = var.ca_cert_file },
-      )
-      http = merge({ port = var.tls ? 8501 : 8500, https = var.tls }, var.http_config)
-      grpc = merge({ port = var.tls ? 8503 : 8502 }, var.grpc_config)
-    }
+    bootstrapDir  = local.data_mount_rw.containerPath
+    consulLogin   = merge(local.config_login, var.consul_login_extra)
+    consulServers = module.servers.config
     # As upstream, the module's keys cover every key consul_ecs_config.transparentProxy
     # may have, so that extra has no effect.
     transparentProxy = {

@@ -24,13 +24,7 @@ locals {
   dataplane_name  = "consul-dataplane"
   after_mesh_init = [{ containerName = local.mesh_init_name, condition = "SUCCESS" }]
 
-  # With TLS, each CA comes from its own secret or else the shared one.
-  https_ca_arn = var.consul_https_ca_cert_arn != "" ? var.consul_https_ca_cert_arn : var.consul_ca_cert_arn
-  grpc_ca_arn  = var.consul_grpc_ca_cert_arn != "" ? var.consul_grpc_ca_cert_arn : var.consul_ca_cert_arn
-  ca_secrets = var.tls ? concat(
-    local.https_ca_arn != "" ? [{ name = "CONSUL_HTTPS_CACERT_PEM", valueFrom = local.https_ca_arn }] : [],
-    local.grpc_ca_arn != "" ? [{ name = "CONSUL_GRPC_CACERT_PEM", valueFrom = local.grpc_ca_arn }] : [],
-  ) : []
+  ca_secrets = module.servers.ca_secrets
 
   mesh_init_container = {
     name  = local.mesh_init_name
@@ -100,6 +94,22 @@ locals {
   }
 
   containers = [local.mesh_init_container, local.dataplane_container, local.health_sync_container]
+}
+
+module "servers" {
+  source = "../consul-servers"
+
+  hosts                    = var.consul_server_hosts
+  skip_server_watch        = var.skip_server_watch
+  tls                      = var.tls
+  tls_server_name          = var.tls_server_name
+  ca_cert_file             = var.ca_cert_file
+  http_config              = var.http_config
+  grpc_config              = var.grpc_config
+  consul_ca_cert_arn       = var.consul_ca_cert_arn
+  consul_https_ca_cert_arn = var.consul_https_ca_cert_arn
+  consul_grpc_ca_cert_arn  = var.consul_grpc_ca_cert_arn
+  ca_secrets_only_with_tls = true
 }
 
 module "identity" {
