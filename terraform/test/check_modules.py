@@ -39,6 +39,7 @@ import hcleval as h  # noqa: E402
 
 MODULES = os.path.join(TERRAFORM, "modules")
 EXAMPLE = os.path.join(TERRAFORM, "examples", "client-server")
+EXAMPLE_V010 = os.path.join(TERRAFORM, "examples", "dataplane-client-server")
 UPSTREAM = json.load(open(os.path.join(HERE, "upstream-v0.6.2.json"), encoding="utf-8"))
 UPSTREAM_V010 = json.load(open(os.path.join(HERE, "upstream-v0.10.0.json"), encoding="utf-8"))
 V010 = os.path.join(MODULES, "v0.10")
@@ -204,7 +205,9 @@ def modules_within(module):
     modules/internal/task-roles, called by the public modules)."""
     yield module
     for name in sorted(module.modules):
-        yield from modules_within(module.module_call(name).module)
+        call = module.module_call(name)
+        for instance in (call.values() if isinstance(call, dict) else [call]):
+            yield from modules_within(instance.module)
 
 
 def resource_of(module, rtype, name):
@@ -272,7 +275,7 @@ class Runner:
     def parse_all(self):
         files = tf_files()
         expect(len(files) >= 15, f"found only {len(files)} .tf files under {TERRAFORM}")
-        extra = [os.path.join(EXAMPLE, "terraform.tfvars.example")]
+        extra = [os.path.join(EXAMPLE, "terraform.tfvars.example"), os.path.join(EXAMPLE_V010, "terraform.tfvars.example")]
         docs = self.parsed.run(files + extra)
         for f in files + extra:
             expect(f in docs, f"{f}: no parse result")
@@ -1089,6 +1092,32 @@ class Runner:
         else:
             print("     NOTE: this binary has no `controller` subcommand yet; the command line is checked against upstream's only")
 
+    def v010_example(self):
+        """The v0.10 example, evaluated down into its modules with terraform.tfvars.example."""
+        tfvars = self.parsed.docs[os.path.join(EXAMPLE_V010, "terraform.tfvars.example")]
+        ex = load_module(self.parsed, EXAMPLE_V010, tfvars, where="examples/dataplane-client-server")
+        apps = ex.module_call("app")
+        expect_eq(sorted(apps), ["client", "server"], "v0.10 example: mesh tasks")
+        errors = ex.validation_errors() + [f"module.controller: {e}" for e in ex.module_call("controller").module.validation_errors()]
+        errors += [f"module.app[{k}]: {e}" for k, call in apps.items() for e in call.module.validation_errors()]
+        expect(not errors, f"the v0.10 example does not plan: {errors}")
+        cfgs = {}
+        for key, call in apps.items():
+            _, named, cfg = self.v010_mesh_task(call.module.inputs, f"v0.10 example {key}")
+            cfgs[key] = cfg
+            expect_eq(cfg["healthSyncContainers"], [key], f"v0.10 example {key}: healthSyncContainers")
+            expect_eq(cfg["consulLogin"], {"enabled": True, "method": "iam-ecs-service-token"}, f"v0.10 example {key}: login")
+            svc = ex.resource("aws_ecs_service", "app")[key]
+            expect_eq([svc.attr("propagate_tags"), svc.attr("task_definition")], ["TASK_DEFINITION", "<aws_ecs_task_definition.this.arn>"],
+                      f"v0.10 example: aws_ecs_service.app[{key}]")
+        expect_eq(cfgs["client"]["proxy"]["upstreams"], [{"destinationName": cfgs["server"]["service"]["name"], "localBindPort": 1234}],
+                  "v0.10 example: the client's upstream is the server")
+        ctrl = by_name(containers_of(ex.module_call("controller").module))["consul-ecs-controller"]
+        cfg = json.loads(config_of(ctrl))
+        expect_eq([cfg["consulServers"]["hosts"], cfg["consulServers"]["defaults"]["tls"]], [cfgs["client"]["consulServers"]["hosts"], True],
+                  "v0.10 example: the controller talks to the same servers, with TLS")
+        self.v010_schema_valid(config_of(ctrl), "v0.10 example controller")
+
     def v010_commands(self):
         """The consul-ecs command lines of the v0.10 tasks are accepted by the binary, and the
         dataplane's health check dials."""
@@ -1486,6 +1515,7 @@ esac
         self.check("v0.10 controller: outputs (upstream has none; two added)", self.outputs_match, "v0.10/controller",
                    ("task_definition_arn", "task_role_arn"), UPSTREAM_V010["controller"])
         self.check("v0.10 controller: upstream's rendered config exactly, container, IAM; schema-valid", self.v010_controller)
+        self.check("v0.10 example: every call plans; client and server as upstream's layout; configs schema-valid", self.v010_example)
         self.check("consul-client script and agent configuration render validly", self.templates_render)
         self.check("consul-client script runs: login, 0600 token, agent configuration, agent", self.script_runs)
         return self.finish()

@@ -1023,15 +1023,20 @@ def evaluate_json(value, scope):
 
 
 class ResourceInstance(Ref):
-    def __init__(self, module, rtype, name, body, index):
+    def __init__(self, module, rtype, name, body, index, each=None):
         self.module, self.rtype, self.name, self.body, self.index = module, rtype, name, body, index
+        self.each = each  # {"key": …, "value": …} of a for_each instance
 
     def __str__(self):
         suffix = "" if self.index is None else f"[{self.index}]"
+        if self.each is not None:
+            suffix = f"[{json.dumps(self.each['key'])}]"
         return f"{self.rtype}.{self.name}{suffix}"
 
     def scope(self):
         bind = {"count": {"index": self.index}} if self.index is not None else {}
+        if self.each is not None:
+            bind["each"] = self.each
         return self.module.scope.child(bind)
 
     def attr(self, name):
@@ -1152,8 +1157,20 @@ class Module:
             n = int(to_num(evaluate_json(body["count"], s), s.origin))
             return [ResourceInstance(self, rtype, name, body, i) for i in range(n)]
         if "for_each" in body:
-            raise HclError(f"{self.where}: for_each on {rtype}.{name} is not supported by the evaluator")
+            return {k: ResourceInstance(self, rtype, name, body, None, each={"key": k, "value": v})
+                    for k, v in self._for_each(body, f"{rtype}.{name}").items()}
         return ResourceInstance(self, rtype, name, body, None)
+
+    def _for_each(self, body, what):
+        """for_each of a resource or module call: a map, or a set of strings (keys = values)."""
+        s = self.scope.child({})
+        s.origin = f"{self.where}: for_each of {what}"
+        coll = evaluate_json(body["for_each"], s)
+        if isinstance(coll, list):
+            coll = {to_str(x, s.origin): x for x in coll}
+        if not isinstance(coll, dict):
+            raise HclError(f"{s.origin}: for_each needs a map or a set of strings, got a {kind(coll)}")
+        return coll
 
     def module_call(self, name):
         if name in self._module_cache:
@@ -1161,19 +1178,25 @@ class Module:
         if name not in self.modules:
             raise HclError(f"{self.where}: no module {name!r}")
         block = self.modules[name]
-        source = block["source"]
-        child_dir = os.path.normpath(os.path.join(self.dir, source))
+        if "for_each" in block:
+            call = {k: self._module_instance(name, block, {"key": k, "value": v}) for k, v in self._for_each(block, f"module.{name}").items()}
+        else:
+            call = self._module_instance(name, block, None)
+        self._module_cache[name] = call
+        return call
+
+    def _module_instance(self, name, block, each):
+        child_dir = os.path.normpath(os.path.join(self.dir, block["source"]))
+        label = f"module.{name}" if each is None else f"module.{name}[{json.dumps(each['key'])}]"
         args = {}
         for key, value in block.items():
             if key in ("source", "version", "providers", "depends_on", "count", "for_each"):
                 continue
-            s = self.scope.child({})
-            s.origin = f"{self.where}: module.{name}.{key}"
+            s = self.scope.child({"each": each} if each is not None else {})
+            s.origin = f"{self.where}: {label}.{key}"
             args[key] = evaluate_json(value, s)
-        child = Module(child_dir, self.parse(child_dir), args, self.data_stubs, where=f"module.{name}", parse=self.parse)
-        call = ModuleCall(child)
-        self._module_cache[name] = call
-        return call
+        child = Module(child_dir, self.parse(child_dir), args, self.data_stubs, where=label, parse=self.parse)
+        return ModuleCall(child)
 
     def output(self, name):
         if name not in self.outputs:
@@ -1208,7 +1231,7 @@ class Module:
             if not rules:
                 continue
             found = self.resource(rtype, name)
-            for inst in (found if isinstance(found, list) else [found]):
+            for inst in (found if isinstance(found, list) else list(found.values()) if isinstance(found, dict) else [found]):
                 for rule in rules:
                     s = inst.scope()
                     s.origin = f"{self.where}: precondition of {inst}"
