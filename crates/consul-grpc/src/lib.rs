@@ -24,6 +24,8 @@ mod watcher;
 
 pub use client::{ConsulGrpc, Login, LoginToken, ServerStream};
 pub use connect::{GrpcTls, GRPC_CACERT_PEM_ENV};
+/// The token type of every call (re-exported: callers need not name the consul crate).
+pub use consul::Secret;
 pub use discovery::{DiscoveryError, ServerHosts};
 pub use error::GrpcError;
 pub use watcher::{ConnectSettings, ServerConnection, ServerView, DEFAULT_GRPC_PORT};

@@ -105,6 +105,41 @@ async fn consul_answers_and_stops_on_sigterm() {
 }
 
 #[tokio::test]
+async fn consul_serves_the_grpc_services_on_request() {
+    let consul = Running::start(&[
+        "consul",
+        "--acls",
+        "--management-token",
+        "mgmt-secret",
+        "--grpc-port",
+        "0",
+    ]);
+    let grpc_addr: std::net::SocketAddr = consul
+        .first_line
+        .split_once("(gRPC ")
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{}", consul.first_line))
+        .parse()
+        .unwrap();
+    let hosts = consul_grpc::ServerHosts::parse(&grpc_addr.ip().to_string()).unwrap();
+    let conn = consul_grpc::ServerConnection::connect(consul_grpc::ConnectSettings::new(
+        hosts,
+        grpc_addr.port(),
+        None,
+    ))
+    .await
+    .unwrap();
+    let token = consul_grpc::Secret::new("mgmt-secret");
+    let mut stream = conn.client().watch_servers(Some(&token)).await.unwrap();
+    let servers = stream.next().await.unwrap().unwrap();
+    assert_eq!(servers[0].address, grpc_addr.ip().to_string());
+    let err = conn.client().watch_servers(None).await.unwrap_err();
+    assert_eq!(err.code(), Some(tonic::Code::Unauthenticated), "{err}");
+    drop(stream);
+    assert_eq!(consul.stop(Signal::SIGTERM), Some(0));
+}
+
+#[tokio::test]
 async fn consul_with_iam_auth_lets_a_task_role_log_in() {
     let aws = AwsWorld::start_async("web").await;
     let sts = aws.endpoint();

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use testkit::consul::{ConsulEmulator, EmulatorOptions, IamAuthOptions};
+use testkit::consul_grpc::{ConsulGrpcServer, GrpcServerOptions};
 use testkit::ecs_metadata::{ec2_task, fargate_task, EcsMetadataEmulator};
 
 const EXAMPLES: &str = "\
@@ -98,6 +99,11 @@ struct ConsulArgs {
     /// Print every request (method, path, status; never a token) as it is answered.
     #[arg(long, env = "CONSUL_TESTKIT_LOG_REQUESTS")]
     log_requests: bool,
+    /// Also serve Consul's public gRPC services (ACL login/logout, WatchServers; plain
+    /// HTTP/2) on this port of 127.0.0.1 (0: a free one); the ready line then ends with
+    /// `(gRPC 127.0.0.1:P)`.
+    #[arg(long)]
+    grpc_port: Option<u16>,
 }
 
 #[derive(Debug, Args)]
@@ -244,8 +250,26 @@ fn run_consul(args: ConsulArgs) -> Result<(), String> {
                 .map_err(|e| format!("configure the client auth method: {e}"))?;
         }
     }
+    let grpc = args
+        .grpc_port
+        .map(|port| {
+            let opts = GrpcServerOptions {
+                port,
+                ..GrpcServerOptions::default()
+            };
+            ConsulGrpcServer::start(&consul, opts)
+                .map_err(|e| format!("gRPC server on 127.0.0.1:{port}: {e}"))
+        })
+        .transpose()?;
     let signals = StopSignals::install()?;
-    println!("consul emulator listening on {}", consul.http_addr());
+    match &grpc {
+        None => println!("consul emulator listening on {}", consul.http_addr()),
+        Some(grpc) => println!(
+            "consul emulator listening on {} (gRPC {})",
+            consul.http_addr(),
+            grpc.addr()
+        ),
+    }
     let consul = std::sync::Arc::new(consul);
     let printer = args.log_requests.then(|| {
         let consul = consul.clone();
