@@ -137,7 +137,7 @@ def canonical_type(text, where):
 
 
 def containers_of(module):
-    td = module.resource("aws_ecs_task_definition", "this")
+    td = resource_of(module, "aws_ecs_task_definition", "this")
     return json.loads(td.attr("container_definitions"))
 
 
@@ -184,9 +184,9 @@ def secret_names(c):
 
 
 def task_volumes(module):
-    td = module.resource("aws_ecs_task_definition", "this")
+    td = resource_of(module, "aws_ecs_task_definition", "this")
     body = td.body
-    s = module.scope.child({})
+    s = td.module.scope.child({})
     names = [h.evaluate_json(b["name"], s) for b in body.get("volume", [])]
     for dyn in body.get("dynamic", {}).get("volume", []):
         for item in h.evaluate_json(dyn["for_each"], s):
@@ -343,7 +343,7 @@ class Runner:
             expect_eq(strip(a[name]), strip(b[name]), f"{name} of mesh-task vs gateway-task")
 
     def resources_moved(self):
-        """The public modules hold their roles (and gateway-task its load balancer) through
+        """The public modules hold their task definition, roles (and gateway-task its load balancer) through
         internal modules; a `moved` block takes each of upstream's resources there, so an
         existing state keeps them (no destroy and re-create)."""
         count = 0
@@ -366,7 +366,7 @@ class Runner:
             moved_away = set().union(*moved_to.values()) if moved_to else set()
             expect(not ours & moved_away, f"{name}: still declares moved resources itself: {sorted(ours & moved_away)}")
         expect(count >= 30, f"only {count} moved resources found")
-        print(f"     {count} moved blocks take upstream's role and load balancer addresses into the internal modules")
+        print(f"     {count} moved blocks take upstream's task definition, role and load balancer addresses into the internal modules")
 
     def parsed_module(self, rel):
         directory = os.path.join(MODULES, rel)
@@ -495,7 +495,7 @@ class Runner:
             self.sh_syntax(script, f"{label}: {APP_INIT} command")
 
         # Task definition.
-        td = module.resource("aws_ecs_task_definition", "this")
+        td = resource_of(module, "aws_ecs_task_definition", "this")
         expect_eq(td.attr("network_mode"), up["task"]["network_mode"], f"{label}: network_mode")
         vols = task_volumes(module)
         user_vols = [v["name"] for v in var("volumes")]
@@ -632,7 +632,7 @@ class Runner:
         expect_eq([svc.attr("name"), svc.attr("desired_count")], [up["service"]["name"], up["service"]["desired_count"]],
                   f"{label}: service")
         expect_eq(svc.attr("enable_execute_command"), False, f"{label}: ECS Exec (README: no exec)")
-        td = m.resource("aws_ecs_task_definition", "this")
+        td = resource_of(m, "aws_ecs_task_definition", "this")
         expect_eq([td.attr("family"), td.attr("cpu"), td.attr("memory"), td.attr("network_mode")],
                   [f"{var('name_prefix')}-consul-acl-controller", up["task"]["cpu"], up["task"]["memory"], up["task"]["network_mode"]],
                   f"{label}: task definition")
@@ -826,7 +826,7 @@ class Runner:
             expect_eq(c.get("entryPoint"), want_ep, f"{where}: entryPoint")
             expect_eq(mounts(c), mounts(app) + ([up["app_containers"]["app_entrypoint_mount"]] if delay > 0 else []), f"{where}: mountPoints")
         # Task definition, tags, IAM.
-        td = m.resource("aws_ecs_task_definition", "this")
+        td = resource_of(m, "aws_ecs_task_definition", "this")
         expect_eq(td.attr("network_mode"), up["task"]["network_mode"], f"{label}: network_mode")
         expect_eq(task_volumes(m), up["task"]["leading_volumes"] + [v["name"] for v in var("volumes")], f"{label}: task volumes")
         service = var("consul_service_name") or var("family").lower()
@@ -899,7 +899,7 @@ class Runner:
         files = self.parsed.module_files(os.path.join(V010, "mesh-task"))
         msgs = {name: [r["error_message"] for r in block[0].get("validation", [])]
                 for doc in files.values() for name, block in doc.get("variable", {}).items()}
-        pre = [r["error_message"] for r in files["main.tf"]["resource"]["aws_ecs_task_definition"]["this"][0]["lifecycle"][0]["precondition"]]
+        pre = [r["error_message"] for r in files["outputs.tf"]["output"]["task_definition_arn"][0]["precondition"]]
         cases = [
             ({}, []),
             ({"port": 0}, [pre[0]]), ({"port": 0, "outbound_only": True}, []),
@@ -1007,7 +1007,7 @@ class Runner:
         files = self.parsed.module_files(os.path.join(V010, "gateway-task"))
         msgs = {name: [r["error_message"] for r in block[0].get("validation", [])]
                 for doc in files.values() for name, block in doc.get("variable", {}).items()}
-        pre = [r["error_message"] for r in files["main.tf"]["resource"]["aws_ecs_task_definition"]["this"][0]["lifecycle"][0]["precondition"]]
+        pre = [r["error_message"] for r in files["outputs.tf"]["output"]["task_definition_arn"][0]["precondition"]]
         lb = {"lb_enabled": True, "lb_vpc_id": "v", "lb_subnets": ["s"]}
         cases = [
             ({}, []), ({"kind": "ingress-gateway"}, msgs["kind"]),
@@ -1047,7 +1047,7 @@ class Runner:
             svc = m.resource("aws_ecs_service", "this")
             expect_eq([svc.attr("name"), svc.attr("desired_count"), svc.attr("enable_execute_command")],
                       [up["service"]["name"], up["service"]["desired_count"], False], f"{label}: ECS service (README: no exec)")
-            td = m.resource("aws_ecs_task_definition", "this")
+            td = resource_of(m, "aws_ecs_task_definition", "this")
             expect_eq([td.attr("family"), td.attr("cpu"), td.attr("memory"), td.attr("network_mode")],
                       [up["task"]["family"].replace("<name_prefix>", var("name_prefix")), up["task"]["cpu"], up["task"]["memory"],
                        up["task"]["network_mode"]], f"{label}: task definition")

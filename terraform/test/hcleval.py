@@ -1225,7 +1225,13 @@ class Module:
                 self.local_value(name)
             except HclFileError as e:
                 errors.append(e.path)
-        # lifecycle preconditions (Terraform >= 1.2), checked for each instance planned.
+        # Preconditions (Terraform >= 1.2) of outputs, and of each resource instance planned.
+        for name, block in sorted(self.outputs.items()):
+            for rule in block.get("precondition", []):
+                s = self.scope.child({})
+                s.origin = f"{self.where}: precondition of output.{name}"
+                if not to_bool(evaluate_json(rule["condition"], s), s.origin):
+                    errors.append(rule["error_message"])
         for (rtype, name), body in sorted(self.resources.items()):
             rules = [r for lc in body.get("lifecycle", []) for r in lc.get("precondition", [])]
             if not rules:

@@ -49,32 +49,31 @@ module "agent_task" {
   consul_namespace               = var.consul_namespace
 }
 
-resource "aws_ecs_task_definition" "this" {
+module "task_definition" {
+  source = "../internal/task-definition"
+
   family                   = var.family
   requires_compatibilities = var.requires_compatibilities
-  network_mode             = "awsvpc"
   cpu                      = var.cpu
   memory                   = var.memory
-  execution_role_arn       = module.roles.execution_role_arn
   task_role_arn            = module.roles.task_role_arn
+  execution_role_arn       = module.roles.execution_role_arn
+  module_volumes           = [module.agent_task.data_volume, module.agent_task.binary_volume]
+  volumes                  = []
+  tags                     = module.agent_task.task_tags
+  container_definitions    = module.agent_task.containers
+}
 
-  volume {
-    name = module.agent_task.data_volume
-  }
-
-  volume {
-    name = module.agent_task.binary_volume
-  }
-
-  tags = module.agent_task.task_tags
-
-  container_definitions = jsonencode(module.agent_task.containers)
+# The task definition was a resource of this module (and of upstream's); state follows it.
+moved {
+  from = aws_ecs_task_definition.this
+  to   = module.task_definition.aws_ecs_task_definition.this
 }
 
 resource "aws_ecs_service" "this" {
   name            = local.service_name
   cluster         = var.ecs_cluster_arn
-  task_definition = aws_ecs_task_definition.this.arn
+  task_definition = module.task_definition.arn
   desired_count   = 1
   launch_type     = var.launch_type
   # The task tags (consul.hashicorp.com/*) reach the tasks only through this.

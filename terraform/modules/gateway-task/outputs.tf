@@ -1,6 +1,6 @@
 output "task_definition_arn" {
   description = "ARN of the gateway's task definition."
-  value       = aws_ecs_task_definition.this.arn
+  value       = module.task_definition.arn
 }
 
 output "task_role_id" {
@@ -25,7 +25,7 @@ output "execution_role_arn" {
 
 output "task_tags" {
   description = "Every tag of the task definition, the provider's default tags included."
-  value       = aws_ecs_task_definition.this.tags_all
+  value       = module.task_definition.tags_all
 }
 
 output "wan_address" {

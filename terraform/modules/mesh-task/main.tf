@@ -107,84 +107,23 @@ module "agent_task" {
   consul_namespace               = var.consul_namespace
 }
 
-resource "aws_ecs_task_definition" "this" {
+module "task_definition" {
+  source = "../internal/task-definition"
+
   family                   = var.family
   requires_compatibilities = var.requires_compatibilities
-  network_mode             = "awsvpc"
   cpu                      = var.cpu
   memory                   = var.memory
-  execution_role_arn       = local.execution_role_arn
   task_role_arn            = local.task_role_arn
+  execution_role_arn       = local.execution_role_arn
+  module_volumes           = concat([module.agent_task.data_volume, module.agent_task.binary_volume], local.app_entrypoint_enabled ? [local.app_entrypoint_volume] : [])
+  volumes                  = var.volumes
+  tags                     = module.agent_task.task_tags
+  container_definitions    = local.container_definitions
+}
 
-  volume {
-    name = module.agent_task.data_volume
-  }
-
-  volume {
-    name = module.agent_task.binary_volume
-  }
-
-  dynamic "volume" {
-    for_each = local.app_entrypoint_enabled ? [local.app_entrypoint_volume] : []
-    content {
-      name = volume.value
-    }
-  }
-
-  dynamic "volume" {
-    for_each = var.volumes
-    content {
-      name      = volume.value["name"]
-      host_path = lookup(volume.value, "host_path", null)
-
-      dynamic "docker_volume_configuration" {
-        for_each = contains(keys(volume.value), "docker_volume_configuration") ? [volume.value["docker_volume_configuration"]] : []
-        content {
-          autoprovision = lookup(docker_volume_configuration.value, "autoprovision", null)
-          driver        = lookup(docker_volume_configuration.value, "driver", null)
-          driver_opts   = lookup(docker_volume_configuration.value, "driver_opts", null)
-          labels        = lookup(docker_volume_configuration.value, "labels", null)
-          scope         = lookup(docker_volume_configuration.value, "scope", null)
-        }
-      }
-
-      dynamic "efs_volume_configuration" {
-        for_each = contains(keys(volume.value), "efs_volume_configuration") ? [volume.value["efs_volume_configuration"]] : []
-        content {
-          file_system_id          = efs_volume_configuration.value["file_system_id"]
-          root_directory          = lookup(efs_volume_configuration.value, "root_directory", null)
-          transit_encryption      = lookup(efs_volume_configuration.value, "transit_encryption", null)
-          transit_encryption_port = lookup(efs_volume_configuration.value, "transit_encryption_port", null)
-
-          dynamic "authorization_config" {
-            for_each = contains(keys(efs_volume_configuration.value), "authorization_config") ? [efs_volume_configuration.value["authorization_config"]] : []
-            content {
-              access_point_id = lookup(authorization_config.value, "access_point_id", null)
-              iam             = lookup(authorization_config.value, "iam", null)
-            }
-          }
-        }
-      }
-
-      dynamic "fsx_windows_file_server_volume_configuration" {
-        for_each = contains(keys(volume.value), "fsx_windows_file_server_volume_configuration") ? [volume.value["fsx_windows_file_server_volume_configuration"]] : []
-        content {
-          file_system_id = fsx_windows_file_server_volume_configuration.value["file_system_id"]
-          root_directory = fsx_windows_file_server_volume_configuration.value["root_directory"]
-
-          dynamic "authorization_config" {
-            for_each = contains(keys(fsx_windows_file_server_volume_configuration.value), "authorization_config") ? [fsx_windows_file_server_volume_configuration.value["authorization_config"]] : []
-            content {
-              credentials_parameter = authorization_config.value["credentials_parameter"]
-              domain                = authorization_config.value["domain"]
-            }
-          }
-        }
-      }
-    }
-  }
-
-  tags = module.agent_task.task_tags
-
-  container_definitions = jsonencode(local.container_definitions)
+# The task definition was a resource of this module (and of upstream's); state follows it.
+moved {
+  from = aws_ecs_task_definition.this
+  to   = module.task_definition.aws_ecs_task_definition.this
 }

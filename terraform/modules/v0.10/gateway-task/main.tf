@@ -67,125 +67,31 @@ module "dataplane_task" {
   consul_namespace        = local.namespace
 }
 
-resource "aws_ecs_task_definition" "this" {
-  #checkov:skip=CKV_AWS_97:EFS volumes come only from var.volumes, whose transit_encryption is passed through as the caller sets it (as upstream); the module adds none
+module "task_definition" {
+  source = "../../internal/task-definition"
+
   family                   = var.family
   requires_compatibilities = var.requires_compatibilities
-  network_mode             = "awsvpc"
   cpu                      = var.cpu
   memory                   = var.memory
-  execution_role_arn       = module.roles.execution_role_arn
   task_role_arn            = module.roles.task_role_arn
+  execution_role_arn       = module.roles.execution_role_arn
+  module_volumes           = [module.dataplane_task.data_volume, module.dataplane_task.binary_volume]
+  volumes                  = local.task_volumes
+  tags                     = module.dataplane_task.task_tags
+  container_definitions    = concat(var.extra_container_definitions, module.dataplane_task.containers)
+}
 
-  volume {
-    name = module.dataplane_task.data_volume
-  }
-
-  volume {
-    name = module.dataplane_task.binary_volume
-  }
-
-  dynamic "volume" {
-    for_each = local.task_volumes
-    content {
-      name      = volume.value["name"]
-      host_path = lookup(volume.value, "host_path", null)
-
-      dynamic "docker_volume_configuration" {
-        for_each = contains(keys(volume.value), "docker_volume_configuration") ? [volume.value["docker_volume_configuration"]] : []
-        content {
-          autoprovision = lookup(docker_volume_configuration.value, "autoprovision", null)
-          driver        = lookup(docker_volume_configuration.value, "driver", null)
-          driver_opts   = lookup(docker_volume_configuration.value, "driver_opts", null)
-          labels        = lookup(docker_volume_configuration.value, "labels", null)
-          scope         = lookup(docker_volume_configuration.value, "scope", null)
-        }
-      }
-
-      dynamic "efs_volume_configuration" {
-        for_each = contains(keys(volume.value), "efs_volume_configuration") ? [volume.value["efs_volume_configuration"]] : []
-        content {
-          file_system_id          = efs_volume_configuration.value["file_system_id"]
-          root_directory          = lookup(efs_volume_configuration.value, "root_directory", null)
-          transit_encryption      = lookup(efs_volume_configuration.value, "transit_encryption", null)
-          transit_encryption_port = lookup(efs_volume_configuration.value, "transit_encryption_port", null)
-
-          dynamic "authorization_config" {
-            for_each = contains(keys(efs_volume_configuration.value), "authorization_config") ? [efs_volume_configuration.value["authorization_config"]] : []
-            content {
-              access_point_id = lookup(authorization_config.value, "access_point_id", null)
-              iam             = lookup(authorization_config.value, "iam", null)
-            }
-          }
-        }
-      }
-
-      dynamic "fsx_windows_file_server_volume_configuration" {
-        for_each = contains(keys(volume.value), "fsx_windows_file_server_volume_configuration") ? [volume.value["fsx_windows_file_server_volume_configuration"]] : []
-        content {
-          file_system_id = fsx_windows_file_server_volume_configuration.value["file_system_id"]
-          root_directory = fsx_windows_file_server_volume_configuration.value["root_directory"]
-
-          dynamic "authorization_config" {
-            for_each = contains(keys(fsx_windows_file_server_volume_configuration.value), "authorization_config") ? [fsx_windows_file_server_volume_configuration.value["authorization_config"]] : []
-            content {
-              credentials_parameter = authorization_config.value["credentials_parameter"]
-              domain                = authorization_config.value["domain"]
-            }
-          }
-        }
-      }
-    }
-  }
-
-  tags = module.dataplane_task.task_tags
-
-  container_definitions = jsonencode(concat(var.extra_container_definitions, module.dataplane_task.containers))
-
-  lifecycle {
-    precondition {
-      condition     = !var.enable_mesh_gateway_wan_federation || var.tls
-      error_message = "enable_mesh_gateway_wan_federation needs tls."
-    }
-    precondition {
-      condition     = !(var.wan_address != "" && var.lb_enabled)
-      error_message = "Only one of wan_address and lb_enabled may be set."
-    }
-    precondition {
-      condition     = !var.lb_enabled || length(var.lb_subnets) > 0
-      error_message = "lb_subnets must be set when lb_enabled is true."
-    }
-    precondition {
-      condition     = !var.lb_enabled || var.lb_vpc_id != ""
-      error_message = "lb_vpc_id must be set when lb_enabled is true."
-    }
-    precondition {
-      condition     = !(var.lb_enabled && var.lb_create_security_group && var.lb_modify_security_group)
-      error_message = "Only one of lb_create_security_group and lb_modify_security_group may be true."
-    }
-    precondition {
-      condition     = !var.lb_modify_security_group || var.lb_modify_security_group_id != ""
-      error_message = "lb_modify_security_group_id must be set when lb_modify_security_group is true."
-    }
-    precondition {
-      condition     = !var.lb_enabled || length(var.custom_load_balancer_config) == 0
-      error_message = "custom_load_balancer_config can be set only when lb_enabled is false."
-    }
-    precondition {
-      condition     = !var.enable_transparent_proxy || (length(var.requires_compatibilities) == 1 && contains(var.requires_compatibilities, "EC2"))
-      error_message = "Transparent proxy works only on EC2: set requires_compatibilities = [\"EC2\"], or enable_transparent_proxy = false on Fargate."
-    }
-    precondition {
-      condition     = !var.enable_consul_dns || var.enable_transparent_proxy
-      error_message = "enable_consul_dns needs enable_transparent_proxy."
-    }
-  }
+# The task definition was a resource of this module (and of upstream's); state follows it.
+moved {
+  from = aws_ecs_task_definition.this
+  to   = module.task_definition.aws_ecs_task_definition.this
 }
 
 resource "aws_ecs_service" "this" {
   name            = local.service_name
   cluster         = var.ecs_cluster_arn
-  task_definition = aws_ecs_task_definition.this.arn
+  task_definition = module.task_definition.arn
   desired_count   = var.gateway_count
   launch_type     = var.launch_type
   # The task tags (consul.hashicorp.com/*) reach the tasks only through this.

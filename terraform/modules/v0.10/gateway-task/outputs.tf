@@ -1,6 +1,45 @@
 output "task_definition_arn" {
   description = "ARN of the gateway's task definition."
-  value       = aws_ecs_task_definition.this.arn
+  value       = module.task_definition.arn
+
+  # The plan-time rules across inputs (upstream: preconditions of the task definition,
+  # which now lives in ../../internal/task-definition). A failed one stops the plan.
+  precondition {
+    condition     = !var.enable_mesh_gateway_wan_federation || var.tls
+    error_message = "enable_mesh_gateway_wan_federation needs tls."
+  }
+  precondition {
+    condition     = !(var.wan_address != "" && var.lb_enabled)
+    error_message = "Only one of wan_address and lb_enabled may be set."
+  }
+  precondition {
+    condition     = !var.lb_enabled || length(var.lb_subnets) > 0
+    error_message = "lb_subnets must be set when lb_enabled is true."
+  }
+  precondition {
+    condition     = !var.lb_enabled || var.lb_vpc_id != ""
+    error_message = "lb_vpc_id must be set when lb_enabled is true."
+  }
+  precondition {
+    condition     = !(var.lb_enabled && var.lb_create_security_group && var.lb_modify_security_group)
+    error_message = "Only one of lb_create_security_group and lb_modify_security_group may be true."
+  }
+  precondition {
+    condition     = !var.lb_modify_security_group || var.lb_modify_security_group_id != ""
+    error_message = "lb_modify_security_group_id must be set when lb_modify_security_group is true."
+  }
+  precondition {
+    condition     = !var.lb_enabled || length(var.custom_load_balancer_config) == 0
+    error_message = "custom_load_balancer_config can be set only when lb_enabled is false."
+  }
+  precondition {
+    condition     = !var.enable_transparent_proxy || (length(var.requires_compatibilities) == 1 && contains(var.requires_compatibilities, "EC2"))
+    error_message = "Transparent proxy works only on EC2: set requires_compatibilities = [\"EC2\"], or enable_transparent_proxy = false on Fargate."
+  }
+  precondition {
+    condition     = !var.enable_consul_dns || var.enable_transparent_proxy
+    error_message = "enable_consul_dns needs enable_transparent_proxy."
+  }
 }
 
 output "task_role_id" {
@@ -25,7 +64,7 @@ output "execution_role_arn" {
 
 output "task_tags" {
   description = "Every tag of the task definition, the provider's default tags included."
-  value       = aws_ecs_task_definition.this.tags_all
+  value       = module.task_definition.tags_all
 }
 
 output "wan_address" {

@@ -71,113 +71,23 @@ module "dataplane_task" {
   consul_namespace               = var.consul_namespace
 }
 
-resource "aws_ecs_task_definition" "this" {
-  #checkov:skip=CKV_AWS_97:EFS volumes come only from var.volumes, whose transit_encryption is passed through as the caller sets it (as upstream); the module adds none
+module "task_definition" {
+  source = "../../internal/task-definition"
+
   family                   = var.family
   requires_compatibilities = var.requires_compatibilities
-  network_mode             = "awsvpc"
   cpu                      = var.cpu
   memory                   = var.memory
-  execution_role_arn       = local.execution_role_arn
   task_role_arn            = local.task_role_arn
+  execution_role_arn       = local.execution_role_arn
+  module_volumes           = [module.dataplane_task.data_volume, module.dataplane_task.binary_volume]
+  volumes                  = var.volumes
+  tags                     = module.dataplane_task.task_tags
+  container_definitions    = local.container_definitions
+}
 
-  volume {
-    name = module.dataplane_task.data_volume
-  }
-
-  volume {
-    name = module.dataplane_task.binary_volume
-  }
-
-  dynamic "volume" {
-    for_each = var.volumes
-    content {
-      name      = volume.value["name"]
-      host_path = lookup(volume.value, "host_path", null)
-
-      dynamic "docker_volume_configuration" {
-        for_each = contains(keys(volume.value), "docker_volume_configuration") ? [volume.value["docker_volume_configuration"]] : []
-        content {
-          autoprovision = lookup(docker_volume_configuration.value, "autoprovision", null)
-          driver        = lookup(docker_volume_configuration.value, "driver", null)
-          driver_opts   = lookup(docker_volume_configuration.value, "driver_opts", null)
-          labels        = lookup(docker_volume_configuration.value, "labels", null)
-          scope         = lookup(docker_volume_configuration.value, "scope", null)
-        }
-      }
-
-      dynamic "efs_volume_configuration" {
-        for_each = contains(keys(volume.value), "efs_volume_configuration") ? [volume.value["efs_volume_configuration"]] : []
-        content {
-          file_system_id          = efs_volume_configuration.value["file_system_id"]
-          root_directory          = lookup(efs_volume_configuration.value, "root_directory", null)
-          transit_encryption      = lookup(efs_volume_configuration.value, "transit_encryption", null)
-          transit_encryption_port = lookup(efs_volume_configuration.value, "transit_encryption_port", null)
-
-          dynamic "authorization_config" {
-            for_each = contains(keys(efs_volume_configuration.value), "authorization_config") ? [efs_volume_configuration.value["authorization_config"]] : []
-            content {
-              access_point_id = lookup(authorization_config.value, "access_point_id", null)
-              iam             = lookup(authorization_config.value, "iam", null)
-            }
-          }
-        }
-      }
-
-      dynamic "fsx_windows_file_server_volume_configuration" {
-        for_each = contains(keys(volume.value), "fsx_windows_file_server_volume_configuration") ? [volume.value["fsx_windows_file_server_volume_configuration"]] : []
-        content {
-          file_system_id = fsx_windows_file_server_volume_configuration.value["file_system_id"]
-          root_directory = fsx_windows_file_server_volume_configuration.value["root_directory"]
-
-          dynamic "authorization_config" {
-            for_each = contains(keys(fsx_windows_file_server_volume_configuration.value), "authorization_config") ? [fsx_windows_file_server_volume_configuration.value["authorization_config"]] : []
-            content {
-              credentials_parameter = authorization_config.value["credentials_parameter"]
-              domain                = authorization_config.value["domain"]
-            }
-          }
-        }
-      }
-    }
-  }
-
-  tags = module.dataplane_task.task_tags
-
-  container_definitions = jsonencode(local.container_definitions)
-
-  lifecycle {
-    precondition {
-      condition     = var.outbound_only || var.port != 0
-      error_message = "port must be set unless outbound_only is true."
-    }
-    precondition {
-      condition     = var.envoy_public_listener_port != var.envoy_readiness_port
-      error_message = "envoy_public_listener_port and envoy_readiness_port must differ."
-    }
-    precondition {
-      condition     = var.consul_partition == "" || var.consul_namespace != ""
-      error_message = "consul_namespace must be set when consul_partition is."
-    }
-    precondition {
-      condition     = var.consul_namespace == "" || var.consul_partition != ""
-      error_message = "consul_partition must be set when consul_namespace is."
-    }
-    precondition {
-      condition     = var.create_task_role || length(var.additional_task_role_policies) == 0
-      error_message = "additional_task_role_policies cannot be set when create_task_role is false."
-    }
-    precondition {
-      condition     = var.create_execution_role || length(var.additional_execution_role_policies) == 0
-      error_message = "additional_execution_role_policies cannot be set when create_execution_role is false."
-    }
-    precondition {
-      condition     = !var.enable_transparent_proxy || (length(var.requires_compatibilities) == 1 && contains(var.requires_compatibilities, "EC2"))
-      error_message = "Transparent proxy works only on EC2: set requires_compatibilities = [\"EC2\"], or enable_transparent_proxy = false on Fargate."
-    }
-    precondition {
-      condition     = !var.enable_consul_dns || var.enable_transparent_proxy
-      error_message = "enable_consul_dns needs enable_transparent_proxy."
-    }
-  }
+# The task definition was a resource of this module (and of upstream's); state follows it.
+moved {
+  from = aws_ecs_task_definition.this
+  to   = module.task_definition.aws_ecs_task_definition.this
 }
