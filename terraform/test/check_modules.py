@@ -347,7 +347,7 @@ class Runner:
         internal modules; a `moved` block takes each of upstream's resources there, so an
         existing state keeps them (no destroy and re-create)."""
         count = 0
-        for name in ("mesh-task", "gateway-task", "v0.10/mesh-task", "v0.10/gateway-task"):
+        for name in ("mesh-task", "gateway-task", "acl-controller", "v0.10/mesh-task", "v0.10/gateway-task", "v0.10/controller"):
             directory = os.path.join(MODULES, name)
             files = self.parsed.module_files(directory)
             calls = {n: b[0]["source"] for doc in files.values() for n, b in doc.get("module", {}).items()}
@@ -366,7 +366,7 @@ class Runner:
             moved_away = set().union(*moved_to.values()) if moved_to else set()
             expect(not ours & moved_away, f"{name}: still declares moved resources itself: {sorted(ours & moved_away)}")
         expect(count >= 30, f"only {count} moved resources found")
-        print(f"     {count} moved blocks take upstream's task definition, role and load balancer addresses into the internal modules")
+        print(f"     {count} moved blocks take upstream's addresses into the internal modules")
 
     def parsed_module(self, rel):
         directory = os.path.join(MODULES, rel)
@@ -628,7 +628,7 @@ class Runner:
     def controller_matches_upstream(self, m, label):
         up = UPSTREAM["acl-controller"]
         var = m.var_value
-        svc = m.resource("aws_ecs_service", "this")
+        svc = resource_of(m, "aws_ecs_service", "this")
         expect_eq([svc.attr("name"), svc.attr("desired_count")], [up["service"]["name"], up["service"]["desired_count"]],
                   f"{label}: service")
         expect_eq(svc.attr("enable_execute_command"), False, f"{label}: ECS Exec (README: no exec)")
@@ -1044,7 +1044,7 @@ class Runner:
             m = load_module(self.parsed, os.path.join(V010, "controller"), inputs, where=label)
             expect_eq(m.validation_errors(), [], f"{label}: plan errors")
             var = m.var_value
-            svc = m.resource("aws_ecs_service", "this")
+            svc = resource_of(m, "aws_ecs_service", "this")
             expect_eq([svc.attr("name"), svc.attr("desired_count"), svc.attr("enable_execute_command")],
                       [up["service"]["name"], up["service"]["desired_count"], False], f"{label}: ECS service (README: no exec)")
             td = resource_of(m, "aws_ecs_task_definition", "this")
@@ -1068,7 +1068,7 @@ class Runner:
                 expect_eq([cfg["controller"], cfg["consulServers"]["http"], cfg["consulServers"]["grpc"]],
                           [{"iamRolePath": "/teams/", "partition": "default", "partitionsEnabled": True}, {"https": True, "port": 443}, {"port": 8503}],
                           f"{label}: controller and server ports")
-            role = m.resource("aws_iam_role", "task")
+            role = resource_of(m, "aws_iam_role", "task")
             expect_eq([role.attr("name"), role.attr("path")], [up["iam"]["task_role"]["name"].replace("<name_prefix>", var("name_prefix")),
                                                                "<aws_iam_role.task.path>"], f"{label}: task role (no path)")
             sts = policy_statements(m, "aws_iam_role_policy", "task")
@@ -1076,7 +1076,7 @@ class Runner:
             expect_eq(sts, [{"Effect": "Allow", "Action": ["ecs:ListTasks", "ecs:DescribeTasks"], "Resource": ["*"],
                              "Condition": {"ArnEquals": {"ecs:cluster": var("ecs_cluster_arn")}}}], f"{label}: task role policy")
             expect(set(sts[0]["Action"]) <= set(up["iam"]["task_role"]["actions"]), f"{label}: actions beyond upstream's")
-            exe = m.resource("aws_iam_role", "execution")
+            exe = resource_of(m, "aws_iam_role", "execution")
             expect_eq([exe.attr("name"), exe.attr("path")], [up["iam"]["execution_role"]["name"].replace("<name_prefix>", var("name_prefix")),
                                                              up["iam"]["execution_role"]["path"]], f"{label}: execution role")
             check_trust(m, "task")

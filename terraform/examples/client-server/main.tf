@@ -4,7 +4,7 @@
 # of the example: give their addresses and secrets as variables.
 
 terraform {
-  required_version = ">= 1.0"
+  required_version = ">= 1.1"
 
   required_providers {
     aws = {

@@ -2,10 +2,10 @@
 
 output "task_definition_arn" {
   description = "ARN of the controller's task definition."
-  value       = aws_ecs_task_definition.this.arn
+  value       = module.service.task_definition_arn
 }
 
 output "task_role_arn" {
   description = "ARN of the controller's task role."
-  value       = aws_iam_role.task.arn
+  value       = module.service.task_role_arn
 }

@@ -41,107 +41,81 @@ module "servers" {
   ca_secrets_only_with_tls = false
 }
 
-resource "aws_ecs_service" "this" {
-  name            = local.name
-  cluster         = var.ecs_cluster_arn
-  task_definition = aws_ecs_task_definition.this.arn
-  desired_count   = 1
-  launch_type     = var.launch_type
-  # No ECS Exec: the task role grants only what the controller needs (upstream also
-  # granted the ssmmessages actions).
-  enable_execute_command = false
+# The service, task definition and roles: ../../internal/controller-service.
+module "service" {
+  source = "../../internal/controller-service"
 
-  network_configuration {
-    subnets          = var.subnets
-    security_groups  = var.security_groups
-    assign_public_ip = var.assign_public_ip
-  }
-}
-
-resource "aws_ecs_task_definition" "this" {
+  name                     = local.name
   family                   = "${var.name_prefix}-${local.name}"
+  ecs_cluster_arn          = var.ecs_cluster_arn
+  launch_type              = var.launch_type
   requires_compatibilities = var.requires_compatibilities
-  network_mode             = "awsvpc"
-  cpu                      = 256
-  memory                   = 512
-  task_role_arn            = aws_iam_role.task.arn
-  execution_role_arn       = aws_iam_role.execution.arn
-
-  container_definitions = jsonencode([
-    {
-      name                   = local.name
-      image                  = var.consul_ecs_image
-      essential              = true
-      readonlyRootFilesystem = true
-      logConfiguration       = var.log_configuration
-      command                = ["controller"]
-      linuxParameters        = { initProcessEnabled = true }
-      environment            = [{ name = "CONSUL_ECS_CONFIG_JSON", value = jsonencode(local.config) }]
-      secrets                = local.secrets
-    },
-  ])
+  subnets                  = var.subnets
+  security_groups          = var.security_groups
+  assign_public_ip         = var.assign_public_ip
+  container = {
+    name                   = local.name
+    image                  = var.consul_ecs_image
+    essential              = true
+    readonlyRootFilesystem = true
+    logConfiguration       = var.log_configuration
+    command                = ["controller"]
+    linuxParameters        = { initProcessEnabled = true }
+    environment            = [{ name = "CONSUL_ECS_CONFIG_JSON", value = jsonencode(local.config) }]
+    secrets                = local.secrets
+  }
+  log_configuration                  = var.log_configuration
+  execution_policy_description       = "Lets ECS start the Consul ECS controller: its secrets and its logs."
+  additional_execution_role_policies = var.additional_execution_role_policies
 }
 
-module "identity" {
-  source = "../../internal/task-identity"
-
-  family            = var.name_prefix
-  task_kind         = "controller"
-  secret_arns       = [for s in local.secrets : s.valueFrom]
-  log_configuration = var.log_configuration
+# Upstream's addresses of these resources; state follows them there.
+moved {
+  from = aws_ecs_service.this
+  to   = module.service.aws_ecs_service.this
 }
 
-# The controller lists and describes the tasks of its cluster, nothing else.
-resource "aws_iam_role" "task" {
-  name               = "${var.name_prefix}-${local.name}-task"
-  assume_role_policy = module.identity.ecs_tasks_trust_policy
+moved {
+  from = aws_ecs_task_definition.this
+  to   = module.service.aws_ecs_task_definition.this
 }
 
-resource "aws_iam_role_policy" "task" {
-  name = local.name
-  role = aws_iam_role.task.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect   = "Allow"
-      Action   = ["ecs:ListTasks", "ecs:DescribeTasks"]
-      Resource = ["*"]
-      # Only the tasks of the controller's own cluster.
-      Condition = { ArnEquals = { "ecs:cluster" = var.ecs_cluster_arn } }
-    }]
-  })
+moved {
+  from = aws_iam_role.task
+  to   = module.service.aws_iam_role.task
 }
 
-resource "aws_iam_role" "execution" {
-  name               = "${var.name_prefix}-${local.name}-execution"
-  path               = "/ecs/"
-  assume_role_policy = module.identity.ecs_tasks_trust_policy
+moved {
+  from = aws_iam_role_policy.task
+  to   = module.service.aws_iam_role_policy.task
 }
 
-resource "aws_iam_policy" "execution" {
-  name        = "${var.name_prefix}-${local.name}-execution"
-  path        = "/ecs/"
-  description = "Lets ECS start the Consul ECS controller: its secrets and its logs."
-  policy      = module.identity.execution_policy
+moved {
+  from = aws_iam_role.execution
+  to   = module.service.aws_iam_role.execution
 }
 
-resource "aws_iam_role_policy_attachment" "execution" {
-  role       = aws_iam_role.execution.id
-  policy_arn = aws_iam_policy.execution.arn
+moved {
+  from = aws_iam_policy.execution
+  to   = module.service.aws_iam_policy.execution
 }
 
-resource "aws_iam_role_policy_attachment" "additional_execution_policies" {
-  count      = length(var.additional_execution_role_policies)
-  role       = aws_iam_role.execution.id
-  policy_arn = var.additional_execution_role_policies[count.index]
+moved {
+  from = aws_iam_role_policy_attachment.execution
+  to   = module.service.aws_iam_role_policy_attachment.execution
+}
+
+moved {
+  from = aws_iam_role_policy_attachment.additional_execution_policies
+  to   = module.service.aws_iam_role_policy_attachment.additional_execution_policies
 }
 
 output "task_definition_arn" {
   description = "ARN of the controller's task definition (upstream has no outputs)."
-  value       = aws_ecs_task_definition.this.arn
+  value       = module.service.task_definition_arn
 }
 
 output "task_role_arn" {
   description = "ARN of the controller's task role (upstream has no outputs)."
-  value       = aws_iam_role.task.arn
+  value       = module.service.task_role_arn
 }
