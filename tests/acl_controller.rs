@@ -149,6 +149,8 @@ fn consul_down_at_start_then_up_then_sigterm_exits_0() {
         bg.report()
     );
 
+    // Wall clock (a child process): generous, but well below a round or a start-up retry
+    // waited out.
     let asked = Instant::now();
     bg.signal(Signal::SIGTERM);
     assert_eq!(bg.wait_exit(Duration::from_secs(5)), 0, "{}", bg.report());

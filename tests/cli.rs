@@ -153,6 +153,7 @@ fn net_dial_gives_up_at_its_timeout_instead_of_hanging() {
             std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(200)).ok()
         })
         .collect();
+    // Wall clock (a child process): the 500 ms timeout with room for a busy machine.
     let started = std::time::Instant::now();
     let run = TestCommand::new(["net-dial", "-timeout", "500ms", &addr.to_string()]).run();
     run.expect_code(2).expect_stderr_contains("timed out");

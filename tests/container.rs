@@ -1225,6 +1225,7 @@ fn live_one_task(acls: bool) {
 
     let app_done = task.finished_at("app");
     let envoy_done = task.finished_at("sidecar-proxy");
+    // Wall clock: real containers, timed by the engine.
     let app_took = app_done.duration_since(stop_sent).unwrap_or_default();
     assert!(
         app_took >= SHUTDOWN_DELAY - Duration::from_millis(500),

@@ -16,7 +16,8 @@ use util::world::World;
 use util::{Run, TestCommand};
 
 /// A final error must come this fast (it takes about a second; the rest is slack for a
-/// loaded machine). The login deadline in these runs is 60 s.
+/// loaded machine). The login deadline in these runs is 60 s. Wall clock: the binary runs
+/// as a child process, whose tokio clock a test cannot pause.
 const QUICK: Duration = Duration::from_secs(8);
 
 /// A task with ACLs: the service-token method trusts `arn:aws:iam::<acct>:role/consul-ecs/*`

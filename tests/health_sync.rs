@@ -334,6 +334,7 @@ fn sigterm_cancels_a_hanging_poll_and_the_shutdown_keeps_its_budget() {
     assert_eq!(hs.wait_exit(Duration::from_secs(10)), 2, "{}", hs.report());
     let took = signalled.elapsed();
     // The agent timeout is 5 s: waiting out the hanging write first, or a step, would show.
+    // Wall clock (a child process), with room for a busy machine below those 5 s.
     assert!(
         took < Duration::from_millis(3000),
         "shutdown took {took:?}\n{}",

@@ -257,6 +257,8 @@ fn a_denied_login_fails_within_the_timeout_saying_what_consul_answered() {
         },
     );
     let role = s.aws.task_role().clone();
+    // Wall clock (a child process): the 3 s login timeout plus generous room, far below
+    // what retrying without the timeout would take.
     let started = Instant::now();
     let run = s
         .mesh_init_as(

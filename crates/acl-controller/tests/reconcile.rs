@@ -285,6 +285,9 @@ async fn the_loop_survives_failed_rounds_and_stops_on_shutdown() {
     w.consul.faults().fail_next(6, 500);
     let second = w.seed_task_tokens("00000000000000000000000000000002", &arn);
     wait_gone(&second);
+    // Wall clock: Consul and ECS (moto) answer from other threads and processes, so
+    // tokio's paused clock would fire the clients' timeouts early. Generous for a busy
+    // machine; what it catches is a shutdown that waits for a round or a retry to end.
     let started = Instant::now();
     stop_tx.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(2), run)

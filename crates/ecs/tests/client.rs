@@ -1,5 +1,11 @@
 //! The metadata client against the testkit ECS metadata emulator: decoding, retries,
 //! timeouts and error messages.
+//!
+//! Timing is on the wall clock here: the emulator answers from its own thread and runtime,
+//! so on tokio's paused clock the client's timeouts would fire while an answer is on its
+//! way. Lower bounds (backoffs honoured) are exact; upper bounds are several times the
+//! expected figure, for a busy machine. The paused clock times the client where the server
+//! shares its runtime (tests/bounded_body.rs).
 
 use std::time::{Duration, Instant};
 

@@ -41,6 +41,9 @@ async fn default_chain_env_profile_container_endpoint_and_none() {
     std::env::set_var("AWS_ACCESS_KEY_ID", "AKIAENVEXAMPLE");
     std::env::set_var("AWS_SECRET_ACCESS_KEY", "env-secret");
     std::env::set_var("AWS_SESSION_TOKEN", "env-session");
+    // Wall clock: later scenarios of this one test talk to a credentials endpoint on its own
+    // thread, where tokio's paused clock would fire the SDK's timeouts early. The bound
+    // catches a metadata-service lookup waited out.
     let started = Instant::now();
     let creds = load_credentials(None).await.unwrap();
     assert_eq!(creds.access_key_id(), "AKIAENVEXAMPLE");

@@ -66,6 +66,8 @@ async fn an_explained_failure_ends_the_login_at_once() {
         seen: Vec::new(),
         explain_at: Some(1),
     };
+    // Wall clock: the Consul emulator answers from its own thread, so tokio's paused clock
+    // would fire the client's timeouts early. Generous against a 30 s deadline.
     let started = Instant::now();
     let err = login_reviewed(&server, &spec, &policy, &mut review)
         .await
