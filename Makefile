@@ -35,8 +35,9 @@ unit: venv
 build:
 	$(CARGO) build --workspace
 
-## terraform-check: terraform/ without Terraform: HCL parse (HashiCorp's parser), checkov, and the
-## modules evaluated against upstream v0.6.2 (configs checked by consul-ecs validate-config)
+## terraform-check: terraform/ without Terraform providers: HCL parse (HashiCorp's parser), checkov,
+## the modules evaluated against upstream v0.6.2 and v0.10.0 (configs checked by consul-ecs
+## validate-config and upstream's v0.10 schema), and `terraform fmt -check` when a terraform binary is on PATH
 TF_TEST := terraform/test
 TF_STAMP := $(TF_TEST)/.installed
 
@@ -45,6 +46,9 @@ terraform-check: $(TF_STAMP)
 	CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE HCL_PARSE_TIMEOUT_SEC=0 $(TF_TEST)/.venv/bin/checkov --quiet --compact \
 		--skip-download --directory terraform --skip-path $(TF_TEST)/.venv --skip-path $(TF_TEST)/node_modules
 	$(PYTHON) $(TF_TEST)/check_modules.py --binary target/debug/consul-ecs
+	@if command -v terraform >/dev/null 2>&1; then \
+		TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive -diff terraform && echo "terraform fmt: terraform/ is formatted"; \
+	else echo "terraform fmt: no terraform binary on PATH, so only check_modules.py's layout approximation ran"; fi
 
 $(TF_STAMP): $(TF_TEST)/package.json $(TF_TEST)/package-lock.json $(TF_TEST)/requirements-checkov.txt
 	rm -rf $(TF_TEST)/.venv $(TF_TEST)/node_modules
