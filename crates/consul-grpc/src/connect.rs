@@ -41,11 +41,13 @@ pub struct GrpcTls {
 impl GrpcTls {
     /// These settings with the CA PEM text of [`GRPC_CACERT_PEM_ENV`] when it is set and
     /// not empty.
-    pub fn with_env_pem(mut self) -> Self {
-        if let Some(pem) = std::env::var(GRPC_CACERT_PEM_ENV)
-            .ok()
-            .filter(|p| !p.trim().is_empty())
-        {
+    pub fn with_env_pem(self) -> Self {
+        self.with_pem_from(|name| std::env::var(name).ok())
+    }
+
+    /// [`GrpcTls::with_env_pem`] reading the variable through `lookup`.
+    pub fn with_pem_from(mut self, lookup: impl Fn(&str) -> Option<String>) -> Self {
+        if let Some(pem) = lookup(GRPC_CACERT_PEM_ENV).filter(|p| !p.trim().is_empty()) {
             self.ca_pem = Some(pem);
         }
         self
@@ -163,5 +165,30 @@ impl Connector {
             }
         }
         .map_err(connect_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pem_variable_is_read_when_set_and_not_blank() {
+        let file = GrpcTls {
+            ca_file: Some("/etc/consul/ca.pem".into()),
+            ..GrpcTls::default()
+        };
+        let with = file.clone().with_pem_from(|name| {
+            (name == "CONSUL_GRPC_CACERT_PEM").then(|| "-----BEGIN CERTIFICATE-----".to_owned())
+        });
+        assert_eq!(with.ca_pem.as_deref(), Some("-----BEGIN CERTIFICATE-----"));
+        assert_eq!(
+            with.ca_file, file.ca_file,
+            "the file stays; the PEM wins when connecting"
+        );
+        let blank = file.clone().with_pem_from(|_| Some(" \n".to_owned()));
+        assert_eq!(blank, file);
+        let unset = file.clone().with_pem_from(|_| None);
+        assert_eq!(unset, file);
     }
 }
