@@ -15,6 +15,8 @@
 //!   token's own identities (`/v1/acl/token/self`);
 //! - [`reach`]: "cannot reach Consul" said once, with the address, where it came from and
 //!   the last error of each kind of failed attempt;
+//! - [`explain_refusal`]: the same with the task role's findings when the task logged in;
+//! - [`doctor`]: each check of `consul-ecs doctor`, one function a line;
 //! - [`report`]: the error-plus-hint shape and `consul-ecs doctor`'s ok/FAIL list.
 //!
 //! Nothing here prints a secret: messages carry ARNs, paths, tags, service names, accessor
@@ -22,10 +24,12 @@
 
 #![deny(missing_docs)]
 
+pub mod doctor;
 pub mod findings;
 pub mod identity;
 mod login;
 pub mod reach;
+mod refusal;
 mod refused;
 pub mod report;
 
@@ -33,6 +37,7 @@ pub use findings::{check, Expected, Finding};
 pub use identity::{look_up, CredentialsSource, Identity, IdentityError, RoleInfo, RoleLookup};
 pub use login::{quote as quote_answer, LoginDiagnosis, Refusal};
 pub use reach::{AddressOrigin, Attempts, Target};
+pub use refusal::{explain_refusal, RefusalAnswer};
 pub use refused::{describe_token, explain_refused_write, RefusedWrite, TokenOrigin};
 pub use report::{Check, Diagnosed, Status};
 

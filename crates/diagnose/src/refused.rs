@@ -10,6 +10,7 @@ use iam_login::Explanation;
 
 use crate::findings::{Expected, Finding, SERVICE_NAME_TAG};
 use crate::identity::truncate;
+use crate::refusal::RefusalAnswer;
 
 /// Where the token of the refused request came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,10 +57,25 @@ pub async fn explain_refused_write(
     expected: &Expected,
     findings: &[Finding],
 ) -> Explanation {
-    let answer = match (refusal.http_status(), refusal.body()) {
-        (Some(status), Some(body)) => format!("{status} {}", truncate(body, 200)),
-        _ => truncate(&refusal.to_string(), 200),
-    };
+    explain_refused_answer(
+        agent,
+        write,
+        &RefusalAnswer::of(refusal),
+        expected,
+        findings,
+    )
+    .await
+}
+
+/// [`explain_refused_write`] with Consul's answer already taken from the error, for an
+/// explanation that runs after the error is gone (health-sync's, in the background).
+pub async fn explain_refused_answer(
+    agent: &Client,
+    write: &RefusedWrite,
+    answer: &RefusalAnswer,
+    expected: &Expected,
+    findings: &[Finding],
+) -> Explanation {
     let head = format!(
         "the Consul agent refused to {} of service {:?} ({answer})",
         write.what, expected.service
