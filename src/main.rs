@@ -1,4 +1,5 @@
-//! `consul-ecs`: parse the command line, then hand over to the subcommand.
+//! `consul-ecs`: parse the command line, set up logging and the subcommand's span, then hand
+//! over to the subcommand's adapter in `cmd`.
 
 mod cli;
 mod cmd;
@@ -36,54 +37,52 @@ fn run(args: Vec<std::ffi::OsString>) -> i32 {
             return code;
         }
     };
+    let info = LogLevel::Info;
     match &cli.command {
-        Command::Version => cmd::version::run(),
-        Command::ValidateConfig(args) => cmd::validate_config::run(args),
-        Command::MeshInit(args) => match read_config(&cli) {
-            Ok(cfg) => cmd::mesh_init::run(args, &cfg),
-            Err(code) => code,
-        },
-        Command::HealthSync(args) => match read_config(&cli) {
-            Ok(cfg) => cmd::health_sync::run(args, &cfg),
-            Err(code) => code,
-        },
-        Command::EnvoyEntrypoint(args) => {
-            logging::init(cli.log_level.unwrap_or(LogLevel::Info), cli.log_format);
+        Command::Version => plain(&cli, info, "version", cmd::version::run),
+        Command::ValidateConfig(args) => plain(&cli, info, "validate-config", || {
+            cmd::validate_config::run(args)
+        }),
+        Command::MeshInit(args) => {
+            with_config(&cli, "mesh-init", |cfg| cmd::mesh_init::run(args, cfg))
+        }
+        Command::HealthSync(args) => {
+            with_config(&cli, "health-sync", |cfg| cmd::health_sync::run(args, cfg))
+        }
+        Command::EnvoyEntrypoint(args) => plain(&cli, info, "envoy-entrypoint", || {
             cmd::entrypoint::run_envoy(args)
-        }
-        Command::AppEntrypoint(args) => {
-            logging::init(cli.log_level.unwrap_or(LogLevel::Info), cli.log_format);
+        }),
+        Command::AppEntrypoint(args) => plain(&cli, info, "app-entrypoint", || {
             cmd::entrypoint::run_app(args)
-        }
-        Command::AclController(args) => {
-            logging::init(cli.log_level.unwrap_or(LogLevel::Info), cli.log_format);
+        }),
+        Command::AclController(args) => plain(&cli, info, "acl-controller", || {
             cmd::acl_controller::run(args)
-        }
-        Command::NetDial(args) => {
-            logging::init(cli.log_level.unwrap_or(LogLevel::Info), cli.log_format);
-            cmd::net_dial::run(args)
-        }
-        Command::Doctor(args) => {
-            // The list on stdout is the output; logs only say what went wrong on the way.
-            logging::init(cli.log_level.unwrap_or(LogLevel::Warn), cli.log_format);
-            cmd::doctor::run(args)
-        }
+        }),
+        Command::NetDial(args) => plain(&cli, info, "net-dial", || cmd::net_dial::run(args)),
+        // The list on stdout is the output; logs only say what went wrong on the way.
+        Command::Doctor(args) => plain(&cli, LogLevel::Warn, "doctor", || cmd::doctor::run(args)),
     }
 }
 
-/// Reads `CONSUL_ECS_CONFIG_JSON` and sets up logging at the flag's level, else the
-/// config's `logLevel`. An unusable config is reported (every problem, by JSON path) and
-/// becomes exit code 1.
-fn read_config(cli: &Cli) -> Result<config::Config, i32> {
+/// Sets up logging at the flag's level (else `default`) and runs `body` in the
+/// subcommand's span.
+fn plain(cli: &Cli, default: LogLevel, name: &'static str, body: impl FnOnce() -> i32) -> i32 {
+    logging::init(cli.log_level.unwrap_or(default), cli.log_format);
+    task::subcommand_span(name).in_scope(body)
+}
+
+/// Reads `CONSUL_ECS_CONFIG_JSON`, sets up logging at the flag's level, else the config's
+/// `logLevel`, and runs `body` in the subcommand's span. An unusable config is reported
+/// (every problem, by JSON path) and becomes exit code 1.
+fn with_config(cli: &Cli, name: &'static str, body: impl FnOnce(config::Config) -> i32) -> i32 {
     match config::from_env() {
         Ok(cfg) => {
             logging::init(logging::flag_or_config(cli.log_level, &cfg), cli.log_format);
-            Ok(cfg)
+            task::subcommand_span(name).in_scope(|| body(cfg))
         }
-        Err(e) => {
-            logging::init(cli.log_level.unwrap_or(LogLevel::Info), cli.log_format);
+        Err(e) => plain(cli, LogLevel::Info, name, || {
             tracing::error!("{}: {e}", config::CONFIG_ENV);
-            Err(exit::USAGE)
-        }
+            exit::USAGE
+        }),
     }
 }

@@ -174,3 +174,100 @@ fn net_dial_argument_errors_exit_1() {
         .run()
         .expect_code(1);
 }
+
+#[test]
+fn net_dial_takes_the_timeout_before_or_after_the_address_and_names_it_once() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = format!("127.0.0.1:{port}");
+    for args in [
+        vec!["net-dial", &target, "-timeout", "1s"],
+        vec!["net-dial", &target, "--timeout=1s"],
+        vec!["net-dial", "-timeout", "1s", &target],
+    ] {
+        let run = TestCommand::new(args).run();
+        run.expect_code(2);
+        assert_eq!(
+            run.stderr().matches(&target).count(),
+            1,
+            "the address once:\n{run}"
+        );
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = listener.local_addr().unwrap().to_string();
+    TestCommand::new(["net-dial", &open, "-timeout", "1s"])
+        .run()
+        .expect_code(0);
+}
+
+/// A pipe whose reading end is closed: every write to the other end fails with EPIPE (the
+/// binary ignores SIGPIPE, as every Rust program does).
+fn broken_pipe() -> std::process::Stdio {
+    let (read, write) = nix::unistd::pipe().unwrap();
+    drop(read);
+    std::process::Stdio::from(write)
+}
+
+#[test]
+fn a_broken_stdout_or_stderr_never_panics() {
+    let config = r#"{"bootstrapDir":"/c"}"#;
+    // (arguments, exit code): the code is the subcommand's own, not a panic's 101.
+    let cases: [(&[&str], i32); 4] = [
+        (&["version"], 0),
+        (&["validate-config"], 0),
+        (&["-log-format", "json", "validate-config"], 0),
+        // No task metadata: doctor lists failures and exits 2.
+        (&["doctor", "-timeout", "1s"], 2),
+    ];
+    for (args, code) in cases {
+        for broken in ["stdout", "stderr"] {
+            let mut command = TestCommand::new(args.iter().copied())
+                .env("CONSUL_ECS_CONFIG_JSON", config)
+                .command();
+            let command = if broken == "stdout" {
+                command
+                    .stdout(broken_pipe())
+                    .stderr(std::process::Stdio::piped())
+            } else {
+                command
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(broken_pipe())
+            };
+            let out = command.output().expect("run consul-ecs");
+            assert_eq!(
+                out.status.code(),
+                Some(code),
+                "{args:?} with a broken {broken}: {out:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn validate_config_output_follows_the_log_format() {
+    let run = TestCommand::new(["-log-format", "json", "validate-config"])
+        .env("CONSUL_ECS_CONFIG_JSON", r#"{"service":{"port":"x"}}"#)
+        .run();
+    run.expect_code(1);
+    let stdout = run.stdout();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l:?}\n{run}")))
+        .collect();
+    assert_eq!(lines.len(), 1, "{run}");
+    let message = lines[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("CONSUL_ECS_CONFIG_JSON: ") && message.contains("service.port"),
+        "{run}"
+    );
+    assert_eq!(lines[0]["span"]["subcommand"], "validate-config", "{run}");
+    // In text the line is the message alone, as before.
+    TestCommand::new(["validate-config"])
+        .env("CONSUL_ECS_CONFIG_JSON", r#"{"bootstrapDir":"/c"}"#)
+        .run()
+        .expect_code(0)
+        .expect_stdout_contains("OK\n");
+}

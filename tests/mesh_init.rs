@@ -329,3 +329,58 @@ fn without_login_the_environment_token_registers_and_reaches_the_bootstrap() {
         json!(token.secret_id)
     );
 }
+
+/// The application container may run as another user: the copy it runs is 0755 even when
+/// mesh-init runs under a umask of 077.
+#[test]
+fn the_binary_copy_is_0755_under_a_umask_of_077() {
+    use std::os::unix::process::CommandExt as _;
+    let w = World::new("web", EmulatorOptions::default());
+    let config = w.config(json!({"service": {"port": 9090}}));
+    let mut command = w.mesh_init(&config).command();
+    // SAFETY: umask is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+            Ok(())
+        });
+    }
+    let out = command.output().expect("run consul-ecs");
+    assert!(out.status.success(), "{out:?}");
+    let copy = w.bootstrap_dir().join("consul-ecs");
+    let mode = fs::metadata(&copy).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o755, "mode {mode:o}");
+}
+
+/// With `-log-format json` every line carries the subcommand's span: the subcommand from
+/// the start, the task and service IDs once the task metadata has named them.
+#[test]
+fn json_logs_carry_the_subcommand_task_and_service() {
+    let w = World::new("web", EmulatorOptions::default());
+    let config = w.config(json!({"service": {"port": 9090}}));
+    let run = TestCommand::new(["-log-format", "json", "mesh-init"])
+        .env("CONSUL_ECS_CONFIG_JSON", &config)
+        .env("ECS_CONTAINER_METADATA_URI_V4", w.ecs.uri())
+        .env("CONSUL_HTTP_ADDR", w.consul.http_addr())
+        .run();
+    run.expect_code(0);
+    let stderr = run.stderr();
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l:?}\n{run}")))
+        .collect();
+    assert!(!lines.is_empty(), "{run}");
+    for line in &lines {
+        assert_eq!(line["span"]["subcommand"], "mesh-init", "{line}\n{run}");
+    }
+    let done = lines
+        .iter()
+        .find(|l| l["message"] == "mesh-init complete")
+        .unwrap_or_else(|| panic!("no completion line\n{run}"));
+    assert_eq!(done["span"]["task_id"], json!(w.task_id), "{run}");
+    assert_eq!(
+        done["span"]["service_id"],
+        json!(format!("web-{}", w.task_id)),
+        "{run}"
+    );
+}

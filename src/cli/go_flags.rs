@@ -57,11 +57,14 @@ pub fn normalize(args: Vec<OsString>, root: &Command) -> Vec<OsString> {
             }
             continue;
         }
-        // A positional: a subcommand name moves us down a level, anything else ends the
-        // flags (Go's flag package stops here too).
+        // A positional: a subcommand name moves us down a level. Anything else ends the
+        // flags (Go's flag package stops here too) where it starts a command line of
+        // another program (the entrypoints'); elsewhere (`net-dial HOST:PORT -timeout 1s`)
+        // flags may follow it.
         match current.find_subcommand(&text) {
             Some(sub) => current = sub.clone(),
-            None => rest_untouched = true,
+            None if takes_command_line(&current) => rest_untouched = true,
+            None => {}
         }
         out.push(arg);
     }
@@ -74,6 +77,12 @@ fn long_arg<'a>(cmd: &'a Command, flag: &str) -> Option<&'a clap::Arg> {
     cmd.get_arguments().find(|a| {
         a.get_long() == Some(name) || a.get_all_aliases().is_some_and(|al| al.contains(&name))
     })
+}
+
+/// Whether `cmd`'s positionals are another program's command line (a trailing var arg).
+fn takes_command_line(cmd: &Command) -> bool {
+    cmd.get_positionals()
+        .any(clap::Arg::is_trailing_var_arg_set)
 }
 
 /// Whether `--flag` (without `=value`) consumes the next argument as its value.
@@ -106,6 +115,11 @@ mod tests {
                             .trailing_var_arg(true)
                             .allow_hyphen_values(true),
                     ),
+            )
+            .subcommand(
+                Command::new("net-dial")
+                    .arg(Arg::new("timeout").long("timeout"))
+                    .arg(Arg::new("target").num_args(0..)),
             )
     }
 
@@ -163,6 +177,18 @@ mod tests {
                 "-c",
                 "b.json"
             ]
+        );
+    }
+
+    #[test]
+    fn flags_may_follow_a_positional_that_is_not_a_command_line() {
+        assert_eq!(
+            run(&["x", "net-dial", "127.0.0.1:1", "-timeout", "1s"]),
+            ["x", "net-dial", "127.0.0.1:1", "--timeout", "1s"]
+        );
+        assert_eq!(
+            run(&["x", "net-dial", "-timeout=1s", "127.0.0.1:1"]),
+            ["x", "net-dial", "--timeout=1s", "127.0.0.1:1"]
         );
     }
 

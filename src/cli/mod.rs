@@ -166,8 +166,8 @@ pub struct NetDialArgs {
     #[arg(long, default_value = "3s", value_parser = duration::parse_go_duration, value_name = "DURATION")]
     pub timeout: Duration,
 
-    /// The address to dial, HOST:PORT. Exactly one.
-    #[arg(value_name = "HOST:PORT", num_args = 0.., allow_hyphen_values = true)]
+    /// The address to dial, HOST:PORT. Exactly one; `-timeout` may come before or after it.
+    #[arg(value_name = "HOST:PORT", num_args = 0..)]
     pub target: Vec<String>,
 }
 

@@ -10,7 +10,6 @@ use consul::{Client, ClientConfig};
 use tracing::{error, info};
 
 use crate::cli::AclControllerArgs;
-use crate::cmd::stop_signal;
 use crate::exit;
 
 /// One request to the Consul servers may take this long: a token list of a large cluster
@@ -20,12 +19,12 @@ const CONSUL_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 const CA_PEM_ENV: &str = "CONSUL_CACERT_PEM";
 
 pub fn run(args: &AclControllerArgs) -> i32 {
-    super::block_on("acl-controller", acl_controller(args))
+    super::block_on(acl_controller(args))
 }
 
 async fn acl_controller(args: &AclControllerArgs) -> i32 {
     // Handlers first: a SIGTERM during start-up must still end it cleanly.
-    let stop = match stop_signal() {
+    let stop = match task::runtime::stop_signal() {
         Ok(stop) => stop,
         Err(e) => {
             error!("acl-controller: cannot install signal handlers: {e}");

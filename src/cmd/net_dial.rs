@@ -1,4 +1,4 @@
-//! `consul-ecs net-dial HOST:PORT`: a TCP probe for images without `nc`.
+//! `consul-ecs net-dial HOST:PORT [-timeout 3s]`: a TCP probe for images without `nc`.
 //!
 //! Exit codes follow consul-ecs: 0 connected, 2 could not connect, 1 wrong arguments. Unlike
 //! v0.6.2 the attempt is bounded by a timeout, so an ECS health check never hangs on it.
@@ -67,6 +67,9 @@ fn dial(target: &str, timeout: Duration) -> Result<(), String> {
         }
         match TcpStream::connect_timeout(&addr, left) {
             Ok(_stream) => return Ok(()),
+            // The failure line names the target already; a resolved address is added only
+            // when it says more (a host name's address).
+            Err(e) if addr.to_string() == target => last = e.to_string(),
             Err(e) => last = format!("{addr}: {e}"),
         }
     }

@@ -1,0 +1,109 @@
+//! What can end mesh-init: a step and why it failed.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::clients::ClientError;
+use crate::context::LoginSpecError;
+
+/// A step of mesh-init, as its failure line names it (`mesh-init failed: <step>: <why>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Read `ECS_CONTAINER_METADATA_URI_V4`'s task document.
+    ReadTaskMetadata,
+    /// Build the registrations from the config and the task metadata.
+    BuildRegistrations,
+    /// Log in with the auth method.
+    LogIn,
+    /// Write `<bootstrapDir>/service-token`.
+    WriteServiceToken,
+    /// Wait until the servers know the new token.
+    WaitForReplication,
+    /// Register the service and proxy (or gateway).
+    Register,
+    /// Write the proxy's configuration (the Envoy bootstrap).
+    WriteProxyConfig,
+    /// Copy the binary into the bootstrap directory.
+    CopyBinary,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::ReadTaskMetadata => "read task metadata",
+            Step::BuildRegistrations => "build registrations",
+            Step::LogIn => "log in to Consul",
+            Step::WriteServiceToken => "write the service token",
+            Step::WaitForReplication => "wait for the token to reach the Consul servers",
+            Step::Register => "register with the Consul agent",
+            Step::WriteProxyConfig => "write the Envoy bootstrap",
+            Step::CopyBinary => "copy consul-ecs into the bootstrap directory",
+        })
+    }
+}
+
+/// Why a step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The task metadata could not be read.
+    #[error(transparent)]
+    Metadata(#[from] ecs::EcsError),
+    /// The registrations cannot be built.
+    #[error(transparent)]
+    Registrations(#[from] mesh_task::MeshError),
+    /// A Consul client cannot be built.
+    #[error(transparent)]
+    Client(#[from] Arc<ClientError>),
+    /// No login spec can be made.
+    #[error(transparent)]
+    LoginSpec(#[from] Arc<LoginSpecError>),
+    /// The token file could not be written.
+    #[error(transparent)]
+    TokenFile(#[from] iam_login::LoginError),
+    /// The servers did not learn the token in time.
+    #[error(transparent)]
+    NotReplicated(#[from] iam_login::NotReplicated),
+    /// Consul kept failing until the step's deadline.
+    #[error(transparent)]
+    Consul(#[from] consul::RetryError<consul::ConsulError>),
+    /// A failure `diagnose` explained, with its hint.
+    #[error(transparent)]
+    Diagnosed(#[from] diagnose::Diagnosed),
+    /// The proxy configuration could not be resolved, generated or written.
+    #[error(transparent)]
+    Bootstrap(#[from] envoy_bootstrap::BootstrapError),
+    /// The binary could not be copied.
+    #[error(transparent)]
+    Copy(#[from] crate::binary_copy::CopyError),
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Failure {
+        Failure::Client(Arc::new(e))
+    }
+}
+
+/// A failed step of mesh-init: which one, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{step}")]
+pub struct StepError {
+    /// The step.
+    pub step: Step,
+    /// Why it failed.
+    #[source]
+    pub failure: Box<Failure>,
+}
+
+/// Tags an error with the step it ended.
+pub(crate) trait AtStep<T> {
+    fn at(self, step: Step) -> Result<T, StepError>;
+}
+
+impl<T, E: Into<Failure>> AtStep<T> for Result<T, E> {
+    fn at(self, step: Step) -> Result<T, StepError> {
+        self.map_err(|e| StepError {
+            step,
+            failure: Box::new(e.into()),
+        })
+    }
+}

@@ -1,0 +1,198 @@
+//! mesh-init: the first container of every mesh task.
+//!
+//! Read the task metadata and build the context, log in (`iam-login`), register and write
+//! the proxy configuration through the task's [`Layout`](crate::Layout), copy the binary
+//! into the bootstrap directory. Every step that talks to something that may be briefly
+//! unavailable is retried with jittered backoff up to a deadline. A failure, or
+//! SIGTERM/SIGINT at any point, ends the run after undoing what would otherwise leak: the
+//! token is logged out and the files this run wrote are removed.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use consul::{Client, Secret};
+use tracing::{error, info, warn};
+
+use crate::binary_copy::copy_executable_off_thread;
+use crate::clients::ClientError;
+use crate::context::{ConsulClients, LoginSpecError, TaskContext, TokenFiles};
+use crate::error::{AtStep, Failure, Step, StepError};
+use crate::runtime::stop_signal;
+
+/// mesh-init's deadlines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MeshInitSettings {
+    /// Give up logging in after this long (v0.6.2 retried forever).
+    pub login_timeout: Duration,
+    /// Give up registering (and reading the proxy back) after this long.
+    pub register_timeout: Duration,
+}
+
+/// How mesh-init ended. Every outcome has been logged.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The task is registered and the bootstrap directory is ready.
+    Completed,
+    /// A step failed; what it had done is undone.
+    Failed(StepError),
+    /// SIGTERM or SIGINT (the name) arrived first; what was done is undone.
+    Stopped(&'static str),
+    /// The signal handlers could not be installed; nothing was done.
+    NoSignals(std::io::Error),
+}
+
+/// What this run left behind so far, to undo when it does not complete: the token it
+/// logged in with, and the files it wrote.
+#[derive(Default)]
+struct Written {
+    login: Option<(Client, Secret)>,
+    files: Vec<PathBuf>,
+}
+
+/// Runs mesh-init for the task `config` describes (already validated for mesh-init).
+pub async fn run(config: config::Config, settings: MeshInitSettings) -> Outcome {
+    // Handlers first: a stop during start-up must still undo the login.
+    let stop = match stop_signal() {
+        Ok(stop) => stop,
+        Err(e) => {
+            error!("mesh-init: cannot install signal handlers: {e}");
+            return Outcome::NoSignals(e);
+        }
+    };
+    let written = RefCell::new(Written::default());
+    // Dropping the run on a signal cancels whatever request it is waiting on.
+    let outcome = tokio::select! {
+        result = mesh_init(config, settings, &written) => Ok(result),
+        signal = stop => Err(signal),
+    };
+    match outcome {
+        Ok(Ok(())) => {
+            info!("mesh-init complete");
+            Outcome::Completed
+        }
+        Ok(Err(failed)) => {
+            undo(written.into_inner()).await;
+            // Each cause once (a retry's last error is in its message and its source);
+            // a diagnosed failure ends with its `hint:` line.
+            error!("mesh-init failed: {}", error_chain::error_chain(&failed));
+            Outcome::Failed(failed)
+        }
+        Err(signal) => {
+            warn!(
+                signal,
+                "stopped before completing; undoing this run's login and files"
+            );
+            undo(written.into_inner()).await;
+            Outcome::Stopped(signal)
+        }
+    }
+}
+
+async fn mesh_init(
+    config: config::Config,
+    settings: MeshInitSettings,
+    written: &RefCell<Written>,
+) -> Result<(), StepError> {
+    let metadata = ecs::MetadataClient::from_env().at(Step::ReadTaskMetadata)?;
+    let task = metadata.task().await.at(Step::ReadTaskMetadata)?;
+    info!(task_arn = %task.task_arn, family = %task.family, "task metadata read");
+    // Built before logging in, so a task that can never register takes no token.
+    let clients = ConsulClients::of(&config, &TokenFiles::of(&config));
+    let ctx = TaskContext::new(config, metadata, clients, task).at(Step::BuildRegistrations)?;
+    ctx.record_in_span();
+
+    // Both are there exactly when consulLogin.enabled.
+    let token = match (&ctx.login, &ctx.clients.server) {
+        (Some(spec), Some(server)) => {
+            Some(login(&ctx, server, spec, settings.login_timeout, written).await?)
+        }
+        _ => None,
+    };
+    ctx.layout
+        .register(&ctx, settings.register_timeout)
+        .await
+        .at(Step::Register)?;
+    let bootstrap = ctx
+        .layout
+        .write_proxy_config(&ctx, token, settings.register_timeout)
+        .await
+        .at(Step::WriteProxyConfig)?;
+    written.borrow_mut().files.push(bootstrap);
+    let copy = ctx.config.binary_copy_path();
+    copy_executable_off_thread(copy.clone())
+        .await
+        .at(Step::CopyBinary)?;
+    written.borrow_mut().files.push(copy);
+    info!(dir = %ctx.config.bootstrap_dir().display(), "bootstrap directory ready");
+    Ok(())
+}
+
+/// Logs in, writes the service token file and waits until the servers know the token.
+async fn login(
+    ctx: &TaskContext,
+    server: &Result<Client, Arc<ClientError>>,
+    spec: &Result<iam_login::LoginSpec, Arc<LoginSpecError>>,
+    timeout: Duration,
+    written: &RefCell<Written>,
+) -> Result<Secret, StepError> {
+    let server = server.clone().at(Step::LogIn)?;
+    let spec = spec.as_ref().map_err(|e| e.clone()).at(Step::LogIn)?;
+    let secret = log_in(ctx, spec, &server, timeout).await.at(Step::LogIn)?;
+    written.borrow_mut().login = Some((server.clone(), secret.clone()));
+    let path = &ctx.tokens.service;
+    iam_login::replace_token_file(&server, path, &secret)
+        .await
+        .at(Step::WriteServiceToken)?;
+    written.borrow_mut().files.push(path.clone());
+    iam_login::wait_for_replication(&server, &secret)
+        .await
+        .at(Step::WaitForReplication)?;
+    Ok(secret)
+}
+
+/// Logs in with the auth method of the config. A refusal the task's own identity explains
+/// (a role outside the trusted path, a missing or wrong tag, no such auth method) ends the
+/// login at once with the explanation; others are retried until `timeout`, then reported
+/// with what Consul answered, or where it could not be reached (v0.6.2 retried forever).
+async fn log_in(
+    ctx: &TaskContext,
+    spec: &iam_login::LoginSpec,
+    server: &Client,
+    timeout: Duration,
+) -> Result<Secret, Failure> {
+    let mut diagnosis = diagnose::LoginDiagnosis::new(
+        ctx.expected.clone(),
+        spec.params.clone(),
+        spec.partition.clone(),
+    );
+    let policy = iam_login::login_policy(timeout);
+    match iam_login::login_reviewed(server, spec, &policy, &mut diagnosis).await {
+        Ok(token) => Ok(token.secret_id),
+        Err(e) => {
+            let target = crate::clients::server_target(&ctx.config, server);
+            let (problem, hint) = diagnosis.report(&e, &target);
+            Err(diagnose::Diagnosed { problem, hint }.into())
+        }
+    }
+}
+
+/// Logs the token out (so it does not linger in Consul until the acl-controller reaps it)
+/// and removes the files this run wrote. Every part is attempted; their own failures are
+/// logged.
+async fn undo(written: Written) {
+    if let Some((server, secret)) = written.login {
+        match iam_login::logout(&server, &secret).await {
+            Ok(()) => info!("logged out this run's service token"),
+            Err(e) => warn!(error = %e, "could not log out this run's service token"),
+        }
+    }
+    for path in written.files {
+        match std::fs::remove_file(&path) {
+            Ok(()) => info!(path = %path.display(), "removed"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => warn!(path = %path.display(), error = %e, "could not remove"),
+        }
+    }
+}
