@@ -297,7 +297,7 @@ fn child_killed_by_a_signal_gives_128_plus_signal() {
     }
 }
 
-/// The product runs the supervisor on a current-thread runtime (src/cmd/mod.rs::block_on),
+/// The product runs the supervisor on a current-thread runtime (task::runtime::block_on),
 /// so the `supervise` binary does too: every test here then exercises the signal handling,
 /// the waits and the reaping on one thread, as in production.
 #[test]

@@ -126,7 +126,7 @@ fn crash(fault: Fault) {
     }
 }
 
-// Current-thread, as the consul-ecs binary builds its runtime (src/cmd/mod.rs::block_on):
+// Current-thread, as the consul-ecs binary builds its runtime (task::runtime::block_on):
 // the tests then see the signal handling, the waits and the reaping on the one thread they
 // share in the product.
 #[tokio::main(flavor = "current_thread")]
