@@ -56,9 +56,13 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct ConsulArgs {
-    /// Port on 127.0.0.1 (default: a free one).
+    /// Port (default: a free one).
     #[arg(long)]
     port: Option<u16>,
+    /// The address to listen on, as Consul's `-client`: 0.0.0.0 in a container whose port
+    /// the engine publishes.
+    #[arg(long, default_value = "127.0.0.1")]
+    client: std::net::IpAddr,
     /// Enable the ACL system (default policy deny).
     #[arg(long)]
     acls: bool,
@@ -223,6 +227,7 @@ fn run_consul(args: ConsulArgs) -> Result<(), String> {
             .unwrap_or(args.datacenter),
         enterprise: args.enterprise,
         port: args.port,
+        client_addr: args.client,
         management_token: args.management_token.or(local.management_token),
         ..EmulatorOptions::default()
     })
@@ -278,14 +283,14 @@ fn run_consul(args: ConsulArgs) -> Result<(), String> {
             let mut printed = 0;
             loop {
                 let stopping = stop_rx.recv_timeout(Duration::from_millis(200)).is_ok();
-                let requests = consul.requests();
-                for r in requests.iter().skip(printed) {
+                let (requests, seen) = consul.requests_after(printed);
+                for r in &requests {
                     println!(
                         "{} request: {r}",
                         testkit::time::rfc3339_millis(std::time::SystemTime::now())
                     );
                 }
-                printed = requests.len();
+                printed = seen;
                 if stopping {
                     break;
                 }

@@ -26,6 +26,7 @@ mod agent;
 mod awsiam;
 mod filter;
 mod grpc;
+mod request_log;
 mod rules;
 mod scope;
 mod setup;
@@ -75,6 +76,12 @@ pub struct EmulatorOptions {
     pub primary_datacenter: Option<String>,
     /// Listen on this port (None = an ephemeral one).
     pub port: Option<u16>,
+    /// The address to listen on, as Consul's `-client` (127.0.0.1). A container that
+    /// publishes the port needs `0.0.0.0`: the engine forwards to the container's address.
+    pub client_addr: std::net::IpAddr,
+    /// How many requests [`ConsulEmulator::requests`] keeps, oldest dropped first
+    /// ([`DEFAULT_REQUEST_LOG_CAP`]).
+    pub request_log_cap: usize,
     /// The xDS gRPC port `/v1/agent/self` reports (8502).
     pub grpc_port: u16,
     /// The xDS gRPC TLS port `/v1/agent/self` reports (None = disabled, shown as -1).
@@ -100,6 +107,8 @@ impl Default for EmulatorOptions {
             enterprise: false,
             primary_datacenter: None,
             port: None,
+            client_addr: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            request_log_cap: DEFAULT_REQUEST_LOG_CAP,
             grpc_port: 8502,
             grpc_tls_port: None,
             legacy_not_found: false,
@@ -113,8 +122,10 @@ impl Default for EmulatorOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
     /// Binding the listening socket failed.
-    #[error("bind 127.0.0.1:{port}: {source}")]
+    #[error("bind {addr}:{port}: {source}")]
     Bind {
+        /// The address asked for.
+        addr: std::net::IpAddr,
         /// The port asked for (0 = ephemeral).
         port: u16,
         /// The OS error.
@@ -130,6 +141,7 @@ pub enum EmulatorError {
 
 /// One request as the emulator saw it (the shared testkit record; never the token value).
 pub use crate::http_server::RecordedRequest;
+pub use request_log::DEFAULT_REQUEST_LOG_CAP;
 
 /// Fault injection controls, shared with the running server.
 #[derive(Debug, Default)]
@@ -188,7 +200,7 @@ fn fault_body(status: u16) -> &'static str {
 struct Shared {
     state: Mutex<state::State>,
     faults: Faults,
-    log: Mutex<Vec<RecordedRequest>>,
+    log: Mutex<request_log::RequestLog>,
     client: reqwest::Client,
 }
 
@@ -226,6 +238,7 @@ impl Req {
 /// A running emulator. Dropping it stops the server (safe inside and outside tokio).
 pub struct ConsulEmulator {
     shared: Arc<Shared>,
+    client_addr: std::net::IpAddr,
     port: u16,
     handle: tokio::runtime::Handle,
     server: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -254,20 +267,26 @@ impl ConsulEmulator {
     /// Starts the emulator, reporting bind/runtime failures.
     pub fn try_start(opts: EmulatorOptions) -> Result<ConsulEmulator, EmulatorError> {
         let want = opts.port.unwrap_or(0);
-        let listener = bind(want)?;
+        let client_addr = opts.client_addr;
+        let listener = bind(client_addr, want)?;
         let port = listener
             .local_addr()
-            .map_err(|source| EmulatorError::Bind { port: want, source })?
+            .map_err(|source| EmulatorError::Bind {
+                addr: client_addr,
+                port: want,
+                source,
+            })?
             .port();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| EmulatorError::Client(e.to_string()))?;
+        let log = request_log::RequestLog::new(opts.request_log_cap);
         let shared = Arc::new(Shared {
             state: Mutex::new(state::State::new(opts)),
             faults: Faults::default(),
-            log: Mutex::new(Vec::new()),
+            log: Mutex::new(log),
             client,
         });
         let (handle_tx, handle_rx) = std::sync::mpsc::channel();
@@ -298,6 +317,7 @@ impl ConsulEmulator {
             .map_err(EmulatorError::Runtime)?;
         let emulator = ConsulEmulator {
             shared,
+            client_addr,
             port,
             handle,
             server: Mutex::new(None),
@@ -391,7 +411,7 @@ impl ConsulEmulator {
         {
             return Ok(());
         }
-        let listener = bind(self.port)?;
+        let listener = bind(self.client_addr, self.port)?;
         self.serve(listener);
         Ok(())
     }
@@ -412,13 +432,20 @@ impl ConsulEmulator {
         self.come_back()
     }
 
-    /// Requests seen so far, oldest first.
+    /// Requests seen so far, oldest first: the last
+    /// [`EmulatorOptions::request_log_cap`] of them.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared
-            .log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.log_entries().retained()
+    }
+
+    /// The requests after the first `seen` ever answered, and the count to pass next time
+    /// (for a follower that prints the log as it grows; dropped ones are skipped).
+    pub fn requests_after(&self, seen: u64) -> (Vec<RecordedRequest>, u64) {
+        self.log_entries().after(seen)
+    }
+
+    fn log_entries(&self) -> MutexGuard<'_, request_log::RequestLog> {
+        self.shared.log.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The request log as text, one request a line (for failure messages).
@@ -565,12 +592,10 @@ impl Drop for ConsulEmulator {
     }
 }
 
-fn bind(port: u16) -> Result<std::net::TcpListener, EmulatorError> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", port))
-        .map_err(|source| EmulatorError::Bind { port, source })?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|source| EmulatorError::Bind { port, source })?;
+fn bind(addr: std::net::IpAddr, port: u16) -> Result<std::net::TcpListener, EmulatorError> {
+    let failed = |source| EmulatorError::Bind { addr, port, source };
+    let listener = std::net::TcpListener::bind((addr, port)).map_err(failed)?;
+    listener.set_nonblocking(true).map_err(failed)?;
     Ok(listener)
 }
 
