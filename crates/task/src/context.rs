@@ -257,3 +257,83 @@ pub fn login_spec(
         partition: cfg.login_partition().map(str::to_owned),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(arn: &str) -> ecs::TaskMetadata {
+        serde_json::from_value(serde_json::json!({"TaskARN": arn, "Family": "Web"})).unwrap()
+    }
+
+    fn context(config: &str, arn: &str) -> TaskContext {
+        let config = config::parse(config).unwrap();
+        let metadata = ecs::MetadataClient::new("http://127.0.0.1:1/v4").unwrap();
+        let clients = ConsulClients::of(&config, &TokenFiles::of(&config));
+        TaskContext::new(config, metadata, clients, task(arn)).unwrap()
+    }
+
+    const ARN: &str = "arn:aws:ecs:us-east-1:123456789012:task/prod/abc123";
+
+    #[test]
+    fn a_service_task_is_known_by_its_service_and_logs_in_with_the_task_region() {
+        let ctx = context(
+            r#"{"bootstrapDir": "/consul", "service": {"name": "api", "port": 8080},
+                "consulLogin": {"enabled": true}}"#,
+            ARN,
+        );
+        assert_eq!(ctx.service_id(), "api-abc123");
+        assert_eq!(ctx.expected.service, "api");
+        assert_eq!(ctx.layout, Layout::Agent);
+        let spec = ctx.login.as_ref().unwrap().as_ref().unwrap();
+        assert_eq!(spec.params.region, "us-east-1");
+        assert_eq!(ctx.login_params(), Some(&spec.params));
+        assert!(ctx.clients.server.is_some(), "a login needs the servers");
+        assert_eq!(
+            ctx.tokens.agent_token(),
+            Some(TokenSource::OwnFile("/consul/service-token".into()))
+        );
+        assert_eq!(
+            ctx.tokens.origin(),
+            diagnose::TokenOrigin::Login {
+                file: "/consul/service-token".into()
+            }
+        );
+    }
+
+    #[test]
+    fn without_a_login_there_is_no_spec_no_server_and_no_token_file() {
+        let ctx = context(
+            r#"{"bootstrapDir": "/consul", "service": {"port": 8080}}"#,
+            ARN,
+        );
+        assert_eq!(ctx.service_id(), "web-abc123");
+        assert!(ctx.login.is_none());
+        assert!(ctx.login_params().is_none());
+        assert!(ctx.clients.server.is_none());
+        assert_eq!(ctx.tokens.agent_token(), None);
+    }
+
+    #[test]
+    fn a_gateway_task_is_known_by_the_gateway() {
+        let ctx = context(
+            r#"{"bootstrapDir": "/consul",
+                "gateway": {"kind": "mesh-gateway", "name": "gw"}}"#,
+            ARN,
+        );
+        assert_eq!(ctx.service_id(), ctx.registrations.proxy_id());
+        assert_eq!(ctx.expected.service, "gw");
+    }
+
+    #[test]
+    fn a_login_spec_without_any_region_says_so() {
+        let cfg =
+            config::parse(r#"{"bootstrapDir": "/c", "consulLogin": {"enabled": true}}"#).unwrap();
+        let err = login_spec(&cfg, &task("not-an-arn")).unwrap_err();
+        assert!(matches!(err, LoginSpecError::NoRegion(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "no consulLogin.region and the task ARN has none"
+        );
+    }
+}
