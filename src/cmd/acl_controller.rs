@@ -31,32 +31,26 @@ async fn acl_controller(args: &AclControllerArgs) -> i32 {
             return exit::RUNTIME;
         }
     };
-    let flags = match Flags::new(
+    // Flags and environment that cannot be used end it at once, with the usage code.
+    macro_rules! usable {
+        ($setting:expr) => {
+            match $setting {
+                Ok(value) => value,
+                Err(e) => {
+                    error!("acl-controller: {e}");
+                    return exit::USAGE;
+                }
+            }
+        };
+    }
+    let flags = usable!(Flags::new(
         &args.iam_role_path,
         args.partitions_enabled,
         args.partition.as_deref(),
         args.reconcile_interval,
-    ) {
-        Ok(flags) => flags,
-        Err(e) => {
-            error!("acl-controller: {e}");
-            return exit::USAGE;
-        }
-    };
-    let consul = match consul_client() {
-        Ok(client) => client,
-        Err(e) => {
-            error!("acl-controller: {e}");
-            return exit::USAGE;
-        }
-    };
-    let metadata = match ecs::MetadataClient::from_env() {
-        Ok(client) => client,
-        Err(e) => {
-            error!("acl-controller: {e}");
-            return exit::USAGE;
-        }
-    };
+    ));
+    let consul = usable!(consul_client());
+    let metadata = usable!(ecs::MetadataClient::from_env());
     let shutdown = async {
         let name = stop.await;
         info!("{name} received");
