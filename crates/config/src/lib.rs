@@ -10,9 +10,18 @@
 //!
 //! The extra rule mesh-init applies (no `service.checks` together with
 //! `healthSyncContainers`) is separate: [`Config::validate_for_mesh_init`].
+//!
+//! The v0.10 (Consul Dataplane) layout is [`dataplane`]. [`load`] picks the
+//! layout by the document's keys ([`Layout::of`]) and returns a
+//! [`LoadedConfig`] of either kind; [`parse`] and [`from_env`] stay the
+//! v0.6.2 loaders and refuse a v0.10 document with
+//! [`ConfigError::DataplaneLayout`]. [`migrate`] turns a v0.6.2 document
+//! into its v0.10 equivalent.
 
 #![deny(missing_docs)]
 
+pub mod dataplane;
+pub mod migrate;
 mod model;
 mod schema;
 
@@ -70,6 +79,14 @@ pub enum ConfigError {
     /// The JSON is well-formed but breaks the configuration rules.
     #[error("{}", render_invalid(.0))]
     Invalid(Vec<FieldError>),
+    /// A v0.10 (Consul Dataplane) document was given to a loader of the
+    /// v0.6.2 layout.
+    #[error(
+        "this is a v0.10 (Consul Dataplane) config (it has `consulServers`); this subcommand in \
+         that layout is not available yet (validate-config checks it; migrate-config turns a \
+         v0.6.2 config into one)"
+    )]
+    DataplaneLayout,
 }
 
 impl ConfigError {
@@ -104,20 +121,140 @@ pub fn from_env() -> Result<Config, ConfigError> {
 /// when unset); split out from [`from_env`] so it is testable without
 /// touching the process environment.
 pub fn from_env_value(value: Option<&OsStr>) -> Result<Config, ConfigError> {
+    parse(env_text(value)?)
+}
+
+/// The text of the variable's value, or why there is none.
+fn env_text(value: Option<&OsStr>) -> Result<&str, ConfigError> {
     let value = value.ok_or(ConfigError::NotSet)?;
     if value.is_empty() {
         return Err(ConfigError::NotSet);
     }
-    let text = value.to_str().ok_or(ConfigError::NotUnicode)?;
-    parse(text)
+    value.to_str().ok_or(ConfigError::NotUnicode)
 }
 
-/// Parses and validates a configuration document.
+/// Parses and validates a v0.6.2 configuration document.
 ///
 /// White space around the object is fine; anything else after it, and a
 /// leading byte-order mark, are rejected (as in v0.6.2). With duplicate keys
-/// the last one wins.
+/// the last one wins. A v0.10 document (one with `consulServers`) is refused
+/// with [`ConfigError::DataplaneLayout`], one that mixes the two layouts with
+/// the keys that clash.
 pub fn parse(text: &str) -> Result<Config, ConfigError> {
+    match load(text)? {
+        LoadedConfig::Agent(config) => Ok(config),
+        LoadedConfig::Dataplane(_) => Err(ConfigError::DataplaneLayout),
+    }
+}
+
+/// The two configuration layouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// consul-ecs v0.6.2: a Consul client agent in every task.
+    Agent,
+    /// consul-ecs v0.10: no agent; the task talks to `consulServers`.
+    Dataplane,
+}
+
+/// Keys only the v0.6.2 layout has, by JSON path.
+const AGENT_ONLY_KEYS: [&str; 3] = ["consulHTTPAddr", "consulCACertFile", "service.checks"];
+
+impl Layout {
+    /// Picks the layout of a parsed document: `consulServers` means v0.10;
+    /// otherwise (`consulHTTPAddr`, `service.checks`, or neither) v0.6.2. A
+    /// document with `consulServers` and a v0.6.2-only key is refused, naming
+    /// each of those keys.
+    pub fn of(doc: &serde_json::Value) -> Result<Layout, ConfigError> {
+        if doc.get("consulServers").is_none() {
+            return Ok(Layout::Agent);
+        }
+        let agent_keys: Vec<&str> = AGENT_ONLY_KEYS
+            .into_iter()
+            .filter(|path| lookup(doc, path).is_some())
+            .collect();
+        if agent_keys.is_empty() {
+            return Ok(Layout::Dataplane);
+        }
+        let mut errors = vec![FieldError {
+            path: "consulServers".into(),
+            message: format!(
+                "makes this a v0.10 (Consul Dataplane) config, which has no {}; keep one layout \
+                 (`consul-ecs migrate-config` turns a v0.6.2 config into a v0.10 one)",
+                agent_keys.join(", ")
+            ),
+        }];
+        errors.extend(agent_keys.iter().map(|path| {
+            FieldError {
+                path: (*path).into(),
+                message: "is a v0.6.2 (agent) key, but `consulServers` makes this a v0.10 \
+                      (Consul Dataplane) config"
+                    .into(),
+            }
+        }));
+        Err(ConfigError::Invalid(errors))
+    }
+
+    /// How the layout is named to people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Layout::Agent => "v0.6.2 (Consul client agent)",
+            Layout::Dataplane => "v0.10 (Consul Dataplane)",
+        }
+    }
+}
+
+/// The value at a dotted path of object keys.
+fn lookup<'a>(doc: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    path.split('.').try_fold(doc, |value, key| value.get(key))
+}
+
+/// A configuration of either layout.
+// One is loaded per process and handed on once: boxing would only add an
+// indirection to every use.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadedConfig {
+    /// A v0.6.2 (client agent) configuration.
+    Agent(Config),
+    /// A v0.10 (Consul Dataplane) configuration.
+    Dataplane(dataplane::Config),
+}
+
+impl LoadedConfig {
+    /// Which layout this is.
+    pub fn layout(&self) -> Layout {
+        match self {
+            LoadedConfig::Agent(_) => Layout::Agent,
+            LoadedConfig::Dataplane(_) => Layout::Dataplane,
+        }
+    }
+}
+
+/// Parses a document of either layout, chosen by [`Layout::of`], and
+/// validates it against that layout's rules.
+pub fn load(text: &str) -> Result<LoadedConfig, ConfigError> {
+    let doc = parse_json(text)?;
+    match Layout::of(&doc)? {
+        Layout::Agent => {
+            let cleaned = schema::validate(&doc).map_err(ConfigError::Invalid)?;
+            decode_cleaned(cleaned).map(LoadedConfig::Agent)
+        }
+        Layout::Dataplane => dataplane::from_value(&doc).map(LoadedConfig::Dataplane),
+    }
+}
+
+/// Loads a document of either layout from [`CONFIG_ENV`].
+pub fn load_from_env() -> Result<LoadedConfig, ConfigError> {
+    load_from_env_value(std::env::var_os(CONFIG_ENV).as_deref())
+}
+
+/// [`load_from_env`] for a value read from [`CONFIG_ENV`] (`None` when unset).
+pub fn load_from_env_value(value: Option<&OsStr>) -> Result<LoadedConfig, ConfigError> {
+    load(env_text(value)?)
+}
+
+/// Parses the JSON text (no BOM, one value, white space around it only).
+pub(crate) fn parse_json(text: &str) -> Result<serde_json::Value, ConfigError> {
     if text.starts_with('\u{feff}') {
         return Err(ConfigError::Json {
             line: 1,
@@ -126,8 +263,13 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                 .into(),
         });
     }
-    let doc: serde_json::Value = serde_json::from_str(text).map_err(json_error)?;
-    let cleaned = schema::validate(&doc).map_err(ConfigError::Invalid)?;
+    serde_json::from_str(text).map_err(json_error)
+}
+
+/// Decodes a document the schema walk cleaned into the typed model.
+pub(crate) fn decode_cleaned<T: serde::de::DeserializeOwned>(
+    cleaned: serde_json::Value,
+) -> Result<T, ConfigError> {
     // The cleaned document has only known keys of the right types, so this
     // cannot fail unless the schema table and the model disagree.
     serde_json::from_value(cleaned).map_err(|e| {

@@ -1,6 +1,11 @@
 //! Typed form of the consul-ecs v0.6.2 configuration document, and the
 //! defaults consul-ecs applies in code (all of them live here, as methods).
 //!
+//! The blocks both layouts share (`consulLogin`, `service`, `proxy`,
+//! `gateway` and what they hold) are also the blocks of the v0.10 document
+//! ([`crate::dataplane::Config`]); the few keys only v0.10 knows are marked
+//! "v0.10 only" and stay empty in a v0.6.2 config, whose rules refuse them.
+//!
 //! As in v0.6.2 (Go), an empty string, an empty list, `false`, `0` and a
 //! missing or `null` key all mean "not set" for the plain fields below; the
 //! methods on [`Config`] turn "not set" into the value consul-ecs uses.
@@ -18,6 +23,9 @@ pub const DEFAULT_LOGIN_METHOD: &str = "iam-ecs-service-token";
 pub const DEFAULT_PUBLIC_LISTENER_PORT: u16 = 20000;
 /// Mesh gateway port (service port and tagged-address ports) when unset or 0.
 pub const DEFAULT_GATEWAY_PORT: u16 = 8443;
+/// v0.10: Envoy's readiness port (`proxy.healthCheckPort`, `gateway.healthCheckPort`)
+/// when unset or 0.
+pub const DEFAULT_HEALTH_CHECK_PORT: u16 = 22000;
 /// File in `bootstrapDir` that mesh-init writes the login token to.
 pub const SERVICE_TOKEN_FILE: &str = "service-token";
 /// File in `bootstrapDir` holding the client agent's token (logged out by health-sync).
@@ -40,7 +48,7 @@ fn is_zero_u16(n: &u16) -> bool {
 }
 
 /// Empty means "not set" (Go semantics), so callers get `None` for it.
-fn non_empty(s: &str) -> Option<&str> {
+pub(crate) fn non_empty(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
 
@@ -133,6 +141,9 @@ pub struct ConsulLogin {
     /// Auth method name; see [`Config::login_method`].
     #[serde(skip_serializing_if = "String::is_empty")]
     pub method: String,
+    /// v0.10 only: datacenter of the auth method; empty means the servers' own.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub datacenter: String,
     /// Send the signed IAM GetRole/GetUser request; see [`Config::include_entity`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub include_entity: Option<bool>,
@@ -180,6 +191,83 @@ pub struct Service {
     /// Enterprise admin partition of service and sidecar (and of the login).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub partition: String,
+    /// v0.10 only: passive health checking (outlier detection) of upstreams.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_resilience_config: Option<NetworkResilienceConfig>,
+}
+
+/// v0.10 `service.networkResilienceConfig`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct NetworkResilienceConfig {
+    /// Adds a `PassiveHealthCheck` to the service's `service-defaults` when it has none.
+    pub enabled: bool,
+    /// The outlier detection settings; unset ones take the defaults of
+    /// [`OutlierDetection`]'s methods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outlier_detection: Option<OutlierDetection>,
+}
+
+/// v0.10 `service.networkResilienceConfig.outlierDetection`. `None` means
+/// "not set"; the methods give the value mesh-init writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct OutlierDetection {
+    /// Time between ejection sweeps, in nanoseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<i64>,
+    /// Consecutive failures before a host is ejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_failures: Option<i64>,
+    /// Percent chance that `consecutive5xx` ejects a host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enforcing_consecutive5xx: Option<i64>,
+    /// Consecutive 5xx answers before a host is ejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consecutive5xx: Option<i64>,
+    /// Percent chance that `consecutiveGatewayFailure` ejects a host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enforcing_consecutive_gateway_failure: Option<i64>,
+    /// Consecutive gateway failures (502, 503, 504) before a host is ejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consecutive_gateway_failure: Option<i64>,
+    /// Most hosts, in percent, that may be ejected at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_ejection_percent: Option<i64>,
+}
+
+/// Outlier detection sweep interval when unset: 10 s, in nanoseconds.
+pub const DEFAULT_OUTLIER_INTERVAL_NANOS: i64 = 10_000_000_000;
+/// Consecutive failures before ejection when unset.
+pub const DEFAULT_OUTLIER_MAX_FAILURES: i64 = 5;
+/// Gateway-failure enforcement percentage when unset.
+pub const DEFAULT_OUTLIER_ENFORCING_GATEWAY_FAILURE: i64 = 100;
+/// Largest ejected share of hosts, in percent, when unset.
+pub const DEFAULT_OUTLIER_MAX_EJECTION_PERCENT: i64 = 50;
+
+impl OutlierDetection {
+    /// Sweep interval in nanoseconds ([`DEFAULT_OUTLIER_INTERVAL_NANOS`] when unset).
+    pub fn interval_nanos(&self) -> i64 {
+        self.interval.unwrap_or(DEFAULT_OUTLIER_INTERVAL_NANOS)
+    }
+
+    /// Failures before ejection ([`DEFAULT_OUTLIER_MAX_FAILURES`] when unset).
+    pub fn max_failures(&self) -> i64 {
+        self.max_failures.unwrap_or(DEFAULT_OUTLIER_MAX_FAILURES)
+    }
+
+    /// Gateway-failure enforcement percentage
+    /// ([`DEFAULT_OUTLIER_ENFORCING_GATEWAY_FAILURE`] when unset).
+    pub fn enforcing_consecutive_gateway_failure(&self) -> i64 {
+        self.enforcing_consecutive_gateway_failure
+            .unwrap_or(DEFAULT_OUTLIER_ENFORCING_GATEWAY_FAILURE)
+    }
+
+    /// Largest ejected share in percent ([`DEFAULT_OUTLIER_MAX_EJECTION_PERCENT`] when unset).
+    pub fn max_ejection_percent(&self) -> i64 {
+        self.max_ejection_percent
+            .unwrap_or(DEFAULT_OUTLIER_MAX_EJECTION_PERCENT)
+    }
 }
 
 /// `service.weights`: DNS SRV weights.
@@ -282,6 +370,12 @@ pub struct Proxy {
     /// Envoy public listener port; see [`Config::public_listener_port`].
     #[serde(skip_serializing_if = "is_zero_u16")]
     pub public_listener_port: u16,
+    /// v0.10 only: where Envoy reaches the application; empty means localhost.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub local_service_address: String,
+    /// v0.10 only: Envoy's readiness port; 0 means [`DEFAULT_HEALTH_CHECK_PORT`].
+    #[serde(skip_serializing_if = "is_zero_u16")]
+    pub health_check_port: u16,
     /// Upstream listeners.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub upstreams: Vec<Upstream>,
@@ -308,6 +402,9 @@ pub struct Upstream {
     pub destination_partition: String,
     /// Target service (or prepared query) name.
     pub destination_name: String,
+    /// v0.10 only: the cluster peer that holds the upstream.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub destination_peer: String,
     /// Datacenter to resolve the upstream in; empty means local.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub datacenter: String,
@@ -393,15 +490,25 @@ pub struct Gateway {
     /// because Consul then gets a `Proxy` object.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy: Option<GatewayProxy>,
+    /// v0.10 only: Envoy's readiness port; 0 means [`DEFAULT_HEALTH_CHECK_PORT`].
+    #[serde(skip_serializing_if = "is_zero_u16")]
+    pub health_check_port: u16,
 }
 
-/// `gateway.kind` values.
+/// `gateway.kind` values. v0.6.2 knows only mesh gateways (its rules refuse
+/// the others); v0.10 adds terminating and API gateways.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum GatewayKind {
     /// `mesh-gateway`
     #[default]
     #[serde(rename = "mesh-gateway")]
     MeshGateway,
+    /// `terminating-gateway` (v0.10 only)
+    #[serde(rename = "terminating-gateway")]
+    TerminatingGateway,
+    /// `api-gateway` (v0.10 only)
+    #[serde(rename = "api-gateway")]
+    ApiGateway,
 }
 
 impl GatewayKind {
@@ -409,6 +516,8 @@ impl GatewayKind {
     pub fn as_str(self) -> &'static str {
         match self {
             GatewayKind::MeshGateway => "mesh-gateway",
+            GatewayKind::TerminatingGateway => "terminating-gateway",
+            GatewayKind::ApiGateway => "api-gateway",
         }
     }
 }
@@ -477,53 +586,38 @@ impl Config {
 
     /// Whether mesh-init logs in (and health-sync uses and logs out tokens).
     pub fn login_enabled(&self) -> bool {
-        self.consul_login.as_ref().is_some_and(|l| l.enabled)
+        login_enabled(self.consul_login.as_ref())
     }
 
     /// Auth method name, [`DEFAULT_LOGIN_METHOD`] when empty or unset.
     pub fn login_method(&self) -> &str {
-        self.consul_login
-            .as_ref()
-            .and_then(|l| non_empty(&l.method))
-            .unwrap_or(DEFAULT_LOGIN_METHOD)
+        login_method(self.consul_login.as_ref())
     }
 
     /// Whether the login carries the signed IAM entity request: true unless
     /// `consulLogin.includeEntity` is explicitly `false`.
     pub fn include_entity(&self) -> bool {
-        self.consul_login
-            .as_ref()
-            .and_then(|l| l.include_entity)
-            .unwrap_or(true)
+        include_entity(self.consul_login.as_ref())
     }
 
     /// Extra login metadata (empty when unset).
     pub fn login_meta(&self) -> BTreeMap<String, String> {
-        self.consul_login
-            .as_ref()
-            .map(|l| l.meta.clone())
-            .unwrap_or_default()
+        login_meta(self.consul_login.as_ref())
     }
 
     /// Configured login region; `None` means "use the task ARN's region".
     pub fn login_region(&self) -> Option<&str> {
-        self.consul_login
-            .as_ref()
-            .and_then(|l| non_empty(&l.region))
+        login_text(self.consul_login.as_ref(), |l| &l.region)
     }
 
     /// Configured STS endpoint; `None` means the SDK default.
     pub fn sts_endpoint(&self) -> Option<&str> {
-        self.consul_login
-            .as_ref()
-            .and_then(|l| non_empty(&l.sts_endpoint))
+        login_text(self.consul_login.as_ref(), |l| &l.sts_endpoint)
     }
 
     /// `X-Consul-IAM-ServerID` value; `None` means the header is not sent.
     pub fn server_id_header_value(&self) -> Option<&str> {
-        self.consul_login
-            .as_ref()
-            .and_then(|l| non_empty(&l.server_id_header_value))
+        login_text(self.consul_login.as_ref(), |l| &l.server_id_header_value)
     }
 
     /// Partition of the login request: `service.partition`, else
@@ -544,18 +638,12 @@ impl Config {
     /// (full Unicode lower-casing, not checked against the name pattern).
     /// health-sync uses this even for gateway tasks.
     pub fn service_name(&self, task_family: &str) -> String {
-        match self.service.as_ref().and_then(|s| non_empty(&s.name)) {
-            Some(name) => name.to_owned(),
-            None => task_family.to_lowercase(),
-        }
+        service_name(self.service.as_ref(), task_family)
     }
 
     /// Gateway service name: `gateway.name`, else the task family unchanged.
     pub fn gateway_name(&self, task_family: &str) -> String {
-        match self.gateway.as_ref().and_then(|g| non_empty(&g.name)) {
-            Some(name) => name.to_owned(),
-            None => task_family.to_owned(),
-        }
+        gateway_name(self.gateway.as_ref(), task_family)
     }
 
     /// The application's port (`0` when there is no `service` block).
@@ -572,20 +660,80 @@ impl Config {
     /// Envoy public listener port: `proxy.publicListenerPort`, or
     /// [`DEFAULT_PUBLIC_LISTENER_PORT`] when it is 0 or unset.
     pub fn public_listener_port(&self) -> u16 {
-        match self.proxy.as_ref().map_or(0, |p| p.public_listener_port) {
-            0 => DEFAULT_PUBLIC_LISTENER_PORT,
-            port => port,
-        }
+        public_listener_port(self.proxy.as_ref())
+    }
+}
+
+// The defaults of the blocks both layouts share, written once for
+// `Config` (v0.6.2) and `dataplane::Config` (v0.10).
+
+pub(crate) fn login_enabled(login: Option<&ConsulLogin>) -> bool {
+    login.is_some_and(|l| l.enabled)
+}
+
+pub(crate) fn login_method(login: Option<&ConsulLogin>) -> &str {
+    login
+        .and_then(|l| non_empty(&l.method))
+        .unwrap_or(DEFAULT_LOGIN_METHOD)
+}
+
+pub(crate) fn include_entity(login: Option<&ConsulLogin>) -> bool {
+    login.and_then(|l| l.include_entity).unwrap_or(true)
+}
+
+pub(crate) fn login_meta(login: Option<&ConsulLogin>) -> BTreeMap<String, String> {
+    login.map(|l| l.meta.clone()).unwrap_or_default()
+}
+
+/// A text field of `consulLogin`; `None` when the block or the field is empty.
+pub(crate) fn login_text(
+    login: Option<&ConsulLogin>,
+    field: impl Fn(&ConsulLogin) -> &String,
+) -> Option<&str> {
+    login.and_then(|l| non_empty(field(l)))
+}
+
+pub(crate) fn service_name(service: Option<&Service>, task_family: &str) -> String {
+    match service.and_then(|s| non_empty(&s.name)) {
+        Some(name) => name.to_owned(),
+        None => task_family.to_lowercase(),
+    }
+}
+
+pub(crate) fn gateway_name(gateway: Option<&Gateway>, task_family: &str) -> String {
+    match gateway.and_then(|g| non_empty(&g.name)) {
+        Some(name) => name.to_owned(),
+        None => task_family.to_owned(),
+    }
+}
+
+pub(crate) fn public_listener_port(proxy: Option<&Proxy>) -> u16 {
+    port_or(
+        proxy.map_or(0, |p| p.public_listener_port),
+        DEFAULT_PUBLIC_LISTENER_PORT,
+    )
+}
+
+/// `port`, or `default` when it is 0 (Go's "not set").
+pub(crate) fn port_or(port: u16, default: u16) -> u16 {
+    match port {
+        0 => default,
+        port => port,
     }
 }
 
 impl Gateway {
     /// The registered gateway port: `lanAddress.port` when > 0, else 8443.
     pub fn service_port(&self) -> u16 {
-        match self.lan_address.as_ref().map_or(0, |a| a.port) {
-            0 => DEFAULT_GATEWAY_PORT,
-            port => port,
-        }
+        port_or(
+            self.lan_address.as_ref().map_or(0, |a| a.port),
+            DEFAULT_GATEWAY_PORT,
+        )
+    }
+
+    /// v0.10: Envoy's readiness port, [`DEFAULT_HEALTH_CHECK_PORT`] when unset.
+    pub fn health_check_port(&self) -> u16 {
+        port_or(self.health_check_port, DEFAULT_HEALTH_CHECK_PORT)
     }
 
     /// The `lan` tagged address (also the registered address): present only
@@ -604,9 +752,5 @@ impl Gateway {
 fn tagged(address: Option<&GatewayAddress>) -> Option<(&str, u16)> {
     let address = address?;
     let host = non_empty(&address.address)?;
-    let port = match address.port {
-        0 => DEFAULT_GATEWAY_PORT,
-        port => port,
-    };
-    Some((host, port))
+    Some((host, port_or(address.port, DEFAULT_GATEWAY_PORT)))
 }

@@ -1,4 +1,5 @@
-//! Validation of the raw JSON document against the v0.6.2 rules.
+//! Validation of the raw JSON document against the v0.6.2 rules (the tables
+//! here) and, with the same walk, the v0.10 rules (`crate::dataplane::schema`).
 //!
 //! v0.6.2 validates in two steps: a JSON-schema check that gathers every
 //! violation, then Go's `encoding/json` decoding that stops at the first
@@ -33,6 +34,8 @@ pub(crate) enum Ty {
     Int,
     /// An integer in 0..=65535 (deliberately stricter than v0.6.2).
     Port,
+    /// An integer within inclusive bounds (`minimum` / `maximum` in the schema).
+    Range(i64, i64),
     /// A block with a known set of fields.
     Obj(&'static ObjSpec),
     /// Any JSON object, kept verbatim (opaque proxy config).
@@ -56,22 +59,22 @@ pub(crate) enum Extra {
 
 /// One known key of a block.
 pub(crate) struct Field {
-    name: &'static str,
-    ty: Ty,
-    nullable: bool,
-    required: bool,
+    pub(crate) name: &'static str,
+    pub(crate) ty: Ty,
+    pub(crate) nullable: bool,
+    pub(crate) required: bool,
 }
 
 /// The known keys of a block and its policy for the rest.
 pub(crate) struct ObjSpec {
-    fields: &'static [Field],
-    extra: Extra,
+    pub(crate) fields: &'static [Field],
+    pub(crate) extra: Extra,
     /// Alternative spellings accepted for a field: (alias, canonical name).
-    aliases: &'static [(&'static str, &'static str)],
+    pub(crate) aliases: &'static [(&'static str, &'static str)],
 }
 
 /// An optional key whose value may also be `null` ("not set").
-const fn opt(name: &'static str, ty: Ty) -> Field {
+pub(crate) const fn opt(name: &'static str, ty: Ty) -> Field {
     Field {
         name,
         ty,
@@ -81,7 +84,7 @@ const fn opt(name: &'static str, ty: Ty) -> Field {
 }
 
 /// An optional key that, when present, must not be `null`.
-const fn plain(name: &'static str, ty: Ty) -> Field {
+pub(crate) const fn plain(name: &'static str, ty: Ty) -> Field {
     Field {
         name,
         ty,
@@ -91,7 +94,7 @@ const fn plain(name: &'static str, ty: Ty) -> Field {
 }
 
 /// A required key that must not be `null`.
-const fn req(name: &'static str, ty: Ty) -> Field {
+pub(crate) const fn req(name: &'static str, ty: Ty) -> Field {
     Field {
         name,
         ty,
@@ -100,10 +103,10 @@ const fn req(name: &'static str, ty: Ty) -> Field {
     }
 }
 
-const LOG_LEVELS: &[&str] = &["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
+pub(crate) const LOG_LEVELS: &[&str] = &["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
 const CHECK_STATUSES: &[&str] = &["passing", "warning", "critical", "maintenance"];
 const MESH_GATEWAY_MODES: &[&str] = &["none", "local", "remote"];
-const DESTINATION_TYPES: &[&str] = &["service", "prepared_query"];
+pub(crate) const DESTINATION_TYPES: &[&str] = &["service", "prepared_query"];
 const EXPOSE_PROTOCOLS: &[&str] = &["http", "http2"];
 const GATEWAY_KINDS: &[&str] = &["mesh-gateway"];
 
@@ -154,7 +157,7 @@ static SERVICE: ObjSpec = ObjSpec {
     aliases: &[],
 };
 
-static WEIGHTS: ObjSpec = ObjSpec {
+pub(crate) static WEIGHTS: ObjSpec = ObjSpec {
     fields: &[req("passing", Ty::Int), req("warning", Ty::Int)],
     extra: Extra::Forbid,
     aliases: &[],
@@ -221,7 +224,7 @@ static UPSTREAM: ObjSpec = ObjSpec {
     aliases: &[],
 };
 
-static MESH_GATEWAY: ObjSpec = ObjSpec {
+pub(crate) static MESH_GATEWAY: ObjSpec = ObjSpec {
     fields: &[req("mode", Ty::Enum(MESH_GATEWAY_MODES))],
     extra: Extra::Ignore,
     aliases: &[],
@@ -230,7 +233,7 @@ static MESH_GATEWAY: ObjSpec = ObjSpec {
 // v0.6.2's schema misplaces `expose`, so it was never checked there; we apply
 // the schema its authors wrote for it (types, protocol enum), keeping its lack
 // of an extra-key rule.
-static EXPOSE: ObjSpec = ObjSpec {
+pub(crate) static EXPOSE: ObjSpec = ObjSpec {
     fields: &[
         opt("checks", Ty::Bool),
         opt("paths", Ty::Array(&Ty::Obj(&EXPOSE_PATH), false)),
@@ -266,23 +269,32 @@ static GATEWAY: ObjSpec = ObjSpec {
     aliases: &[],
 };
 
-static GATEWAY_ADDRESS: ObjSpec = ObjSpec {
+pub(crate) static GATEWAY_ADDRESS: ObjSpec = ObjSpec {
     fields: &[opt("address", Ty::Str), opt("port", Ty::Port)],
     extra: Extra::Forbid,
     aliases: &[],
 };
 
-static GATEWAY_PROXY: ObjSpec = ObjSpec {
+pub(crate) static GATEWAY_PROXY: ObjSpec = ObjSpec {
     fields: &[opt("config", Ty::Opaque)],
     extra: Extra::Ignore,
     aliases: &[],
 };
 
-/// Checks `doc` against [`ROOT`]. Returns the cleaned document when there is
-/// no problem, otherwise every problem found, in document order.
+/// Checks `doc` against [`ROOT`] (the v0.6.2 rules). Returns the cleaned
+/// document when there is no problem, otherwise every problem found, in
+/// document order.
 pub(crate) fn validate(doc: &Value) -> Result<Value, Vec<FieldError>> {
+    validate_against(doc, &ROOT)
+}
+
+/// Checks `doc` against the block table `root` (one walk for both layouts).
+pub(crate) fn validate_against(
+    doc: &Value,
+    root: &'static ObjSpec,
+) -> Result<Value, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let cleaned = check(doc, Ty::Obj(&ROOT), At::item(""), &mut errors);
+    let cleaned = check(doc, Ty::Obj(root), At::item(""), &mut errors);
     match cleaned {
         Some(value) if errors.is_empty() => Ok(value),
         _ => Err(errors),
@@ -399,6 +411,18 @@ fn check(value: &Value, ty: Ty, at: At<'_>, errors: &mut Vec<FieldError>) -> Opt
                     errors,
                     at.path,
                     format!("expected a port number 0..65535, got {n}"),
+                );
+                return None;
+            }
+            Some(value.clone())
+        }
+        Ty::Range(min, max) => {
+            let n = expect_int(value, ty, at, errors)?;
+            if !(min..=max).contains(&n) {
+                error(
+                    errors,
+                    at.path,
+                    format!("expected {}, got {n}", describe(ty)),
                 );
                 return None;
             }
@@ -691,12 +715,15 @@ fn describe(ty: Ty) -> String {
         Ty::Bool => "a boolean (true or false)".into(),
         Ty::Int => "an integer".into(),
         Ty::Port => "an integer port number 0..65535".into(),
+        Ty::Range(min, i64::MAX) => format!("an integer of at least {min}"),
+        Ty::Range(min, max) => format!("an integer {min}..{max}"),
         Ty::Obj(_) | Ty::Opaque => "an object".into(),
         Ty::StrMap => "an object whose values are strings".into(),
         Ty::Headers => "an object whose values are arrays of strings".into(),
         Ty::Array(item, _) => match item {
             Ty::Str => "an array of strings".into(),
             Ty::Obj(_) => "an array of objects".into(),
+            Ty::Port => "an array of integer port numbers".into(),
             _ => "an array".into(),
         },
     }
