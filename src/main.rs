@@ -3,6 +3,7 @@
 
 mod cli;
 mod cmd;
+mod config_document;
 mod exit;
 mod logging;
 
@@ -42,6 +43,9 @@ fn run(args: Vec<std::ffi::OsString>) -> i32 {
         Command::Version => plain(&cli, info, "version", cmd::version::run),
         Command::ValidateConfig(args) => plain(&cli, info, "validate-config", || {
             cmd::validate_config::run(args)
+        }),
+        Command::MigrateConfig(args) => plain(&cli, info, "migrate-config", || {
+            cmd::migrate_config::run(args)
         }),
         Command::MeshInit(args) => {
             with_config(&cli, "mesh-init", |cfg| cmd::mesh_init::run(args, cfg))

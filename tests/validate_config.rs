@@ -110,3 +110,85 @@ fn a_device_a_fifo_or_a_huge_file_is_refused_at_once() {
         .expect_code(1)
         .expect_stderr_contains("is larger than the 1 MiB limit");
 }
+
+fn v010_resource(name: &str) -> String {
+    testkit::paths::compat_dir()
+        .join("v0.10")
+        .join("resources")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn says_which_layout_it_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    let v062 = write(&dir, "v062.json", r#"{"bootstrapDir":"/c"}"#);
+    TestCommand::new(["validate-config", "-config-file", &v062])
+        .run()
+        .expect_code(0)
+        .expect_stdout_contains("OK: a v0.6.2 (Consul client agent) config");
+    for name in [
+        "test_config.json",
+        "test_extensive_config.json",
+        "test_config_null_top_level_fields.json",
+        "test_config_null_nested_fields.json",
+        "test_config_empty_fields.json",
+    ] {
+        TestCommand::new(["validate-config", "-config-file", &v010_resource(name)])
+            .run()
+            .expect_code(0)
+            .expect_stdout_contains("OK: a v0.10 (Consul Dataplane) config");
+    }
+}
+
+#[test]
+fn upstreams_invalid_v010_configs_fail_naming_their_paths() {
+    for (name, paths) in [
+        (
+            "test_config_uppercase_service_names.json",
+            &["service.name", "gateway.name"][..],
+        ),
+        (
+            "test_config_additional_properties_service.json",
+            &["service.checks", "consulServers"][..],
+        ),
+        ("test_config_missing_fields.json", &["bootstrapDir"][..]),
+    ] {
+        let run = TestCommand::new(["validate-config", "-config-file", &v010_resource(name)]).run();
+        run.expect_code(1);
+        for path in paths {
+            run.expect_stdout_contains(&format!("{path}: "));
+        }
+    }
+}
+
+#[test]
+fn a_config_mixing_both_layouts_names_the_keys() {
+    TestCommand::new(["validate-config"])
+        .env(
+            "CONSUL_ECS_CONFIG_JSON",
+            r#"{"bootstrapDir":"/c","consulServers":{"hosts":"x"},"consulHTTPAddr":"x:8500"}"#,
+        )
+        .run()
+        .expect_code(1)
+        .expect_stdout_contains("consulServers: makes this a v0.10")
+        .expect_stdout_contains("consulHTTPAddr: is a v0.6.2 (agent) key");
+}
+
+#[test]
+fn the_subcommands_of_the_agent_layout_refuse_a_v010_config_clearly() {
+    let v010 = std::fs::read_to_string(v010_resource("test_config.json")).unwrap();
+    for subcommand in ["mesh-init", "health-sync", "doctor"] {
+        let run = TestCommand::new([subcommand])
+            .env("CONSUL_ECS_CONFIG_JSON", &v010)
+            .run();
+        run.expect_code(1);
+        let said = format!("{}{}", run.stdout(), run.stderr());
+        assert!(
+            said.contains("this is a v0.10 (Consul Dataplane) config")
+                && said.contains("not available yet"),
+            "{subcommand}:\n{run}"
+        );
+    }
+}

@@ -53,6 +53,16 @@ pub enum Command {
     )]
     ValidateConfig(ValidateConfigArgs),
 
+    /// Write the v0.10 (Consul Dataplane) equivalent of a v0.6.2 config; list what changed.
+    #[command(
+        after_help = "Example:\n  consul-ecs migrate-config task-config.json > task-config-v0.10.json\n\n\
+                            Without a file the document is read from CONSUL_ECS_CONFIG_JSON. The v0.10\n\
+                            config goes to stdout; stderr lists, by JSON path, what changed meaning\n\
+                            (changed:) and what has no equivalent (decide:). Exits 0 when everything\n\
+                            carried over, 2 when something needs a decision, 1 when the input is unusable."
+    )]
+    MigrateConfig(MigrateConfigArgs),
+
     /// Register this task's service and sidecar (or gateway) and write the Envoy bootstrap.
     #[command(
         after_help = "Example (the consul-ecs-mesh-init container's command):\n  \
@@ -157,6 +167,18 @@ pub struct ValidateConfigArgs {
     /// Read the config from this file instead of CONSUL_ECS_CONFIG_JSON.
     #[arg(long, value_name = "PATH")]
     pub config_file: Option<PathBuf>,
+}
+
+/// Flags of `migrate-config`.
+#[derive(Debug, Args)]
+pub struct MigrateConfigArgs {
+    /// Read the v0.6.2 config from this file instead of CONSUL_ECS_CONFIG_JSON.
+    #[arg(long, value_name = "PATH", conflicts_with = "file")]
+    pub config_file: Option<PathBuf>,
+
+    /// The v0.6.2 config file (the same as -config-file).
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
 }
 
 /// Flags of `net-dial`.

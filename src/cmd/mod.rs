@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod entrypoint;
 pub mod health_sync;
 pub mod mesh_init;
+pub mod migrate_config;
 pub mod net_dial;
 pub mod validate_config;
 pub mod version;

@@ -1,36 +1,38 @@
-//! `consul-ecs validate-config [-config-file PATH]`: check a config offline. The verdict
-//! (`OK`, or `source: problem` lines) is the subcommand's output on stdout; a file that
-//! cannot be read is an error in the log.
+//! `consul-ecs validate-config [-config-file PATH]`: check a config of either layout offline.
+//! The verdict (`OK: a <layout> config`, or `source: problem` lines) is the subcommand's
+//! output on stdout; a file that cannot be read is an error in the log.
 
-use bounded_read::Links;
+use config::LoadedConfig;
 
 use crate::cli::ValidateConfigArgs;
+use crate::config_document::{self, Unreadable};
 use crate::exit;
 use crate::logging::output;
 
-/// Largest config file read (the largest upstream fixture is under 4 KiB).
-const CONFIG_FILE_LIMIT: u64 = 1024 * 1024;
-
 pub fn run(args: &ValidateConfigArgs) -> i32 {
-    let (source, parsed) = match &args.config_file {
-        // A config is some kilobytes; a path at /dev/zero or a FIFO must not hang or eat
-        // memory (an operator-named file may be a link, so links are followed).
-        Some(path) => match bounded_read::read_text_file(path, CONFIG_FILE_LIMIT, Links::Follow) {
-            Ok(text) => (path.display().to_string(), config::parse(&text)),
-            Err(e) => {
-                tracing::error!("cannot read config file: {e}");
-                return exit::USAGE;
-            }
-        },
-        None => (config::CONFIG_ENV.to_string(), config::from_env()),
+    let document = match config_document::read(args.config_file.as_deref()) {
+        Ok(document) => document,
+        Err(e @ Unreadable::File(_)) => {
+            tracing::error!("{e}");
+            return exit::USAGE;
+        }
+        // An unset variable is a verdict on the (missing) config, like any other problem.
+        Err(e @ Unreadable::Env(_)) => {
+            output!("{e}");
+            return exit::USAGE;
+        }
     };
-    match parsed.and_then(|cfg| cfg.validate_for_mesh_init()) {
-        Ok(()) => {
-            output!("OK");
+    let checked = config::load(&document.text).and_then(|loaded| match &loaded {
+        LoadedConfig::Agent(cfg) => cfg.validate_for_mesh_init().map(|()| loaded),
+        LoadedConfig::Dataplane(_) => Ok(loaded),
+    });
+    match checked {
+        Ok(loaded) => {
+            output!("OK: a {} config", loaded.layout().describe());
             exit::OK
         }
         Err(error) => {
-            output!("{source}: {error}");
+            output!("{}: {error}", document.source);
             exit::USAGE
         }
     }

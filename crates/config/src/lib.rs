@@ -124,8 +124,9 @@ pub fn from_env_value(value: Option<&OsStr>) -> Result<Config, ConfigError> {
     parse(env_text(value)?)
 }
 
-/// The text of the variable's value, or why there is none.
-fn env_text(value: Option<&OsStr>) -> Result<&str, ConfigError> {
+/// The text of a value read from [`CONFIG_ENV`] (`None` when unset), or
+/// why there is none ([`ConfigError::NotSet`], [`ConfigError::NotUnicode`]).
+pub fn env_text(value: Option<&OsStr>) -> Result<&str, ConfigError> {
     let value = value.ok_or(ConfigError::NotSet)?;
     if value.is_empty() {
         return Err(ConfigError::NotSet);

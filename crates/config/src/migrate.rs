@@ -99,20 +99,7 @@ pub fn migrate(agent: &Config) -> Migration {
     let mut service = agent.service.clone();
     if let Some(service) = service.as_mut() {
         for (index, check) in service.checks.drain(..).enumerate() {
-            let name = non_empty(&check.name)
-                .or(non_empty(&check.check_id))
-                .map(|n| format!(" ({n:?})"))
-                .unwrap_or_default();
-            notes.push(Note {
-                path: format!("service.checks.{index}"),
-                kind: NoteKind::Decision,
-                message: format!(
-                    "check{name} has no v0.10 equivalent: without a client agent nothing runs \
-                     Consul checks. Make it an ECS health check of the container and list that \
-                     container in healthSyncContainers (health-sync copies its ECS health into \
-                     Consul)"
-                ),
-            });
+            notes.push(check_note(index, &check, agent.is_gateway()));
         }
     }
 
@@ -160,6 +147,34 @@ pub fn migrate(agent: &Config) -> Migration {
     };
     notes.sort_by_key(|note| path_rank(&note.path));
     Migration { config, notes }
+}
+
+/// What becomes of `service.checks[index]`, which v0.10 does not have.
+fn check_note(index: usize, check: &crate::Check, gateway_task: bool) -> Note {
+    let path = format!("service.checks.{index}");
+    let name = non_empty(&check.name)
+        .or(non_empty(&check.check_id))
+        .map(|n| format!(" {n:?}"))
+        .unwrap_or_default();
+    if gateway_task {
+        return Note {
+            path,
+            kind: NoteKind::Changed,
+            message: format!(
+                "check{name} dropped: v0.10 has no service.checks, and v0.6.2 did not register \
+                 it for a gateway task either"
+            ),
+        };
+    }
+    Note {
+        path,
+        kind: NoteKind::Decision,
+        message: format!(
+            "check{name} has no v0.10 equivalent: without a client agent nothing runs Consul \
+             checks. Make it an ECS health check of the container and list that container in \
+             healthSyncContainers (health-sync copies its ECS health into Consul)"
+        ),
+    }
 }
 
 /// Orders notes as the keys appear in a v0.6.2 document.

@@ -190,10 +190,17 @@ fn a_gateway_task_keeps_its_gateway_and_gets_no_transparent_proxy() {
         "bootstrapDir": "/c",
         "consulHTTPAddr": "https://consul:8501",
         "consulLogin": {"enabled": true},
-        "service": {"port": 0, "partition": "svc-part"},
+        "service": {"port": 0, "partition": "svc-part", "checks": [{"name": "unused", "ttl": "10s"}]},
         "gateway": {"kind": "mesh-gateway", "partition": "gw-part", "wanAddress": {"address": "1.2.3.4", "port": 443}}
     }));
     assert!(m.config.transparent_proxy.is_none());
+    // v0.6.2 never registered checks for a gateway task: dropping them changes nothing.
+    let check = m
+        .notes
+        .iter()
+        .find(|n| n.path == "service.checks.0")
+        .unwrap();
+    assert_eq!(check.kind, NoteKind::Changed, "{}", check.message);
     assert_eq!(m.config.partition(), Some("gw-part"));
     // v0.6.2 logged in to the service's partition; v0.10 uses the gateway's.
     assert_eq!(notes(&m, NoteKind::Decision), ["service.partition"]);
