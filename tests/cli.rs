@@ -45,6 +45,7 @@ fn every_subcommand_has_help_with_an_example() {
     for sub in [
         "version",
         "validate-config",
+        "migrate-config",
         "net-dial",
         "mesh-init",
         "health-sync",
@@ -215,9 +216,11 @@ fn broken_pipe() -> std::process::Stdio {
 fn a_broken_stdout_or_stderr_never_panics() {
     let config = r#"{"bootstrapDir":"/c"}"#;
     // (arguments, exit code): the code is the subcommand's own, not a panic's 101.
-    let cases: [(&[&str], i32); 4] = [
+    let cases: [(&[&str], i32); 5] = [
         (&["version"], 0),
         (&["validate-config"], 0),
+        // No consulHTTPAddr: the servers' address needs a decision.
+        (&["migrate-config"], 2),
         (&["-log-format", "json", "validate-config"], 0),
         // No task metadata: doctor lists failures and exits 2.
         (&["doctor", "-timeout", "1s"], 2),

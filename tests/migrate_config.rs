@@ -49,7 +49,7 @@ fn every_migrated_corpus_config_passes_validate_config_as_v010() {
         TestCommand::new(["validate-config", "-config-file", &output])
             .run()
             .expect_code(0)
-            .expect_stdout_contains("v0.10 (Consul Dataplane)");
+            .expect_stdout_contains("v0.10 (Consul Dataplane) config: OK");
     }
 }
 

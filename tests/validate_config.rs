@@ -127,7 +127,7 @@ fn says_which_layout_it_validated() {
     TestCommand::new(["validate-config", "-config-file", &v062])
         .run()
         .expect_code(0)
-        .expect_stdout_contains("OK: a v0.6.2 (Consul client agent) config");
+        .expect_stdout_contains("v0.6.2 (Consul client agent) config: OK\n");
     for name in [
         "test_config.json",
         "test_extensive_config.json",
@@ -138,7 +138,7 @@ fn says_which_layout_it_validated() {
         TestCommand::new(["validate-config", "-config-file", &v010_resource(name)])
             .run()
             .expect_code(0)
-            .expect_stdout_contains("OK: a v0.10 (Consul Dataplane) config");
+            .expect_stdout_contains("v0.10 (Consul Dataplane) config: OK\n");
     }
 }
 

@@ -1,5 +1,5 @@
 //! `consul-ecs validate-config [-config-file PATH]`: check a config of either layout offline.
-//! The verdict (`OK: a <layout> config`, or `source: problem` lines) is the subcommand's
+//! The verdict (`<layout> config: OK`, or `source: problem` lines) is the subcommand's
 //! output on stdout; a file that cannot be read is an error in the log.
 
 use config::LoadedConfig;
@@ -28,7 +28,7 @@ pub fn run(args: &ValidateConfigArgs) -> i32 {
     });
     match checked {
         Ok(loaded) => {
-            output!("OK: a {} config", loaded.layout().describe());
+            output!("{} config: OK", loaded.layout().describe());
             exit::OK
         }
         Err(error) => {
