@@ -46,6 +46,7 @@
 
 mod acl;
 mod agent;
+mod catalog;
 mod client;
 mod config;
 mod enterprise;
@@ -62,6 +63,10 @@ pub use agent::{
     AgentCheck, AgentSelf, AgentService, AgentServiceCheck, AgentServiceConnectProxyConfig,
     AgentServiceRegistration, AgentWeights, CheckStatus, ExposeConfig, ExposePath,
     MeshGatewayConfig, ServiceAddress, Upstream,
+};
+pub use catalog::{
+    CatalogDeregistration, CatalogNode, CatalogNodeServiceList, CatalogRegistration,
+    CatalogService, HealthCheck, Locality, ServiceDefaultsEntry, SERVICE_DEFAULTS,
 };
 pub use client::{Client, QueryOptions, LIST_BODY_LIMIT, OBJECT_BODY_LIMIT};
 pub use config::{

@@ -12,9 +12,9 @@ use super::wire::{
 };
 use super::Req;
 
-static WEIGHTS: Shape = Shape::Obj(&[("Passing", &INT), ("Warning", &INT)]);
+pub(crate) static WEIGHTS: Shape = Shape::Obj(&[("Passing", &INT), ("Warning", &INT)]);
 static TAGGED: Shape = Shape::Obj(&[("Address", &STR), ("Port", &INT)]);
-static TAGGED_MAP: Shape = Shape::Map(&TAGGED);
+pub(crate) static TAGGED_MAP: Shape = Shape::Map(&TAGGED);
 static MESH_GW: Shape = Shape::Obj(&[("Mode", &STR)]);
 static EXPOSE_PATH: Shape = Shape::Obj(&[
     ("ListenerPort", &INT),
@@ -41,7 +41,7 @@ static UPSTREAM: Shape = Shape::Obj(&[
     ("CentrallyConfigured", &BOOL),
 ]);
 static UPSTREAMS: Shape = Shape::List(&UPSTREAM);
-static PROXY: Shape = Shape::Obj(&[
+pub(crate) static PROXY: Shape = Shape::Obj(&[
     ("DestinationServiceName", &STR),
     ("DestinationServiceID", &STR),
     ("LocalServiceAddress", &STR),
@@ -142,94 +142,11 @@ pub(crate) fn register(st: &mut State, req: &Req) -> Reply {
     validate_meta(reg.get("Meta"))?;
     let kind = s(&reg, "Kind").to_string();
     let proxy = reg.get("Proxy").cloned().unwrap_or(Value::Null);
-    let mut problems: Vec<&str> = Vec::new();
-    let mut problems_owned: Vec<String> = Vec::new();
-    if kind == "connect-proxy" {
-        if s(&proxy, "DestinationServiceName").is_empty() {
-            problems
-                .push("Proxy.DestinationServiceName must be non-empty for Connect proxy services");
-        }
-        if int(&reg, "Port") == 0 && s(&reg, "SocketPath").is_empty() {
-            problems.push("Port or SocketPath must be set for a Connect proxy");
-        }
-    }
-    let is_gateway = matches!(
-        kind.as_str(),
-        "mesh-gateway" | "terminating-gateway" | "ingress-gateway"
-    );
-    if kind == "connect-proxy" {
-        let mut keys = Vec::new();
-        let mut addrs = Vec::new();
-        for u in proxy
-            .get("Upstreams")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let key = format!(
-                "[type={:?}, name={:?}, partition={:?}, namespace={:?}, peer={:?}, datacenter={:?}]",
-                match s(u, "DestinationType") {
-                    "" => "service",
-                    t => t,
-                },
-                s(u, "DestinationName"),
-                s(u, "DestinationPartition"),
-                s(u, "DestinationNamespace"),
-                s(u, "DestinationPeer"),
-                s(u, "Datacenter"),
-            );
-            if keys.contains(&key) {
-                problems_owned.push(format!("upstreams cannot contain duplicates of {key}"));
-                continue;
-            }
-            keys.push(key);
-            let addr = match s(u, "LocalBindSocketPath") {
-                "" => {
-                    let host = match s(u, "LocalBindAddress") {
-                        "" => "127.0.0.1",
-                        h => h,
-                    };
-                    format!("{host}:{}", int(u, "LocalBindPort"))
-                }
-                path => path.to_string(),
-            };
-            if addrs.contains(&addr) && !boolean(u, "CentrallyConfigured") {
-                problems_owned.push(format!("upstreams cannot contain duplicates by local bind address and port or unix path; {addr:?} is specified twice"));
-                continue;
-            }
-            addrs.push(addr);
-        }
-    }
-    if is_gateway {
-        if int(&reg, "Port") == 0 && kind != "ingress-gateway" {
-            problems_owned.push(format!("Port must be non-zero for a {kind}"));
-        }
-        for field in [
-            "DestinationServiceName",
-            "DestinationServiceID",
-            "LocalServiceAddress",
-            "LocalServicePort",
-            "LocalServiceSocketPath",
-            "Upstreams",
-        ] {
-            if proxy.get(field).is_some_and(|v| !is_empty(v)) {
-                problems_owned.push(format!(
-                    "The Proxy.{field} configuration is invalid for a {kind}"
-                ));
-            }
-        }
-    }
-    let problems: Vec<String> = problems
-        .iter()
-        .map(|p| p.to_string())
-        .chain(problems_owned)
-        .collect();
+    let problems = service_problems(&reg);
     if !problems.is_empty() {
-        let list: String = problems.iter().map(|p| format!("\t* {p}\n")).collect();
         return Err(ApiError::bad_request(format!(
-            "Validation failed: {} error{} occurred:\n{list}\n",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" }
+            "Validation failed: {}",
+            go_multierror(&problems)
         )));
     }
     let mut defs: Vec<Value> = Vec::new();
@@ -292,8 +209,107 @@ pub(crate) fn register(st: &mut State, req: &Req) -> Reply {
     Ok(empty_ok())
 }
 
+/// What `NodeService.Validate` finds wrong with a service definition (`Kind`, `Port`,
+/// `SocketPath`, `Proxy`), in Consul's order; shared by the agent and catalog endpoints.
+pub(crate) fn service_problems(reg: &Value) -> Vec<String> {
+    let kind = s(reg, "Kind").to_string();
+    let proxy = reg.get("Proxy").cloned().unwrap_or(Value::Null);
+    let mut problems: Vec<&str> = Vec::new();
+    let mut problems_owned: Vec<String> = Vec::new();
+    if kind == "connect-proxy" {
+        if s(&proxy, "DestinationServiceName").is_empty() {
+            problems
+                .push("Proxy.DestinationServiceName must be non-empty for Connect proxy services");
+        }
+        if int(reg, "Port") == 0 && s(reg, "SocketPath").is_empty() {
+            problems.push("Port or SocketPath must be set for a Connect proxy");
+        }
+    }
+    let is_gateway = matches!(
+        kind.as_str(),
+        "mesh-gateway" | "terminating-gateway" | "ingress-gateway"
+    );
+    if kind == "connect-proxy" {
+        let mut keys = Vec::new();
+        let mut addrs = Vec::new();
+        for u in proxy
+            .get("Upstreams")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let key = format!(
+                "[type={:?}, name={:?}, partition={:?}, namespace={:?}, peer={:?}, datacenter={:?}]",
+                match s(u, "DestinationType") {
+                    "" => "service",
+                    t => t,
+                },
+                s(u, "DestinationName"),
+                s(u, "DestinationPartition"),
+                s(u, "DestinationNamespace"),
+                s(u, "DestinationPeer"),
+                s(u, "Datacenter"),
+            );
+            if keys.contains(&key) {
+                problems_owned.push(format!("upstreams cannot contain duplicates of {key}"));
+                continue;
+            }
+            keys.push(key);
+            let addr = match s(u, "LocalBindSocketPath") {
+                "" => {
+                    let host = match s(u, "LocalBindAddress") {
+                        "" => "127.0.0.1",
+                        h => h,
+                    };
+                    format!("{host}:{}", int(u, "LocalBindPort"))
+                }
+                path => path.to_string(),
+            };
+            if addrs.contains(&addr) && !boolean(u, "CentrallyConfigured") {
+                problems_owned.push(format!("upstreams cannot contain duplicates by local bind address and port or unix path; {addr:?} is specified twice"));
+                continue;
+            }
+            addrs.push(addr);
+        }
+    }
+    if is_gateway {
+        if int(reg, "Port") == 0 && kind != "ingress-gateway" {
+            problems_owned.push(format!("Port must be non-zero for a {kind}"));
+        }
+        for field in [
+            "DestinationServiceName",
+            "DestinationServiceID",
+            "LocalServiceAddress",
+            "LocalServicePort",
+            "LocalServiceSocketPath",
+            "Upstreams",
+        ] {
+            if proxy.get(field).is_some_and(|v| !is_empty(v)) {
+                problems_owned.push(format!(
+                    "The Proxy.{field} configuration is invalid for a {kind}"
+                ));
+            }
+        }
+    }
+    problems
+        .iter()
+        .map(|p| p.to_string())
+        .chain(problems_owned)
+        .collect()
+}
+
+/// Problems as Go's `multierror` prints them (`1 error occurred:\n\t* …\n\n`).
+pub(crate) fn go_multierror(problems: &[String]) -> String {
+    let list: String = problems.iter().map(|p| format!("\t* {p}\n")).collect();
+    format!(
+        "{} error{} occurred:\n{list}\n",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    )
+}
+
 /// Consul's service `Meta` rules (`Invalid Service Meta: …`).
-fn validate_meta(meta: Option<&Value>) -> Result<(), ApiError> {
+pub(crate) fn validate_meta(meta: Option<&Value>) -> Result<(), ApiError> {
     let Some(map) = meta.and_then(Value::as_object) else {
         return Ok(());
     };
@@ -517,7 +533,7 @@ pub(crate) fn service_json(st: &State, svc: &ServiceEntry, with_hash: bool) -> V
     Value::Object(obj)
 }
 
-fn proxy_json(proxy: &Value) -> Value {
+pub(crate) fn proxy_json(proxy: &Value) -> Value {
     let mut out = Map::new();
     for key in [
         "DestinationServiceName",
@@ -655,7 +671,7 @@ pub(crate) fn get_service(st: &State, req: &Req, id: &str) -> Reply {
     Ok(resp)
 }
 
-fn filter_expr(req: &Req) -> Result<Option<Expr>, ApiError> {
+pub(crate) fn filter_expr(req: &Req) -> Result<Option<Expr>, ApiError> {
     match req.query_value("filter") {
         Some(f) if !f.is_empty() => Expr::parse(f, None).map(Some).map_err(|e| {
             ApiError::bad_request(format!("Failed to create evaluator for expression: {e}"))

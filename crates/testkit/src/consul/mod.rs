@@ -24,6 +24,7 @@
 mod acl;
 mod agent;
 mod awsiam;
+mod catalog;
 mod filter;
 mod grpc;
 mod request_log;
@@ -820,7 +821,14 @@ async fn route(shared: &Shared, path: &str, r: &Req) -> Reply {
         }
         ["config"] => {
             allow(r, &[put], "PUT")?;
-            agent::config_put(st, r)
+            if catalog::is_service_defaults(r) {
+                catalog::service_defaults_put(st, r)
+            } else {
+                agent::config_put(st, r)
+            }
+        }
+        ["config", "service-defaults", name] if r.method == get => {
+            catalog::service_defaults_get(st, r, name)
         }
         ["config", kind] => {
             allow(r, &[get], "GET")?;
@@ -864,6 +872,24 @@ async fn route(shared: &Shared, path: &str, r: &Req) -> Reply {
             m if m == put => tenancy::namespace_write(st, r, Some(name)),
             _ => Err(ApiError::method_not_allowed(&r.method, "GET, PUT")),
         },
+        ["catalog", "register"] => {
+            allow(r, &[put], "PUT")?;
+            catalog::register(st, r)
+        }
+        ["catalog", "deregister"] => {
+            allow(r, &[put], "PUT")?;
+            catalog::deregister(st, r)
+        }
+        ["catalog", "node-services", node @ ..] => {
+            // Node names may hold '/' (consul-ecs uses the cluster ARN) and Consul takes
+            // the rest of the path, escaped or not.
+            allow(r, &[get], "GET")?;
+            catalog::node_services(st, r, &node.join("/"))
+        }
+        ["health", "checks", service] => {
+            allow(r, &[get], "GET")?;
+            catalog::service_checks(st, r, service)
+        }
         ["catalog", "services"] => {
             allow(r, &[get], "GET")?;
             agent::catalog_services(st, r)

@@ -197,6 +197,8 @@ pub(crate) struct State {
     pub auth_methods: BTreeMap<String, AuthMethod>,
     pub binding_rules: BTreeMap<String, BindingRule>,
     pub config_entries: BTreeMap<(String, String), Value>,
+    /// The servers' catalog (dataplane layout).
+    pub catalog: super::catalog::Catalog,
     /// Enterprise partitions by name.
     pub partitions: BTreeMap<String, Value>,
     /// Enterprise namespaces by (partition, name).
@@ -261,6 +263,7 @@ impl State {
             auth_methods: BTreeMap::new(),
             binding_rules: BTreeMap::new(),
             config_entries: BTreeMap::new(),
+            catalog: Default::default(),
             partitions: BTreeMap::new(),
             namespaces: BTreeMap::new(),
             management_secret: String::new(),
