@@ -408,6 +408,18 @@ async fn acl_rules_of_register_and_deregister() {
     )
     .await;
     assert_eq!(r.status, 403, "{}", r.body);
+    // Taking over web's service ID under api's own name is refused with the bare text.
+    let takeover = json!({"Node": NODE, "SkipNodeUpdate": true,
+        "Service": {"ID": "web-abc", "Service": "api", "Port": 1}});
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/catalog/register",
+        Some(&api.secret_id),
+        Some(takeover),
+    )
+    .await;
+    assert_eq!((r.status, r.body.as_str()), (403, "Permission denied"));
     // A proxy needs write on its destination.
     let mut proxy = proxy_registration();
     proxy["Service"]["Service"] = json!("api-sidecar-proxy");

@@ -307,12 +307,8 @@ pub(crate) fn register(st: &mut State, req: &Req) -> Reply {
     for mut check in checks {
         let service_id = s(&check, "ServiceID").to_string();
         let namespace = s(&check, "Namespace").to_string();
-        if !service_id.is_empty() {
-            let Some(owner) = node.services.get(&(namespace.clone(), service_id)) else {
-                return Err(rpc_error(
-                    "failed inserting check: Missing service registration",
-                ));
-            };
+        // vet_register made sure the service is in this request or already on the node.
+        if let Some(owner) = node.services.get(&(namespace.clone(), service_id)) {
             check["ServiceName"] = json!(s(owner, "Service"));
             check["ServiceTags"] = json!(strings(owner, "Tags"));
         }
