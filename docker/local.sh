@@ -107,9 +107,10 @@ engine_stop() {
         for i in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
         kill -0 "$pid" 2>/dev/null && { say "$ENGINE ($pid) ignored SIGTERM for 30s: SIGKILL"; kill -KILL "$pid"; }
     fi
+    if [ -f "$STATE/health-driver.pid" ]; then kill "$(cat "$STATE/health-driver.pid")" 2>/dev/null || true; fi
     if [ -f "$STATE/made-docker0" ]; then ip link delete docker0 2>/dev/null || true; fi
     # dockerd leaves its mounts when killed; never remove through one.
-    grep -o " $STATE/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
+    { grep -o " $STATE/[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
     rm -rf "$STATE"
     say "$ENGINE stopped, $STATE removed"
 }
