@@ -5,7 +5,7 @@
 use std::fmt;
 use std::path::Path;
 
-use bounded_read::Links;
+use boundary::Links;
 
 /// Largest config file read (the largest upstream fixture is under 4 KiB).
 const CONFIG_FILE_LIMIT: u64 = 1024 * 1024;
@@ -21,7 +21,7 @@ pub struct ConfigText {
 /// Why there is no document to read.
 pub enum Unreadable {
     /// The named file could not be read (the error names it).
-    File(bounded_read::ReadError),
+    File(boundary::ReadError),
     /// The variable is unset, empty or not UTF-8.
     Env(config::ConfigError),
 }
@@ -40,7 +40,7 @@ pub fn read(file: Option<&Path>) -> Result<ConfigText, Unreadable> {
     match file {
         // A config is some kilobytes; a path at /dev/zero or a FIFO must not hang or eat
         // memory (an operator-named file may be a link, so links are followed).
-        Some(path) => bounded_read::read_text_file(path, CONFIG_FILE_LIMIT, Links::Follow)
+        Some(path) => boundary::read_text_file(path, CONFIG_FILE_LIMIT, Links::Follow)
             .map(|text| ConfigText {
                 source: path.display().to_string(),
                 text,

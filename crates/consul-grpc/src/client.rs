@@ -191,7 +191,7 @@ impl ConsulGrpc {
 fn not_ready(error: Box<dyn std::error::Error + Send + Sync>) -> tonic::Status {
     tonic::Status::unavailable(format!(
         "connection not ready: {}",
-        error_chain::error_chain(error.as_ref())
+        boundary::error_chain(error.as_ref())
     ))
 }
 

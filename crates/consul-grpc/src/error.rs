@@ -15,7 +15,7 @@ pub enum GrpcError {
     #[error("gRPC TLS settings: {0}")]
     Tls(#[source] consul::ConsulError),
     /// No HTTP/2 connection (TCP, TLS handshake) to the server.
-    #[error("connecting to Consul server {address} over gRPC: {}", error_chain::error_chain(.source))]
+    #[error("connecting to Consul server {address} over gRPC: {}", boundary::error_chain(.source))]
     Connect {
         /// The server tried.
         address: SocketAddr,

@@ -98,7 +98,7 @@ async fn tls_refuses_another_ca_another_name_and_plain_text() {
         "{err}"
     );
     assert!(
-        error_chain::error_chain(&err)
+        boundary::error_chain(&err)
             .to_lowercase()
             .contains("certificate"),
         "{err}"

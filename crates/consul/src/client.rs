@@ -1,8 +1,9 @@
 //! The HTTP plumbing shared by every endpoint: URL building, token header, namespace and
 //! partition parameters, status-to-error mapping.
 
+use crate::config::TokenReader;
 use crate::{ClientConfig, ConsulError, Secret, TokenSource};
-use bounded_read::ReadError;
+use boundary::ReadError;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -91,7 +92,7 @@ impl QueryOptions {
 pub struct Client {
     http: reqwest::Client,
     base: Url,
-    token: TokenSource,
+    token: TokenReader,
     namespace: String,
     partition: String,
 }
@@ -111,13 +112,13 @@ impl Client {
             .map_err(|e| {
                 ConsulError::Config(format!(
                     "building HTTP client: {}",
-                    error_chain::error_chain(&e)
+                    boundary::error_chain(&e)
                 ))
             })?;
         Ok(Client {
             http,
             base: config.address,
-            token: config.token,
+            token: TokenReader::new(config.token),
             namespace: config.namespace,
             partition: config.partition,
         })
@@ -127,7 +128,7 @@ impl Client {
     /// token just obtained by login.
     pub fn with_token(&self, token: TokenSource) -> Client {
         Client {
-            token,
+            token: TokenReader::new(token),
             ..self.clone()
         }
     }
@@ -184,7 +185,7 @@ impl Client {
         let token = match &opts.token {
             Some(t) if !t.is_empty() => Some(t.clone()),
             Some(_) => None,
-            None => self.token.current()?,
+            None => self.token.current().await?,
         };
         if let Some(token) = token {
             req = req.header("X-Consul-Token", token.expose());
@@ -208,7 +209,7 @@ impl Client {
         if !status.is_success() {
             // Only the start of an error body goes into the error, so only that much is
             // read; the status alone decides what the caller does.
-            let body = match bounded_read::read_body(resp, ERROR_BODY_LIMIT).await {
+            let body = match boundary::read_body(resp, ERROR_BODY_LIMIT).await {
                 Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
                 Err(e) => format!("(body not read: {e})"),
             };
@@ -220,7 +221,7 @@ impl Client {
             ));
         }
         let limit = body_limit(segments);
-        let bytes = match bounded_read::read_body(resp, limit).await {
+        let bytes = match boundary::read_body(resp, limit).await {
             Ok(bytes) => bytes,
             Err(ReadError::Body(e)) => return Err(ConsulError::transport(&method_name, &path, e)),
             Err(source) => {

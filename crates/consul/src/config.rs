@@ -1,8 +1,9 @@
 //! Where Consul is and how to reach it: address, TLS, token, namespace, partition.
 
 use crate::{ConsulError, Secret};
-use bounded_read::Links;
+use boundary::{CachedFile, Links};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
@@ -24,13 +25,13 @@ pub enum TokenSource {
     None,
     /// A fixed token.
     Value(Secret),
-    /// A token file the operator named (`CONSUL_HTTP_TOKEN_FILE`), read on every request so
-    /// a rewritten file is picked up. A symlink there is followed: the operator may well
-    /// point the variable at a link (a mounted secret). Surrounding white space is ignored;
-    /// an empty file means no token.
+    /// A token file the operator named (`CONSUL_HTTP_TOKEN_FILE`), looked at on every
+    /// request so a rewritten file is picked up. A symlink there is followed: the operator
+    /// may well point the variable at a link (a mounted secret). Surrounding white space is
+    /// ignored; an empty file means no token.
     File(PathBuf),
     /// A token file consul-ecs wrote itself (the `service-token` of the bootstrap
-    /// directory), read on every request like [`TokenSource::File`]. A symlink there is
+    /// directory), looked at on every request like [`TokenSource::File`]. A symlink there is
     /// refused, never followed: consul-ecs writes a regular file, so a link was put there by
     /// someone else, and reading through it would send another file's content to Consul as
     /// `X-Consul-Token`.
@@ -38,30 +39,88 @@ pub enum TokenSource {
 }
 
 impl TokenSource {
-    /// The token to send now, if any (a token file is read now).
+    /// The token to send now, if any (a token file is read now, on the calling thread).
     ///
     /// A token file must be a regular file of at most [`TOKEN_FILE_LIMIT`] bytes: a path at
     /// a device or a FIFO fails at once instead of filling the memory or blocking forever.
     pub fn current(&self) -> Result<Option<Secret>, ConsulError> {
+        match self.file() {
+            Some((path, links)) => {
+                token_from_file(path, boundary::read_file(path, TOKEN_FILE_LIMIT, links))
+            }
+            None => Ok(self.value()),
+        }
+    }
+
+    /// [`TokenSource::current`] with a token file read on tokio's blocking pool, for async
+    /// callers (the runtime's only thread never waits on the disk).
+    pub async fn current_off_thread(&self) -> Result<Option<Secret>, ConsulError> {
+        match self.file() {
+            Some((path, links)) => token_from_file(
+                path,
+                boundary::read_file_off_thread(path, TOKEN_FILE_LIMIT, links).await,
+            ),
+            None => Ok(self.value()),
+        }
+    }
+
+    /// The token file and whether a link there is followed; `None` for a fixed token.
+    fn file(&self) -> Option<(&Path, Links)> {
         match self {
-            TokenSource::None => Ok(None),
-            TokenSource::Value(s) if s.is_empty() => Ok(None),
-            TokenSource::Value(s) => Ok(Some(s.clone())),
-            TokenSource::File(path) => read_token_file(path, Links::Follow),
-            TokenSource::OwnFile(path) => read_token_file(path, Links::Refuse),
+            TokenSource::File(path) => Some((path, Links::Follow)),
+            TokenSource::OwnFile(path) => Some((path, Links::Refuse)),
+            TokenSource::None | TokenSource::Value(_) => None,
+        }
+    }
+
+    /// The fixed token, if any (an empty one means none).
+    fn value(&self) -> Option<Secret> {
+        match self {
+            TokenSource::Value(s) if !s.is_empty() => Some(s.clone()),
+            _ => None,
         }
     }
 }
 
-/// Reads a token file. It is a few dozen bytes; re-reading it on every request is cheaper
-/// than being wrong about mtime granularity.
-fn read_token_file(path: &Path, links: Links) -> Result<Option<Secret>, ConsulError> {
-    let text = bounded_read::read_text_file(path, TOKEN_FILE_LIMIT, links).map_err(|source| {
-        ConsulError::TokenFile {
+/// A [`TokenSource`] as a [`crate::Client`] reads it for each request: a token file is
+/// only read again (on tokio's blocking pool) when it changed since the last read
+/// ([`boundary::CachedFile`]), so a replaced or rewritten file is still picked up at the next
+/// request, and an unchanged one costs a `stat`.
+#[derive(Clone, Debug)]
+pub(crate) struct TokenReader {
+    source: TokenSource,
+    file: Option<Arc<CachedFile>>,
+}
+
+impl TokenReader {
+    pub(crate) fn new(source: TokenSource) -> TokenReader {
+        let file = source
+            .file()
+            .map(|(path, links)| Arc::new(CachedFile::new(path, TOKEN_FILE_LIMIT, links)));
+        TokenReader { source, file }
+    }
+
+    /// The token to send now, if any.
+    pub(crate) async fn current(&self) -> Result<Option<Secret>, ConsulError> {
+        match &self.file {
+            Some(file) => token_from_file(file.path(), file.read().await.map(|b| b.to_vec())),
+            None => Ok(self.source.value()),
+        }
+    }
+}
+
+/// The token in a token file's content: UTF-8 text, white space around it ignored, an
+/// empty file meaning no token. Errors name the file, never its content.
+fn token_from_file(
+    path: &Path,
+    read: Result<Vec<u8>, boundary::ReadError>,
+) -> Result<Option<Secret>, ConsulError> {
+    let text = read
+        .and_then(|bytes| boundary::file_text(path, bytes))
+        .map_err(|source| ConsulError::TokenFile {
             path: path.to_path_buf(),
             source,
-        }
-    })?;
+        })?;
     let token = text.trim();
     Ok((!token.is_empty()).then(|| Secret::new(token)))
 }

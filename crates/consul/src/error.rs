@@ -54,7 +54,7 @@ pub enum ConsulError {
         limit: u64,
         /// The bounded read's error, which names the limit.
         #[source]
-        source: bounded_read::ReadError,
+        source: boundary::ReadError,
     },
     /// Consul answered 2xx but the body was not the JSON we expect.
     #[error("{method} {path}: decoding response: {source}")]
@@ -88,7 +88,7 @@ pub enum ConsulError {
         path: PathBuf,
         /// What went wrong; its message names the path.
         #[source]
-        source: bounded_read::ReadError,
+        source: boundary::ReadError,
     },
     /// The client configuration is unusable (bad address, unreadable CA file, …).
     #[error("invalid Consul client configuration: {0}")]
@@ -99,10 +99,7 @@ impl ConsulError {
     /// Builds a [`ConsulError::Status`], trimming and truncating the body.
     pub(crate) fn status(method: &str, path: &str, status: u16, body: &str) -> Self {
         let body = body.trim();
-        let body = match body.char_indices().nth(MAX_BODY_CHARS) {
-            Some((cut, _)) => format!("{}…", &body[..cut]),
-            None => body.to_owned(),
-        };
+        let body = boundary::truncate_chars(body, MAX_BODY_CHARS);
         ConsulError::Status {
             method: method.to_owned(),
             path: path.to_owned(),
@@ -117,7 +114,7 @@ impl ConsulError {
         // The URL carries no secrets (tokens go in headers) but it is noise next to the
         // path we already print; the whole source chain says *why* (refused, reset, TLS).
         let err = err.without_url();
-        let message = error_chain::error_chain(&err);
+        let message = boundary::error_chain(&err);
         let certificate = std::error::Error::source(&err).is_some_and(caused_by_certificate);
         ConsulError::Transport {
             method: method.to_owned(),

@@ -6,7 +6,7 @@
 //! (go-rootcerts, `api.SetupTLSConfig`) builds its `tls.Config`.
 
 use crate::{ClientConfig, ConsulError};
-use bounded_read::Links;
+use boundary::Links;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
@@ -15,14 +15,6 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use std::path::Path;
 use std::sync::Arc;
-
-/// Largest PEM file read (a CA bundle, a client certificate or key). The full Mozilla
-/// bundle is about 220 KiB; a file many times that is not a certificate file.
-const PEM_FILE_LIMIT: u64 = 1 << 20;
-
-/// Most files read from a CA directory, so a `CONSUL_CAPATH` pointed at `/` fails instead of
-/// reading the whole disk.
-const CA_PATH_MAX_FILES: usize = 1024;
 
 /// The rustls configuration for `config`'s TLS settings, as reqwest uses it (HTTP/1.1).
 pub(crate) fn client_config(config: &ClientConfig) -> Result<rustls::ClientConfig, ConsulError> {
@@ -110,17 +102,20 @@ fn root_store(config: &ClientConfig) -> Result<RootCertStore, ConsulError> {
     } else if let Some(pem) = &config.ca_pem {
         add_pem(&mut store, pem.as_bytes(), "CA PEM text")?;
     } else if let Some(dir) = &config.ca_path {
-        let mut files = Vec::new();
-        collect_files(dir, &mut files)?;
+        let files = boundary::read_ca_dir(dir)
+            .map_err(|e| ConsulError::Config(format!("CA path: {}", boundary::error_chain(&e))))?;
         if files.is_empty() {
             return Err(ConsulError::Config(format!(
                 "CA path {}: no CA file in it",
                 dir.display()
             )));
         }
-        for file in files {
-            let what = format!("CA path file {}", file.display());
-            add_pem(&mut store, &read_pem_file(&file, "CA path")?, &what)?;
+        for (file, pem) in files {
+            add_pem(
+                &mut store,
+                &pem,
+                &format!("CA path file {}", file.display()),
+            )?;
         }
     } else {
         store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -128,46 +123,10 @@ fn root_store(config: &ClientConfig) -> Result<RootCertStore, ConsulError> {
     Ok(store)
 }
 
-/// Every file under `dir` (or `dir` itself when it is a file), as go-rootcerts walks a CA
-/// path: subdirectories recursively, links to directories not followed (so no loops).
-fn collect_files(dir: &Path, files: &mut Vec<std::path::PathBuf>) -> Result<(), ConsulError> {
-    let config_err =
-        |e: std::io::Error| ConsulError::Config(format!("CA path {}: {e}", dir.display()));
-    let meta = std::fs::symlink_metadata(dir).map_err(config_err)?;
-    if !meta.is_dir() {
-        files.push(dir.to_path_buf());
-        return Ok(());
-    }
-    let mut entries = std::fs::read_dir(dir)
-        .map_err(config_err)?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(config_err)?;
-    // A stable order makes "which file is bad" reproducible.
-    entries.sort();
-    for path in entries {
-        if std::fs::symlink_metadata(&path)
-            .map_err(config_err)?
-            .is_dir()
-        {
-            collect_files(&path, files)?;
-        } else {
-            files.push(path);
-        }
-        if files.len() > CA_PATH_MAX_FILES {
-            return Err(ConsulError::Config(format!(
-                "CA path {}: more than {CA_PATH_MAX_FILES} files",
-                dir.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// Reads a PEM file the operator named (links followed), bounded and regular files only.
 fn read_pem_file(path: &Path, what: &str) -> Result<Vec<u8>, ConsulError> {
-    bounded_read::read_file(path, PEM_FILE_LIMIT, Links::Follow)
-        .map_err(|e| ConsulError::Config(format!("{what}: {}", error_chain::error_chain(&e))))
+    boundary::read_file(path, boundary::PEM_FILE_LIMIT, Links::Follow)
+        .map_err(|e| ConsulError::Config(format!("{what}: {}", boundary::error_chain(&e))))
 }
 
 /// Adds the certificates of a PEM bundle. As Go's `AppendCertsFromPEM`, a certificate

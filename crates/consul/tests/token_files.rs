@@ -22,7 +22,7 @@ fn current_within_seconds(source: TokenSource) -> Result<Option<Secret>, ConsulE
         .expect("reading the token file blocked")
 }
 
-fn source_kind(err: &ConsulError) -> &bounded_read::ReadError {
+fn source_kind(err: &ConsulError) -> &boundary::ReadError {
     match err {
         ConsulError::TokenFile { source, .. } => source,
         other => panic!("expected a TokenFile error, got {other:?}"),
@@ -66,10 +66,7 @@ fn a_file_larger_than_a_token_is_refused_without_quoting_it() {
     std::fs::write(&path, "secret-looking-".repeat(400)).unwrap();
     let err = current_within_seconds(TokenSource::File(path.clone())).unwrap_err();
     assert!(
-        matches!(
-            source_kind(&err),
-            bounded_read::ReadError::FileTooLarge { .. }
-        ),
+        matches!(source_kind(&err), boundary::ReadError::FileTooLarge { .. }),
         "{err:?}"
     );
     assert!(err.to_string().contains("4 KiB limit"), "{err}");
@@ -113,7 +110,7 @@ async fn an_operator_named_link_is_followed_a_link_at_our_own_file_is_refused() 
         .await
         .unwrap_err();
     assert!(
-        matches!(source_kind(&err), bounded_read::ReadError::Symlink { .. }),
+        matches!(source_kind(&err), boundary::ReadError::Symlink { .. }),
         "{err:?}"
     );
     assert!(err.to_string().contains("symbolic link"), "{err}");

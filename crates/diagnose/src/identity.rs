@@ -268,24 +268,11 @@ fn xml_element(body: &str, name: &str) -> Option<String> {
 /// Our own secrets never reach a message, even if an endpoint echoes them; long texts are
 /// cut.
 pub(crate) fn redact(creds: &Credentials, text: &str) -> String {
-    let mut text = text.to_string();
-    for secret in [Some(creds.secret_access_key()), creds.session_token()]
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.is_empty())
-    {
-        text = text.replace(secret, "<redacted>");
-    }
-    truncate(&text, MAX_MESSAGE)
+    truncate(&iam_login::redact_credentials(creds, text), MAX_MESSAGE)
 }
 
 /// At most `max` characters, with `…` when cut.
-pub(crate) fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
-}
+pub(crate) use boundary::truncate_chars as truncate;
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use error_chain::error_chain;
+use boundary::error_chain;
 use retry::RetryPolicy;
 
 use crate::metadata::{Container, TaskMetadata};
@@ -178,9 +178,9 @@ impl MetadataClient {
             } else {
                 ERROR_BODY_LIMIT
             };
-            match bounded_read::read_body(response, limit).await {
+            match boundary::read_body(response, limit).await {
                 Ok(body) => Ok((status, body)),
-                Err(bounded_read::ReadError::Body(e)) => Err(Failure::Transport(e)),
+                Err(boundary::ReadError::Body(e)) => Err(Failure::Transport(e)),
                 Err(e) if status.is_success() => Err(Failure::TooLarge(e)),
                 Err(_) => Ok((
                     status,
@@ -217,7 +217,7 @@ impl MetadataClient {
             return Err(EcsError::Status {
                 url,
                 status: status.as_u16(),
-                body: excerpt(&body),
+                body: boundary::one_line_excerpt(&body, BODY_EXCERPT_CHARS),
             });
         }
         serde_json::from_slice(&body).map_err(|e| EcsError::Decode {
@@ -232,35 +232,12 @@ enum Failure {
     /// Sending or reading failed (refused, reset).
     Transport(reqwest::Error),
     /// A success answer's body passed [`BODY_LIMIT`].
-    TooLarge(bounded_read::ReadError),
-}
-
-/// The first characters of a body, lossily decoded, on one line.
-fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut out: String = text
-        .chars()
-        .take(BODY_EXCERPT_CHARS)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if text.chars().count() > BODY_EXCERPT_CHARS {
-        out.push('…');
-    }
-    out.trim().to_string()
+    TooLarge(boundary::ReadError),
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn excerpt_is_short_and_single_line() {
-        assert_eq!(excerpt(b"  boom\nagain\n"), "boom again");
-        let long = "x".repeat(1000);
-        let short = excerpt(long.as_bytes());
-        assert_eq!(short.chars().count(), BODY_EXCERPT_CHARS + 1);
-        assert!(short.ends_with('…'));
-    }
 
     #[test]
     fn new_rejects_non_http_uris() {

@@ -43,7 +43,7 @@ pub enum EcsError {
         limit: u64,
         /// The bounded read's error, which names the limit.
         #[source]
-        source: bounded_read::ReadError,
+        source: boundary::ReadError,
     },
 
     /// No complete response arrived within the per-request timeout.

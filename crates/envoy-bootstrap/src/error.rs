@@ -37,13 +37,14 @@ pub enum BootstrapError {
         reason: String,
     },
 
-    /// A CA certificate file or directory could not be read.
-    #[error("reading CA certificates from {}: {source}", path.display())]
+    /// A CA certificate file or directory could not be read, or held a file that is not
+    /// a regular text file within the size limit (the source names that file).
+    #[error("reading CA certificates: {source}")]
     ReadCa {
-        /// The file or directory that failed.
+        /// The CA file or directory as configured.
         path: PathBuf,
-        /// The underlying I/O error.
-        source: std::io::Error,
+        /// What went wrong, naming the file or directory it happened to.
+        source: boundary::ReadError,
     },
 
     /// A CA directory held no files at all.

@@ -342,54 +342,34 @@ fn resolve_host_port(what: &'static str, text: &str) -> Result<(IpAddr, u16), Bo
 }
 
 /// PEM text of the CA file, or of every file under the CA directory (recursively, in
-/// file-name order, like Go's `filepath.Walk`). `None` when neither is given.
+/// file-name order, like Go's `filepath.Walk`: see [`boundary::read_ca_dir`] for the limits
+/// and why directory links are not followed). `None` when neither is given.
 pub(crate) fn read_cas(
     file: Option<&Path>,
     dir: Option<&Path>,
 ) -> Result<Option<Vec<String>>, BootstrapError> {
-    let read = |path: &Path| {
-        std::fs::read_to_string(path).map_err(|source| BootstrapError::ReadCa {
-            path: path.to_path_buf(),
-            source,
-        })
+    let failed = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| BootstrapError::ReadCa { path, source }
     };
     if let Some(file) = file {
-        return Ok(Some(vec![read(file)?]));
+        let pem = boundary::read_file(file, boundary::PEM_FILE_LIMIT, boundary::Links::Follow)
+            .and_then(|bytes| boundary::file_text(file, bytes))
+            .map_err(failed(file))?;
+        return Ok(Some(vec![pem]));
     }
     let Some(dir) = dir else {
         return Ok(None);
     };
-    let mut files = Vec::new();
-    collect_files(dir, &mut files)?;
+    let files = boundary::read_ca_dir(dir).map_err(failed(dir))?;
     if files.is_empty() {
         return Err(BootstrapError::NoCaCertificates {
             path: dir.to_path_buf(),
         });
     }
     files
-        .iter()
-        .map(|f| read(f))
+        .into_iter()
+        .map(|(file, bytes)| boundary::file_text(&file, bytes).map_err(failed(dir)))
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
-}
-
-fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), BootstrapError> {
-    let io_err = |source| BootstrapError::ReadCa {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut entries = std::fs::read_dir(dir)
-        .map_err(io_err)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(io_err)?;
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            collect_files(&path, out)?;
-        } else {
-            out.push(path);
-        }
-    }
-    Ok(())
 }

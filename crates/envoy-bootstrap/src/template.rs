@@ -44,7 +44,8 @@ pub(crate) fn render(
                     BOOTSTRAP_JSON_TPL,
                     format!(
                         "unsupported template action {{{{{}}}}}: only {{{{ .Name }}}} placeholders are supported",
-                        shorten(action)
+                        // One short line whatever the template holds.
+                        boundary::truncate_chars(action, 60)
                     ),
                 )
             })?;
@@ -59,17 +60,6 @@ pub(crate) fn render(
     }
     out.push_str(rest);
     Ok(out)
-}
-
-/// Keeps error messages one line long whatever the template holds.
-fn shorten(text: &str) -> String {
-    const MAX: usize = 60;
-    if text.chars().count() <= MAX {
-        text.to_string()
-    } else {
-        let cut: String = text.chars().take(MAX).collect();
-        format!("{cut}...")
-    }
 }
 
 #[cfg(test)]

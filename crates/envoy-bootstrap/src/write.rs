@@ -19,12 +19,12 @@ pub fn to_pretty_json(doc: &Value) -> String {
 ///
 /// The document holds the ACL token in clear text, so it must not be world-readable. The
 /// content goes to a temporary sibling first and is renamed into place, so Envoy never
-/// reads a half-written file.
-pub fn write_bootstrap_file(path: &Path, doc: &Value) -> Result<(), BootstrapError> {
-    atomic_file::write_atomic(path, to_pretty_json(doc).as_bytes(), 0o600).map_err(|source| {
-        BootstrapError::Write {
+/// reads a half-written file. The write and its fsyncs run on tokio's blocking pool.
+pub async fn write_bootstrap_file(path: &Path, doc: &Value) -> Result<(), BootstrapError> {
+    boundary::write_atomic_off_thread(path, to_pretty_json(doc).into_bytes(), 0o600)
+        .await
+        .map_err(|source| BootstrapError::Write {
             path: path.to_path_buf(),
             source,
-        }
-    })
+        })
 }

@@ -342,8 +342,8 @@ fn access_log_settings_are_checked() {
     assert_eq!(doc["admin"]["access_log_path"], "/dev/null");
 }
 
-#[test]
-fn pretty_file_is_written_private_and_parses_back() {
+#[tokio::test]
+async fn pretty_file_is_written_private_and_parses_back() {
     let doc = generate_with_env(&base_inputs(), &no_env).unwrap();
     let text = to_pretty_json(&doc);
     assert!(text.starts_with("{\n  \"admin\": {\n"), "{}", &text[..40]);
@@ -352,7 +352,7 @@ fn pretty_file_is_written_private_and_parses_back() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("envoy-bootstrap.json");
     std::fs::write(&path, "old content").unwrap();
-    write_bootstrap_file(&path, &doc).unwrap();
+    write_bootstrap_file(&path, &doc).await.unwrap();
     let back: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(back, doc);
     #[cfg(unix)]
@@ -364,6 +364,8 @@ fn pretty_file_is_written_private_and_parses_back() {
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(leftovers.len(), 1, "no temporary file left behind");
 
-    let err = write_bootstrap_file(&dir.path().join("missing/dir/file.json"), &doc).unwrap_err();
+    let err = write_bootstrap_file(&dir.path().join("missing/dir/file.json"), &doc)
+        .await
+        .unwrap_err();
     assert!(matches!(err, BootstrapError::Write { .. }), "{err}");
 }

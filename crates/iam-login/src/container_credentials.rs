@@ -55,16 +55,16 @@ impl ContainerCredentials {
         let response = request.send().await.map_err(|e| {
             CredentialsError::provider_error(format!(
                 "the container credentials endpoint did not answer: {}",
-                error_chain::error_chain(&e)
+                boundary::error_chain(&e)
             ))
         })?;
         let status = response.status();
-        let body = bounded_read::read_body(response, CREDENTIALS_BODY_LIMIT)
+        let body = boundary::read_body(response, CREDENTIALS_BODY_LIMIT)
             .await
             .map_err(|e| {
                 CredentialsError::provider_error(format!(
                     "the container credentials endpoint: {}",
-                    error_chain::error_chain(&e)
+                    boundary::error_chain(&e)
                 ))
             })?;
         if !status.is_success() {
@@ -125,10 +125,10 @@ impl ContainerCredentials {
 
     fn authorization(&self) -> Result<Option<String>, CredentialsError> {
         if let Some(file) = (self.env)("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") {
-            let token = bounded_read::read_text_file(
+            let token = boundary::read_text_file(
                 std::path::Path::new(&file),
                 crate::TOKEN_FILE_LIMIT,
-                bounded_read::Links::Follow,
+                boundary::Links::Follow,
             )
             .map_err(|e| {
                 CredentialsError::invalid_configuration(format!(

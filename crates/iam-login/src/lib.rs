@@ -148,7 +148,7 @@ pub async fn load_credentials(region: Option<&str>) -> Result<Credentials, Login
         .await
         // The top-level message ("the credential provider was not enabled") says little;
         // the causes name the providers that were tried.
-        .map_err(|e| LoginError::Credentials(error_chain::error_chain(&e)))?;
+        .map_err(|e| LoginError::Credentials(boundary::error_chain(&e)))?;
     tracing::debug!(
         access_key_id = creds.access_key_id(),
         temporary = creds.session_token().is_some(),
@@ -162,14 +162,26 @@ pub async fn load_credentials(region: Option<&str>) -> Result<Credentials, Login
 /// The data goes to a temporary file in the same directory (so the rename cannot cross
 /// file systems), is synced, then renamed over `path`: a reader sees the old content or
 /// the new one, never a partial token, and never a file readable by others. (v0.6.2 writes
-/// 0644 in place.)
-pub fn write_token_file(path: &Path, secret: &str) -> Result<(), LoginError> {
-    atomic_file::write_atomic(path, secret.as_bytes(), 0o600).map_err(|source| {
-        LoginError::TokenFile {
+/// 0644 in place.) The write and its fsyncs run on tokio's blocking pool.
+pub async fn write_token_file(path: &Path, secret: &str) -> Result<(), LoginError> {
+    boundary::write_atomic_off_thread(path, secret.as_bytes().to_vec(), 0o600)
+        .await
+        .map_err(|source| LoginError::TokenFile {
             path: path.to_path_buf(),
             source,
-        }
-    })
+        })
+}
+
+/// `text` (from the network: an error body, an answer) without our own AWS secrets in it:
+/// an endpoint that echoes the signed request would otherwise carry the secret key or the
+/// session token into a message.
+pub fn redact_credentials(creds: &Credentials, text: &str) -> String {
+    boundary::redact_secrets(
+        text,
+        [Some(creds.secret_access_key()), creds.session_token()]
+            .into_iter()
+            .flatten(),
+    )
 }
 
 /// The login `Meta`: task ID and cluster, merged with `consulLogin.meta` (user keys win).

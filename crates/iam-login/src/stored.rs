@@ -18,8 +18,11 @@ use crate::{write_token_file, LoginError};
 /// Reads a token file written by consul-ecs or the task's Consul client, as the agent
 /// client reads it ([`TokenSource::OwnFile`]: bounded, regular file, no link followed).
 /// `Ok(None)` when the file does not exist or holds only white space.
-fn read_token_file(path: &Path) -> Result<Option<Secret>, ConsulError> {
-    match TokenSource::OwnFile(path.to_path_buf()).current() {
+async fn read_token_file(path: &Path) -> Result<Option<Secret>, ConsulError> {
+    match TokenSource::OwnFile(path.to_path_buf())
+        .current_off_thread()
+        .await
+    {
         Err(ConsulError::TokenFile { source, .. }) if source.is_not_found() => Ok(None),
         other => other,
     }
@@ -35,14 +38,14 @@ pub async fn replace_token_file(
     path: &Path,
     token: &Secret,
 ) -> Result<(), LoginError> {
-    let previous = match read_token_file(path) {
+    let previous = match read_token_file(path).await {
         Ok(previous) => previous,
         Err(e) => {
             warn!(error = %e, "not logging out whatever an earlier run left in the token file");
             None
         }
     };
-    write_token_file(path, token.expose())?;
+    write_token_file(path, token.expose()).await?;
     if let Some(old) = previous.filter(|old| old.expose() != token.expose()) {
         match crate::logout(server, &old).await {
             Ok(()) => info!(path = %path.display(), "logged out the token an earlier run left"),
@@ -71,7 +74,8 @@ pub enum TokenFileLogoutError {
 /// hold cannot be logged out).
 pub async fn logout_token_file(server: &Client, path: &Path) -> Result<(), TokenFileLogoutError> {
     let token = TokenSource::OwnFile(path.to_path_buf())
-        .current()
+        .current_off_thread()
+        .await
         .map_err(TokenFileLogoutError::Read)?
         .ok_or_else(|| TokenFileLogoutError::Empty(path.display().to_string()))?;
     crate::logout(server, &token).await?;

@@ -46,7 +46,7 @@ pub(crate) async fn caller_arn(
     )?;
     let transport = |e: reqwest::Error| LoginError::StsTransport {
         url: url.to_string(),
-        reason: error_chain::error_chain(&e),
+        reason: boundary::error_chain(&e),
     };
     // Redirects are not followed (a redirected signed request would fail anyway, and
     // Consul does not follow them either).
@@ -70,18 +70,21 @@ pub(crate) async fn caller_arn(
     let status = response.status();
     // A GetCallerIdentity answer is well under a kilobyte; an STS endpoint (configurable,
     // so possibly anything) that sends more is not STS.
-    let body = bounded_read::read_body(response, STS_BODY_LIMIT)
+    let body = boundary::read_body(response, STS_BODY_LIMIT)
         .await
         .map_err(|e| LoginError::StsTransport {
             url: url.to_string(),
-            reason: error_chain::error_chain(&e),
+            reason: boundary::error_chain(&e),
         })?;
     let body = String::from_utf8_lossy(&body);
     if !status.is_success() {
         return Err(LoginError::StsStatus {
             url: url.to_string(),
             status: status.as_u16(),
-            body: redact(creds, truncate(body.trim())),
+            body: crate::redact_credentials(
+                creds,
+                &boundary::truncate_bytes(body.trim(), MAX_ERROR_BODY),
+            ),
         });
     }
     let arn = parse_caller_arn(&body)?;
@@ -132,30 +135,6 @@ pub(crate) fn parse_caller_arn(xml: &str) -> Result<String, LoginError> {
         .ok_or_else(|| bad("no <Arn> in GetCallerIdentityResult".to_string()))
 }
 
-fn truncate(body: &str) -> String {
-    if body.len() <= MAX_ERROR_BODY {
-        return body.to_string();
-    }
-    let mut end = MAX_ERROR_BODY;
-    while !body.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &body[..end])
-}
-
-/// Removes our own secrets from text that came back from the network: an error body
-/// that echoes the canonical request (S3-style) would otherwise carry the session token.
-fn redact(creds: &Credentials, text: String) -> String {
-    let mut text = text;
-    let secrets = [Some(creds.secret_access_key()), creds.session_token()];
-    for secret in secrets.into_iter().flatten() {
-        if !secret.is_empty() {
-            text = text.replace(secret, "<redacted>");
-        }
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,11 +178,16 @@ mod tests {
     fn error_bodies_lose_our_secrets() {
         let creds = Credentials::new("AKID", "SECRETKEY", Some("SESSIONTOK".into()), None, "t");
         let body = "canonical: x-amz-security-token:SESSIONTOK key SECRETKEY".to_string();
-        let out = redact(&creds, body);
+        let out = crate::redact_credentials(&creds, &body);
         assert!(
             !out.contains("SESSIONTOK") && !out.contains("SECRETKEY"),
             "{out}"
         );
-        assert_eq!(truncate(&"é".repeat(3000)).chars().count(), 1025);
+        assert_eq!(
+            boundary::truncate_bytes(&"é".repeat(3000), MAX_ERROR_BODY)
+                .chars()
+                .count(),
+            1025
+        );
     }
 }

@@ -20,11 +20,13 @@ fn entries(dir: &Path) -> Vec<String> {
     names
 }
 
-#[test]
-fn writes_exact_content_with_mode_0600_and_leaves_nothing_else() {
+#[tokio::test]
+async fn writes_exact_content_with_mode_0600_and_leaves_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("service-token");
-    write_token_file(&path, "8b0e1c8d-2f7d-4b8e-9a3c-7a1c2b9e6d54").unwrap();
+    write_token_file(&path, "8b0e1c8d-2f7d-4b8e-9a3c-7a1c2b9e6d54")
+        .await
+        .unwrap();
     assert_eq!(
         std::fs::read(&path).unwrap(),
         b"8b0e1c8d-2f7d-4b8e-9a3c-7a1c2b9e6d54"
@@ -33,25 +35,25 @@ fn writes_exact_content_with_mode_0600_and_leaves_nothing_else() {
     assert_eq!(entries(dir.path()), vec!["service-token"]);
 }
 
-#[test]
-fn replaces_an_existing_world_readable_file() {
+#[tokio::test]
+async fn replaces_an_existing_world_readable_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("service-token");
     std::fs::write(&path, "an-older-and-much-longer-token-value\n").unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    write_token_file(&path, "new").unwrap();
+    write_token_file(&path, "new").await.unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
     assert_eq!(mode(&path), 0o600);
     assert_eq!(entries(dir.path()), vec!["service-token"]);
 }
 
-#[test]
-fn failures_name_the_path_and_clean_up() {
+#[tokio::test]
+async fn failures_name_the_path_and_clean_up() {
     let dir = tempfile::tempdir().unwrap();
     // The destination is a directory: the rename fails after the temp file was written.
     let path = dir.path().join("service-token");
     std::fs::create_dir(&path).unwrap();
-    let err = write_token_file(&path, "secret-value").unwrap_err();
+    let err = write_token_file(&path, "secret-value").await.unwrap_err();
     let LoginError::TokenFile { path: reported, .. } = &err else {
         panic!("expected TokenFile, got {err:?}");
     };
@@ -61,17 +63,17 @@ fn failures_name_the_path_and_clean_up() {
 
     let missing = dir.path().join("no-such-dir").join("service-token");
     assert!(matches!(
-        write_token_file(&missing, "x"),
+        write_token_file(&missing, "x").await,
         Err(LoginError::TokenFile { .. })
     ));
 }
 
-#[test]
-fn readers_never_see_a_partial_token() {
+#[tokio::test]
+async fn readers_never_see_a_partial_token() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("service-token");
     let (a, b) = ("a".repeat(4096), "b".repeat(10));
-    write_token_file(&path, &a).unwrap();
+    write_token_file(&path, &a).await.unwrap();
     let done = Arc::new(AtomicBool::new(false));
     let reader = {
         let (path, done, a, b) = (path.clone(), done.clone(), a.clone(), b.clone());
@@ -86,7 +88,9 @@ fn readers_never_see_a_partial_token() {
         })
     };
     for i in 0..200 {
-        write_token_file(&path, if i % 2 == 0 { &b } else { &a }).unwrap();
+        write_token_file(&path, if i % 2 == 0 { &b } else { &a })
+            .await
+            .unwrap();
     }
     done.store(true, Ordering::Relaxed);
     assert!(reader.join().unwrap() > 0);

@@ -294,7 +294,7 @@ pub async fn shutdown(
                     logouts.spawn(step, async move {
                         iam_login::logout_token_file(&server, &path)
                             .await
-                            .map_err(|e| error_chain::error_chain(&e))
+                            .map_err(|e| boundary::error_chain(&e))
                     });
                 }
             }

@@ -44,7 +44,7 @@ pub fn copy_executable(dest: &Path) -> Result<(), CopyError> {
         to: dest.to_path_buf(),
         source: e,
     };
-    atomic_file::write_atomic_from(dest, &mut bytes, COPY_MODE).map_err(write_error)?;
+    boundary::write_atomic_from(dest, &mut bytes, COPY_MODE).map_err(write_error)?;
     // The file was created with COPY_MODE less the umask (0700 under umask 077); the mode
     // is set again so the application's user can run it. No other container runs the copy
     // before mesh-init has exited, so the moment in between does not matter.

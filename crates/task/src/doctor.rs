@@ -125,7 +125,7 @@ pub async fn run(config: Result<config::Config, config::ConfigError>, limit: Dur
             Err(e) => {
                 checks.push(Check::fail(
                     SERVERS,
-                    error_chain::error_chain(&e),
+                    boundary::error_chain(&e),
                     "check consulHTTPAddr and consulCACertFile",
                 ));
                 None
@@ -146,7 +146,7 @@ pub async fn run(config: Result<config::Config, config::ConfigError>, limit: Dur
         }
         Err(e) => checks.push(Check::fail(
             AGENT,
-            error_chain::error_chain(&e),
+            boundary::error_chain(&e),
             "check CONSUL_HTTP_ADDR and CONSUL_CACERT",
         )),
     }

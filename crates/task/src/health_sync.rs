@@ -45,7 +45,7 @@ pub async fn run(config: config::Config, settings: mesh_task::SyncSettings) -> O
     let tokens = TokenFiles::of(&config);
     let clients = ConsulClients::of(&config, &tokens);
     if let Err(e) = &clients.agent {
-        error!("health-sync: {}", error_chain::error_chain(e.as_ref()));
+        error!("health-sync: {}", boundary::error_chain(e.as_ref()));
         return Outcome::Unusable;
     }
     let peers = Peers {

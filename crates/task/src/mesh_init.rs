@@ -76,7 +76,7 @@ pub async fn run(config: config::Config, settings: MeshInitSettings) -> Outcome 
             undo(written.into_inner()).await;
             // Each cause once (a retry's last error is in its message and its source);
             // a diagnosed failure ends with its `hint:` line.
-            error!("mesh-init failed: {}", error_chain::error_chain(&failed));
+            error!("mesh-init failed: {}", boundary::error_chain(&failed));
             Outcome::Failed(failed)
         }
         Err(signal) => {

@@ -123,7 +123,7 @@ pub(super) async fn write_proxy_config(
         envoy_bootstrap::resolve_from_agent(source, |name| std::env::var(name).ok()).await?;
     let doc = envoy_bootstrap::generate(&inputs)?;
     let path = ctx.config.envoy_bootstrap_path();
-    envoy_bootstrap::write_bootstrap_file(&path, &doc)?;
+    envoy_bootstrap::write_bootstrap_file(&path, &doc).await?;
     info!(path = %path.display(), proxy_id = registrations.proxy_id(), "Envoy bootstrap written");
     Ok(path)
 }
@@ -139,7 +139,7 @@ fn sync_peers(peers: &Peers, agent: Client) -> mesh_task::SyncPeers {
         .map(|server| mesh_task::TokenLogout {
             server: server
                 .clone()
-                .map_err(|e| error_chain::error_chain(e.as_ref())),
+                .map_err(|e| boundary::error_chain(e.as_ref())),
             tokens: peers.tokens.to_log_out(),
         });
     mesh_task::SyncPeers {
@@ -165,7 +165,7 @@ pub(super) async fn sync_checks(
         Ok(agent) => agent.clone(),
         Err(e) => {
             return ShutdownReport {
-                failures: vec![error_chain::error_chain(e.as_ref())],
+                failures: vec![boundary::error_chain(e.as_ref())],
             }
         }
     };
@@ -225,7 +225,7 @@ pub(super) async fn shut_down_unknown_task(peers: &Peers, budget: Duration) -> S
         Ok(agent) => agent.clone(),
         Err(e) => {
             return ShutdownReport {
-                failures: vec![error_chain::error_chain(e.as_ref())],
+                failures: vec![boundary::error_chain(e.as_ref())],
             }
         }
     };

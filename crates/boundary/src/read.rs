@@ -2,19 +2,17 @@
 //!
 //! A Consul agent, a metadata endpoint or a credentials server that answers with an endless
 //! body, or a token path that points at `/dev/zero` or a FIFO, must end in a clear error, not
-//! in gigabytes of memory or a process that waits forever. Every such read in consul-ecs goes
-//! through this crate:
+//! in gigabytes of memory or a process that waits forever:
 //!
 //! - [`read_body`]: an HTTP response body, at most `limit` bytes;
 //! - [`read_file`]: a file that must be a regular file of at most `limit` bytes, opened
 //!   without following a symlink when [`Links::Refuse`] is asked for, and without blocking on
-//!   a FIFO.
+//!   a FIFO; [`read_file_off_thread`] does the same on tokio's blocking pool.
 
-#![deny(missing_docs)]
-
+use std::fs::Metadata;
 use std::io::{self, Read as _};
 use std::os::unix::fs::OpenOptionsExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A body or a file larger than the limit its reader set.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +47,14 @@ pub enum ReadError {
         path: String,
         /// The limit, in bytes.
         limit: u64,
+    },
+    /// A directory walk ([`walk_files`]) found more files than it may read.
+    #[error("{path}: more than {limit} files")]
+    TooManyFiles {
+        /// The directory as given.
+        path: String,
+        /// The most files the walk reads.
+        limit: usize,
     },
     /// Opening or reading the file failed.
     #[error("{path}: {source}")]
@@ -100,6 +106,43 @@ pub enum Links {
 /// The file is opened non-blocking, so a FIFO is refused instead of waiting for a writer,
 /// and its kind is checked on the open descriptor, so it cannot be swapped in between.
 pub fn read_file(path: &Path, limit: u64, links: Links) -> Result<Vec<u8>, ReadError> {
+    read_file_and_metadata(path, limit, links).map(|(bytes, _)| bytes)
+}
+
+/// [`read_file`] on tokio's blocking pool, so a slow disk or network file system never stalls
+/// the runtime's thread. Must be called within a tokio runtime.
+pub async fn read_file_off_thread(
+    path: &Path,
+    limit: u64,
+    links: Links,
+) -> Result<Vec<u8>, ReadError> {
+    let owned = path.to_path_buf();
+    run_off_thread(path, move || read_file(&owned, limit, links)).await
+}
+
+/// Runs a blocking file operation on tokio's blocking pool; a panic there is reported as an
+/// I/O error naming `path` rather than taking the caller down with it.
+pub(crate) async fn run_off_thread<T: Send + 'static>(
+    path: &Path,
+    work: impl FnOnce() -> Result<T, ReadError> + Send + 'static,
+) -> Result<T, ReadError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|join| {
+            Err(ReadError::Io {
+                path: path.display().to_string(),
+                source: io::Error::other(format!("the reading task failed: {join}")),
+            })
+        })
+}
+
+/// [`read_file`], with the metadata of the open descriptor taken before the read (what
+/// [`crate::CachedFile`] compares to tell whether the file changed since).
+pub(crate) fn read_file_and_metadata(
+    path: &Path,
+    limit: u64,
+    links: Links,
+) -> Result<(Vec<u8>, Metadata), ReadError> {
     let shown = || path.display().to_string();
     let io_err = |source: io::Error| ReadError::Io {
         path: shown(),
@@ -145,16 +188,86 @@ pub fn read_file(path: &Path, limit: u64, links: Links) -> Result<Vec<u8>, ReadE
             limit,
         });
     }
-    Ok(bytes)
+    Ok((bytes, meta))
 }
 
 /// [`read_file`] as text: invalid UTF-8 is an error naming the file.
 pub fn read_text_file(path: &Path, limit: u64, links: Links) -> Result<String, ReadError> {
-    let bytes = read_file(path, limit, links)?;
+    file_text(path, read_file(path, limit, links)?)
+}
+
+/// The bytes read from `path` as text: invalid UTF-8 is an error naming the file.
+pub fn file_text(path: &Path, bytes: Vec<u8>) -> Result<String, ReadError> {
     String::from_utf8(bytes).map_err(|_| ReadError::Io {
         path: path.display().to_string(),
         source: io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"),
     })
+}
+
+/// Every file under `dir`, or `dir` itself when it is not a directory, in file-name order,
+/// as go-rootcerts (Go's `filepath.Walk`) walks a CA path: subdirectories recursively, but a
+/// link to a directory is not followed (so no loops, and nothing outside the tree); it is
+/// listed as a file, and reading it fails as Go's does. More than `max_files` files is an
+/// error, so a path pointed at `/` fails instead of reading the whole disk.
+pub fn walk_files(dir: &Path, max_files: usize) -> Result<Vec<PathBuf>, ReadError> {
+    let mut files = Vec::new();
+    walk_into(dir, dir, max_files, &mut files)?;
+    Ok(files)
+}
+
+fn walk_into(
+    root: &Path,
+    dir: &Path,
+    max_files: usize,
+    files: &mut Vec<PathBuf>,
+) -> Result<(), ReadError> {
+    let io_err = |source: io::Error| ReadError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    // `symlink_metadata`: a link is looked at, not through.
+    if !std::fs::symlink_metadata(dir).map_err(io_err)?.is_dir() {
+        files.push(dir.to_path_buf());
+        return Ok(());
+    }
+    let mut entries = std::fs::read_dir(dir)
+        .map_err(io_err)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io_err)?;
+    // A stable order makes "which file is bad" reproducible.
+    entries.sort();
+    for path in entries {
+        walk_into(root, &path, max_files, files)?;
+        if files.len() > max_files {
+            return Err(ReadError::TooManyFiles {
+                path: root.display().to_string(),
+                limit: max_files,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Largest PEM file read (a CA bundle, a client certificate or key). The full Mozilla
+/// bundle is about 220 KiB; a file many times that is not a certificate file.
+pub const PEM_FILE_LIMIT: u64 = 1 << 20;
+
+/// Most files read from a CA directory (`CONSUL_CAPATH`, the gRPC CA path).
+pub const CA_DIR_MAX_FILES: usize = 1024;
+
+/// The path and content of every file of a CA directory (see [`walk_files`]): at most
+/// [`CA_DIR_MAX_FILES`] files of at most [`PEM_FILE_LIMIT`] bytes each, links to files
+/// followed (the operator may link a CA bundle in), regular files only. An empty list when
+/// the directory holds no file; what counts as a certificate is the caller's business.
+pub fn read_ca_dir(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, ReadError> {
+    walk_files(dir, CA_DIR_MAX_FILES)?
+        .into_iter()
+        .map(|file| {
+            let pem = read_file(&file, PEM_FILE_LIMIT, Links::Follow)?;
+            Ok((file, pem))
+        })
+        .collect()
 }
 
 fn kind_of(file_type: &std::fs::FileType) -> &'static str {

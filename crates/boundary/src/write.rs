@@ -2,8 +2,10 @@
 //! half of it, and never with looser permissions than asked for: the files in the task's
 //! shared bootstrap directory (the service token, the Envoy bootstrap, the binary copy) are
 //! read by other containers while mesh-init may be (re)writing them.
-
-#![deny(missing_docs)]
+//!
+//! A write syncs the file and its directory to disk, which can take a while: async callers
+//! use [`write_atomic_off_thread`] / [`write_atomic_from_off_thread`], which run it on tokio's
+//! blocking pool instead of the runtime's only thread.
 
 use std::fs::{self, OpenOptions};
 use std::io;
@@ -44,6 +46,24 @@ pub fn write_atomic_from(path: &Path, source: &mut impl io::Read, mode: u32) -> 
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// [`write_atomic`] on tokio's blocking pool. Must be called within a tokio runtime.
+pub async fn write_atomic_off_thread(path: &Path, contents: Vec<u8>, mode: u32) -> io::Result<()> {
+    write_atomic_from_off_thread(path, io::Cursor::new(contents), mode).await
+}
+
+/// [`write_atomic_from`] on tokio's blocking pool (the source is read there too). Must be
+/// called within a tokio runtime.
+pub async fn write_atomic_from_off_thread(
+    path: &Path,
+    mut source: impl io::Read + Send + 'static,
+    mode: u32,
+) -> io::Result<()> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || write_atomic_from(&path, &mut source, mode))
+        .await
+        .unwrap_or_else(|join| Err(io::Error::other(format!("the writing task failed: {join}"))))
 }
 
 fn parent_dir(path: &Path) -> &Path {
@@ -110,5 +130,50 @@ mod tests {
             "temporary file removed"
         );
         assert!(write_atomic(&dir.path().join("missing/f"), b"x", 0o600).is_err());
+    }
+
+    /// The product's runtime flavour: one thread, so a write that ran on it would hold up
+    /// every other task until its fsyncs were done.
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_async_writes_run_on_the_blocking_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime_thread = std::thread::current().id();
+        // A source that records the thread it is read on: the whole write happens there.
+        struct ThreadRecorder(
+            io::Cursor<Vec<u8>>,
+            std::sync::mpsc::Sender<std::thread::ThreadId>,
+        );
+        impl io::Read for ThreadRecorder {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let _ = self.1.send(std::thread::current().id());
+                self.0.read(buf)
+            }
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let source = ThreadRecorder(io::Cursor::new(b"binary".to_vec()), tx);
+        let copy = dir.path().join("consul-ecs");
+        write_atomic_from_off_thread(&copy, source, 0o755)
+            .await
+            .unwrap();
+        assert_eq!(fs::read(&copy).unwrap(), b"binary");
+        assert_eq!(mode(&copy), 0o755);
+        let threads: Vec<_> = rx.try_iter().collect();
+        assert!(!threads.is_empty());
+        assert!(
+            threads.iter().all(|t| *t != runtime_thread),
+            "read on the runtime thread"
+        );
+
+        let token = dir.path().join("service-token");
+        write_atomic_off_thread(&token, b"token".to_vec(), 0o600)
+            .await
+            .unwrap();
+        assert_eq!(fs::read_to_string(&token).unwrap(), "token");
+        assert_eq!(mode(&token), 0o600);
+        // Failures come back as the error of the write, the target untouched.
+        let err = write_atomic_off_thread(&dir.path().join("missing/f"), b"x".to_vec(), 0o600)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
     }
 }
