@@ -57,6 +57,11 @@ pub fn parse(line: &str) -> LogLine {
             let message = rest
                 .split_once(char::is_whitespace)
                 .map_or(rest, |(_, m)| m);
+            // Drop the subcommand's span (`consul-ecs{subcommand="mesh-init" …}: `).
+            let message = message
+                .strip_prefix("consul-ecs{")
+                .and_then(|m| m.split_once("}: "))
+                .map_or(message, |(_, m)| m);
             LogLine {
                 at: Some(at),
                 message: message.trim().to_string(),
@@ -89,6 +94,8 @@ mod tests {
 
     #[test]
     fn consul_ecs_lines_keep_their_time_and_lose_the_level() {
+        let spanned = parse("2026-11-23T09:00:54.464947Z  INFO consul-ecs{subcommand=\"envoy-entrypoint\"}: SIGTERM received");
+        assert_eq!(spanned.message, "SIGTERM received");
         let line = parse("2026-11-23T09:00:54.464947Z  INFO SIGTERM received; waiting for the application containers to stop");
         assert_eq!(
             line.message,
