@@ -2,7 +2,7 @@
 //! partition parameters, status-to-error mapping.
 
 use crate::config::TokenReader;
-use crate::{ClientConfig, ConsulError, Secret, TokenSource};
+use crate::{ClientConfig, ConsulError, Secret, TokenSource, TransportKind};
 use boundary::ReadError;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -95,6 +95,8 @@ pub struct Client {
     token: TokenReader,
     namespace: String,
     partition: String,
+    /// The request timeout, which also bounds the plain-HTTP-to-TLS probe.
+    timeout: std::time::Duration,
 }
 
 impl Client {
@@ -105,6 +107,9 @@ impl Client {
         let tls = crate::tls::client_config(&config)?;
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
+            // The system resolver with typed failures, so "name not resolved" is told
+            // by type (crate::resolve).
+            .dns_resolver(std::sync::Arc::new(crate::resolve::SystemResolver))
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
             .user_agent(concat!("consul-ecs/", env!("CARGO_PKG_VERSION")))
@@ -121,6 +126,7 @@ impl Client {
             token: TokenReader::new(config.token),
             namespace: config.namespace,
             partition: config.partition,
+            timeout: config.timeout,
         })
     }
 
@@ -200,10 +206,10 @@ impl Client {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(bytes);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| ConsulError::transport(&method_name, &path, e))?;
+        let resp = match req.send().await {
+            Ok(resp) => resp,
+            Err(e) => return Err(self.transport_error(&method_name, &path, e).await),
+        };
         let status = resp.status();
         tracing::trace!(method = %method_name, path = %path, status = status.as_u16(), "consul request");
         if !status.is_success() {
@@ -213,6 +219,17 @@ impl Client {
                 Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
                 Err(e) => format!("(body not read: {e})"),
             };
+            // Consul (Go's net/http) answers a plain request on its TLS port with this.
+            if status == StatusCode::BAD_REQUEST
+                && self.base.scheme() == "http"
+                && body.trim() == crate::error::GO_PLAIN_HTTP_TO_TLS_ANSWER
+            {
+                return Err(ConsulError::plain_http_to_tls(
+                    &method_name,
+                    &path,
+                    &self.authority(),
+                ));
+            }
             return Err(ConsulError::status(
                 &method_name,
                 &path,
@@ -237,6 +254,44 @@ impl Client {
         let text = String::from_utf8(bytes)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         Ok((status, text))
+    }
+
+    /// The error of a request that got no answer. Over plain HTTP, a connection that was
+    /// reset, closed early or answered with something that is not HTTP may be a TLS port
+    /// (a TLS server drops a request that is not a ClientHello): then the server is asked
+    /// for a TLS handshake, and if it answers, that is the error, final.
+    async fn transport_error(&self, method: &str, path: &str, err: reqwest::Error) -> ConsulError {
+        let error = ConsulError::transport(method, path, err);
+        let maybe_tls = matches!(
+            error.transport_kind(),
+            Some(TransportKind::Reset | TransportKind::Other)
+        );
+        if maybe_tls && self.base.scheme() == "http" {
+            if let (Some(host), Some(port)) = (self.host(), self.base.port_or_known_default()) {
+                if crate::tls_probe::speaks_tls(&host, port, self.timeout).await {
+                    return ConsulError::plain_http_to_tls(method, path, &self.authority());
+                }
+            }
+        }
+        error
+    }
+
+    /// The base address's host, without an IPv6 address's brackets.
+    fn host(&self) -> Option<String> {
+        match self.base.host()? {
+            url::Host::Domain(name) => Some(name.to_owned()),
+            url::Host::Ipv4(ip) => Some(ip.to_string()),
+            url::Host::Ipv6(ip) => Some(ip.to_string()),
+        }
+    }
+
+    /// `host:port` of the base address, for messages.
+    fn authority(&self) -> String {
+        let host = self.base.host_str().unwrap_or_default();
+        match self.base.port_or_known_default() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        }
     }
 
     /// Sends a request and decodes a JSON answer.

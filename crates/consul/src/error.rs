@@ -24,21 +24,23 @@ pub enum ConsulError {
         /// Consul's response body (trimmed, truncated).
         body: String,
     },
-    /// The request did not get an answer: connection refused or reset, timeout, TLS failure.
+    /// The request did not get an answer: connection refused or reset, name not resolved,
+    /// timeout, TLS failure, or plain HTTP sent to a TLS port.
     #[error("{method} {path}: {message}")]
     Transport {
         /// HTTP method of the request.
         method: String,
         /// URL path of the request (no query).
         path: String,
-        /// What happened, from the HTTP library, without the URL.
+        /// What kind of failure it was, from the source error's type.
+        kind: TransportKind,
+        /// What happened, from the HTTP library, without the URL: every layer of the cause
+        /// chain.
         message: String,
-        /// Whether this was a timeout (as opposed to a connection failure).
-        timeout: bool,
-        /// Whether TLS failed over a certificate: the server's was not trusted (unknown CA,
-        /// wrong name, expired), or the server refused ours or required one we did not
-        /// send. Retrying cannot fix a configuration error.
-        certificate: bool,
+        /// The informative end of `message`: the cause chain below the HTTP library's own
+        /// "error sending request" and connection-pool layers (e.g. `tcp connect error:
+        /// Connection refused (os error 111)`).
+        cause: String,
     },
     /// The server answered 2xx with a body larger than this request's limit (1 MiB for
     /// single objects and agent endpoints, 64 MiB for lists). Not retryable: the same
@@ -110,18 +112,52 @@ impl ConsulError {
 
     /// Builds a [`ConsulError::Transport`] from a reqwest error, dropping the URL.
     pub(crate) fn transport(method: &str, path: &str, err: reqwest::Error) -> Self {
-        let timeout = err.is_timeout();
+        let kind = TransportKind::of(&err);
         // The URL carries no secrets (tokens go in headers) but it is noise next to the
         // path we already print; the whole source chain says *why* (refused, reset, TLS).
         let err = err.without_url();
         let message = boundary::error_chain(&err);
-        let certificate = std::error::Error::source(&err).is_some_and(caused_by_certificate);
+        let cause = informative_cause(&err);
         ConsulError::Transport {
             method: method.to_owned(),
             path: path.to_owned(),
+            kind,
             message,
-            timeout,
-            certificate,
+            cause,
+        }
+    }
+
+    /// The [`ConsulError::Transport`] for plain HTTP sent to a TLS port at `authority`.
+    pub(crate) fn plain_http_to_tls(method: &str, path: &str, authority: &str) -> Self {
+        let message = format!(
+            "plain HTTP sent to a TLS port: {authority} speaks HTTPS; use an https:// address \
+             (or CONSUL_HTTP_SSL=true)"
+        );
+        ConsulError::Transport {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            kind: TransportKind::PlainHttpToTls,
+            cause: message.clone(),
+            message,
+        }
+    }
+
+    /// How the request failed to get an answer: the kind of a
+    /// [`ConsulError::Transport`], [`TransportKind::BodyTooLarge`] for an oversized answer,
+    /// `None` when Consul answered (or nothing was sent).
+    pub fn transport_kind(&self) -> Option<TransportKind> {
+        match self {
+            ConsulError::Transport { kind, .. } => Some(*kind),
+            ConsulError::BodyTooLarge { .. } => Some(TransportKind::BodyTooLarge),
+            _ => None,
+        }
+    }
+
+    /// What Consul's error answer means, when Consul answered with an error status.
+    pub fn answer_kind(&self) -> Option<AnswerKind> {
+        match self {
+            ConsulError::Status { status, body, .. } => Some(AnswerKind::of(*status, body)),
+            _ => None,
         }
     }
 
@@ -148,7 +184,7 @@ impl ConsulError {
     /// configuration errors: retrying cannot fix them until someone changes a setting.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ConsulError::Transport { certificate, .. } => !certificate,
+            ConsulError::Transport { kind, .. } => kind.is_retryable(),
             ConsulError::Status { status, .. } => *status == 429 || (500..=599).contains(status),
             ConsulError::BodyTooLarge { .. }
             | ConsulError::Decode { .. }
@@ -159,92 +195,291 @@ impl ConsulError {
     }
 
     /// Whether the thing asked for does not exist: any 404, or a 403 whose body contains
-    /// `ACL not found` (how Consul < 1.15 answers ACL reads of missing objects,
-    /// docs/protocols.md §5.1).
+    /// `ACL not found` (how Consul answers ACL reads of missing objects, docs/protocols.md
+    /// §5.1).
     pub fn is_not_found(&self) -> bool {
-        match self {
-            ConsulError::Status { status: 404, .. } => true,
-            ConsulError::Status {
-                status: 403, body, ..
-            } => body.contains("ACL not found"),
-            _ => false,
-        }
+        matches!(
+            self.answer_kind(),
+            Some(AnswerKind::NotFound | AnswerKind::AclNotFound)
+        )
     }
 
-    /// Whether the ACL token is unknown to Consul: 403 `ACL not found`, or 404 / 401 whose
-    /// body says the token `does not exist` (Consul ≥ 1.15 `Supplied token does not exist`).
+    /// Whether the ACL token is unknown to Consul: 403 `ACL not found` (Consul 1.15: `token
+    /// does not exist: ACL not found`, through a client agent prefixed `rpc error making
+    /// call: `), or a 404 / 401 whose body says the token `does not exist`.
     pub fn is_acl_not_found(&self) -> bool {
-        match self {
-            ConsulError::Status {
-                status: 403, body, ..
-            } => body.contains("ACL not found"),
-            ConsulError::Status {
-                status: 404 | 401,
-                body,
-                ..
-            } => body.contains("does not exist"),
-            _ => false,
-        }
+        self.answer_kind() == Some(AnswerKind::AclNotFound)
     }
 
     /// Whether Consul refused the request for lack of rights (403 `Permission denied`).
     pub fn is_permission_denied(&self) -> bool {
-        matches!(self, ConsulError::Status { status: 403, body, .. } if body.contains("Permission denied"))
+        self.answer_kind() == Some(AnswerKind::PermissionDenied)
+    }
+
+    /// Whether TLS failed over the server's certificate (not trusted, expired, wrong name)
+    /// or ours (refused, missing).
+    pub fn is_certificate_error(&self) -> bool {
+        matches!(
+            self.transport_kind(),
+            Some(TransportKind::TlsCertificate | TransportKind::TlsName)
+        )
     }
 }
 
-/// Whether `err` or one of its causes is a TLS failure over a certificate (see
-/// [`ConsulError::Transport`]'s `certificate`): for every transport that reaches Consul with
-/// rustls, so all of them tell a final certificate refusal from a retryable failure alike.
+/// Whether `err` or one of its causes is a TLS failure over a certificate (the kinds
+/// [`TransportKind::TlsCertificate`] and [`TransportKind::TlsName`]): for every transport
+/// that reaches Consul with rustls, so all of them tell a final certificate refusal from a
+/// retryable failure alike.
 pub fn caused_by_certificate(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(err);
-    while let Some(cause) = source {
-        if is_certificate_error(cause) {
-            return true;
-        }
-        source = cause.source();
-    }
-    false
+    layers(err).any(|layer| {
+        layer.downcast_ref::<rustls::Error>().is_some_and(|tls| {
+            matches!(
+                tls_kind(tls),
+                TransportKind::TlsCertificate | TransportKind::TlsName
+            )
+        })
+    })
 }
 
-/// Whether `cause` is a TLS failure over a certificate: rustls rejecting the server's, or
-/// the server's alert that it refused ours (or wanted one).
-///
-/// The rustls error sits inside an `io::Error` (tokio-rustls), itself inside another
-/// (hyper-rustls wraps the handshake error again), and `io::Error::source()` skips what it
-/// wraps, so look inside every `io::Error` layer explicitly.
-fn is_certificate_error(cause: &(dyn std::error::Error + 'static)) -> bool {
-    use rustls::AlertDescription as Alert;
-    let mut current = cause;
-    let tls = loop {
-        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
-            break Some(tls);
+/// How a request failed to get an answer. Taken from the type of an error in the source
+/// chain (an `io::Error`'s kind, hyper's and reqwest's predicates, the rustls error, this
+/// crate's own resolver error), never from message text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TransportKind {
+    /// The connection was refused: nothing listens there.
+    Refused,
+    /// The host name did not resolve.
+    NameNotResolved,
+    /// Connecting or answering took longer than the client's timeout.
+    TimedOut,
+    /// TLS failed over a certificate: the server's is not trusted (unknown issuer, expired,
+    /// revoked), or the server refused ours or wanted one we did not send.
+    TlsCertificate,
+    /// The server's certificate is not valid for the name asked for.
+    TlsName,
+    /// The TLS handshake failed otherwise (no common protocol version or cipher, a peer
+    /// that does not speak TLS).
+    TlsHandshake,
+    /// The address says `http://` but the server speaks TLS.
+    PlainHttpToTls,
+    /// The connection was reset or closed before the answer was complete.
+    Reset,
+    /// The answer was larger than the request's limit.
+    BodyTooLarge,
+    /// Anything else (an unreachable network, an answer that is not HTTP).
+    Other,
+}
+
+impl TransportKind {
+    /// The kind of a reqwest error: the first layer of its cause chain that says, else
+    /// reqwest's own timeout, else [`TransportKind::Other`].
+    fn of(err: &reqwest::Error) -> TransportKind {
+        layers(err)
+            .find_map(layer_kind)
+            .unwrap_or(if err.is_timeout() {
+                TransportKind::TimedOut
+            } else {
+                TransportKind::Other
+            })
+    }
+
+    /// Whether trying again may help: not after a certificate or name mismatch, plain HTTP
+    /// to a TLS port, or an oversized answer, which only a configuration change fixes.
+    pub fn is_retryable(self) -> bool {
+        !matches!(
+            self,
+            TransportKind::TlsCertificate
+                | TransportKind::TlsName
+                | TransportKind::PlainHttpToTls
+                | TransportKind::BodyTooLarge
+        )
+    }
+
+    /// Whether TLS failed (any of the TLS kinds, plain HTTP to a TLS port included).
+    pub fn is_tls(self) -> bool {
+        matches!(
+            self,
+            TransportKind::TlsCertificate
+                | TransportKind::TlsName
+                | TransportKind::TlsHandshake
+                | TransportKind::PlainHttpToTls
+        )
+    }
+
+    /// A few words for reports: `connection refused`, `name not resolved`, ….
+    pub fn words(self) -> &'static str {
+        match self {
+            TransportKind::Refused => "connection refused",
+            TransportKind::NameNotResolved => "name not resolved",
+            TransportKind::TimedOut => "timed out",
+            TransportKind::TlsCertificate => "TLS certificate refused",
+            TransportKind::TlsName => "TLS certificate name mismatch",
+            TransportKind::TlsHandshake => "TLS handshake failed",
+            TransportKind::PlainHttpToTls => "plain HTTP to a TLS port",
+            TransportKind::Reset => "connection reset",
+            TransportKind::BodyTooLarge => "answer too large",
+            TransportKind::Other => "connection failed",
         }
+    }
+}
+
+/// Every layer of `err`'s cause chain, looking inside each `io::Error`: its `source()` skips
+/// the error it wraps (tokio-rustls puts the rustls error there, hyper-rustls wraps that
+/// again).
+fn layers<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(err), |current| {
         match current
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
         {
-            Some(inner) => current = inner,
-            None => break None,
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => current.source(),
         }
-    };
-    matches!(
-        tls,
-        Some(
-            rustls::Error::InvalidCertificate(_)
-                | rustls::Error::NoCertificatesPresented
-                | rustls::Error::UnsupportedNameType
-                | rustls::Error::AlertReceived(
-                    Alert::BadCertificate
-                        | Alert::UnsupportedCertificate
-                        | Alert::CertificateRevoked
-                        | Alert::CertificateExpired
-                        | Alert::CertificateUnknown
-                        | Alert::UnknownCA
-                        | Alert::CertificateRequired
-                )
+    })
+}
+
+/// What one layer of a cause chain says about the failure, if anything.
+fn layer_kind(layer: &(dyn std::error::Error + 'static)) -> Option<TransportKind> {
+    use std::io::ErrorKind as Io;
+    if let Some(tls) = layer.downcast_ref::<rustls::Error>() {
+        return Some(tls_kind(tls));
+    }
+    if layer.is::<crate::resolve::NameNotResolved>() {
+        return Some(TransportKind::NameNotResolved);
+    }
+    if let Some(io) = layer.downcast_ref::<std::io::Error>() {
+        return match io.kind() {
+            Io::ConnectionRefused => Some(TransportKind::Refused),
+            Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe | Io::UnexpectedEof => {
+                Some(TransportKind::Reset)
+            }
+            Io::TimedOut => Some(TransportKind::TimedOut),
+            _ => None,
+        };
+    }
+    if let Some(hyper) = layer.downcast_ref::<hyper::Error>() {
+        if hyper.is_timeout() {
+            return Some(TransportKind::TimedOut);
+        }
+        if hyper.is_incomplete_message() {
+            return Some(TransportKind::Reset);
+        }
+    }
+    None
+}
+
+/// The kind of a rustls error: rustls rejecting the server's certificate, or the server's
+/// alert that it refused ours (or wanted one); anything else is the handshake.
+fn tls_kind(tls: &rustls::Error) -> TransportKind {
+    use rustls::AlertDescription as Alert;
+    use rustls::CertificateError as Cert;
+    match tls {
+        rustls::Error::InvalidCertificate(
+            Cert::NotValidForName | Cert::NotValidForNameContext { .. },
         )
-    )
+        | rustls::Error::UnsupportedNameType => TransportKind::TlsName,
+        rustls::Error::InvalidCertificate(_)
+        | rustls::Error::NoCertificatesPresented
+        | rustls::Error::AlertReceived(
+            Alert::BadCertificate
+            | Alert::UnsupportedCertificate
+            | Alert::CertificateRevoked
+            | Alert::CertificateExpired
+            | Alert::CertificateUnknown
+            | Alert::UnknownCA
+            | Alert::CertificateRequired,
+        ) => TransportKind::TlsCertificate,
+        _ => TransportKind::TlsHandshake,
+    }
+}
+
+/// `err`'s cause chain from the first layer below reqwest's own ("error sending request")
+/// and hyper-util's connection pool ("client error (Connect)"), which every failure starts
+/// with and which say nothing about why.
+fn informative_cause(err: &reqwest::Error) -> String {
+    let mut layer: &(dyn std::error::Error + 'static) = err;
+    while layer.is::<reqwest::Error>() || layer.is::<hyper_util::client::legacy::Error>() {
+        match layer.source() {
+            Some(next) => layer = next,
+            None => break,
+        }
+    }
+    boundary::error_chain(layer)
+}
+
+/// What an error answer of Consul means. Classified once, here, against the texts Consul
+/// 1.15 sends (through a client agent a server's error is prefixed `rpc error making call:
+/// `, which the classification does not depend on); callers match these kinds, never the
+/// text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerKind {
+    /// The token, or the ACL object asked for, does not exist: 403 `ACL not found`
+    /// (`token does not exist: ACL not found`, `ACL not found: auth method "x" not
+    /// found`), or a 404 / 401 that says the token `does not exist`.
+    AclNotFound,
+    /// 403 `Permission denied`: the token lacks a right (or, at login, no binding rule
+    /// produced an identity).
+    PermissionDenied,
+    /// 401 `ACL support disabled`.
+    AclDisabled,
+    /// Any other 401 or 403.
+    Denied,
+    /// Any other 404: no such object (`Cannot find token to delete`, `Unknown service
+    /// ID`), or no such endpoint.
+    NotFound,
+    /// Login: the AWS IAM auth method does not trust the caller (`IAM principal … is not
+    /// trusted`).
+    IamPrincipalNotTrusted,
+    /// Login: the service (or namespace) name computed for a binding rule is not valid
+    /// (`computed "service" bind name for bind target is invalid: …`) or cannot be
+    /// computed (`cannot compute "service" bind name for bind target: …`).
+    BindNameInvalid,
+    /// Login: AWS refused the identity call Consul replayed (`received error code 403`,
+    /// AWS's `AccessDenied`).
+    AwsRefused,
+    /// 429: rate limited.
+    RateLimited,
+    /// Any other 5xx.
+    ServerError,
+    /// Any other status (400, 405, 409, …).
+    Rejected,
+}
+
+/// What Go's `net/http` server (so Consul) answers, with status 400, to a plain HTTP request
+/// on a TLS port.
+pub(crate) const GO_PLAIN_HTTP_TO_TLS_ANSWER: &str =
+    "Client sent an HTTP request to an HTTPS server.";
+
+/// The prefix a client agent puts on every error it got from a server.
+pub const RPC_ERROR_PREFIX: &str = "rpc error making call: ";
+
+impl AnswerKind {
+    /// Classifies Consul's answer `status` with `body`.
+    pub fn of(status: u16, body: &str) -> AnswerKind {
+        let message = body.trim_start().trim_start_matches(RPC_ERROR_PREFIX);
+        match status {
+            403 if message.contains("ACL not found") => AnswerKind::AclNotFound,
+            401 | 404 if message.contains("does not exist") => AnswerKind::AclNotFound,
+            403 if message.contains("Permission denied") => AnswerKind::PermissionDenied,
+            401 if message.contains("ACL support disabled") => AnswerKind::AclDisabled,
+            401 | 403 => AnswerKind::Denied,
+            404 => AnswerKind::NotFound,
+            429 => AnswerKind::RateLimited,
+            _ if message.contains("IAM principal") && message.contains("is not trusted") => {
+                AnswerKind::IamPrincipalNotTrusted
+            }
+            _ if message.contains("bind name for bind target") => AnswerKind::BindNameInvalid,
+            _ if message.contains("received error code 403")
+                || message.contains("<Code>AccessDenied</Code>") =>
+            {
+                AnswerKind::AwsRefused
+            }
+            500..=599 => AnswerKind::ServerError,
+            _ => AnswerKind::Rejected,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -275,6 +510,89 @@ mod tests {
         .is_permission_denied());
         assert!(!st(403, "Permission denied").is_not_found());
         assert!(!st(403, "ACL not found").is_permission_denied());
+    }
+
+    #[test]
+    fn answers_are_classified_against_consul_1_15s_texts() {
+        use AnswerKind as K;
+        let cases = [
+            (403, "token does not exist: ACL not found", K::AclNotFound),
+            (
+                403,
+                "rpc error making call: token does not exist: ACL not found",
+                K::AclNotFound,
+            ),
+            (
+                403,
+                "rpc error making call: ACL not found: auth method \"x\" not found",
+                K::AclNotFound,
+            ),
+            (404, "Supplied token does not exist", K::AclNotFound),
+            (
+                403,
+                "rpc error making call: Permission denied: token with AccessorID 'x' lacks \
+                 permission 'service:write' on \"web\"",
+                K::PermissionDenied,
+            ),
+            (401, "ACL support disabled", K::AclDisabled),
+            (403, "wasn't created via login", K::Denied),
+            (404, "Cannot find token to delete", K::NotFound),
+            (
+                404,
+                "Invalid URL path: not a recognized HTTP API endpoint",
+                K::NotFound,
+            ),
+            (
+                500,
+                "rpc error making call: IAM principal arn:aws:iam::1:role/a/b is not trusted",
+                K::IamPrincipalNotTrusted,
+            ),
+            (
+                500,
+                "computed \"service\" bind name for bind target is invalid: \"Web!\"",
+                K::BindNameInvalid,
+            ),
+            (
+                500,
+                "cannot compute \"service\" bind name for bind target: unknown variable",
+                K::BindNameInvalid,
+            ),
+            (
+                500,
+                "received error code 403: <ErrorResponse><Error><Code>AccessDenied</Code>",
+                K::AwsRefused,
+            ),
+            (429, "rate limit exceeded", K::RateLimited),
+            (
+                500,
+                "rpc error making call: No cluster leader",
+                K::ServerError,
+            ),
+            (
+                400,
+                "Port or SocketPath must be set for a connect-proxy",
+                K::Rejected,
+            ),
+        ];
+        for (status, body, want) in cases {
+            assert_eq!(
+                st(status, body).answer_kind(),
+                Some(want),
+                "{status} {body}"
+            );
+        }
+        assert_eq!(
+            ConsulError::Config("x".into()).answer_kind(),
+            None,
+            "no answer, no kind"
+        );
+        // Through a client agent the 1.15 texts are still ACL-not-found and not-found.
+        let via_agent = st(
+            403,
+            "rpc error making call: token does not exist: ACL not found",
+        );
+        assert!(via_agent.is_acl_not_found() && via_agent.is_not_found());
+        assert!(!via_agent.is_permission_denied());
     }
 
     #[test]

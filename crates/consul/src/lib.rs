@@ -51,9 +51,11 @@ mod client;
 mod config;
 mod enterprise;
 mod error;
+mod resolve;
 mod secret;
 mod serde_util;
 mod tls;
+mod tls_probe;
 
 pub use acl::{
     AclAuthMethod, AclAuthMethodNamespaceRule, AclBindingRule, AclLink, AclNodeIdentity, AclPolicy,
@@ -73,7 +75,8 @@ pub use config::{
     parse_address, ClientConfig, TokenSource, DEFAULT_ADDRESS, DEFAULT_TIMEOUT, TOKEN_FILE_LIMIT,
 };
 pub use enterprise::{Namespace, NamespaceAclConfig, Partition};
-pub use error::{caused_by_certificate, ConsulError};
+pub use error::{caused_by_certificate, AnswerKind, ConsulError, TransportKind, RPC_ERROR_PREFIX};
+pub use resolve::NameNotResolved;
 pub use retry::{retry, retry_if, GaveUp, Jitter, RetryError, RetryPolicy, Retryable};
 
 impl Retryable for ConsulError {

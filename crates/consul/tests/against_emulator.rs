@@ -816,7 +816,13 @@ async fn retry_rides_out_an_outage_and_times_out_slow_answers() {
     .unwrap();
     let err = impatient.agent_services(&o).await.unwrap_err();
     assert!(
-        matches!(err, ConsulError::Transport { timeout: true, .. }),
+        matches!(
+            err,
+            ConsulError::Transport {
+                kind: consul::TransportKind::TimedOut,
+                ..
+            }
+        ),
         "{err:?}"
     );
     consul.faults().clear();

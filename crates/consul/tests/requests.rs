@@ -570,7 +570,13 @@ async fn timeout_is_a_retryable_transport_error() {
     let c = Client::new(cfg).unwrap();
     let err = c.agent_self(&QueryOptions::default()).await.unwrap_err();
     assert!(
-        matches!(err, ConsulError::Transport { timeout: true, .. }),
+        matches!(
+            err,
+            ConsulError::Transport {
+                kind: consul::TransportKind::TimedOut,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(err.is_retryable());
@@ -591,7 +597,13 @@ async fn connection_refused_is_retryable() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, ConsulError::Transport { timeout: false, .. }),
+        matches!(
+            err,
+            ConsulError::Transport {
+                kind: consul::TransportKind::Refused,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(err.is_retryable());
@@ -600,6 +612,55 @@ async fn connection_refused_is_retryable() {
     // Nothing answered: no status, and no text that says something did.
     assert_eq!(err.http_status(), None);
     assert!(!err.to_string().contains("answer"), "{err}");
+}
+
+#[tokio::test]
+async fn kinds_come_from_the_error_types_and_the_cause_skips_the_http_layers() {
+    // Refused: the io::Error's kind; the cause starts at the connector's own layer.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let err = Client::new(
+        ClientConfig::default()
+            .with_address(&addr.to_string())
+            .unwrap(),
+    )
+    .unwrap()
+    .agent_self(&QueryOptions::default())
+    .await
+    .unwrap_err();
+    let ConsulError::Transport {
+        kind,
+        message,
+        cause,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    assert_eq!(*kind, consul::TransportKind::Refused);
+    assert!(message.ends_with(cause.as_str()), "{message} / {cause}");
+    assert!(cause.contains("Connection refused"), "{cause}");
+    assert!(!cause.starts_with("error sending request"), "{cause}");
+    assert!(!cause.contains("client error"), "{cause}");
+
+    // Name not resolved: this crate's resolver error (.invalid never resolves, RFC 6761).
+    let err = Client::new(
+        ClientConfig::default()
+            .with_address("http://consul.invalid:8500")
+            .unwrap(),
+    )
+    .unwrap()
+    .agent_self(&QueryOptions::default())
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.transport_kind(),
+        Some(consul::TransportKind::NameNotResolved),
+        "{err:?}"
+    );
+    assert!(err.is_retryable(), "{err}");
+    assert!(err.to_string().contains("consul.invalid"), "{err}");
 }
 
 #[tokio::test]

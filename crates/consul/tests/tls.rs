@@ -11,7 +11,7 @@
 #[path = "common/pki.rs"]
 mod pki;
 
-use consul::{Client, ClientConfig, ConsulError, QueryOptions};
+use consul::{Client, ClientConfig, ConsulError, QueryOptions, TransportKind};
 use pki::{serve_tls, Ca};
 use std::collections::HashMap;
 use std::path::Path;
@@ -44,7 +44,7 @@ fn assert_certificate_error(err: &ConsulError) {
         matches!(
             err,
             ConsulError::Transport {
-                certificate: true,
+                kind: consul::TransportKind::TlsCertificate | consul::TransportKind::TlsName,
                 ..
             }
         ),
@@ -99,6 +99,7 @@ async fn https_refuses_a_certificate_from_another_ca_and_does_not_retry() {
         .with_ca_file(Some(other.cert.clone()));
     let err = agent_self(cfg).await.unwrap_err();
     assert_certificate_error(&err);
+    assert_eq!(err.transport_kind(), Some(TransportKind::TlsCertificate));
     assert!(
         err.to_string().to_lowercase().contains("certificate"),
         "{err}"
@@ -246,6 +247,7 @@ async fn server_name_override_verifies_against_the_configured_name() {
         .with_ca_file(Some(ca.cert.clone()));
     let err = agent_self(without.clone()).await.unwrap_err();
     assert_certificate_error(&err);
+    assert_eq!(err.transport_kind(), Some(TransportKind::TlsName));
 
     let cfg = from_env(
         &[("CONSUL_CACERT", &ca.cert)],
@@ -371,4 +373,140 @@ fn unusable_tls_files_are_configuration_errors() {
         ClientConfig::from_lookup(|k| (k == "CONSUL_HTTP_SSL_VERIFY").then(|| "nope".to_owned()))
             .unwrap_err();
     assert!(err.to_string().contains("CONSUL_HTTP_SSL_VERIFY"), "{err}");
+}
+
+/// Retries `agent_self` at `addr` for up to 10 s and returns the error, the attempts made
+/// and how long it took.
+async fn agent_self_retried(addr: &str) -> (consul::RetryError<ConsulError>, Duration) {
+    let policy = consul::RetryPolicy::fixed(Duration::from_millis(50), Duration::from_secs(10));
+    let client = Client::new(
+        ClientConfig::default()
+            .with_address(addr)
+            .unwrap()
+            .with_timeout(Duration::from_secs(5)),
+    )
+    .unwrap();
+    let opts = QueryOptions::default();
+    let started = Instant::now();
+    let err = consul::retry(&policy, "read agent", || client.agent_self(&opts))
+        .await
+        .unwrap_err();
+    (err, started.elapsed())
+}
+
+/// Asserts `err` says, once and finally, that plain HTTP reached the TLS port `port`.
+fn assert_plain_http_to_tls(err: &consul::RetryError<ConsulError>, port: u16) {
+    assert_eq!(
+        err.last.transport_kind(),
+        Some(TransportKind::PlainHttpToTls),
+        "{:?}",
+        err.last
+    );
+    assert_eq!(err.attempts, 1, "{err}");
+    assert_eq!(err.reason, consul::GaveUp::Final);
+    assert_eq!(err.last.http_status(), None);
+    let text = err.last.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "GET /v1/agent/self: plain HTTP sent to a TLS port: 127.0.0.1:{port} speaks HTTPS; \
+             use an https:// address"
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn plain_http_to_a_rustls_port_is_one_final_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new(dir.path(), "consul");
+    let port = serve_tls(&ca.server("server", "IP:127.0.0.1"), None, AGENT_SELF).await;
+    let (err, elapsed) = agent_self_retried(&format!("http://127.0.0.1:{port}")).await;
+    assert_plain_http_to_tls(&err, port);
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn plain_http_to_a_go_tls_port_is_one_final_error() {
+    // What Go's net/http (so Consul) does with a plain request on its TLS port: it peeks at
+    // the first bytes, sees HTTP, answers 400 with this text and closes.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = tcp.read(&mut buf).await;
+            let _ = tcp
+                .write_all(
+                    b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+                )
+                .await;
+        }
+    });
+    let (err, _) = agent_self_retried(&format!("http://127.0.0.1:{port}")).await;
+    assert_plain_http_to_tls(&err, port);
+}
+
+#[tokio::test]
+async fn a_plain_http_server_that_resets_is_not_called_tls() {
+    // A server that drops every connection unanswered speaks no TLS either: the probe
+    // must not turn a reset into "use https://".
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            drop(tcp);
+        }
+    });
+    let client = Client::new(
+        ClientConfig::default()
+            .with_address(&format!("http://127.0.0.1:{port}"))
+            .unwrap(),
+    )
+    .unwrap();
+    let err = client
+        .agent_self(&QueryOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.transport_kind(),
+            Some(TransportKind::Reset | TransportKind::Other)
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_retryable(), "{err}");
+}
+
+#[tokio::test]
+async fn https_to_a_plain_port_is_a_handshake_failure_and_retryable() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = tcp.read(&mut buf).await;
+            let _ = tcp
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let client = Client::new(
+        ClientConfig::default()
+            .with_address(&format!("https://127.0.0.1:{port}"))
+            .unwrap(),
+    )
+    .unwrap();
+    let err = client
+        .agent_self(&QueryOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.transport_kind(),
+        Some(TransportKind::TlsHandshake),
+        "{err:?}"
+    );
+    // As before kinds existed: only certificate errors are final.
+    assert!(err.is_retryable(), "{err}");
 }

@@ -53,7 +53,7 @@ async fn ssl_verify_false_accepts_any_certificate_and_warns_at_every_build() {
         matches!(
             err,
             ConsulError::Transport {
-                certificate: true,
+                kind: consul::TransportKind::TlsCertificate | consul::TransportKind::TlsName,
                 ..
             }
         ),

@@ -3,7 +3,7 @@
 //! ends at once. Refusals it cannot explain, and every transient failure, are left to the
 //! retry loop.
 
-use consul::{ConsulError, RetryError};
+use consul::{AnswerKind, ConsulError, RetryError};
 use iam_login::{Explanation, LoginError, LoginFailure, LoginParams, LoginReview, PrincipalArn};
 use tracing::warn;
 
@@ -64,25 +64,21 @@ impl Refusal {
         }
     }
 
-    /// Classifies Consul's answer to `POST /v1/acl/login` (docs/protocols.md §3.10: match on
-    /// substrings, an agent may prefix RPC errors).
+    /// Classifies Consul's answer to `POST /v1/acl/login` by the kind the consul crate
+    /// gives it (docs/protocols.md §3.10).
     pub fn from_consul(e: &ConsulError) -> Option<Refusal> {
-        let (status, body) = (e.http_status()?, e.body().unwrap_or_default());
-        let text = body.to_string();
-        let lower = body.to_ascii_lowercase();
-        match status {
-            403 if lower.contains("acl not found") => Some(Refusal::AuthMethodMissing(text)),
-            403 if lower.contains("permission denied") => Some(Refusal::NoBinding(text)),
-            401 | 403 => Some(Refusal::Denied(text)),
-            _ if lower.contains("is not trusted") => Some(Refusal::NotTrusted(text)),
-            _ if lower.contains("bind name") => Some(Refusal::BindName(text)),
-            _ if lower.contains("accessdenied")
-                || lower.contains("not authorized")
-                || lower.contains("received error code 403") =>
-            {
-                Some(Refusal::EntityDenied(text))
-            }
-            _ => None,
+        let text = e.body().unwrap_or_default().to_string();
+        match e.answer_kind()? {
+            AnswerKind::AclNotFound => Some(Refusal::AuthMethodMissing(text)),
+            AnswerKind::PermissionDenied => Some(Refusal::NoBinding(text)),
+            AnswerKind::AclDisabled | AnswerKind::Denied => Some(Refusal::Denied(text)),
+            AnswerKind::IamPrincipalNotTrusted => Some(Refusal::NotTrusted(text)),
+            AnswerKind::BindNameInvalid => Some(Refusal::BindName(text)),
+            AnswerKind::AwsRefused => Some(Refusal::EntityDenied(text)),
+            AnswerKind::NotFound
+            | AnswerKind::RateLimited
+            | AnswerKind::ServerError
+            | AnswerKind::Rejected => None,
         }
     }
 
@@ -393,9 +389,9 @@ mod tests {
         let no_answer = LoginFailure::Consul(ConsulError::Transport {
             method: "POST".into(),
             path: "/v1/acl/login".into(),
+            kind: consul::TransportKind::Refused,
             message: "connection refused".into(),
-            timeout: false,
-            certificate: false,
+            cause: "connection refused".into(),
         });
         assert_eq!(Refusal::classify(&no_answer), None);
     }

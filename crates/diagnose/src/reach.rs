@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use consul::ConsulError;
+use consul::{ConsulError, TransportKind};
 
 /// Where a Consul address came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,68 +78,11 @@ impl fmt::Display for Target {
     }
 }
 
-/// How an attempt failed to get an answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum FailureKind {
-    /// The connection was refused: nothing listens there.
-    Refused,
-    /// The host name did not resolve.
-    Name,
-    /// Connecting or answering took too long.
-    Timeout,
-    /// TLS failed (certificate not trusted, wrong name, plain HTTP on a TLS port, …).
-    Tls,
-    /// Any other connection failure (reset, unreachable network).
-    Other,
-}
-
-impl FailureKind {
-    /// Classifies a transport error's text (`timeout` and `certificate` as
-    /// [`ConsulError::Transport`] reports them).
-    pub fn classify(message: &str, timeout: bool, certificate: bool) -> FailureKind {
-        let lower = message.to_ascii_lowercase();
-        if certificate
-            || [
-                "certificate",
-                "tls",
-                "handshake",
-                "unknownissuer",
-                "corrupt message",
-            ]
-            .iter()
-            .any(|w| lower.contains(w))
-        {
-            FailureKind::Tls
-        } else if timeout || lower.contains("timed out") {
-            FailureKind::Timeout
-        } else if lower.contains("dns error")
-            || lower.contains("failed to lookup address")
-            || lower.contains("name or service not known")
-        {
-            FailureKind::Name
-        } else if lower.contains("connection refused") {
-            FailureKind::Refused
-        } else {
-            FailureKind::Other
-        }
-    }
-
-    fn words(self) -> &'static str {
-        match self {
-            FailureKind::Refused => "connection refused",
-            FailureKind::Name => "name not resolved",
-            FailureKind::Timeout => "timed out",
-            FailureKind::Tls => "TLS failed",
-            FailureKind::Other => "connection failed",
-        }
-    }
-}
-
 /// The attempts made against one target: per failure kind how many and the last error, and
 /// how many got an HTTP answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attempts {
-    kinds: BTreeMap<FailureKind, (u32, String)>,
+    kinds: BTreeMap<TransportKind, (u32, String)>,
     answered: u32,
 }
 
@@ -147,23 +90,18 @@ impl Attempts {
     /// Notes one failed request.
     pub fn record(&mut self, error: &ConsulError) {
         match error {
-            ConsulError::Transport {
-                message,
-                timeout,
-                certificate,
-                ..
-            } => self.record_transport(message, *timeout, *certificate),
+            ConsulError::Transport { kind, cause, .. } => self.record_transport(*kind, cause),
             ConsulError::Status { .. } => self.answered += 1,
             _ => {}
         }
     }
 
-    /// Notes one attempt that got no answer.
-    pub fn record_transport(&mut self, message: &str, timeout: bool, certificate: bool) {
-        let kind = FailureKind::classify(message, timeout, certificate);
+    /// Notes one attempt that got no answer: its kind, and the cause to quote (the
+    /// transport error's [`ConsulError::Transport`] `cause`).
+    pub fn record_transport(&mut self, kind: TransportKind, cause: &str) {
         let entry = self.kinds.entry(kind).or_insert((0, String::new()));
         entry.0 += 1;
-        entry.1 = essence(message);
+        entry.1 = crate::identity::truncate(cause.trim(), 200);
     }
 
     /// How many attempts got no answer.
@@ -193,7 +131,7 @@ impl Attempts {
         if self.answered > 0 || self.kinds.is_empty() {
             return None;
         }
-        let hint = if self.kinds.contains_key(&FailureKind::Tls) {
+        let hint = if self.kinds.keys().any(|kind| kind.is_tls()) {
             "check the scheme (http/https) and the CA (consulCACertFile, CONSUL_CACERT) for this \
              address; `consul-ecs doctor` in the task runs the same checks"
         } else {
@@ -220,23 +158,11 @@ pub struct Unreachable {
     pub hint: String,
 }
 
-/// The informative part of a reqwest error chain: without "error sending request" and
-/// "client error (Connect)", which every connection failure starts with.
-fn essence(message: &str) -> String {
-    let mut text = message.trim();
-    for prefix in ["error sending request: ", "client error (Connect): "] {
-        if let Some(rest) = text.strip_prefix(prefix) {
-            text = rest;
-        }
-    }
-    crate::identity::truncate(text, 200)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const REFUSED: &str = "error sending request: client error (Connect): tcp connect error: Connection refused (os error 111)";
+    const REFUSED: &str = "tcp connect error: Connection refused (os error 111)";
 
     fn target() -> Target {
         Target {
@@ -263,40 +189,12 @@ mod tests {
     }
 
     #[test]
-    fn kinds() {
-        assert_eq!(
-            FailureKind::classify(REFUSED, false, false),
-            FailureKind::Refused
-        );
-        assert_eq!(
-            FailureKind::classify("error sending request: operation timed out", true, false),
-            FailureKind::Timeout
-        );
-        assert_eq!(
-            FailureKind::classify(
-                "client error (Connect): invalid peer certificate: UnknownIssuer",
-                false,
-                true
-            ),
-            FailureKind::Tls
-        );
-        assert_eq!(
-            FailureKind::classify(
-                "client error (Connect): dns error: failed to lookup address information",
-                false,
-                false
-            ),
-            FailureKind::Name
-        );
-    }
-
-    #[test]
     fn the_report_says_each_cause_once() {
         let mut a = Attempts::default();
         for _ in 0..3 {
-            a.record_transport(REFUSED, false, false);
+            a.record_transport(TransportKind::Refused, REFUSED);
         }
-        a.record_transport("error sending request: operation timed out", true, false);
+        a.record_transport(TransportKind::TimedOut, "operation timed out");
         let r = a
             .unreachable(&target(), 4, Duration::from_millis(2900))
             .unwrap();
@@ -310,5 +208,43 @@ mod tests {
         // Once Consul answered, it is not "unreachable".
         a.answered += 1;
         assert!(a.unreachable(&target(), 5, Duration::ZERO).is_none());
+    }
+
+    #[test]
+    fn a_tls_failure_of_any_kind_points_at_the_scheme_and_the_ca() {
+        for kind in [
+            TransportKind::TlsCertificate,
+            TransportKind::TlsName,
+            TransportKind::TlsHandshake,
+            TransportKind::PlainHttpToTls,
+        ] {
+            let mut a = Attempts::default();
+            a.record(&ConsulError::Transport {
+                method: "GET".into(),
+                path: "/v1/agent/self".into(),
+                kind,
+                message: "error sending request: the cause".into(),
+                cause: "the cause".into(),
+            });
+            let r = a.unreachable(&target(), 1, Duration::ZERO).unwrap();
+            assert!(
+                r.hint.starts_with("check the scheme (http/https)"),
+                "{kind:?}"
+            );
+            assert!(
+                r.problem
+                    .ends_with(&format!("{} ×1 (the cause)", kind.words())),
+                "{}",
+                r.problem
+            );
+        }
+        let mut a = Attempts::default();
+        a.record_transport(
+            TransportKind::NameNotResolved,
+            "cannot resolve consul.invalid",
+        );
+        let r = a.unreachable(&target(), 1, Duration::ZERO).unwrap();
+        assert!(r.hint.starts_with("check the address"), "{}", r.hint);
+        assert!(r.problem.contains("name not resolved ×1"), "{}", r.problem);
     }
 }
