@@ -318,12 +318,12 @@ async fn policies_roles_and_tokens_round_trip() {
     .await;
     assert_eq!(
         (r.status, r.body.as_str()),
-        (404, "Requested token does not exist: ACL not found")
+        (403, "token does not exist: ACL not found")
     );
     let r = call(&consul, "GET", "/v1/acl/token/self", Some(&secret), None).await;
     assert_eq!(
         (r.status, r.body.as_str()),
-        (404, "Supplied token does not exist")
+        (403, "token does not exist: ACL not found")
     );
     let r = call(&consul, "GET", "/v1/agent/services", Some(&secret), None).await;
     assert_eq!((r.status, r.body.as_str()), (403, "ACL not found"));
@@ -846,7 +846,8 @@ async fn tokens_expire() {
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let token = r.json();
-    assert_eq!(token["ExpirationTTL"], "10m0s");
+    // A Go time.Duration: integer nanoseconds.
+    assert_eq!(token["ExpirationTTL"], 600_000_000_000u64);
     assert!(token["ExpirationTime"]
         .as_str()
         .is_some_and(|t| t.ends_with('Z')));
@@ -873,8 +874,12 @@ async fn tokens_expire() {
     )
     .await;
     assert_eq!((r.status, r.body.as_str()), (403, "ACL not found"));
+    // An expired token reads as a missing one: Consul 1.15's 403.
     let r = call(&consul, "GET", "/v1/acl/token/self", Some(&secret), None).await;
-    assert_eq!(r.status, 404);
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (403, "token does not exist: ACL not found")
+    );
     let r = call(
         &consul,
         "GET",
@@ -883,5 +888,78 @@ async fn tokens_expire() {
         None,
     )
     .await;
-    assert_eq!(r.status, 404);
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (403, "token does not exist: ACL not found")
+    );
+}
+
+#[tokio::test]
+async fn consul_1_15_answers_for_unknown_tokens_paths_and_methods() {
+    let consul = acl_consul(false);
+    let mgmt = consul.management_token();
+    let m = Some(mgmt.as_str());
+    let unknown = Some("0b0b0b0b-0000-4000-8000-000000000000");
+
+    // token/self and token/:id: the RPC's `ACL not found`, 403, not the handler's 404s.
+    let r = call(&consul, "GET", "/v1/acl/token/self", unknown, None).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (403, "token does not exist: ACL not found")
+    );
+    let r = call(
+        &consul,
+        "GET",
+        "/v1/acl/token/0c0c0c0c-0000-4000-8000-000000000000",
+        m,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (403, "token does not exist: ACL not found")
+    );
+
+    // A delete by a caller whose own token is unknown: Consul maps its `ACL not found` to
+    // the same 404 as a missing target, and deletes nothing.
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/acl/token",
+        m,
+        Some(json!({"ServiceIdentities": [{"ServiceName": "web"}]})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let accessor = r.json()["AccessorID"].as_str().unwrap().to_string();
+    let path = format!("/v1/acl/token/{accessor}");
+    let r = call(&consul, "DELETE", &path, unknown, None).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (404, "Cannot find token to delete")
+    );
+    let r = call(&consul, "GET", &path, m, None).await;
+    assert_eq!(r.status, 200, "the token must still exist: {}", r.body);
+
+    // Login is POST only.
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/acl/login",
+        None,
+        Some(json!({"AuthMethod": "x", "BearerToken": "{}"})),
+    )
+    .await;
+    assert_eq!(r.status, 405, "{}", r.body);
+
+    // An unknown API path.
+    let r = call(&consul, "GET", "/v1/acl/nothing-here", m, None).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (404, "Invalid URL path: not a recognized HTTP API endpoint")
+    );
+
+    // agent/self says 1.15.
+    let r = call(&consul, "GET", "/v1/agent/self", m, None).await;
+    assert_eq!(r.json()["Config"]["Version"], "1.15.10");
 }

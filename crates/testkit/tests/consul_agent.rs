@@ -817,3 +817,61 @@ async fn gateway_and_enterprise_registrations_from_protocols() {
         r.body
     );
 }
+
+#[tokio::test]
+async fn registration_texts_and_order_are_consul_1_15s() {
+    let consul = acl_consul();
+    let mgmt = consul.management_token();
+    let m = Some(mgmt.as_str());
+    let proxy =
+        json!({"Kind": "connect-proxy", "Name": "p", "Proxy": {"DestinationServiceName": "web"}});
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/agent/service/register",
+        m,
+        Some(proxy.clone()),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            400,
+            "Validation failed: 1 error occurred:\n\t* Port or SocketPath must be set for a connect-proxy\n\n"
+        )
+    );
+    let bad_status = json!({"Name": "web", "Port": 80, "Check": {"TTL": "10s", "Status": "bogus"}});
+    let r = call(
+        &consul,
+        "PUT",
+        "/v1/agent/service/register",
+        m,
+        Some(bad_status.clone()),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            400,
+            "Status for checks must 'passing', 'warning', 'critical'"
+        )
+    );
+    // The token is resolved before the body is validated: an unknown token gets `ACL not
+    // found`, not the validation error.
+    let unknown = Some("4f2a1c34-0000-4000-8000-000000000000");
+    for body in [proxy, bad_status] {
+        let r = call(
+            &consul,
+            "PUT",
+            "/v1/agent/service/register",
+            unknown,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (403, "ACL not found"),
+            "{body}"
+        );
+    }
+}

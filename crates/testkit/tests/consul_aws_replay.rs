@@ -110,8 +110,18 @@ struct Answer {
 }
 
 async fn call(consul: &ConsulEmulator, path: &str, token: Option<&str>, body: Value) -> Answer {
+    send(consul, reqwest::Method::PUT, path, token, body).await
+}
+
+async fn send(
+    consul: &ConsulEmulator,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> Answer {
     let mut req = reqwest::Client::new()
-        .put(format!("{}{path}", consul.http_addr()))
+        .request(method, format!("{}{path}", consul.http_addr()))
         .body(body.to_string());
     if let Some(t) = token {
         req = req.header("X-Consul-Token", t);
@@ -134,8 +144,10 @@ async fn method(consul: &ConsulEmulator, name: &str, config: Value) {
 }
 
 async fn login(consul: &ConsulEmulator, method: &str, token: String) -> Answer {
-    call(
+    // Login is POST only, as in Consul 1.15.
+    send(
         consul,
+        reqwest::Method::POST,
         "/v1/acl/login",
         None,
         json!({"AuthMethod": method, "BearerToken": token}),
@@ -183,7 +195,7 @@ async fn replays_to_the_configured_endpoint_and_checks_answers() {
     assert_eq!(r.status, 200, "{}", r.body);
     let token: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(
-        token["ExpirationTTL"], "5m0s",
+        token["ExpirationTTL"], 300_000_000_000u64,
         "MaxTokenTTL applies to login tokens"
     );
     assert_eq!(token["Local"], true);
@@ -278,4 +290,40 @@ async fn replays_to_the_configured_endpoint_and_checks_answers() {
     push(200, "text/xml", identity_xml("AROAWEB"));
     let r = login(&consul, "amz-foo", bearer(json!({"x-amz-foo": ["1"]}), STS)).await;
     assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_bind_name_that_cannot_be_computed_is_consuls_500() {
+    let script = Arc::new(Script::default());
+    let aws = fake_aws(script.clone()).await;
+    let consul = ConsulEmulator::start(EmulatorOptions {
+        acls_enabled: true,
+        ..EmulatorOptions::default()
+    });
+    let arn = "arn:aws:iam::123456789012:role/web-role";
+    let m = consul.management_token();
+    let with_tag = json!({"Name": "m", "Type": "aws-iam", "Config": {"BoundIAMPrincipalARNs": [arn], "STSEndpoint": aws, "IAMEndpoint": aws, "EnableIAMEntityDetails": true, "IAMEntityTags": ["svc"]}});
+    let r = call(&consul, "/v1/acl/auth-method", Some(&m), with_tag).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rule = json!({"AuthMethod": "m", "BindType": "service", "BindName": "${entity_tags.svc}"});
+    let r = call(&consul, "/v1/acl/binding-rule", Some(&m), rule).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The method then loses its entity details: the rule's variable no longer exists.
+    let without = json!({"Name": "m", "Type": "aws-iam", "Config": {"BoundIAMPrincipalARNs": [arn], "STSEndpoint": aws}});
+    let r = call(&consul, "/v1/acl/auth-method/m", Some(&m), without).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    script
+        .answers
+        .lock()
+        .unwrap()
+        .push_back((200, "text/xml", identity_xml("AROAWEB")));
+    let r = login(&consul, "m", bearer(json!({}), STS)).await;
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert!(
+        r.body
+            .starts_with("cannot compute \"service\" bind name for bind target: "),
+        "{}",
+        r.body
+    );
 }

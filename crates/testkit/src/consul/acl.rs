@@ -1,6 +1,8 @@
 //! ACL admin endpoints (`/v1/acl/...`): tokens, policies, roles, auth methods, binding
-//! rules, and the login/logout pair. Status codes and texts follow Consul ≥ 1.15 (404 for
-//! missing objects) unless `EmulatorOptions::legacy_not_found` asks for the older answers.
+//! rules, and the login/logout pair. Status codes and texts follow Consul 1.15.10 (a missing
+//! or expired token is 403 `token does not exist: ACL not found`, a delete whose caller or
+//! target is unknown 404 `Cannot find token to delete`, other missing objects 404) unless
+//! `EmulatorOptions::legacy_not_found` asks for the answers of older versions.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -131,6 +133,11 @@ fn write_caller(st: &State, req: &Req) -> Result<Caller, ApiError> {
     Ok(caller)
 }
 
+/// Consul 1.15's answer to a read of a token that does not exist (or has expired), by
+/// secret (`token/self`) or by accessor: the token-read RPC fails with `acl.ErrNotFound`
+/// before the handler's own 404 branches are reached.
+const TOKEN_NOT_FOUND: &str = "token does not exist: ACL not found";
+
 /// A missing object on a read, in the configured Consul version's words.
 fn read_not_found(st: &State, what: &str) -> ApiError {
     if st.opts.legacy_not_found {
@@ -138,6 +145,8 @@ fn read_not_found(st: &State, what: &str) -> ApiError {
             "policy" | "token" => ApiError::acl_not_found(),
             _ => ApiError::not_found(""),
         }
+    } else if what == "token" {
+        ApiError::forbidden(TOKEN_NOT_FOUND)
     } else {
         ApiError::not_found(format!("Requested {what} does not exist: ACL not found"))
     }
@@ -170,7 +179,7 @@ pub(crate) fn token_self(st: &State, req: &Req) -> Reply {
     match token {
         Some(t) => Ok(json(&st.token_json(t, false))),
         None if st.opts.legacy_not_found => Err(ApiError::acl_not_found()),
-        None => Err(ApiError::not_found("Supplied token does not exist")),
+        None => Err(ApiError::forbidden(TOKEN_NOT_FOUND)),
     }
 }
 
@@ -411,7 +420,16 @@ pub(crate) fn token_update(st: &mut State, req: &Req, accessor: &str) -> Reply {
 
 /// `DELETE /v1/acl/token/:accessor`.
 pub(crate) fn token_delete(st: &mut State, req: &Req, accessor: &str) -> Reply {
-    let caller = write_caller(st, req)?;
+    // Consul 1.15's handler turns any error that says `ACL not found` into this 404, the
+    // caller's own unknown token included: the answer cannot tell "the token to delete is
+    // gone" from "the token deleting it is".
+    let caller = write_caller(st, req).map_err(|e| {
+        if !st.opts.legacy_not_found && e.message.contains("ACL not found") {
+            ApiError::not_found("Cannot find token to delete")
+        } else {
+            e
+        }
+    })?;
     if accessor == ANONYMOUS_ACCESSOR {
         return Err(ApiError::internal(
             "Delete operation not permitted on the anonymous token",
@@ -1212,7 +1230,12 @@ pub(crate) fn login_finish(st: &mut State, plan: &LoginPlan, identity: &Identity
                 continue;
             }
         }
-        let name = interpolate(&rule.bind_name, &lookup).map_err(ApiError::internal)?;
+        let name = interpolate(&rule.bind_name, &lookup).map_err(|e| {
+            ApiError::internal(format!(
+                "cannot compute {:?} bind name for bind target: {e}",
+                rule.bind_type
+            ))
+        })?;
         if !bind_name_valid(&rule.bind_type, &name) {
             return Err(ApiError::internal(format!(
                 "computed {:?} bind name for bind target is invalid: {name:?}",

@@ -139,6 +139,9 @@ pub(crate) fn register(st: &mut State, req: &Req) -> Reply {
             return Err(ApiError::bad_request("Invalid service address"));
         }
     }
+    // Consul 1.15 resolves the token here, before validating the rest of the body: an
+    // unknown token is 403 `ACL not found` even for an invalid registration.
+    let caller = st.caller(req.token.as_deref())?;
     validate_meta(reg.get("Meta"))?;
     let kind = s(&reg, "Kind").to_string();
     let proxy = reg.get("Proxy").cloned().unwrap_or(Value::Null);
@@ -172,7 +175,6 @@ pub(crate) fn register(st: &mut State, req: &Req) -> Reply {
         new_checks.push(build_check(def, &id, &name, &tags, i, total)?);
     }
 
-    let caller = st.caller(req.token.as_deref())?;
     caller.need("service", &name, Access::Write)?;
     if kind == "connect-proxy" {
         caller.need(
@@ -222,7 +224,7 @@ pub(crate) fn service_problems(reg: &Value) -> Vec<String> {
                 .push("Proxy.DestinationServiceName must be non-empty for Connect proxy services");
         }
         if int(reg, "Port") == 0 && s(reg, "SocketPath").is_empty() {
-            problems.push("Port or SocketPath must be set for a Connect proxy");
+            problems.push("Port or SocketPath must be set for a connect-proxy");
         }
     }
     let is_gateway = matches!(
@@ -411,10 +413,10 @@ fn build_check(
     let status = match s(def, "Status") {
         "" => "critical".to_string(),
         st if CHECK_STATUSES.contains(&st) => st.to_string(),
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "Invalid check: Status {other:?} is not one of passing, warning, critical"
-            )))
+        _ => {
+            return Err(ApiError::bad_request(
+                "Status for checks must 'passing', 'warning', 'critical'",
+            ))
         }
     };
     let name = match s(def, "Name") {
@@ -773,7 +775,11 @@ pub(crate) fn agent_self(st: &State, req: &Req) -> Reply {
     let caller = st.caller(req.token.as_deref())?;
     caller.need("agent", &st.opts.node_name, Access::Read)?;
     let o = &st.opts;
-    let version = if o.enterprise { "1.16.1+ent" } else { "1.16.1" };
+    let version = if o.enterprise {
+        "1.15.10+ent"
+    } else {
+        "1.15.10"
+    };
     let primary = o.primary_datacenter.as_deref().unwrap_or(&o.datacenter);
     let mut config = json!({
         "Datacenter": o.datacenter,

@@ -88,7 +88,8 @@ pub struct EmulatorOptions {
     /// The xDS gRPC TLS port `/v1/agent/self` reports (None = disabled, shown as -1).
     pub grpc_tls_port: Option<u16>,
     /// Answer "not found" on ACL reads like Consul < 1.15 (403 `ACL not found`, empty
-    /// 404s, deletes of missing tokens succeed) instead of ≥ 1.15's 404 texts.
+    /// 404s, deletes of missing tokens succeed) instead of 1.15's texts (403 `token does
+    /// not exist: ACL not found`, 404 `Cannot find token to delete`, …).
     pub legacy_not_found: bool,
     /// Secret of the bootstrap (`global-management`) token; None = a random UUID. Lets a
     /// demo or a scripted environment know the token without it being printed anywhere.
@@ -772,7 +773,7 @@ async fn route(shared: &Shared, path: &str, r: &Req) -> Reply {
 
     // Login is the one handler that awaits (AWS round trips) between state accesses.
     if segs == ["acl", "login"] {
-        allow(r, &[post.clone(), put.clone()], "POST")?;
+        allow(r, std::slice::from_ref(&post), "POST")?;
         return grpc::login(shared, r)
             .await
             .map_err(grpc::LoginRefusal::into_api_error);
@@ -981,7 +982,9 @@ async fn route(shared: &Shared, path: &str, r: &Req) -> Reply {
             m if m == delete => acl::rule_delete(st, r, id),
             _ => Err(ApiError::method_not_allowed(&r.method, "GET, PUT, DELETE")),
         },
-        _ => Err(ApiError::not_found("404 page not found")),
+        _ => Err(ApiError::not_found(
+            "Invalid URL path: not a recognized HTTP API endpoint",
+        )),
     }
 }
 

@@ -493,7 +493,8 @@ impl State {
             obj.insert("AuthMethod".into(), json!(t.auth_method));
         }
         if let Some(ttl) = t.expiration_ttl {
-            obj.insert("ExpirationTTL".into(), json!(super::wire::go_duration(ttl)));
+            // A Go time.Duration: integer nanoseconds on the wire.
+            obj.insert("ExpirationTTL".into(), json!(ttl.as_nanos() as u64));
         }
         if let Some(at) = t.expiration_time {
             obj.insert("ExpirationTime".into(), json!(super::wire::rfc3339(at)));

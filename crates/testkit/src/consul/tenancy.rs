@@ -34,7 +34,10 @@ fn require_enterprise(st: &State) -> Result<(), ApiError> {
     if st.opts.enterprise {
         Ok(())
     } else {
-        Err(ApiError::not_found("404 page not found"))
+        // Consul CE has no such endpoint: the answer to any unknown API path.
+        Err(ApiError::not_found(
+            "Invalid URL path: not a recognized HTTP API endpoint",
+        ))
     }
 }
 
