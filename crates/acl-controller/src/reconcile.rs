@@ -107,7 +107,7 @@ pub async fn round(consul: &Client, ecs: &EcsTasks, settings: &Settings) -> Resu
         let Some(tokens) = listed.by_task.get(task_id) else {
             continue;
         };
-        delete_tokens(consul, task_id, tokens, &mut report).await;
+        delete_tokens(consul, task_id, tokens, &mut report).await?;
     }
     report.ecs_calls = ecs.calls() - ecs_before;
     report.elapsed = started.elapsed();
@@ -218,12 +218,18 @@ async fn gone_tasks(
 /// Deletes the tokens of a task that is gone, each in its own namespace and partition.
 /// A token already deleted (by health-sync's logout, in between) counts as done; another
 /// failure stops this task's deletions until the next round.
+///
+/// Consul 1.15 answers a delete with 404 `Cannot find token to delete` both when the token
+/// is gone and when the controller's own token is (its handler maps every `ACL not found`
+/// to that answer). So a 404 is taken as "already gone" only once `token/self` shows the
+/// controller's token is valid; otherwise the round ends with that error, and nothing is
+/// reported deleted that was not.
 async fn delete_tokens(
     consul: &Client,
     task_id: &str,
     tokens: &[TaskToken],
     report: &mut RoundReport,
-) {
+) -> Result<()> {
     for token in tokens {
         let mut opts = QueryOptions::default();
         if !token.partition.is_empty() {
@@ -239,6 +245,18 @@ async fn delete_tokens(
                 report.deleted.push(token.accessor_id.clone());
             }
             Err(e) if e.is_not_found() => {
+                report.consul_calls += 1;
+                if let Err(own) = consul.token_read_self(&QueryOptions::default()).await {
+                    return Err(Error::consul(
+                        format!(
+                            "delete token {} of stopped task {task_id}: Consul answered \
+                             {:?}, and the controller's own token cannot be read",
+                            token.accessor_id,
+                            e.body().unwrap_or_default()
+                        ),
+                        own,
+                    ));
+                }
                 debug!(task = %task_id, accessor_id = %token.accessor_id, "token already gone");
             }
             Err(e) => {
@@ -250,10 +268,11 @@ async fn delete_tokens(
                     e,
                 );
                 report.errors.push(e.to_string());
-                return;
+                return Ok(());
             }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -283,5 +302,88 @@ mod tests {
         );
         assert!(task_tenancy(&task(&[(PARTITION_TAG, "p")])).is_err());
         assert!(task_tenancy(&task(&[(NAMESPACE_TAG, "ns")])).is_err());
+    }
+
+    /// The controller's client with `secret`, against `consul`.
+    fn client(consul: &testkit::consul::ConsulEmulator, secret: &str) -> Client {
+        let config = consul::ClientConfig::default()
+            .with_address(&consul.http_addr())
+            .unwrap()
+            .with_token(consul::TokenSource::Value(consul::Secret::new(
+                secret.to_string(),
+            )));
+        Client::new(config).unwrap()
+    }
+
+    fn task_token(accessor_id: &str) -> TaskToken {
+        TaskToken {
+            accessor_id: accessor_id.to_string(),
+            auth_method: "iam-ecs-service-token".into(),
+            task_id: "t".into(),
+            namespace: String::new(),
+            partition: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_404_is_already_gone_only_while_the_controllers_token_is_valid() {
+        let consul = testkit::consul::ConsulEmulator::start(testkit::consul::EmulatorOptions {
+            acls_enabled: true,
+            ..Default::default()
+        });
+        let controller = consul.create_token_with_rules("acl = \"write\"");
+        let task = consul.create_service_token("web");
+        let gone = "0c0c0c0c-0000-4000-8000-000000000000";
+
+        // Valid token: the missing one is skipped, the other deleted, no error.
+        let mut report = RoundReport::default();
+        delete_tokens(
+            &client(&consul, &controller.secret_id),
+            "t",
+            &[task_token(gone), task_token(&task.accessor_id)],
+            &mut report,
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.deleted, vec![task.accessor_id.clone()]);
+        assert!(report.errors.is_empty(), "{report:?}");
+
+        // The controller's token revoked: Consul's 404 is the same, but the round ends
+        // with an error and reports nothing deleted; the task's token stays.
+        let task = consul.create_service_token("web");
+        let management = client(&consul, &consul.management_token());
+        management
+            .token_delete(&controller.accessor_id, &QueryOptions::default())
+            .await
+            .unwrap();
+        let mut report = RoundReport::default();
+        let err = delete_tokens(
+            &client(&consul, &controller.secret_id),
+            "t",
+            &[task_token(&task.accessor_id)],
+            &mut report,
+        )
+        .await
+        .unwrap_err();
+        assert!(report.deleted.is_empty(), "{report:?}");
+        assert!(
+            consul
+                .tokens()
+                .iter()
+                .any(|t| t.accessor_id == task.accessor_id),
+            "the task's token must still exist"
+        );
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "delete token {} of stopped task t: Consul answered \"Cannot find token to \
+                 delete\", and the controller's own token cannot be read: GET \
+                 /v1/acl/token/self: Unexpected response code: 403 (token does not exist: \
+                 ACL not found)",
+                task.accessor_id
+            )),
+            "{text}"
+        );
+        assert!(!text.contains(&controller.secret_id), "{text}");
     }
 }
