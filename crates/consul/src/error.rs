@@ -34,13 +34,10 @@ pub enum ConsulError {
         path: String,
         /// What kind of failure it was, from the source error's type.
         kind: TransportKind,
-        /// What happened, from the HTTP library, without the URL: every layer of the cause
-        /// chain.
+        /// What happened, without the URL: the cause chain below the HTTP library's own
+        /// "error sending request" and connection-pool layers, which say nothing about why
+        /// (e.g. `tcp connect error: Connection refused (os error 111)`).
         message: String,
-        /// The informative end of `message`: the cause chain below the HTTP library's own
-        /// "error sending request" and connection-pool layers (e.g. `tcp connect error:
-        /// Connection refused (os error 111)`).
-        cause: String,
     },
     /// The server answered 2xx with a body larger than this request's limit (1 MiB for
     /// single objects and agent endpoints, 64 MiB for lists). Not retryable: the same
@@ -116,14 +113,12 @@ impl ConsulError {
         // The URL carries no secrets (tokens go in headers) but it is noise next to the
         // path we already print; the whole source chain says *why* (refused, reset, TLS).
         let err = err.without_url();
-        let message = boundary::error_chain(&err);
-        let cause = informative_cause(&err);
+        let message = informative_cause(&err);
         ConsulError::Transport {
             method: method.to_owned(),
             path: path.to_owned(),
             kind,
             message,
-            cause,
         }
     }
 
@@ -137,7 +132,6 @@ impl ConsulError {
             method: method.to_owned(),
             path: path.to_owned(),
             kind: TransportKind::PlainHttpToTls,
-            cause: message.clone(),
             message,
         }
     }

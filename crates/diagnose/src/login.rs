@@ -391,7 +391,6 @@ mod tests {
             path: "/v1/acl/login".into(),
             kind: consul::TransportKind::Refused,
             message: "connection refused".into(),
-            cause: "connection refused".into(),
         });
         assert_eq!(Refusal::classify(&no_answer), None);
     }

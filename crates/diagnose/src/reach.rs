@@ -90,14 +90,14 @@ impl Attempts {
     /// Notes one failed request.
     pub fn record(&mut self, error: &ConsulError) {
         match error {
-            ConsulError::Transport { kind, cause, .. } => self.record_transport(*kind, cause),
+            ConsulError::Transport { kind, message, .. } => self.record_transport(*kind, message),
             ConsulError::Status { .. } => self.answered += 1,
             _ => {}
         }
     }
 
     /// Notes one attempt that got no answer: its kind, and the cause to quote (the
-    /// transport error's [`ConsulError::Transport`] `cause`).
+    /// [`ConsulError::Transport`] `message`).
     pub fn record_transport(&mut self, kind: TransportKind, cause: &str) {
         let entry = self.kinds.entry(kind).or_insert((0, String::new()));
         entry.0 += 1;
@@ -223,8 +223,7 @@ mod tests {
                 method: "GET".into(),
                 path: "/v1/agent/self".into(),
                 kind,
-                message: "error sending request: the cause".into(),
-                cause: "the cause".into(),
+                message: "the cause".into(),
             });
             let r = a.unreachable(&target(), 1, Duration::ZERO).unwrap();
             assert!(
