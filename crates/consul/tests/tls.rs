@@ -375,6 +375,22 @@ fn unusable_tls_files_are_configuration_errors() {
     assert!(err.to_string().contains("CONSUL_HTTP_SSL_VERIFY"), "{err}");
 }
 
+/// A plain TCP server on 127.0.0.1 that reads a request and answers `answer` as it is;
+/// returns the port.
+async fn serve_plain(answer: &'static [u8]) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = tcp.read(&mut buf).await;
+            let _ = tcp.write_all(answer).await;
+        }
+    });
+    port
+}
+
 /// Retries `agent_self` at `addr` for up to 10 s and returns the error, the attempts made
 /// and how long it took.
 async fn agent_self_retried(addr: &str) -> (consul::RetryError<ConsulError>, Duration) {
@@ -429,20 +445,10 @@ async fn plain_http_to_a_rustls_port_is_one_final_error() {
 async fn plain_http_to_a_go_tls_port_is_one_final_error() {
     // What Go's net/http (so Consul) does with a plain request on its TLS port: it peeks at
     // the first bytes, sees HTTP, answers 400 with this text and closes.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        while let Ok((mut tcp, _)) = listener.accept().await {
-            let mut buf = [0u8; 1024];
-            let _ = tcp.read(&mut buf).await;
-            let _ = tcp
-                .write_all(
-                    b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
-                )
-                .await;
-        }
-    });
+    let port = serve_plain(
+        b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+    )
+    .await;
     let (err, _) = agent_self_retried(&format!("http://127.0.0.1:{port}")).await;
     assert_plain_http_to_tls(&err, port);
 }
@@ -480,18 +486,7 @@ async fn a_plain_http_server_that_resets_is_not_called_tls() {
 
 #[tokio::test]
 async fn https_to_a_plain_port_is_a_handshake_failure_and_retryable() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        while let Ok((mut tcp, _)) = listener.accept().await {
-            let mut buf = [0u8; 1024];
-            let _ = tcp.read(&mut buf).await;
-            let _ = tcp
-                .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-                .await;
-        }
-    });
+    let port = serve_plain(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n").await;
     let client = Client::new(
         ClientConfig::default()
             .with_address(&format!("https://127.0.0.1:{port}"))

@@ -155,16 +155,22 @@ async fn login(consul: &ConsulEmulator, method: &str, token: String) -> Answer {
     .await
 }
 
-const STS: &str = "https://sts.us-east-1.amazonaws.com/";
-
-#[tokio::test]
-async fn replays_to_the_configured_endpoint_and_checks_answers() {
+/// The scripted AWS, its address, and an emulator with ACLs.
+async fn world() -> (Arc<Script>, String, ConsulEmulator) {
     let script = Arc::new(Script::default());
     let aws = fake_aws(script.clone()).await;
     let consul = ConsulEmulator::start(EmulatorOptions {
         acls_enabled: true,
         ..EmulatorOptions::default()
     });
+    (script, aws, consul)
+}
+
+const STS: &str = "https://sts.us-east-1.amazonaws.com/";
+
+#[tokio::test]
+async fn replays_to_the_configured_endpoint_and_checks_answers() {
+    let (script, aws, consul) = world().await;
     let arn = "arn:aws:iam::123456789012:role/web-role";
     method(
         &consul,
@@ -294,12 +300,7 @@ async fn replays_to_the_configured_endpoint_and_checks_answers() {
 
 #[tokio::test]
 async fn a_bind_name_that_cannot_be_computed_is_consuls_500() {
-    let script = Arc::new(Script::default());
-    let aws = fake_aws(script.clone()).await;
-    let consul = ConsulEmulator::start(EmulatorOptions {
-        acls_enabled: true,
-        ..EmulatorOptions::default()
-    });
+    let (script, aws, consul) = world().await;
     let arn = "arn:aws:iam::123456789012:role/web-role";
     let m = consul.management_token();
     let with_tag = json!({"Name": "m", "Type": "aws-iam", "Config": {"BoundIAMPrincipalARNs": [arn], "STSEndpoint": aws, "IAMEndpoint": aws, "EnableIAMEntityDetails": true, "IAMEntityTags": ["svc"]}});
