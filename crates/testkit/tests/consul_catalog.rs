@@ -259,7 +259,7 @@ async fn bad_registrations_get_consuls_texts() {
         (
             json!({"Node": "n", "Address": "a", "Service": {"Service": "p", "Kind": "connect-proxy"}}),
             500,
-            "2 errors occurred:\n\t* Proxy.DestinationServiceName must be non-empty for Connect proxy services\n\t* Port or SocketPath must be set for a Connect proxy\n\n",
+            "2 errors occurred:\n\t* Proxy.DestinationServiceName must be non-empty for Connect proxy services\n\t* Port or SocketPath must be set for a connect-proxy\n\n",
         ),
         (
             json!({"Node": "n", "Address": "a", "Checks": [{"CheckID": "c", "ServiceID": "missing"}]}),
