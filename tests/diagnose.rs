@@ -756,3 +756,28 @@ fn doctor_fails_with_hints_for_a_misconfigured_role_and_exit_1_for_a_bad_config(
         "{run}"
     );
 }
+
+/// An IAM endpoint that cannot be reached (the ACL compose file once had none set, so the
+/// SDK asked the real iam.amazonaws.com): doctor says so in one line of causes, not the
+/// SDK's debug structure, and still runs the other checks.
+#[test]
+fn doctor_says_in_one_line_when_iam_cannot_be_reached() {
+    let s = Setup::new();
+    let role = s.aws.task_role().clone();
+    let mut aws_env = s.aws.credentials_env(&role);
+    aws_env.push(("AWS_ENDPOINT_URL_IAM".into(), "http://127.0.0.1:1".into()));
+    let run = s.command(&["doctor"], &s.config(json!({})), aws_env).run();
+    let out = run.stdout();
+    let role_line = out
+        .lines()
+        .find(|l| l.starts_with("skip  role path and tags: iam:GetRole could not be asked ("))
+        .unwrap_or_else(|| panic!("no skipped role line\n{run}"));
+    for debug_form in ["DispatchFailure", "ConnectorError", "{", "Some("] {
+        assert!(
+            !role_line.contains(debug_form),
+            "{debug_form:?} in {role_line:?}\n{run}"
+        );
+    }
+    assert!(out.contains("ok    Consul servers reachable"), "{run}");
+    assert_no_secret(&run, &role_secrets(&role));
+}

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use aws_sdk_ecs::error::DisplayErrorContext;
 use aws_sdk_ecs::types::{DesiredStatus, TaskField};
 
 use crate::{Error, Result};
@@ -128,7 +127,7 @@ impl EcsTasks {
             .await
             .map_err(|e| Error::Ecs {
                 step: format!("ListTasks (cluster {cluster})"),
-                message: DisplayErrorContext(&e).to_string(),
+                message: boundary::error_chain(&e),
             })?;
         let next = out
             .next_token()
@@ -160,7 +159,7 @@ impl EcsTasks {
             .await
             .map_err(|e| Error::Ecs {
                 step: format!("DescribeTasks ({} tasks, cluster {cluster})", tasks.len()),
-                message: DisplayErrorContext(&e).to_string(),
+                message: boundary::error_chain(&e),
             })?;
         let tasks = out
             .tasks()

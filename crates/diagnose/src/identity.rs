@@ -242,7 +242,9 @@ async fn get_role(creds: &Credentials, region: &str, name: &str) -> RoleLookup {
             let denied =
                 code.starts_with("AccessDenied") || (code.is_empty() && status == Some(403));
             let text = if code.is_empty() && message.is_empty() {
-                aws_sdk_iam::error::DisplayErrorContext(&e).to_string()
+                // One line of causes: the SDK's DisplayErrorContext appends its Debug form
+                // (`DispatchFailure(… ConnectorError { kind: Io …`).
+                boundary::error_chain(&e)
             } else {
                 format!("{code}: {message}")
             };
