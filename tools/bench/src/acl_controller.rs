@@ -228,5 +228,6 @@ pub fn run(ctx: &Context) -> Result<Section> {
                 .map_or(String::new(), |(_, rest)| rest.trim().to_string())
         ),
         rows,
+        figures: Vec::new(),
     })
 }

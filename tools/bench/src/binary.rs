@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 
+use crate::goals::Figure;
 use crate::proc::{Exit, Tracked, Usage};
 use crate::report::{fmt_kib, fmt_ms, Row, Section};
 use crate::stats::Summary;
@@ -97,7 +98,7 @@ pub fn run(ctx: &Context) -> Result<Section> {
     Ok(Section {
         name: "binary".to_string(),
         method: format!(
-            "The release binary is copied with `strip -o` (a no-op beyond copying when the \
+            "The static release binary (`make release`, what `make image` ships) is copied with `strip -o` (a no-op beyond copying when the \
              release profile already strips) and the copy's size reported. `consul-ecs \
              version` is then run {runs} times in pairs: \"cold\" right after the copy's pages \
              are evicted from the page cache (`fsync` + `posix_fadvise(POSIX_FADV_DONTNEED)` \
@@ -107,6 +108,7 @@ pub fn run(ctx: &Context) -> Result<Section> {
              the child's `wait4` rusage. Shared libraries (if any) stay cached."
         ),
         rows,
+        figures: vec![(Figure::BinarySize, stripped as f64 / 1048576.0)],
     })
 }
 

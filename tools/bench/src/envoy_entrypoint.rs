@@ -16,6 +16,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use nix::sys::signal::Signal;
 use testkit::ecs_metadata::{fargate_task, EcsMetadataEmulator};
 
+use crate::goals::Figure;
 use crate::proc::{thread_cpu, vm_hwm_kib, vm_rss_kib, Tracked};
 use crate::report::{fmt_kib, fmt_ms, Row, Section};
 use crate::stats::Summary;
@@ -167,6 +168,7 @@ pub fn run(ctx: &Context) -> Result<Section> {
              onto the wall clock at the stop), leaving the entrypoint's own reaction."
         ),
         rows,
+        figures: vec![(Figure::EnvoyEntrypointIdleRss, idle_hwm.median / 1024.0)],
     })
 }
 

@@ -13,6 +13,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use nix::sys::signal::Signal;
 use testkit::aws::AwsWorld;
 
+use crate::goals::Figure;
 use crate::proc::{thread_cpu, vm_hwm_kib, vm_rss_kib, Tracked};
 use crate::report::{fmt_kib, Row, Section};
 use crate::world::World;
@@ -87,10 +88,13 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
     let shutdown_errors = error_lines(&fs::read_to_string(&log).unwrap_or_default());
 
     let cpu = cpu_after.saturating_sub(cpu_before);
+    let mut figures = vec![(Figure::HealthSyncIdleRss, hwm as f64 / 1024.0)];
     let per_poll = if polls == 0 {
         "no polls".to_string()
     } else {
-        format!("{:.3} ms", cpu.as_secs_f64() * 1e3 / polls as f64)
+        let ms = cpu.as_secs_f64() * 1e3 / polls as f64;
+        figures.push((Figure::HealthSyncCpuPerPoll, ms));
+        format!("{ms:.3} ms")
     };
     let idle_s = window.as_secs_f64();
     let rows = vec![
@@ -162,6 +166,7 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
              SIGTERM and reaped with `wait4`."
         ),
         rows,
+        figures,
     })
 }
 

@@ -1,9 +1,12 @@
-//! `make bench`: whole-process benchmarks of the release `consul-ecs` binary against the
-//! emulators, real Envoy and moto on loopback, written to `BENCHMARKS.md`.
+//! `make bench`: whole-process benchmarks of the static release `consul-ecs` binary (what
+//! `make release` builds and `make image` ships) against the emulators, real Envoy and moto
+//! on loopback, written to `BENCHMARKS.md`.
 //!
 //! One module per benchmark, each returning a [`report::Section`]; a benchmark that fails
-//! is reported as such in its section and the others still run. Benchmarks are not tests:
-//! nothing here has a pass/fail threshold.
+//! is reported as such in its section and the others still run. Benchmarks are not timed
+//! tests, but the run is a regression guard: [`goals`] sets issue 20's goals beside the
+//! figures and the run exits 1, after writing the report, when a memory or size figure is
+//! more than 10 % over its goal or its baseline, whichever is larger.
 //!
 //! Adding a benchmark (e.g. the acl-controller at scale): a module with
 //! `pub fn run(ctx: &Context, …) -> anyhow::Result<Section>` whose `Section` carries its
@@ -12,8 +15,10 @@
 //! `world` starts a task's emulators.
 
 mod acl_controller;
+mod app_entrypoint;
 mod binary;
 mod envoy_entrypoint;
+mod goals;
 mod health_sync;
 mod machine;
 mod mesh_init;
@@ -39,6 +44,7 @@ const ALL: &[&str] = &[
     "binary",
     "mesh-init",
     "envoy-entrypoint",
+    "app-entrypoint",
     "health-sync",
     "acl-controller",
 ];
@@ -50,10 +56,18 @@ struct Args {
     /// Where to write the report.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
-    /// The binary to measure; default: build it with `cargo build --release --bin
-    /// consul-ecs` and use `target/release/consul-ecs`.
+    /// The binary to measure; default: build it with `make release` (the static binary
+    /// the image ships) and use `target/x86_64-unknown-linux-gnu/release/consul-ecs`.
     #[arg(long)]
     binary: Option<PathBuf>,
+    /// Today's figures the guard allows 10 % growth over (see `goals`); default
+    /// `tools/bench/baseline.json` in the workspace.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Write the measured figures to the baseline file instead of guarding against it
+    /// (after a deliberate change; needs every benchmark with a goal to run).
+    #[arg(long)]
+    write_baseline: bool,
     /// Measured runs of mesh-init (and of its floor) and of `version`.
     #[arg(long, default_value_t = 9)]
     runs: usize,
@@ -64,7 +78,7 @@ struct Args {
     #[arg(long, default_value_t = 60)]
     idle_secs: u64,
     /// Run only these benchmarks (comma-separated: binary, mesh-init, envoy-entrypoint,
-    /// health-sync, acl-controller).
+    /// app-entrypoint, health-sync, acl-controller).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -98,6 +112,18 @@ fn run() -> Result<()> {
     if args.runs == 0 || args.stop_trials == 0 {
         bail!("--runs and --stop-trials must be at least 1");
     }
+    if args.write_baseline && !args.only.is_empty() {
+        bail!("--write-baseline needs every benchmark: leave out --only");
+    }
+    let baseline_path = args
+        .baseline
+        .clone()
+        .unwrap_or_else(|| testkit::paths::workspace_root().join("tools/bench/baseline.json"));
+    let mut baseline = if args.write_baseline {
+        goals::Baseline::default()
+    } else {
+        goals::Baseline::read(&baseline_path)?
+    };
     let binary = match &args.binary {
         Some(path) => path
             .canonicalize()
@@ -113,6 +139,7 @@ fn run() -> Result<()> {
         idle: Duration::from_secs(args.idle_secs),
     };
     let machine = machine::facts();
+    let load = load_note();
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|n| n == name);
 
     // moto takes seconds to start; mesh-init and health-sync share one.
@@ -134,6 +161,7 @@ fn run() -> Result<()> {
             "binary" => guarded(|| binary::run(&ctx)),
             "mesh-init" => shared_aws().and_then(|aws| guarded(|| mesh_init::run(&ctx, aws))),
             "envoy-entrypoint" => guarded(|| envoy_entrypoint::run(&ctx)),
+            "app-entrypoint" => guarded(|| app_entrypoint::run(&ctx)),
             "health-sync" => shared_aws().and_then(|aws| guarded(|| health_sync::run(&ctx, aws))),
             "acl-controller" => guarded(|| acl_controller::run(&ctx)),
             other => Err(anyhow!("no benchmark {other}")),
@@ -149,23 +177,88 @@ fn run() -> Result<()> {
         sections.push(section);
     }
 
+    if args.write_baseline {
+        let measured = goals::measured(&sections);
+        if let Some(missing) = goals::GOALS
+            .iter()
+            .find(|g| !measured.contains_key(&g.figure))
+        {
+            bail!(
+                "--write-baseline: {} was not measured (its benchmark failed); baseline                  left unchanged",
+                missing.key
+            );
+        }
+        let note = "Today's figures (make bench -- --write-baseline): the guard fails a \
+                    memory or size figure more than 10 % over this or over its goal, \
+                    whichever is larger. Rewrite it only when a change lowers the figures \
+                    or deliberately accepts growth, and say why in the commit.";
+        std::fs::write(&baseline_path, goals::Baseline::render(&measured, note))
+            .with_context(|| format!("write {}", baseline_path.display()))?;
+        eprintln!("bench: wrote {}", baseline_path.display());
+        baseline = goals::Baseline::read(&baseline_path)?;
+    }
+    let verdicts = goals::evaluate(&sections, &baseline, |figure| {
+        wanted(goals::benchmark_of(figure))
+    });
+
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let report = Report {
-        command: format!("cargo run --release -p bench -- {}", argv.join(" "))
-            .trim_end()
-            .to_string(),
+        command: format!(
+            "make bench   # = make release, then: cargo run --release -p bench -- {}",
+            argv.join(" ")
+        )
+        .trim_end()
+        .to_string(),
         machine,
         harness_seconds: started.elapsed().as_secs_f64(),
+        goals: goals::to_markdown(&verdicts, load.as_deref()),
         sections,
     };
-    std::fs::write(&args.out, report.to_markdown())
-        .with_context(|| format!("write {}", args.out.display()))?;
+    let existing = std::fs::read_to_string(&args.out).unwrap_or_default();
+    let text = report.to_markdown() + report::hand_written_tail(&existing);
+    std::fs::write(&args.out, text).with_context(|| format!("write {}", args.out.display()))?;
     eprintln!(
         "bench: wrote {} in {:.0} s",
         args.out.display(),
         started.elapsed().as_secs_f64()
     );
+    let failed: Vec<String> = verdicts
+        .iter()
+        .filter(|v| v.guard_fails())
+        .map(|v| {
+            let limit = v.limit.unwrap_or(f64::NAN);
+            match v.measured {
+                Some(m) => format!(
+                    "{}: {m:.2} {} > limit {limit:.2}",
+                    v.goal.label, v.goal.unit
+                ),
+                None => format!("{}: not measured", v.goal.label),
+            }
+        })
+        .collect();
+    if !failed.is_empty() {
+        bail!("regression guard: {}", failed.join("; "));
+    }
     Ok(())
+}
+
+/// When the machine was busier than it has cores at the start, a sentence saying which
+/// figures that makes incomparable.
+fn load_note() -> Option<String> {
+    let load: f64 = std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (load > cores as f64).then(|| {
+        format!(
+            "These figures were taken under load (load average {load:.1} on {cores} cores at \
+             the start): the memory and size figures are comparable with other runs, the CPU \
+             and wall figures are not."
+        )
+    })
 }
 
 /// Runs a benchmark, turning a panic (testkit's emulators panic on setup failures) into an
@@ -184,24 +277,27 @@ fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     }
 }
 
-/// `cargo build --release --bin consul-ecs` in the workspace; returns the binary's path.
+/// `make release` in the workspace (the Makefile alone knows how the shipped binary is
+/// built); returns the binary's path.
 fn build_release() -> Result<PathBuf> {
     let root = testkit::paths::workspace_root();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!("bench: cargo build --release --bin consul-ecs …");
-    let status = Command::new(cargo)
-        .args(["build", "--release", "--bin", "consul-ecs"])
+    eprintln!("bench: make release …");
+    let status = Command::new("make")
+        .args(["--no-print-directory", "release"])
         .current_dir(&root)
         .status()
-        .context("run cargo build")?;
+        .context("run make release")?;
     if !status.success() {
-        bail!("cargo build --release --bin consul-ecs failed: {status}");
+        bail!("make release failed: {status}");
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|t| if t.is_absolute() { t } else { root.join(t) })
         .unwrap_or_else(|| root.join("target"));
-    let binary = target.join("release").join("consul-ecs");
+    let binary = target
+        .join("x86_64-unknown-linux-gnu")
+        .join("release")
+        .join("consul-ecs");
     if !binary.is_file() {
         bail!("built, but {} is not there", binary.display());
     }

@@ -13,6 +13,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::{json, Value};
 use testkit::aws::AwsWorld;
 
+use crate::goals::Figure;
 use crate::proc::Usage;
 use crate::report::{fmt_kib, fmt_ms, Row, Section};
 use crate::stats::Summary;
@@ -145,6 +146,10 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
              generation and three HTTP clients instead of one."
         ),
         rows,
+        figures: vec![
+            (Figure::MeshInitFloorRatio, wall.median / fl.median),
+            (Figure::MeshInitPeakRss, rss.median / 1024.0),
+        ],
     })
 }
 

@@ -41,6 +41,9 @@ pub struct Section {
     pub method: String,
     /// The figures.
     pub rows: Vec<Row>,
+    /// The figures among `rows` that issue 20 sets a goal for, as numbers in the goal's
+    /// unit (see [`crate::goals`]).
+    pub figures: Vec<(crate::goals::Figure, f64)>,
 }
 
 impl Section {
@@ -51,6 +54,7 @@ impl Section {
             name: name.to_string(),
             method: method.to_string(),
             rows: vec![Row::new("(benchmark failed)", "—", format!("{error:#}"))],
+            figures: Vec::new(),
         }
     }
 }
@@ -65,8 +69,23 @@ pub struct Report {
     /// How long the measurements took (the release build excluded), for the reader who
     /// wants to re-run them.
     pub harness_seconds: f64,
+    /// The goals table ([`crate::goals::to_markdown`]), shown before the results.
+    pub goals: String,
     /// One section per benchmark, in run order.
     pub sections: Vec<Section>,
+}
+
+/// The last line the harness writes. Sections written by hand (figures measured outside
+/// the harness, e.g. build times) go below it and are kept when the report is rewritten.
+pub const KEEP_BELOW: &str =
+    "<!-- end of the harness's report: sections below this line are written by hand and kept -->";
+
+/// The hand-written tail of an existing report: everything after [`KEEP_BELOW`], or
+/// nothing when the marker is absent.
+pub fn hand_written_tail(existing: &str) -> &str {
+    existing
+        .split_once(KEEP_BELOW)
+        .map_or("", |(_, tail)| tail.strip_prefix('\n').unwrap_or(tail))
 }
 
 /// Makes `text` safe inside one Markdown table cell: no line breaks, no column breaks.
@@ -86,8 +105,9 @@ impl Report {
         let mut out = String::new();
         out.push_str("# Benchmarks\n\n");
         out.push_str(
-            "Whole-process figures of the release `consul-ecs` binary on this machine, \
-             from the OS's own accounting (`wait4` rusage, `/proc`). Written by the \
+            "Whole-process figures of the static release `consul-ecs` binary that `make \
+             release` builds and `make image` ships, on this machine, from the OS's own \
+             accounting (`wait4` rusage, `/proc`). Written by the \
              benchmark harness (`tools/bench`); do not edit by hand.\n\n",
         );
         let _ = writeln!(
@@ -95,6 +115,7 @@ impl Report {
             "Produced by:\n\n```sh\n{}\n```\n\n(measurements took {:.0} s, the release build excluded)\n",
             self.command, self.harness_seconds
         );
+        out.push_str(&self.goals);
         out.push_str("## Results\n\n| Benchmark | Metric | Value | Notes |\n|---|---|---|---|\n");
         for section in &self.sections {
             for row in &section.rows {
@@ -116,6 +137,7 @@ impl Report {
         for section in &self.sections {
             let _ = write!(out, "\n### {}\n\n{}\n", section.name, section.method.trim());
         }
+        let _ = writeln!(out, "\n{KEEP_BELOW}");
         out
     }
 }
@@ -152,11 +174,13 @@ mod tests {
             command: "cargo run --release -p bench -- --out BENCHMARKS.md".into(),
             machine: vec![("CPU".into(), "Test CPU @ 2 GHz".into())],
             harness_seconds: 93.4,
+            goals: "## Goals (issue 20)\n\ntable\n\n".into(),
             sections: vec![
                 Section {
                     name: "binary".into(),
                     method: "stat the file\n".into(),
                     rows: vec![Row::new("stripped size", "6.1 MiB", "")],
+                    figures: vec![],
                 },
                 Section {
                     name: "mesh-init".into(),
@@ -165,6 +189,7 @@ mod tests {
                         Row::new("wall time (median of 9)", "40.0 ms", "min 38 | max 51"),
                         Row::new("ratio", "2.1×", "line one\nline two"),
                     ],
+                    figures: vec![],
                 },
             ],
         }
@@ -198,6 +223,15 @@ mod tests {
         assert!(md.contains("### binary\n\nstat the file\n"));
         assert!(md.contains("### mesh-init\n\nran it\n"));
         assert!(md.contains("measurements took 93 s"));
+        assert!(md.contains("## Goals (issue 20)\n\ntable\n\n## Results\n"));
+    }
+
+    #[test]
+    fn hand_written_sections_below_the_marker_survive_a_rewrite() {
+        let old = format!("{}## Build times\n\nby hand\n", report().to_markdown());
+        assert_eq!(hand_written_tail(&old), "## Build times\n\nby hand\n");
+        assert_eq!(hand_written_tail("# Benchmarks\nno marker\n"), "");
+        assert!(report().to_markdown().ends_with(&format!("{KEEP_BELOW}\n")));
     }
 
     #[test]
