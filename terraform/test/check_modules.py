@@ -758,8 +758,9 @@ class Runner:
 
     # ---- v0.10 (Consul Dataplane) modules
     def v010_schema_valid(self, raw, label, want_ok=True):
-        """The config against consul-ecs v0.10's JSON schema, with the jsonschema package of
-        the test venv (our binary does not validate v0.10 configs yet)."""
+        """The config against consul-ecs v0.10's JSON schema (upstream's own file, with the
+        jsonschema package of the test venv), and through our `validate-config`, which must
+        read it as a v0.10 config."""
         venv_python = os.path.join(HERE, ".venv", "bin", "python")
         expect(os.access(venv_python, os.X_OK), f"{venv_python} missing: run make terraform-check (it installs the venv)")
         code = ("import json, sys, jsonschema\n"
@@ -772,6 +773,12 @@ class Runner:
             expect(proc.returncode == 0, f"{label}: the config breaks the v0.10 schema: {proc.stdout}{proc.stderr}\n     {raw}")
         else:
             expect(proc.returncode == 1 and proc.stdout.strip(), f"{label}: the schema accepted a broken config: {proc.stderr}")
+        self.validate_config(raw, label, want_ok)
+        if want_ok:
+            out = subprocess.run([self.args.binary, "validate-config"], input=None, capture_output=True, text=True,
+                                 timeout=30, env={"CONSUL_ECS_CONFIG_JSON": raw, "PATH": os.environ.get("PATH", "")})
+            expect("v0.10 (Consul Dataplane) config: OK" in out.stdout + out.stderr,
+                   f"{label}: validate-config does not read the module's config as v0.10: {out.stdout}{out.stderr}")
 
     def v010_mesh_task(self, inputs, label):
         """One evaluated v0.10 mesh-task against upstream's v0.10 layout and the documented
