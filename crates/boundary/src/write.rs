@@ -9,12 +9,12 @@
 
 use std::fs::{self, OpenOptions};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 /// Writes `contents` to `path` with permission bits `mode`: into a new temporary sibling
-/// (created with `mode`, so it is never readable by others, even for a moment), flushed to
-/// disk, then renamed over `path`. On failure the temporary file is removed and `path` is
+/// (created with `mode`, so it is never readable by others, even for a moment; then set to
+/// exactly `mode`, whatever the umask), flushed to disk, then renamed over `path`. On failure the temporary file is removed and `path` is
 /// untouched.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     write_atomic_from(path, &mut &contents[..], mode)
@@ -32,6 +32,10 @@ pub fn write_atomic_from(path: &Path, source: &mut impl io::Read, mode: u32) -> 
             .mode(mode)
             .open(&temp)?;
         io::copy(source, &mut file)?;
+        // Created with `mode` less the umask (0700 for 0755 under umask 077): set exactly
+        // `mode` before the rename, so readers of another user (an application container
+        // running the binary copy) get what was asked for, and never a looser mode.
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
         file.sync_all()?;
         drop(file);
         fs::rename(&temp, path)
@@ -91,10 +95,22 @@ fn temp_sibling(path: &Path) -> io::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt as _;
 
     fn mode(path: &Path) -> u32 {
         fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// The one test of this crate that changes the umask (process-wide): it only tightens
+    /// it, and every other test here asserts modes this write sets exactly.
+    #[test]
+    fn the_mode_is_exact_whatever_the_umask() {
+        use nix::sys::stat::{umask, Mode};
+        let dir = tempfile::tempdir().unwrap();
+        let before = umask(Mode::from_bits_truncate(0o077));
+        let written = write_atomic(&dir.path().join("copy"), b"#!", 0o755);
+        umask(before);
+        written.unwrap();
+        assert_eq!(mode(&dir.path().join("copy")), 0o755);
     }
 
     #[test]

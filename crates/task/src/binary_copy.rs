@@ -1,7 +1,6 @@
 //! The binary copy in the shared bootstrap directory: the sidecar and application
 //! containers run it as their entrypoint.
 
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 /// The copy's mode: every user may run it, since the application container may run as
@@ -44,11 +43,9 @@ pub fn copy_executable(dest: &Path) -> Result<(), CopyError> {
         to: dest.to_path_buf(),
         source: e,
     };
-    boundary::write_atomic_from(dest, &mut bytes, COPY_MODE).map_err(write_error)?;
-    // The file was created with COPY_MODE less the umask (0700 under umask 077); the mode
-    // is set again so the application's user can run it. No other container runs the copy
-    // before mesh-init has exited, so the moment in between does not matter.
-    std::fs::set_permissions(dest, std::fs::Permissions::from_mode(COPY_MODE)).map_err(write_error)
+    // Exactly COPY_MODE whatever the umask (boundary sets it before the rename), so the
+    // application's user can run it.
+    boundary::write_atomic_from(dest, &mut bytes, COPY_MODE).map_err(write_error)
 }
 
 /// [`copy_executable`] on a blocking thread: megabytes are read and written, and the async
