@@ -103,6 +103,10 @@ pub struct CatalogService {
     /// DNS weights (`None` = Consul's 1/1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub weights: Option<AgentWeights>,
+    /// Let anti-entropy keep tags changed through the catalog (agent-side setting, kept
+    /// in the catalog).
+    #[serde(skip_serializing_if = "is_false")]
+    pub enable_tag_override: bool,
     /// Proxy configuration (connect proxies and gateways).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy: Option<AgentServiceConnectProxyConfig>,

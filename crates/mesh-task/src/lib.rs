@@ -35,9 +35,9 @@ mod sync_loop;
 
 pub use health_sync::{synced_check_id, CheckUpdate, HealthSync, SyncedCheck};
 pub use registration::{
-    build_registrations, Registrations, CONSUL_ECS_SOURCE, META_SOURCE, META_TASK_ARN,
-    META_TASK_ID, PROXY_CHECK_DEREGISTER_AFTER, PROXY_CHECK_INTERVAL, SYNCED_CHECK_NAME,
-    SYNCED_CHECK_TTL,
+    agent_weights, build_registrations, connect_proxy_config, merged_meta, Registrations,
+    CONSUL_ECS_SOURCE, META_SOURCE, META_TASK_ARN, META_TASK_ID, PROXY_CHECK_DEREGISTER_AFTER,
+    PROXY_CHECK_INTERVAL, SYNCED_CHECK_NAME, SYNCED_CHECK_TTL,
 };
 pub use sync_loop::{
     run_health_sync, run_health_sync_observed, shutdown, OnRefusedWrite, ShutdownReport, SyncPeers,

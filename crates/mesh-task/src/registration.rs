@@ -150,8 +150,8 @@ pub fn build_registrations(cfg: &Config, task: &TaskMetadata) -> Result<Registra
 }
 
 /// `task-id`, `task-arn`, `source`, then the user's keys on top (a user key with a
-/// built-in name wins, as in v0.6.2).
-fn merged_meta(
+/// built-in name wins, as in v0.6.2 and v0.10). Both layouts' registrations carry it.
+pub fn merged_meta(
     task: &TaskMetadata,
     task_id: &str,
     user: &BTreeMap<String, String>,
@@ -188,13 +188,7 @@ fn service_registration(
             .collect()
     };
 
-    let weights = match svc.weights {
-        Some(w) => Some(AgentWeights {
-            passing: to_i32("service.weights.passing", w.passing)?,
-            warning: to_i32("service.weights.warning", w.warning)?,
-        }),
-        None => None,
-    };
+    let weights = agent_weights(svc.weights)?;
 
     Ok(AgentServiceRegistration {
         id,
@@ -209,6 +203,18 @@ fn service_registration(
         partition: svc.partition.clone(),
         ..Default::default()
     })
+}
+
+/// `service.weights` as Consul's type (both layouts), or why a value does not fit it.
+pub fn agent_weights(weights: Option<config::Weights>) -> Result<Option<AgentWeights>, MeshError> {
+    weights
+        .map(|w| {
+            Ok(AgentWeights {
+                passing: to_i32("service.weights.passing", w.passing)?,
+                warning: to_i32("service.weights.warning", w.warning)?,
+            })
+        })
+        .transpose()
 }
 
 /// The TTL check health-sync writes to for `container` (docs/registrations.md §4). No
@@ -284,15 +290,12 @@ fn mesh_gateway(mode: Option<&config::MeshGateway>) -> MeshGatewayConfig {
     }
 }
 
-/// The sidecar: same tags, meta, weights, tag override, namespace and partition as the
-/// service, the two fixed checks, and the proxy block from config `proxy`
-/// (docs/registrations.md §5).
-fn sidecar_registration(
-    cfg: &Config,
-    service: &AgentServiceRegistration,
-) -> AgentServiceRegistration {
-    let proxy_cfg = cfg.proxy_or_default();
-    let port = cfg.public_listener_port();
+/// The `Proxy` block a sidecar gets from config `proxy` (both layouts): the opaque config,
+/// the upstreams, the mesh gateway mode, the expose paths and the local service address.
+/// The destination fields are the caller's, since they name the service it registers.
+/// `localServiceAddress` and `upstreams[].destinationPeer` exist only in v0.10 configs, so
+/// they stay empty (and unsent) for v0.6.2 ones.
+pub fn connect_proxy_config(proxy_cfg: &config::Proxy) -> AgentServiceConnectProxyConfig {
     let upstreams = proxy_cfg
         .upstreams
         .iter()
@@ -300,6 +303,7 @@ fn sidecar_registration(
             destination_type: u.destination_type.clone(),
             destination_namespace: u.destination_namespace.clone(),
             destination_partition: u.destination_partition.clone(),
+            destination_peer: u.destination_peer.clone(),
             destination_name: u.destination_name.clone(),
             datacenter: u.datacenter.clone(),
             local_bind_address: u.local_bind_address.clone(),
@@ -328,6 +332,24 @@ fn sidecar_registration(
         })
         .unwrap_or_default();
 
+    AgentServiceConnectProxyConfig {
+        local_service_address: proxy_cfg.local_service_address.clone(),
+        config: opaque(&proxy_cfg.config),
+        upstreams,
+        mesh_gateway: mesh_gateway(proxy_cfg.mesh_gateway.as_ref()),
+        expose,
+        ..Default::default()
+    }
+}
+
+/// The sidecar: same tags, meta, weights, tag override, namespace and partition as the
+/// service, the two fixed checks, and the proxy block from config `proxy`
+/// (docs/registrations.md §5).
+fn sidecar_registration(
+    cfg: &Config,
+    service: &AgentServiceRegistration,
+) -> AgentServiceRegistration {
+    let port = cfg.public_listener_port();
     AgentServiceRegistration {
         kind: CONNECT_PROXY_KIND.to_owned(),
         id: format!("{}-sidecar-proxy", service.id),
@@ -355,11 +377,7 @@ fn sidecar_registration(
             destination_service_name: service.name.clone(),
             destination_service_id: service.id.clone(),
             local_service_port: service.port,
-            config: opaque(&proxy_cfg.config),
-            upstreams,
-            mesh_gateway: mesh_gateway(proxy_cfg.mesh_gateway.as_ref()),
-            expose,
-            ..Default::default()
+            ..connect_proxy_config(&cfg.proxy_or_default())
         }),
         namespace: service.namespace.clone(),
         partition: service.partition.clone(),
