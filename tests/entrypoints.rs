@@ -21,6 +21,12 @@ use util::background::Background;
 /// Starts `envoy-entrypoint` with the real Envoy (admin on a free port) against an
 /// emulated task whose application container is `app`.
 fn start_envoy(emulator: &EcsMetadataEmulator) -> Background {
+    start_envoy_as(&emulator.uri())
+}
+
+/// Starts `envoy-entrypoint` with the real Envoy, `metadata_uri` being the
+/// `ECS_CONTAINER_METADATA_URI_V4` of the container it runs in.
+fn start_envoy_as(metadata_uri: &str) -> Background {
     let dir = tempfile::tempdir().unwrap();
     fs::write(
         dir.path().join("envoy.yaml"),
@@ -42,7 +48,7 @@ fn start_envoy(emulator: &EcsMetadataEmulator) -> Background {
             "--log-level",
             "info",
         ],
-        &[("ECS_CONTAINER_METADATA_URI_V4", &emulator.uri())],
+        &[("ECS_CONTAINER_METADATA_URI_V4", metadata_uri)],
         dir,
     );
     // Envoy installs its signal handlers just before this line; signals sent earlier kill it.
@@ -133,6 +139,48 @@ fn envoy_keeps_serving_after_sigterm_until_the_app_stops() {
         e.report()
     );
     eprintln!("app STOPPED -> envoy-entrypoint exited: {latency:?}");
+}
+
+/// A task of the Consul Dataplane layout (v0.10): consul-dataplane runs the proxy.
+fn dataplane_task() -> EcsMetadataEmulator {
+    let ecs = EcsMetadataEmulator::start(fargate_task(
+        "web",
+        &[
+            "app",
+            "consul-ecs-mesh-init",
+            "consul-dataplane",
+            "consul-ecs-health-sync",
+        ],
+    ));
+    ecs.stop_container("consul-ecs-mesh-init");
+    ecs
+}
+
+/// envoy-entrypoint as the `consul-dataplane` container's entrypoint (the real Envoy stands
+/// in for consul-dataplane, which cannot be installed here): held through SIGTERM while
+/// the app runs, not held by health-sync (ours), and never waiting for its own container
+/// (which the agent layout would count as an application, holding the proxy for good).
+#[test]
+fn dataplane_proxy_is_held_until_the_apps_stop_and_not_by_its_own_containers() {
+    let ecs = dataplane_task();
+    let mut e = start_envoy_as(&ecs.uri_for("consul-dataplane"));
+    e.signal(Signal::SIGTERM);
+    wait_two_more_polls(&ecs, &e);
+    assert!(
+        admin_answers(&e),
+        "the proxy must keep serving while the app runs\n{}",
+        e.report()
+    );
+    // Released while consul-ecs-health-sync (ours) still runs.
+    ecs.stop_container("app");
+    assert_eq!(e.wait_exit(Duration::from_secs(10)), 0, "{}", e.report());
+    assert!(
+        e.read("stderr.log").contains(
+            "application containers stopped; stopping consul-dataplane stopped=[\"app\"]"
+        ),
+        "{}",
+        e.report()
+    );
 }
 
 #[test]

@@ -9,10 +9,62 @@ use crate::EcsError;
 /// `NORMAL`) is an application whose shutdown the sidecar waits for (§7.3).
 pub const NON_APPLICATION_CONTAINERS: [&str; 4] = [
     "consul-client",
-    "sidecar-proxy",
+    AGENT_SIDECAR_CONTAINER,
     "consul-ecs-health-sync",
     "consul-ecs-mesh-init",
 ];
+
+/// The container that runs Envoy (under envoy-entrypoint) in the agent layout (v0.6.2).
+pub const AGENT_SIDECAR_CONTAINER: &str = "sidecar-proxy";
+
+/// The container that runs consul-dataplane (and Envoy under it) in the Consul Dataplane
+/// layout (consul-ecs v0.10); its entrypoint is `envoy-entrypoint`.
+pub const CONSUL_DATAPLANE_CONTAINER: &str = "consul-dataplane";
+
+/// Container names of the consul-ecs machinery in the Consul Dataplane layout (v0.10): no
+/// client agent, and consul-dataplane in place of the sidecar.
+pub const DATAPLANE_NON_APPLICATION_CONTAINERS: [&str; 3] = [
+    "consul-ecs-mesh-init",
+    CONSUL_DATAPLANE_CONTAINER,
+    "consul-ecs-health-sync",
+];
+
+/// How a task joins the mesh, as far as its containers tell: which ones are consul-ecs's
+/// own, and so which ones are applications the proxy outlives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeshLayout {
+    /// v0.6.2: a client agent and a `sidecar-proxy` container
+    /// ([`NON_APPLICATION_CONTAINERS`]).
+    Agent,
+    /// v0.10: `consul-dataplane` talks to the servers
+    /// ([`DATAPLANE_NON_APPLICATION_CONTAINERS`]).
+    Dataplane,
+}
+
+impl MeshLayout {
+    /// The layout of a task: the dataplane one when it lists a `consul-dataplane`
+    /// container and no `sidecar-proxy`, else the agent one. Every v0.6.2 task has a
+    /// `sidecar-proxy` (its Envoy) and every v0.10 one a `consul-dataplane`, so only an
+    /// application named like the other layout's proxy could mislead it, and then only
+    /// without a proxy of its own layout's name.
+    pub fn of_task(task: &TaskMetadata) -> MeshLayout {
+        if task.container(CONSUL_DATAPLANE_CONTAINER).is_some()
+            && task.container(AGENT_SIDECAR_CONTAINER).is_none()
+        {
+            MeshLayout::Dataplane
+        } else {
+            MeshLayout::Agent
+        }
+    }
+
+    /// The names of consul-ecs's own containers in this layout.
+    pub fn non_application_containers(self) -> &'static [&'static str] {
+        match self {
+            MeshLayout::Agent => &NON_APPLICATION_CONTAINERS,
+            MeshLayout::Dataplane => &DATAPLANE_NON_APPLICATION_CONTAINERS,
+        }
+    }
+}
 
 /// The `Type` of containers from the task definition; agent-injected ones (the awsvpc
 /// pause container, `CNI_PAUSE`) carry other values.
@@ -277,15 +329,31 @@ impl TaskMetadata {
         self.containers.iter().find(|c| c.name == name)
     }
 
-    /// The application containers (see [`Container::is_application`]).
+    /// The application containers of the agent layout (see [`Container::is_application`]).
     pub fn application_containers(&self) -> impl Iterator<Item = &Container> {
-        self.containers.iter().filter(|c| c.is_application())
+        self.application_containers_in(MeshLayout::Agent)
     }
 
-    /// True when every application container has stopped (vacuously true when there are
-    /// none): the moment the sidecar may stop Envoy.
+    /// The application containers of a task in `layout`.
+    pub fn application_containers_in(
+        &self,
+        layout: MeshLayout,
+    ) -> impl Iterator<Item = &Container> {
+        self.containers
+            .iter()
+            .filter(move |c| c.is_application_in(layout))
+    }
+
+    /// True when every application container of the agent layout has stopped (vacuously
+    /// true when there are none): the moment the sidecar may stop Envoy.
     pub fn applications_stopped(&self) -> bool {
-        self.application_containers().all(Container::is_stopped)
+        self.applications_stopped_in(MeshLayout::Agent)
+    }
+
+    /// True when every application container of a task in `layout` has stopped.
+    pub fn applications_stopped_in(&self, layout: MeshLayout) -> bool {
+        self.application_containers_in(layout)
+            .all(Container::is_stopped)
     }
 }
 
@@ -296,15 +364,24 @@ impl Container {
         self.desired_status == STATUS_STOPPED && self.known_status == STATUS_STOPPED
     }
 
-    /// True for a user application: `Type` is `NORMAL` or absent (so agent-injected
-    /// containers such as the EC2 pause container are skipped) and the name is not one of
-    /// [`NON_APPLICATION_CONTAINERS`].
+    /// True for a user application of the agent layout: `Type` is `NORMAL` or absent (so
+    /// agent-injected containers such as the EC2 pause container are skipped) and the name
+    /// is not one of [`NON_APPLICATION_CONTAINERS`].
     pub fn is_application(&self) -> bool {
+        self.is_application_in(MeshLayout::Agent)
+    }
+
+    /// True for a user application of a task in `layout`: `Type` `NORMAL` or absent, and
+    /// not one of the layout's own containers.
+    pub fn is_application_in(&self, layout: MeshLayout) -> bool {
         let normal = self
             .container_type
             .as_deref()
             .is_none_or(|t| t == CONTAINER_TYPE_NORMAL);
-        normal && !NON_APPLICATION_CONTAINERS.contains(&self.name.as_str())
+        normal
+            && !layout
+                .non_application_containers()
+                .contains(&self.name.as_str())
     }
 
     /// The ECS health status (`HEALTHY`, `UNHEALTHY`, `UNKNOWN`), or `None` when the

@@ -1,6 +1,6 @@
 //! Decoding the docs/protocols.md §1.3 / §1.4 examples and the values derived from them.
 
-use ecs::{EcsError, TaskMetadata, DEFAULT_NODE_IP, NON_APPLICATION_CONTAINERS};
+use ecs::{EcsError, MeshLayout, TaskMetadata, DEFAULT_NODE_IP, NON_APPLICATION_CONTAINERS};
 
 fn load(name: &str) -> TaskMetadata {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -281,4 +281,44 @@ fn application_rules() {
     task.containers[0].desired_status = "RUNNING".into();
     assert!(!task.containers[0].is_stopped());
     assert!(!task.applications_stopped());
+}
+
+/// The Consul Dataplane layout (v0.10): mesh-init, consul-dataplane and health-sync are ours;
+/// `consul-client` and `sidecar-proxy` would be applications there, as `consul-dataplane`
+/// would be in the agent layout.
+#[test]
+fn application_rules_of_the_dataplane_layout() {
+    let task: TaskMetadata = serde_json::from_value(serde_json::json!({
+        "TaskARN": "arn:aws:ecs:us-east-1:123456789012:task/c/abc",
+        "Containers": [
+            {"Name": "consul-ecs-mesh-init", "Type": "NORMAL", "DesiredStatus": "STOPPED", "KnownStatus": "STOPPED"},
+            {"Name": "consul-dataplane", "Type": "NORMAL", "DesiredStatus": "RUNNING", "KnownStatus": "RUNNING"},
+            {"Name": "consul-ecs-health-sync", "Type": "NORMAL", "DesiredStatus": "RUNNING", "KnownStatus": "RUNNING"},
+            {"Name": "web", "Type": "NORMAL", "DesiredStatus": "STOPPED", "KnownStatus": "STOPPED"},
+            {"Name": "sidecar-proxy", "Type": "NORMAL", "DesiredStatus": "RUNNING", "KnownStatus": "RUNNING"},
+            {"Name": "~internal~ecs~pause", "Type": "CNI_PAUSE", "DesiredStatus": "RUNNING", "KnownStatus": "RUNNING"},
+        ],
+    }))
+    .unwrap();
+    let names = |layout| {
+        task.application_containers_in(layout)
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(MeshLayout::Dataplane), ["web", "sidecar-proxy"]);
+    assert_eq!(names(MeshLayout::Agent), ["consul-dataplane", "web"]);
+    assert!(!task.applications_stopped_in(MeshLayout::Dataplane));
+
+    let mut stopped = task.clone();
+    stopped.containers.remove(4);
+    assert!(stopped.applications_stopped_in(MeshLayout::Dataplane));
+    assert!(!stopped.applications_stopped_in(MeshLayout::Agent));
+
+    // consul-dataplane without a sidecar-proxy; a task with both is an agent one.
+    assert_eq!(MeshLayout::of_task(&stopped), MeshLayout::Dataplane);
+    assert_eq!(MeshLayout::of_task(&task), MeshLayout::Agent);
+    assert_eq!(
+        MeshLayout::of_task(&load("fargate_task.json")),
+        MeshLayout::Agent
+    );
 }

@@ -23,25 +23,38 @@ pub enum Ended {
     Failed,
 }
 
-/// envoy-entrypoint: on SIGTERM, hold Envoy until the application containers stop
-/// (polling the task metadata every `poll_interval`).
+/// envoy-entrypoint: on SIGTERM, hold the proxy until the application containers stop
+/// (polling the task metadata every `poll_interval`), then signal its process group.
+///
+/// The same entrypoint serves both layouts; what differs is which containers are
+/// applications. It runs in `sidecar-proxy` (Envoy; v0.6.2) or in `consul-dataplane`
+/// (consul-dataplane with Envoy under it; v0.10), and each task document says which
+/// ([`ecs::MeshLayout::of_task`]), so no request beyond v0.6.2's polls is made.
 pub async fn run_envoy(command: &[OsString], poll_interval: Duration) -> Ended {
     let policy = match ecs::MetadataClient::from_env() {
         Ok(client) => SigtermPolicy::WaitFor(Box::pin(async move {
             tracing::info!("SIGTERM received; waiting for the application containers to stop");
             let task = client
-                .poll_until(poll_interval, ecs::TaskMetadata::applications_stopped)
+                .poll_until(poll_interval, |task| {
+                    task.applications_stopped_in(ecs::MeshLayout::of_task(task))
+                })
                 .await;
+            let layout = ecs::MeshLayout::of_task(&task);
             let names: Vec<&str> = task
-                .application_containers()
+                .application_containers_in(layout)
                 .map(|c| c.name.as_str())
                 .collect();
-            tracing::info!(stopped = ?names, "application containers stopped; stopping Envoy");
+            let proxy = match layout {
+                ecs::MeshLayout::Agent => "Envoy",
+                ecs::MeshLayout::Dataplane => ecs::CONSUL_DATAPLANE_CONTAINER,
+            };
+            tracing::info!(stopped = ?names, "application containers stopped; stopping {proxy}");
         })),
         Err(err) => {
-            // Without task metadata we cannot know when the apps are gone. Envoy still has
-            // to run (it carries the mesh traffic), so start it and pass SIGTERM on at once.
-            tracing::warn!(error = %err, "task metadata unavailable: SIGTERM will stop Envoy at once");
+            // Without task metadata we cannot know when the apps are gone. The proxy still
+            // has to run (it carries the mesh traffic), so start it and pass SIGTERM on at
+            // once.
+            tracing::warn!(error = %err, "task metadata unavailable: SIGTERM will stop the proxy at once");
             SigtermPolicy::Forward
         }
     };
