@@ -9,7 +9,7 @@ pub const SYNCED_CHECK_NAME: &str = "Consul ECS health check synced";
 /// Name of the check that says whether consul-dataplane is ready.
 pub const DATAPLANE_CHECK_NAME: &str = "Consul dataplane readiness";
 /// The container whose readiness [`dataplane_check_id`]'s check follows.
-pub const DATAPLANE_CONTAINER: &str = "consul-dataplane";
+pub const DATAPLANE_CONTAINER: &str = ecs::CONSUL_DATAPLANE_CONTAINER;
 /// Notes of the dataplane readiness check.
 pub const DATAPLANE_CHECK_NOTES: &str =
     "consul-ecs created and updates this check to indicate consul-dataplane container's readiness";
