@@ -30,7 +30,8 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## deps-check: no declared dependency goes unused (cargo-machete, pinned, installed into .tools)
+## deps-check: no declared dependency goes unused (cargo-machete, pinned, installed into .tools),
+## and one rustls crypto provider (ring): aws-lc-rs is in no dependency path
 MACHETE_VERSION := 0.9.2
 TOOLS := .tools
 MACHETE := $(TOOLS)/bin/cargo-machete
@@ -38,6 +39,9 @@ MACHETE_STAMP := $(TOOLS)/.cargo-machete-$(MACHETE_VERSION)
 
 deps-check: $(MACHETE_STAMP)
 	$(MACHETE)
+	@if $(CARGO) tree --workspace --target all -i aws-lc-rs >/dev/null 2>&1; then \
+		$(CARGO) tree --workspace --target all -i aws-lc-rs | head -20; \
+		echo "deps-check: aws-lc-rs is a dependency again: one rustls provider (ring), see Cargo.toml"; exit 1; fi
 
 $(MACHETE_STAMP):
 	$(CARGO) install --quiet --locked --version $(MACHETE_VERSION) --root $(TOOLS) cargo-machete

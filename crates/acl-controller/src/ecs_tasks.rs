@@ -75,9 +75,11 @@ impl EcsTasks {
     /// A client from aws-config's default chains (credentials, `AWS_REGION`, endpoint
     /// variables); `fallback_region` (the task ARN's) when no region is configured.
     pub async fn from_env(fallback_region: &str) -> EcsTasks {
-        let region = aws_config::meta::region::RegionProviderChain::default_provider()
+        let region = boundary::default_region_chain(&boundary::provider_config())
             .or_else(aws_config::Region::new(fallback_region.to_string()));
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(region);
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(boundary::aws_http_client())
+            .region(region);
         // Like v0.6.2's User-Agent prefix (§2.5); the constant name is always valid.
         if let Ok(name) = aws_config::AppName::new("consul-ecs-controller") {
             loader = loader.app_name(name);

@@ -10,15 +10,18 @@
 //!   a cap on the number of files, each file read bounded);
 //! - [`cached`]: a token file re-read only when it changed, off the runtime thread;
 //! - [`write`]: atomic writes, with async versions that run on tokio's blocking pool;
-//! - [`text`]: the error chain as one line, truncation and redaction.
+//! - [`text`]: the error chain as one line, truncation and redaction;
+//! - [`aws`]: the HTTPS client of AWS SDK calls (one rustls crypto provider in the binary).
 
 #![deny(missing_docs)]
 
+pub mod aws;
 pub mod cached;
 pub mod read;
 pub mod text;
 pub mod write;
 
+pub use aws::{aws_http_client, default_region_chain, provider_config};
 pub use cached::CachedFile;
 pub use read::{
     file_text, read_body, read_ca_dir, read_file, read_file_off_thread, read_text_file, walk_files,

@@ -191,6 +191,7 @@ fn iam_region(region: &str) -> String {
 /// `iam:GetRole` on `name` with `creds`.
 async fn get_role(creds: &Credentials, region: &str, name: &str) -> RoleLookup {
     let shared = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(boundary::aws_http_client())
         .credentials_provider(creds.clone())
         .region(Region::new(region.to_string()))
         .timeout_config(

@@ -107,17 +107,14 @@ pub async fn bearer_token(creds: &Credentials, params: &LoginParams) -> Result<S
 /// Not cached: call it per login attempt so rotated task-role credentials are picked up.
 pub async fn load_credentials(region: Option<&str>) -> Result<Credentials, LoginError> {
     use aws_config::meta::credentials::CredentialsProviderChain;
-    use aws_config::provider_config::ProviderConfig;
+    // Instance metadata and STS (web identity) are asked over the one HTTPS client of AWS
+    // calls (`boundary::aws_http_client`); no SDK default client is compiled in.
+    let conf = boundary::provider_config();
     let region = match region.filter(|r| !r.is_empty()) {
         Some(region) => Some(aws_config::Region::new(region.to_owned())),
-        None => {
-            aws_config::default_provider::region::DefaultRegionChain::builder()
-                .build()
-                .region()
-                .await
-        }
+        None => boundary::default_region_chain(&conf).region().await,
     };
-    let conf = ProviderConfig::default().with_region(region);
+    let conf = conf.with_region(region);
     // The default chain's order, with the ECS container provider replaced by one that reads
     // a bounded answer (see `container_credentials`).
     let chain = CredentialsProviderChain::first_try(

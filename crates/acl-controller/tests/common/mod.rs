@@ -98,6 +98,7 @@ impl World {
             .region(aws_sdk_ecs::config::Region::new(REGION))
             .credentials_provider(self.controller_role.credentials())
             .endpoint_url(self.proxy.endpoint())
+            .http_client(boundary::aws_http_client())
             .build();
         let ecs = EcsTasks::new(aws_sdk_ecs::Client::from_conf(config));
         Controller::new(self.management(), ecs, Settings { flags, cluster })
