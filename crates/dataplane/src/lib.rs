@@ -9,6 +9,8 @@
 //! - [`with_passive_health_check`]: the `service-defaults` write that
 //!   `service.networkResilienceConfig` asks for, only when the entry has no
 //!   `PassiveHealthCheck` yet.
+//! - [`DataplaneHealth`]: health-sync's decisions — each check's status from the task's
+//!   ECS container health, written only when it changes.
 //! - [`DataplaneConfig`]: `consul-dataplane.json`, which carries the bearer token of the
 //!   dataplane's own login and so is never logged.
 //!
@@ -33,6 +35,7 @@
 
 mod checks;
 mod dataplane_config;
+mod health;
 mod registration;
 mod service_defaults;
 
@@ -44,6 +47,10 @@ pub use dataplane_config::{
     DataplaneConfig, DataplaneConsul, DataplaneCredentials, DataplaneDnsServer, DataplaneEnvoy,
     DataplaneInputs, DataplaneLogging, DataplaneLogin, DataplaneProxy, DataplaneTls,
     DataplaneXdsServer, DNS_BIND_PORT, LOCALHOST,
+};
+pub use health::{
+    consul_status, CheckSource, CheckWrite, DataplaneHealth, SyncedCheck, ECS_HEALTHY,
+    ECS_UNHEALTHY,
 };
 pub use registration::{
     build_registrations, CatalogRegistrations, ServiceWithChecks, NODE_META_SYNTHETIC,

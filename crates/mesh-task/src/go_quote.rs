@@ -8,7 +8,7 @@ use std::fmt::Write;
 /// Quotes `s` like Go's `strconv.Quote`: `"` and `\` escaped, the usual C escapes for
 /// `\a \b \f \n \r \t \v`, other ASCII control bytes as `\xNN`, other non-printable
 /// characters as `\uNNNN` / `\UNNNNNNNN`; printable Unicode is kept as is.
-pub(crate) fn go_quote(s: &str) -> String {
+pub fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

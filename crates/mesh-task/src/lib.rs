@@ -29,6 +29,8 @@
 #![deny(missing_docs)]
 
 mod go_quote;
+
+pub use go_quote::go_quote;
 mod health_sync;
 mod registration;
 mod sync_loop;
