@@ -9,6 +9,7 @@
 //! operations below and do not change.
 
 pub mod agent;
+pub mod dataplane_sync;
 
 use std::future::Future;
 use std::path::PathBuf;
