@@ -34,6 +34,23 @@ impl Setup {
         Setup { w, aws }
     }
 
+    /// `consulHTTPAddr` is a client agent: the servers' errors reach the task with the
+    /// agent's `rpc error making call: ` prefix.
+    fn through_client_agent() -> Setup {
+        let aws = AwsWorld::start("web");
+        let w = World::new(
+            "web",
+            testkit::consul::EmulatorOptions {
+                acls_enabled: true,
+                through_client_agent: true,
+                ..Default::default()
+            },
+        );
+        w.consul
+            .configure_iam_auth(&aws, &IamAuthOptions::default());
+        Setup { w, aws }
+    }
+
     fn config(&self, extra_login: Value) -> String {
         let mut login = json!({"enabled": true, "stsEndpoint": self.aws.endpoint()});
         for (k, v) in extra_login.as_object().unwrap() {
@@ -337,7 +354,12 @@ fn a_role_that_may_not_get_itself_says_the_auth_method_needs_it() {
 
 #[test]
 fn an_auth_method_that_does_not_exist_is_named_with_consuls_words() {
-    let s = Setup::new();
+    for s in [Setup::new(), Setup::through_client_agent()] {
+        auth_method_missing_is_named(s);
+    }
+}
+
+fn auth_method_missing_is_named(s: Setup) {
     let role = s.aws.task_role().clone();
     let (run, took) = s.mesh_init_as(&role, &s.config(json!({"method": "iam-ecs-typo"})));
     assert_explained(

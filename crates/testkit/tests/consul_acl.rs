@@ -963,3 +963,52 @@ async fn consul_1_15_answers_for_unknown_tokens_paths_and_methods() {
     let r = call(&consul, "GET", "/v1/agent/self", m, None).await;
     assert_eq!(r.json()["Config"]["Version"], "1.15.10");
 }
+
+/// Through a client agent, what the servers answer carries the agent's RPC prefix with the
+/// same status; what the agent answers itself does not.
+#[tokio::test]
+async fn through_a_client_agent_server_errors_carry_the_rpc_prefix() {
+    let consul = ConsulEmulator::start(EmulatorOptions {
+        acls_enabled: true,
+        through_client_agent: true,
+        ..EmulatorOptions::default()
+    });
+    let m = Some(consul.management_token());
+    let m = m.as_deref();
+    let unknown = "00000000-0000-4000-8000-000000000000";
+    let r = call(&consul, "GET", "/v1/acl/token/self", Some(unknown), None).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            403,
+            "rpc error making call: token does not exist: ACL not found"
+        )
+    );
+    let r = call(
+        &consul,
+        "POST",
+        "/v1/acl/login",
+        None,
+        Some(json!({"AuthMethod": "missing", "BearerToken": "x"})),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body
+            .starts_with("rpc error making call: ACL not found: auth method"),
+        "{}",
+        r.body
+    );
+    // The agent's own answers: method not allowed, unknown path, its own endpoints.
+    let r = call(&consul, "GET", "/v1/acl/login", None, None).await;
+    assert_eq!(r.status, 405);
+    assert!(!r.body.starts_with("rpc error"), "{}", r.body);
+    let r = call(&consul, "GET", "/v1/acl/nonsense", m, None).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (404, "Invalid URL path: not a recognized HTTP API endpoint")
+    );
+    let r = call(&consul, "GET", "/v1/agent/service/web", m, None).await;
+    assert_eq!(r.status, 404);
+    assert!(!r.body.starts_with("rpc error"), "{}", r.body);
+}

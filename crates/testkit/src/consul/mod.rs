@@ -98,6 +98,14 @@ pub struct EmulatorOptions {
     /// has not replicated to yet (zero = at once). Exercises clients that wait for a fresh
     /// login token to replicate before using it.
     pub replication_lag: Duration,
+    /// Answer as a Consul client agent in front of the servers: an error of an endpoint the
+    /// agent forwards to the servers (`/v1/acl/…`, `/v1/catalog/…`, `/v1/health/…`,
+    /// `/v1/config…`, partitions, namespaces) carries the prefix `rpc error making call: `,
+    /// which Consul 1.15's connection pool (`agent/pool`) puts on every error an RPC returns;
+    /// the status code is unchanged. Errors the agent's HTTP layer makes itself (a body it
+    /// cannot decode, a method not allowed, an unknown path: 400, 405) and the agent's own
+    /// endpoints (`/v1/agent/…`) are not prefixed.
+    pub through_client_agent: bool,
 }
 
 impl Default for EmulatorOptions {
@@ -116,6 +124,7 @@ impl Default for EmulatorOptions {
             legacy_not_found: false,
             management_token: None,
             replication_lag: Duration::ZERO,
+            through_client_agent: false,
         }
     }
 }
@@ -689,7 +698,12 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response {
         };
         match route(&shared, &path, &r).await {
             Ok(resp) => resp,
-            Err(e) => e.into_response(),
+            Err(mut e) => {
+                if shared.state().opts.through_client_agent && came_from_servers(&path, &e) {
+                    e.message = format!("{RPC_ERROR_PREFIX}{}", e.message);
+                }
+                e.into_response()
+            }
         }
     };
     let mut response = response;
@@ -728,6 +742,25 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response {
             at,
         });
     response
+}
+
+/// What Consul 1.15's `agent/pool` puts before the text of an error an RPC returned.
+const RPC_ERROR_PREFIX: &str = "rpc error making call: ";
+
+/// Whether a client agent would have got `e` from the servers over RPC: an endpoint it
+/// forwards, and not an error of its own HTTP layer (decoding, method, path).
+fn came_from_servers(path: &str, e: &ApiError) -> bool {
+    let forwarded = [
+        "/v1/acl/",
+        "/v1/catalog/",
+        "/v1/health/",
+        "/v1/config",
+        "/v1/partition",
+        "/v1/namespace",
+    ]
+    .iter()
+    .any(|prefix| path.starts_with(prefix));
+    forwarded && !matches!(e.status.as_u16(), 400 | 405) && !e.is_unknown_path()
 }
 
 /// CE rejects Enterprise tenancy parameters.
@@ -982,9 +1015,7 @@ async fn route(shared: &Shared, path: &str, r: &Req) -> Reply {
             m if m == delete => acl::rule_delete(st, r, id),
             _ => Err(ApiError::method_not_allowed(&r.method, "GET, PUT, DELETE")),
         },
-        _ => Err(ApiError::not_found(
-            "Invalid URL path: not a recognized HTTP API endpoint",
-        )),
+        _ => Err(ApiError::unknown_path()),
     }
 }
 

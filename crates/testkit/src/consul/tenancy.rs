@@ -35,9 +35,7 @@ fn require_enterprise(st: &State) -> Result<(), ApiError> {
         Ok(())
     } else {
         // Consul CE has no such endpoint: the answer to any unknown API path.
-        Err(ApiError::not_found(
-            "Invalid URL path: not a recognized HTTP API endpoint",
-        ))
+        Err(ApiError::unknown_path())
     }
 }
 

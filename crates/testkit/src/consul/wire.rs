@@ -7,6 +7,9 @@ use axum::response::Response;
 use http::{header, HeaderValue, StatusCode};
 use serde_json::{Map, Value};
 
+/// The body of Consul's 404 for a path its HTTP mux does not route.
+const UNKNOWN_PATH: &str = "Invalid URL path: not a recognized HTTP API endpoint";
+
 /// An error answer: Consul sends the message as a plain-text body.
 #[derive(Debug, Clone)]
 pub(crate) struct ApiError {
@@ -33,6 +36,16 @@ impl ApiError {
     pub fn forbidden(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::FORBIDDEN, message)
     }
+    /// Consul's answer to a path its HTTP mux does not route (made by the agent itself).
+    pub fn unknown_path() -> ApiError {
+        ApiError::not_found(UNKNOWN_PATH)
+    }
+
+    /// Whether this is [`ApiError::unknown_path`]'s answer.
+    pub fn is_unknown_path(&self) -> bool {
+        self.status == StatusCode::NOT_FOUND && self.message == UNKNOWN_PATH
+    }
+
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, message)
     }
