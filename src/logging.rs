@@ -31,12 +31,6 @@ macro_rules! output {
 }
 pub(crate) use output;
 
-/// The level a subcommand that reads the config runs at: the flag when given, else the
-/// config's `logLevel` (default INFO).
-pub fn flag_or_config(flag: Option<LogLevel>, config: &config::Config) -> LogLevel {
-    flag.unwrap_or(config.log_level())
-}
-
 fn filter(level: LogLevel) -> LevelFilter {
     match level {
         LogLevel::Trace => LevelFilter::TRACE,

@@ -48,7 +48,7 @@ fn run(args: Vec<std::ffi::OsString>) -> i32 {
             cmd::migrate_config::run(args)
         }),
         Command::MeshInit(args) => {
-            with_config(&cli, "mesh-init", |cfg| cmd::mesh_init::run(args, cfg))
+            with_loaded_config(&cli, "mesh-init", |cfg| cmd::mesh_init::run(args, cfg))
         }
         Command::HealthSync(args) => {
             with_config(&cli, "health-sync", |cfg| cmd::health_sync::run(args, cfg))
@@ -75,13 +75,43 @@ fn plain(cli: &Cli, default: LogLevel, name: &'static str, body: impl FnOnce() -
     task::subcommand_span(name).in_scope(body)
 }
 
-/// Reads `CONSUL_ECS_CONFIG_JSON`, sets up logging at the flag's level, else the config's
-/// `logLevel`, and runs `body` in the subcommand's span. An unusable config is reported
-/// (every problem, by JSON path) and becomes exit code 1.
+/// Reads `CONSUL_ECS_CONFIG_JSON` (a v0.6.2 config; a v0.10 one is refused), sets up logging
+/// at the flag's level, else the config's `logLevel`, and runs `body` in the subcommand's
+/// span. An unusable config is reported (every problem, by JSON path) and becomes exit
+/// code 1.
 fn with_config(cli: &Cli, name: &'static str, body: impl FnOnce(config::Config) -> i32) -> i32 {
-    match config::from_env() {
+    with_config_of(
+        cli,
+        name,
+        config::from_env(),
+        config::Config::log_level,
+        body,
+    )
+}
+
+/// [`with_config`] for a subcommand that serves both layouts: the config's keys choose.
+fn with_loaded_config(
+    cli: &Cli,
+    name: &'static str,
+    body: impl FnOnce(config::LoadedConfig) -> i32,
+) -> i32 {
+    let level = |loaded: &config::LoadedConfig| match loaded {
+        config::LoadedConfig::Agent(cfg) => cfg.log_level(),
+        config::LoadedConfig::Dataplane(cfg) => cfg.log_level(),
+    };
+    with_config_of(cli, name, config::load_from_env(), level, body)
+}
+
+fn with_config_of<C>(
+    cli: &Cli,
+    name: &'static str,
+    loaded: Result<C, config::ConfigError>,
+    config_level: impl Fn(&C) -> LogLevel,
+    body: impl FnOnce(C) -> i32,
+) -> i32 {
+    match loaded {
         Ok(cfg) => {
-            logging::init(logging::flag_or_config(cli.log_level, &cfg), cli.log_format);
+            logging::init(cli.log_level.unwrap_or(config_level(&cfg)), cli.log_format);
             task::subcommand_span(name).in_scope(|| body(cfg))
         }
         Err(e) => plain(cli, LogLevel::Info, name, || {

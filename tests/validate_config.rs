@@ -178,8 +178,9 @@ fn a_config_mixing_both_layouts_names_the_keys() {
 
 #[test]
 fn the_subcommands_of_the_agent_layout_refuse_a_v010_config_clearly() {
+    // mesh-init serves both layouts (tests/mesh_init_dataplane.rs).
     let v010 = std::fs::read_to_string(v010_resource("test_config.json")).unwrap();
-    for subcommand in ["mesh-init", "health-sync", "doctor"] {
+    for subcommand in ["health-sync", "doctor"] {
         let run = TestCommand::new([subcommand])
             .env("CONSUL_ECS_CONFIG_JSON", &v010)
             .run();

@@ -200,9 +200,19 @@ pub struct MeshInitArgs {
     #[arg(long, default_value = "60s", value_parser = duration::parse_go_duration, value_name = "DURATION")]
     pub login_timeout: Duration,
 
-    /// Give up registering with the local agent after this long (Go duration).
+    /// Give up registering with the local agent (v0.10 layout: connecting to the servers,
+    /// and registering in their catalog) after this long (Go duration).
     #[arg(long, default_value = "2m", value_parser = duration::parse_go_duration, value_name = "DURATION")]
     pub register_timeout: Duration,
+
+    /// v0.10 layout: the resolver configuration that Consul DNS
+    /// (`transparentProxy.consulDNS`) goes into.
+    #[arg(long, default_value = "/etc/resolv.conf", value_name = "PATH")]
+    pub resolv_conf: std::path::PathBuf,
+
+    /// v0.10 layout: the iptables program the transparent proxy's rules are applied with.
+    #[arg(long, default_value = "iptables", value_name = "PROGRAM")]
+    pub iptables: std::ffi::OsString,
 }
 
 /// Flags of `health-sync`.

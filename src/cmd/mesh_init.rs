@@ -5,14 +5,17 @@ use task::mesh_init::{MeshInitSettings, Outcome};
 use crate::cli::MeshInitArgs;
 use crate::exit;
 
-pub fn run(args: &MeshInitArgs, cfg: config::Config) -> i32 {
-    if let Err(e) = cfg.validate_for_mesh_init() {
-        tracing::error!("{}: {e}", config::CONFIG_ENV);
-        return exit::USAGE;
+pub fn run(args: &MeshInitArgs, cfg: config::LoadedConfig) -> i32 {
+    if let config::LoadedConfig::Agent(agent) = &cfg {
+        if let Err(e) = agent.validate_for_mesh_init() {
+            tracing::error!("{}: {e}", config::CONFIG_ENV);
+            return exit::USAGE;
+        }
     }
     let settings = MeshInitSettings {
-        login_timeout: args.login_timeout,
-        register_timeout: args.register_timeout,
+        resolv_conf: args.resolv_conf.clone(),
+        iptables: args.iptables.clone(),
+        ..MeshInitSettings::new(args.login_timeout, args.register_timeout)
     };
     super::block_on(async move {
         match task::mesh_init::run(cfg, settings).await {

@@ -4,7 +4,9 @@
 //! retry loop.
 
 use consul::{AnswerKind, ConsulError, RetryError};
+use consul_grpc::GrpcError;
 use iam_login::{Explanation, LoginError, LoginFailure, LoginParams, LoginReview, PrincipalArn};
+use tonic::Code;
 use tracing::warn;
 
 use crate::findings::{self, Expected, Finding, SERVICE_NAME_TAG};
@@ -56,6 +58,7 @@ impl Refusal {
     pub fn classify(failure: &LoginFailure) -> Option<Refusal> {
         match failure {
             LoginFailure::Consul(e) => Refusal::from_consul(e),
+            LoginFailure::Grpc(e) => Refusal::from_grpc(e),
             LoginFailure::Aws(LoginError::UnsupportedEntity(kind)) => {
                 Some(Refusal::NotAnEntity(kind.clone()))
             }
@@ -79,6 +82,31 @@ impl Refusal {
             | AnswerKind::RateLimited
             | AnswerKind::ServerError
             | AnswerKind::Rejected => None,
+        }
+    }
+
+    /// Classifies Consul's answer to `ACLService/Login` (the dataplane layout) by its status
+    /// code (docs/protocols.md §8.2); the validator's refusals, which share a code, by the
+    /// kind the consul crate gives the same text over HTTP.
+    pub fn from_grpc(e: &GrpcError) -> Option<Refusal> {
+        let GrpcError::Status { code, message, .. } = e else {
+            return None;
+        };
+        let text = message.clone();
+        match code {
+            Code::InvalidArgument => Some(Refusal::AuthMethodMissing(text)),
+            Code::PermissionDenied => Some(Refusal::NoBinding(text)),
+            Code::FailedPrecondition => Some(Refusal::Denied(text)),
+            Code::Unauthenticated | Code::Internal | Code::Unknown => {
+                match AnswerKind::of(500, message) {
+                    AnswerKind::IamPrincipalNotTrusted => Some(Refusal::NotTrusted(text)),
+                    AnswerKind::BindNameInvalid => Some(Refusal::BindName(text)),
+                    AnswerKind::AwsRefused => Some(Refusal::EntityDenied(text)),
+                    _ if *code == Code::Unauthenticated => Some(Refusal::Denied(text)),
+                    _ => None,
+                }
+            }
+            _ => None,
         }
     }
 
@@ -340,6 +368,56 @@ mod tests {
             status: code,
             body: body.into(),
         }
+    }
+
+    fn grpc_status(code: Code, message: &str) -> LoginFailure {
+        LoginFailure::Grpc(GrpcError::Status {
+            call: "ACLService/Login",
+            address: "127.0.0.1:8503".parse().unwrap(),
+            code,
+            message: message.into(),
+        })
+    }
+
+    #[test]
+    fn grpc_login_refusals_are_told_by_code_and_consul_text() {
+        let cases = [
+            (
+                Code::InvalidArgument,
+                "auth method \"x\" not found",
+                "AuthMethodMissing",
+            ),
+            (Code::PermissionDenied, "Permission denied", "NoBinding"),
+            (Code::FailedPrecondition, "ACL support disabled", "Denied"),
+            (
+                Code::Unauthenticated,
+                "IAM principal arn:aws:iam::1:role/a/b is not trusted",
+                "NotTrusted",
+            ),
+            (
+                Code::Internal,
+                "computed \"service\" bind name for bind target is invalid: \"\"",
+                "BindName",
+            ),
+            (Code::Unauthenticated, "signature expired", "Denied"),
+        ];
+        for (code, message, want) in cases {
+            let got = Refusal::classify(&grpc_status(code, message));
+            let got = format!("{got:?}");
+            assert!(
+                got.starts_with(&format!("Some({want}(")),
+                "{code:?} {message}: {got}"
+            );
+        }
+        // Transient: the server is going away, or a failure no refusal explains.
+        assert_eq!(
+            Refusal::classify(&grpc_status(Code::Unavailable, "x")),
+            None
+        );
+        assert_eq!(
+            Refusal::classify(&grpc_status(Code::Internal, "failed to create token")),
+            None
+        );
     }
 
     #[test]

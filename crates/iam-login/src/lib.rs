@@ -33,8 +33,9 @@ pub use consul::TOKEN_FILE_LIMIT;
 pub use container_credentials::{ContainerCredentials, CREDENTIALS_BODY_LIMIT};
 pub use error::LoginError;
 pub use session::{
-    caller_arn, login, login_policy, login_reviewed, logout, wait_for_replication, Explanation,
-    LoginFailure, LoginReview, LoginSpec, NoReview, NotReplicated,
+    caller_arn, login, login_policy, login_reviewed, login_reviewed_grpc, logout,
+    wait_for_replication, Explanation, GrpcLogin, LoginFailure, LoginReview, LoginSpec, NoReview,
+    NotReplicated,
 };
 pub use stored::{logout_token_file, replace_token_file, TokenFileLogoutError};
 pub use token::DecodedToken;

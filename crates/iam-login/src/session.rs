@@ -11,6 +11,7 @@ use consul::{
     retry_if, AclToken, Client, ConsulError, Jitter, LoginRequest, QueryOptions, RetryError,
     RetryPolicy, Secret,
 };
+use consul_grpc::{ConsulGrpc, GrpcError, Login as GrpcLoginRequest, LoginToken};
 use tracing::info;
 
 use crate::{bearer_token, load_credentials, sts, token, LoginError, LoginParams, USER_AGENT};
@@ -37,6 +38,10 @@ pub enum LoginFailure {
     /// Consul refused the login or could not be reached.
     #[error("{}", consul_failure(.0))]
     Consul(#[from] ConsulError),
+    /// Consul refused the login or could not be reached over gRPC (`ACLService/Login`, the
+    /// dataplane layout).
+    #[error("{}", grpc_failure(.0))]
+    Grpc(#[from] GrpcError),
     /// A [`LoginReview`] found why the attempt failed, and that waiting will not change it.
     /// Displays as the explanation's problem; the attempt's own failure is kept in
     /// `failure` (not a `source`, so a one-line report does not repeat it).
@@ -55,11 +60,13 @@ impl LoginFailure {
     /// failure can heal, except a configuration that can never work and a failure a
     /// [`LoginReview`] explained.
     pub fn may_heal(&self) -> bool {
-        !matches!(
-            self,
+        match self {
             LoginFailure::Aws(LoginError::InvalidEndpoint { .. } | LoginError::MissingRegion)
-                | LoginFailure::Explained { .. }
-        )
+            | LoginFailure::Explained { .. } => false,
+            // TLS settings that cannot work, or a server certificate we do not trust.
+            LoginFailure::Grpc(e) => !(matches!(e, GrpcError::Tls(_)) || e.is_certificate()),
+            _ => true,
+        }
     }
 
     /// The explanation a [`LoginReview`] gave, if it gave one.
@@ -76,7 +83,17 @@ impl LoginFailure {
         match self {
             LoginFailure::Consul(e) => Some(e),
             LoginFailure::Explained { failure, .. } => failure.consul_error(),
-            LoginFailure::Aws(_) => None,
+            LoginFailure::Aws(_) | LoginFailure::Grpc(_) => None,
+        }
+    }
+
+    /// The gRPC error behind this failure, if the login went over gRPC (looking through an
+    /// explanation to the attempt it explained).
+    pub fn grpc_error(&self) -> Option<&GrpcError> {
+        match self {
+            LoginFailure::Grpc(e) => Some(e),
+            LoginFailure::Explained { failure, .. } => failure.grpc_error(),
+            LoginFailure::Aws(_) | LoginFailure::Consul(_) => None,
         }
     }
 }
@@ -112,6 +129,14 @@ pub struct NoReview;
 impl LoginReview for NoReview {
     async fn review(&mut self, _failure: &LoginFailure) -> Option<Explanation> {
         None
+    }
+}
+
+/// As [`consul_failure`], for the gRPC login: an answer carries a status code.
+fn grpc_failure(e: &GrpcError) -> String {
+    match e.code() {
+        Some(_) => format!("Consul answered: {e}"),
+        None => format!("Consul could not be reached: {e}"),
     }
 }
 
@@ -160,13 +185,83 @@ pub async fn login_reviewed<R: LoginReview>(
     if let Some(partition) = &spec.partition {
         opts = opts.with_partition(partition.clone());
     }
+    let token = login_loop(spec, policy, review, |bearer| {
+        let request = LoginRequest {
+            auth_method: spec.method.clone(),
+            bearer_token: bearer,
+            meta: spec.meta.clone(),
+        };
+        let opts = &opts;
+        async move { Ok(server.login(&request, opts).await?) }
+    })
+    .await?;
+    info!(accessor_id = %token.accessor_id, method = %spec.method, "logged in");
+    Ok(token)
+}
+
+/// What a gRPC login gives: the ACL token, and the bearer token it was made with (which
+/// consul-dataplane logs in with in its turn).
+#[derive(Debug, Clone)]
+pub struct GrpcLogin {
+    /// The new ACL token.
+    pub token: LoginToken,
+    /// The bearer token of the successful attempt.
+    pub bearer_token: Secret,
+}
+
+/// [`login_reviewed`] over Consul's gRPC `ACLService/Login` (the dataplane layout, where
+/// only the servers' gRPC and HTTP ports are reached), in `datacenter` (`None`: the
+/// server's).
+pub async fn login_reviewed_grpc<R: LoginReview>(
+    client: &ConsulGrpc,
+    spec: &LoginSpec,
+    datacenter: Option<&str>,
+    policy: &RetryPolicy,
+    review: &mut R,
+) -> Result<GrpcLogin, RetryError<LoginFailure>> {
+    let login = login_loop(spec, policy, review, |bearer| {
+        let request = GrpcLoginRequest {
+            auth_method: spec.method.clone(),
+            bearer_token: bearer.clone(),
+            meta: spec.meta.clone(),
+            namespace: String::new(),
+            partition: spec.partition.clone().unwrap_or_default(),
+            datacenter: datacenter.unwrap_or_default().to_owned(),
+        };
+        async move {
+            let token = client.login(&request).await?;
+            Ok(GrpcLogin {
+                token,
+                bearer_token: bearer,
+            })
+        }
+    })
+    .await?;
+    info!(accessor_id = %login.token.accessor_id, method = %spec.method, "logged in over gRPC");
+    Ok(login)
+}
+
+/// The login's retries: each attempt gets a fresh bearer token and goes through `send`;
+/// `review` sees every failure and may end the login at once.
+async fn login_loop<R, T, F, Fut>(
+    spec: &LoginSpec,
+    policy: &RetryPolicy,
+    review: &mut R,
+    send: F,
+) -> Result<T, RetryError<LoginFailure>>
+where
+    R: LoginReview,
+    F: Fn(Secret) -> Fut,
+    Fut: Future<Output = Result<T, LoginFailure>>,
+{
     let what = format!("log in with auth method {:?}", spec.method);
     // The attempts run one after another, so the lock is never contended; it only lets
     // each attempt's future borrow the review.
     let review = tokio::sync::Mutex::new(review);
-    let token = retry_if(policy, &what, LoginFailure::may_heal, || async {
-        let failure = match attempt(server, spec, &opts).await {
-            Ok(token) => return Ok(token),
+    retry_if(policy, &what, LoginFailure::may_heal, || async {
+        let attempt = async { send(fresh_bearer_token(spec).await?).await };
+        let failure = match attempt.await {
+            Ok(value) => return Ok(value),
             Err(failure) => failure,
         };
         let explained = review.lock().await.review(&failure).await;
@@ -178,25 +273,13 @@ pub async fn login_reviewed<R: LoginReview>(
             None => failure,
         })
     })
-    .await?;
-    info!(accessor_id = %token.accessor_id, method = %spec.method, "logged in");
-    Ok(token)
+    .await
 }
 
-/// One login attempt with a fresh bearer token.
-async fn attempt(
-    server: &Client,
-    spec: &LoginSpec,
-    opts: &QueryOptions,
-) -> Result<AclToken, LoginFailure> {
+/// A bearer token made now, with credentials loaded now.
+async fn fresh_bearer_token(spec: &LoginSpec) -> Result<Secret, LoginFailure> {
     let creds = load_credentials(Some(&spec.params.region)).await?;
-    let bearer = bearer_token(&creds, &spec.params).await?;
-    let request = LoginRequest {
-        auth_method: spec.method.clone(),
-        bearer_token: Secret::new(bearer),
-        meta: spec.meta.clone(),
-    };
-    Ok(server.login(&request, opts).await?)
+    Ok(Secret::new(bearer_token(&creds, &spec.params).await?))
 }
 
 /// Sends one signed `sts:GetCallerIdentity` with `creds` to the STS endpoint the login uses

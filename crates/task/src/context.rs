@@ -237,25 +237,58 @@ pub fn login_spec(
     cfg: &config::Config,
     task: &ecs::TaskMetadata,
 ) -> Result<iam_login::LoginSpec, LoginSpecError> {
-    let region = match cfg.login_region() {
-        Some(region) => region.to_owned(),
-        None => task.region().map_err(LoginSpecError::NoRegion)?.to_owned(),
-    };
-    Ok(iam_login::LoginSpec {
-        method: cfg.login_method().to_owned(),
-        params: iam_login::LoginParams {
-            region,
-            sts_endpoint: cfg.sts_endpoint().map(str::to_owned),
-            server_id_header_value: cfg.server_id_header_value().map(str::to_owned),
-            include_entity: cfg.include_entity(),
-        },
-        meta: iam_login::login_meta(
-            task.task_id().map_err(LoginSpecError::TaskId)?,
-            task.cluster(),
-            &cfg.login_meta(),
-        ),
-        partition: cfg.login_partition().map(str::to_owned),
-    })
+    LoginSettings {
+        method: cfg.login_method(),
+        region: cfg.login_region(),
+        sts_endpoint: cfg.sts_endpoint(),
+        server_id_header_value: cfg.server_id_header_value(),
+        include_entity: cfg.include_entity(),
+        extra_meta: cfg.login_meta(),
+        partition: cfg.login_partition(),
+        cluster: task.cluster(),
+    }
+    .spec(task)
+}
+
+/// What a login spec is made of, whichever layout's config gives it.
+pub(crate) struct LoginSettings<'a> {
+    pub(crate) method: &'a str,
+    /// `consulLogin.region`; `None`: the task ARN's.
+    pub(crate) region: Option<&'a str>,
+    pub(crate) sts_endpoint: Option<&'a str>,
+    pub(crate) server_id_header_value: Option<&'a str>,
+    pub(crate) include_entity: bool,
+    pub(crate) extra_meta: std::collections::BTreeMap<String, String>,
+    pub(crate) partition: Option<&'a str>,
+    /// The `consul.hashicorp.com/cluster` meta value.
+    pub(crate) cluster: &'a str,
+}
+
+impl LoginSettings<'_> {
+    pub(crate) fn spec(
+        self,
+        task: &ecs::TaskMetadata,
+    ) -> Result<iam_login::LoginSpec, LoginSpecError> {
+        let region = match self.region {
+            Some(region) => region.to_owned(),
+            None => task.region().map_err(LoginSpecError::NoRegion)?.to_owned(),
+        };
+        Ok(iam_login::LoginSpec {
+            method: self.method.to_owned(),
+            params: iam_login::LoginParams {
+                region,
+                sts_endpoint: self.sts_endpoint.map(str::to_owned),
+                server_id_header_value: self.server_id_header_value.map(str::to_owned),
+                include_entity: self.include_entity,
+            },
+            meta: iam_login::login_meta(
+                task.task_id().map_err(LoginSpecError::TaskId)?,
+                self.cluster,
+                &self.extra_meta,
+            ),
+            partition: self.partition.map(str::to_owned),
+        })
+    }
 }
 
 #[cfg(test)]

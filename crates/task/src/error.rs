@@ -1,6 +1,7 @@
 //! What can end mesh-init: a step and why it failed.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::clients::ClientError;
@@ -25,6 +26,20 @@ pub enum Step {
     WriteProxyConfig,
     /// Copy the binary into the bootstrap directory.
     CopyBinary,
+    /// Dataplane layout: find the servers and connect to one over gRPC.
+    ConnectServers,
+    /// Dataplane layout: register the service and proxy (or gateway) in the catalog.
+    RegisterInCatalog,
+    /// Dataplane layout: add the passive health check to the service's `service-defaults`.
+    WriteServiceDefaults,
+    /// Dataplane layout: write `<bootstrapDir>/consul-grpc-ca-cert.pem`.
+    WriteGrpcCaCert,
+    /// Dataplane layout: write `<bootstrapDir>/consul-dataplane.json`.
+    WriteDataplaneConfig,
+    /// Dataplane layout: point `/etc/resolv.conf` at Consul DNS.
+    ConfigureDns,
+    /// Dataplane layout: install the transparent proxy's traffic redirection.
+    TransparentProxy,
 }
 
 impl fmt::Display for Step {
@@ -38,6 +53,13 @@ impl fmt::Display for Step {
             Step::Register => "register with the Consul agent",
             Step::WriteProxyConfig => "write the Envoy bootstrap",
             Step::CopyBinary => "copy consul-ecs into the bootstrap directory",
+            Step::ConnectServers => "connect to the Consul servers over gRPC",
+            Step::RegisterInCatalog => "register in the Consul catalog",
+            Step::WriteServiceDefaults => "add the passive health check to service-defaults",
+            Step::WriteGrpcCaCert => "write the gRPC CA certificate",
+            Step::WriteDataplaneConfig => "write consul-dataplane's configuration",
+            Step::ConfigureDns => "point the task's resolver at Consul DNS",
+            Step::TransparentProxy => "set up the transparent proxy",
         })
     }
 }
@@ -75,6 +97,59 @@ pub enum Failure {
     /// The binary could not be copied.
     #[error(transparent)]
     Copy(#[from] crate::binary_copy::CopyError),
+    /// An operation over the agent layout's context was asked of another layout.
+    #[error("{0:?} layout: this operation runs over the agent layout's task context only")]
+    AgentContextOnly(crate::layout::Layout),
+    /// The servers could not be found or reached over gRPC.
+    #[error(transparent)]
+    Grpc(#[from] consul_grpc::GrpcError),
+    /// The servers' HTTP client cannot be built (address, TLS settings).
+    #[error("the Consul servers' HTTP client")]
+    HttpClient(#[source] consul::ConsulError),
+    /// A file of the bootstrap directory could not be written.
+    #[error("write {}", .path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The resolver configuration could not be read.
+    #[error("read {}", .path.display())]
+    DnsRead {
+        /// `/etc/resolv.conf`, or the file given instead.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: boundary::ReadError,
+    },
+    /// The resolver configuration could not be rewritten.
+    #[error("rewrite {}", .path.display())]
+    DnsWrite {
+        /// `/etc/resolv.conf`, or the file given instead.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The traffic redirection could not be built or applied.
+    #[error(transparent)]
+    Tproxy(#[from] tproxy::TproxyError),
+    /// The transparent proxy is on, but a Fargate task cannot change its network rules.
+    #[error(
+        "transparentProxy is enabled (its default) but the task runs on Fargate, which does not \
+         let it change its network rules; set transparentProxy.enabled to false"
+    )]
+    TransparentProxyOnFargate,
+    /// The proxy just registered is not in the catalog's answer.
+    #[error("the proxy {proxy_id:?} is not among the services of node {node:?}")]
+    ProxyNotInCatalog {
+        /// The proxy's service ID.
+        proxy_id: String,
+        /// The synthetic node.
+        node: String,
+    },
 }
 
 impl From<ClientError> for Failure {

@@ -1,14 +1,16 @@
 //! Where a task's registrations go and what configures its proxy: the plug-in point of a
 //! second way of joining the mesh.
 //!
-//! consul-ecs v0.6.2 has one layout, [`Layout::Agent`]: a Consul client agent runs in the
-//! task, mesh-init registers with it and writes an Envoy bootstrap, health-sync updates TTL
-//! checks through it. The Consul Dataplane layout of consul-ecs v0.10 (catalog registration
-//! against the servers, a `consul-dataplane.json` instead of the Envoy bootstrap) will be a
-//! second variant with its own module beside [`agent`]; the subcommands call the four
-//! operations below and do not change.
+//! [`Layout::Agent`] (consul-ecs v0.6.2): a Consul client agent runs in the task, mesh-init
+//! registers with it and writes an Envoy bootstrap, health-sync updates TTL checks through
+//! it; its steps run over a [`TaskContext`] and the four operations below.
+//! [`Layout::Dataplane`] (consul-ecs v0.10): no agent; mesh-init registers in the servers'
+//! catalog and writes `consul-dataplane.json` ([`dataplane`], over a
+//! [`dataplane::DataplaneContext`]). The config's keys choose the layout
+//! ([`Layout::of_loaded`]).
 
 pub mod agent;
+pub mod dataplane;
 pub mod dataplane_sync;
 
 use std::future::Future;
@@ -24,15 +26,25 @@ use crate::error::Failure;
 pub enum Layout {
     /// v0.6.2: a Consul client agent in the task ([`agent`]).
     Agent,
+    /// v0.10: Consul Dataplane, against the servers ([`dataplane`]).
+    Dataplane,
 }
 
 /// What health-sync's run produced: one line per failed shutdown step.
 pub type ShutdownReport = mesh_task::ShutdownReport;
 
 impl Layout {
-    /// The layout the config asks for (only [`Layout::Agent`] exists so far).
+    /// The layout of a v0.6.2 config: [`Layout::Agent`].
     pub fn of(_config: &config::Config) -> Layout {
         Layout::Agent
+    }
+
+    /// The layout a loaded config of either kind asks for.
+    pub fn of_loaded(config: &config::LoadedConfig) -> Layout {
+        match config {
+            config::LoadedConfig::Agent(_) => Layout::Agent,
+            config::LoadedConfig::Dataplane(_) => Layout::Dataplane,
+        }
     }
 
     /// Registers the task's service and proxy (or gateway), each retried until `deadline`
@@ -44,6 +56,7 @@ impl Layout {
     ) -> Result<(), Failure> {
         match self {
             Layout::Agent => agent::register(ctx, deadline).await,
+            Layout::Dataplane => Err(Failure::AgentContextOnly(self)),
         }
     }
 
@@ -57,6 +70,7 @@ impl Layout {
     ) -> Result<PathBuf, Failure> {
         match self {
             Layout::Agent => agent::write_proxy_config(ctx, token, deadline).await,
+            Layout::Dataplane => Err(Failure::AgentContextOnly(self)),
         }
     }
 
@@ -70,6 +84,7 @@ impl Layout {
     ) -> ShutdownReport {
         match self {
             Layout::Agent => agent::sync_checks(ctx, settings, stop).await,
+            Layout::Dataplane => agent_context_only(self),
         }
     }
 
@@ -79,7 +94,16 @@ impl Layout {
     pub async fn shut_down(self, peers: &Peers, budget: std::time::Duration) -> ShutdownReport {
         match self {
             Layout::Agent => agent::shut_down_unknown_task(peers, budget).await,
+            Layout::Dataplane => agent_context_only(self),
         }
+    }
+}
+
+/// What an operation over the agent layout's context says when asked for another layout:
+/// a [`TaskContext`] is always [`Layout::Agent`]'s, so this only happens through a bug.
+fn agent_context_only(layout: Layout) -> ShutdownReport {
+    ShutdownReport {
+        failures: vec![Failure::AgentContextOnly(layout).to_string()],
     }
 }
 

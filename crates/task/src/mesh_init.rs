@@ -1,8 +1,9 @@
 //! mesh-init: the first container of every mesh task.
 //!
-//! Read the task metadata and build the context, log in (`iam-login`), register and write
-//! the proxy configuration through the task's [`Layout`](crate::Layout), copy the binary
-//! into the bootstrap directory. Every step that talks to something that may be briefly
+//! Read the task metadata, then the layout's steps. The agent layout (v0.6.2): build the
+//! context, log in (`iam-login`), register and write the proxy configuration through the
+//! task's [`Layout`](crate::Layout), copy the binary into the bootstrap directory. The
+//! dataplane layout (v0.10): [`crate::layout::dataplane`]. Every step that talks to something that may be briefly
 //! unavailable is retried with jittered backoff up to a deadline. A failure, or
 //! SIGTERM/SIGINT at any point, ends the run after undoing what would otherwise leak: the
 //! token is logged out and the files this run wrote are removed.
@@ -21,13 +22,33 @@ use crate::context::{ConsulClients, LoginSpecError, TaskContext, TokenFiles};
 use crate::error::{AtStep, Failure, Step, StepError};
 use crate::runtime::stop_signal;
 
-/// mesh-init's deadlines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// mesh-init's deadlines, and what the dataplane layout changes in the task.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MeshInitSettings {
     /// Give up logging in after this long (v0.6.2 retried forever).
     pub login_timeout: Duration,
-    /// Give up registering (and reading the proxy back) after this long.
+    /// Give up registering (and reading the proxy back) after this long; in the dataplane
+    /// layout also the first connection to the servers.
     pub register_timeout: Duration,
+    /// Dataplane layout: the resolver configuration Consul DNS goes into
+    /// (`/etc/resolv.conf`).
+    pub resolv_conf: PathBuf,
+    /// Dataplane layout: the `iptables` program the transparent proxy's rules are applied
+    /// with (`iptables` from `PATH`).
+    pub iptables: std::ffi::OsString,
+}
+
+impl MeshInitSettings {
+    /// The defaults of the flags: 60 s to log in, 2 min to register, `/etc/resolv.conf`,
+    /// `iptables`.
+    pub fn new(login_timeout: Duration, register_timeout: Duration) -> MeshInitSettings {
+        MeshInitSettings {
+            login_timeout,
+            register_timeout,
+            resolv_conf: PathBuf::from("/etc/resolv.conf"),
+            iptables: "iptables".into(),
+        }
+    }
 }
 
 /// How mesh-init ended. Every outcome has been logged.
@@ -44,15 +65,32 @@ pub enum Outcome {
 }
 
 /// What this run left behind so far, to undo when it does not complete: the token it
-/// logged in with, and the files it wrote.
+/// logged in with, the files it wrote, and the files it changed (with their old content).
 #[derive(Default)]
-struct Written {
-    login: Option<(Client, Secret)>,
-    files: Vec<PathBuf>,
+pub(crate) struct Written {
+    pub(crate) login: Option<LoggedIn>,
+    /// Dataplane layout: what this run registered in the catalog, and the client to take
+    /// it out again (no agent reaps a catalog registration).
+    pub(crate) registered: Vec<(Client, consul::CatalogDeregistration)>,
+    pub(crate) files: Vec<PathBuf>,
+    pub(crate) restore: Vec<(PathBuf, Vec<u8>)>,
 }
 
-/// Runs mesh-init for the task `config` describes (already validated for mesh-init).
-pub async fn run(config: config::Config, settings: MeshInitSettings) -> Outcome {
+/// A token this run logged in for, and where to log it out.
+pub(crate) enum LoggedIn {
+    /// Over the servers' HTTP API (the agent layout).
+    Http(Client, Secret),
+    /// Over the servers' gRPC `ACLService` (the dataplane layout).
+    Grpc {
+        client: consul_grpc::ConsulGrpc,
+        token: Secret,
+        datacenter: String,
+    },
+}
+
+/// Runs mesh-init for the task `config` describes, in the layout its keys choose (a v0.6.2
+/// config already validated for mesh-init).
+pub async fn run(config: config::LoadedConfig, settings: MeshInitSettings) -> Outcome {
     // Handlers first: a stop during start-up must still undo the login.
     let stop = match stop_signal() {
         Ok(stop) => stop,
@@ -91,13 +129,31 @@ pub async fn run(config: config::Config, settings: MeshInitSettings) -> Outcome 
 }
 
 async fn mesh_init(
-    config: config::Config,
+    config: config::LoadedConfig,
     settings: MeshInitSettings,
     written: &RefCell<Written>,
 ) -> Result<(), StepError> {
     let metadata = ecs::MetadataClient::from_env().at(Step::ReadTaskMetadata)?;
     let task = metadata.task().await.at(Step::ReadTaskMetadata)?;
     info!(task_arn = %task.task_arn, family = %task.family, "task metadata read");
+    match config {
+        config::LoadedConfig::Agent(config) => {
+            agent_mesh_init(config, metadata, task, settings, written).await
+        }
+        config::LoadedConfig::Dataplane(config) => {
+            crate::layout::dataplane::mesh_init(config, task, &settings, written).await
+        }
+    }
+}
+
+/// The agent layout's steps after the task metadata was read.
+async fn agent_mesh_init(
+    config: config::Config,
+    metadata: ecs::MetadataClient,
+    task: ecs::TaskMetadata,
+    settings: MeshInitSettings,
+    written: &RefCell<Written>,
+) -> Result<(), StepError> {
     // Built before logging in, so a task that can never register takes no token.
     let clients = ConsulClients::of(&config, &TokenFiles::of(&config));
     let ctx = TaskContext::new(config, metadata, clients, task).at(Step::BuildRegistrations)?;
@@ -140,7 +196,7 @@ async fn login(
     let server = server.clone().at(Step::LogIn)?;
     let spec = spec.as_ref().map_err(|e| e.clone()).at(Step::LogIn)?;
     let secret = log_in(ctx, spec, &server, timeout).await.at(Step::LogIn)?;
-    written.borrow_mut().login = Some((server.clone(), secret.clone()));
+    written.borrow_mut().login = Some(LoggedIn::Http(server.clone(), secret.clone()));
     let path = &ctx.tokens.service;
     iam_login::replace_token_file(&server, path, &secret)
         .await
@@ -178,14 +234,37 @@ async fn log_in(
     }
 }
 
-/// Logs the token out (so it does not linger in Consul until the acl-controller reaps it)
-/// and removes the files this run wrote. Every part is attempted; their own failures are
-/// logged.
+/// Logs the token out (so it does not linger in Consul until the acl-controller reaps it),
+/// removes the files this run wrote and puts back the ones it changed. Every part is
+/// attempted; their own failures are logged.
 async fn undo(written: Written) {
-    if let Some((server, secret)) = written.login {
-        match iam_login::logout(&server, &secret).await {
+    // Registrations first, while the token that made them is still valid.
+    for (client, deregistration) in written.registered.iter().rev() {
+        let id = &deregistration.service_id;
+        match client
+            .catalog_deregister(deregistration, &consul::QueryOptions::default())
+            .await
+        {
+            Ok(()) => info!(id, "deregistered from the catalog"),
+            Err(e) => warn!(id, error = %e, "could not deregister from the catalog"),
+        }
+    }
+    match written.login {
+        Some(LoggedIn::Http(server, secret)) => match iam_login::logout(&server, &secret).await {
             Ok(()) => info!("logged out this run's service token"),
             Err(e) => warn!(error = %e, "could not log out this run's service token"),
+        },
+        Some(LoggedIn::Grpc {
+            client,
+            token,
+            datacenter,
+        }) => crate::layout::dataplane::log_out(&client, &token, &datacenter).await,
+        None => {}
+    }
+    for (path, content) in written.restore {
+        match std::fs::write(&path, content) {
+            Ok(()) => info!(path = %path.display(), "put back"),
+            Err(e) => warn!(path = %path.display(), error = %e, "could not put back"),
         }
     }
     for path in written.files {
