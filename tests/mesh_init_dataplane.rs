@@ -496,3 +496,59 @@ fn a_login_to_a_missing_auth_method_is_explained_at_once() {
     assert!(w.files().is_empty());
     assert!(w.catalog().is_empty(), "nothing registered without a token");
 }
+
+#[test]
+fn sigterm_after_the_login_logs_the_token_out_over_grpc_and_exits_143() {
+    let aws = AwsWorld::start("web");
+    let w = Dataplane::fargate(true);
+    w.consul
+        .configure_iam_auth(&aws, &IamAuthOptions::default());
+    // The servers' HTTP port accepts connections and never answers: mesh-init logs in over
+    // gRPC, then hangs on its first HTTP call, where the signal finds it.
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config: Value = serde_json::from_str(&w.config(json!({
+        "consulLogin": {"enabled": true, "stsEndpoint": aws.endpoint()}
+    })))
+    .unwrap();
+    config["consulServers"]["http"]["port"] = json!(hole.local_addr().unwrap().port());
+    let mut cmd = w.mesh_init(&config.to_string(), &["-register-timeout", "60s"]);
+    for (k, v) in aws.credentials_env(aws.task_role()) {
+        cmd = cmd.env(&k, v);
+    }
+    let mut cmd = cmd.command();
+    let stderr = tempfile::NamedTempFile::new().unwrap();
+    cmd.stderr(stderr.reopen().unwrap());
+    let mut child = cmd.spawn().unwrap();
+    let logins = || {
+        w.consul
+            .tokens()
+            .into_iter()
+            .filter(|t| !t.auth_method.is_empty())
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while logins() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "never logged in:\n{}",
+            fs::read_to_string(stderr.path()).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    let printed = fs::read_to_string(stderr.path()).unwrap();
+    assert_eq!(status.code(), Some(143), "{printed}");
+    assert_eq!(
+        logins(),
+        0,
+        "logged out:\n{printed}\n{}",
+        w.consul.request_log()
+    );
+    assert!(printed.contains("logged out this run's token"), "{printed}");
+    assert!(w.files().is_empty(), "{:?}", w.files());
+}

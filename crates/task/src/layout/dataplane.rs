@@ -239,7 +239,7 @@ pub(crate) async fn mesh_init(
     write_service_defaults(&ctx, &http, settings.register_timeout)
         .await
         .at(Step::WriteServiceDefaults)?;
-    write_files(&ctx, dataplane_login, written).await?;
+    write_files(&ctx, env_text(GRPC_CA_PEM_ENV), dataplane_login, written).await?;
     if ctx.config.consul_dns_enabled() {
         use_consul_dns(&settings.resolv_conf, written)?;
     }
@@ -381,16 +381,17 @@ async fn write_service_defaults(
     Ok(())
 }
 
-/// The bootstrap directory: the gRPC CA (when TLS and `CONSUL_GRPC_CACERT_PEM`),
-/// `consul-dataplane.json` (it holds the bearer token: written, never logged) and the
-/// binary copy.
+/// The bootstrap directory: the gRPC CA (`grpc_ca_pem`, from `CONSUL_GRPC_CACERT_PEM`,
+/// when gRPC uses TLS), `consul-dataplane.json` (it holds the bearer token: written, never
+/// logged) and the binary copy.
 async fn write_files(
     ctx: &DataplaneContext,
+    grpc_ca_pem: Option<String>,
     login: Option<DataplaneLogin>,
     written: &RefCell<Written>,
 ) -> Result<(), StepError> {
     let dir = ctx.config.bootstrap_dir();
-    let pem = env_text(GRPC_CA_PEM_ENV).filter(|_| ctx.config.consul_servers.grpc_tls().enabled);
+    let pem = grpc_ca_pem.filter(|_| ctx.config.consul_servers.grpc_tls().enabled);
     let pem_written = pem.is_some();
     if let Some(pem) = pem {
         let path = dir.join(GRPC_CA_CERT_FILE);
@@ -534,6 +535,75 @@ pub(crate) async fn log_out(client: &consul_grpc::ConsulGrpc, token: &Secret, da
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn context(dir: &Path, servers: serde_json::Value) -> DataplaneContext {
+        let config = config::dataplane::parse(
+            &serde_json::json!({"bootstrapDir": dir, "consulServers": servers,
+                                "service": {"port": 8080}})
+            .to_string(),
+        )
+        .unwrap();
+        let task = serde_json::from_value(serde_json::json!({
+            "Cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/prod",
+            "TaskARN": "arn:aws:ecs:us-east-1:123456789012:task/prod/abc123", "Family": "web"
+        }))
+        .unwrap();
+        DataplaneContext::new(config, task, None).unwrap()
+    }
+
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[tokio::test]
+    async fn with_grpc_tls_the_ca_pem_is_written_read_only_and_named_in_the_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context(dir.path(), serde_json::json!({"hosts": "consul.dc1"}));
+        let written = RefCell::new(Written::default());
+        write_files(
+            &ctx,
+            Some("-----BEGIN CERTIFICATE-----\n".into()),
+            None,
+            &written,
+        )
+        .await
+        .unwrap();
+        let pem = dir.path().join(GRPC_CA_CERT_FILE);
+        assert_eq!(
+            std::fs::read_to_string(&pem).unwrap(),
+            "-----BEGIN CERTIFICATE-----\n"
+        );
+        assert_eq!(mode(&pem), 0o444);
+        let document = dir.path().join(config::dataplane::DATAPLANE_CONFIG_FILE);
+        assert_eq!(mode(&document), 0o444);
+        let document: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&document).unwrap()).unwrap();
+        assert_eq!(
+            document["consul"]["tls"]["caCertsPath"],
+            pem.display().to_string()
+        );
+        assert_eq!(mode(&dir.path().join(config::BINARY_COPY_FILE)), 0o755);
+        assert_eq!(
+            written.borrow().files.len(),
+            3,
+            "each file is undone on failure"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_grpc_tls_the_ca_pem_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context(
+            dir.path(),
+            serde_json::json!({"hosts": "consul.dc1", "grpc": {"tls": false}}),
+        );
+        let written = RefCell::new(Written::default());
+        write_files(&ctx, Some("pem".into()), None, &written)
+            .await
+            .unwrap();
+        assert!(!dir.path().join(GRPC_CA_CERT_FILE).exists());
+    }
 
     #[test]
     fn consul_dns_goes_first_and_the_rest_stays_as_it_was() {
