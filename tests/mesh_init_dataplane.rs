@@ -552,3 +552,30 @@ fn sigterm_after_the_login_logs_the_token_out_over_grpc_and_exits_143() {
     assert!(printed.contains("logged out this run's token"), "{printed}");
     assert!(w.files().is_empty(), "{:?}", w.files());
 }
+
+#[test]
+fn a_refused_registration_says_the_node_must_exist() {
+    let aws = AwsWorld::start("web");
+    let w = Dataplane::fargate(true);
+    w.consul
+        .configure_iam_auth(&aws, &IamAuthOptions::default());
+    // No node for the cluster yet: the login token may not create it.
+    let config = w.config(json!({
+        "consulLogin": {"enabled": true, "stsEndpoint": aws.endpoint()}
+    }));
+    let mut cmd = w.mesh_init(&config, &[]);
+    for (k, v) in aws.credentials_env(aws.task_role()) {
+        cmd = cmd.env(&k, v);
+    }
+    let run = w.expect(cmd.run(), 2);
+    run.expect_stderr_contains("mesh-init failed: register in the Consul catalog")
+        .expect_stderr_contains("403")
+        .expect_stderr_contains("hint: a task's login token may register its own service");
+    let logins = w
+        .consul
+        .tokens()
+        .into_iter()
+        .filter(|t| !t.auth_method.is_empty())
+        .count();
+    assert_eq!(logins, 0, "the token is logged out");
+}

@@ -314,7 +314,8 @@ async fn register(
         retry(&policy, &what, || {
             http.catalog_register(&registration, &no_opts)
         })
-        .await?;
+        .await
+        .map_err(refused_registration)?;
         written.borrow_mut().registered.push((
             http.clone(),
             CatalogDeregistration {
@@ -328,6 +329,22 @@ async fn register(
         info!(id, node = %registration.node, "registered in the catalog");
     }
     Ok(())
+}
+
+/// A registration Consul refused (403) gets the two reasons a task's token is refused in
+/// this layout; other failures stay as they are.
+fn refused_registration(error: consul::RetryError<ConsulError>) -> Failure {
+    if error.last.http_status() != Some(403) {
+        return error.into();
+    }
+    Failure::Diagnosed(diagnose::Diagnosed {
+        problem: error.to_string(),
+        hint: "a task's login token may register its own service on the cluster's node but \
+               not create the node: the controller registers it (one node per cluster, named \
+               by the cluster ARN); and the service must be the one the token's service \
+               identity names (the task role's consul.hashicorp.com.service-name tag)"
+            .to_owned(),
+    })
 }
 
 /// With `service.networkResilienceConfig.enabled`: reads `service-defaults/<name>` and
