@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 CARGO ?= cargo
 
 .PHONY: test test-tools venv fmt-check clippy deps-check unit build release demo bench clean-venv terraform-check \
-	image image-testkit container-tools container-test image-only image-testkit-only \
+	image image-local container-tools container-test image-only image-local-only image-consul-emulator-only \
 	compose-up compose-down compose-images
 
 ## test: install what the tests need, then format check, clippy, the unused-dependency check and
@@ -124,10 +124,11 @@ release:
 image: release
 	$(MAKE) --no-print-directory image-only
 
-## image-testkit: consul-ecs-testkit:local (the compose file's ecs-agent) and the Consul emulator
-image-testkit:
-	$(STATIC_CARGO) -p testkit --bin consul-ecs-testkit
-	$(MAKE) --no-print-directory image-testkit-only
+## image-local: consul-ecs-local:local (the compose files' ecs-agent and consul-acl-setup) from the
+## static consul-ecs-local (crates/ecs-local)
+image-local:
+	$(STATIC_CARGO) -p ecs-local --bin consul-ecs-local
+	$(MAKE) --no-print-directory image-local-only
 
 # The images from binaries already built (IMAGE_PROFILE says which).
 image-only:
@@ -137,12 +138,17 @@ image-only:
 		--build-arg REVISION="$$(docker/build/consul-ecs/consul-ecs version | sed -n 's/.*(\(.*\))$$/\1/p')" \
 		-t consul-ecs:local docker/build/consul-ecs
 
-image-testkit-only:
-	rm -rf docker/build/testkit && mkdir -p -m 0755 docker/build/testkit/consul
+image-local-only:
+	rm -rf docker/build/consul-ecs-local && mkdir -p -m 0755 docker/build/consul-ecs-local/consul
+	cp $(STATIC_DIR)/consul-ecs-local /etc/ssl/certs/ca-certificates.crt docker/build/consul-ecs-local/
+	$(ENGINE) build -q -f docker/Dockerfile.local --build-arg VERSION=$(CRATE_VERSION) \
+		-t consul-ecs-local:local docker/build/consul-ecs-local
+
+# The stand-in Consul: the test kit's emulator (never shipped).
+image-consul-emulator-only:
+	rm -rf docker/build/testkit && mkdir -p -m 0755 docker/build/testkit
 	cp $(STATIC_DIR)/consul-ecs-testkit /etc/ssl/certs/ca-certificates.crt docker/build/testkit/
-	$(ENGINE) build -q -f docker/Dockerfile.testkit --target testkit -t consul-ecs-testkit:local docker/build/testkit
-	$(ENGINE) build -q -f docker/Dockerfile.testkit --target consul-emulator \
-		-t localhost/consul-ecs-consul-emulator:test docker/build/testkit
+	$(ENGINE) build -q -f docker/Dockerfile.testkit -t localhost/consul-ecs-consul-emulator:test docker/build/testkit
 
 ## container-tools: Docker Engine and docker-compose, podman and runc, what the stand-in images are
 ## made of (apt), podman-compose (venv)
@@ -198,12 +204,15 @@ compose-up: container-tools
 compose-down:
 	$(LOCAL_TASK) down; status=$$?; $(LOCAL_TASK) engine-stop; exit $$status
 
-## compose-images: consul-ecs:local (the release image), consul-ecs-testkit:local and the stand-ins
-## for the images no registry gives here (Consul emulator, Envoy, busybox app, moto), in ENGINE
+## compose-images: consul-ecs:local (the release image), consul-ecs-local:local and, with
+## STAND_INS=1, the stand-ins for the images no registry gives here (the test kit's Consul
+## emulator, Envoy, busybox app, moto), in ENGINE
 compose-images: venv
-	$(STATIC_CARGO) -p consul-ecs --bin consul-ecs -p testkit --bin consul-ecs-testkit
-	$(MAKE) --no-print-directory image-only image-testkit-only
+	$(STATIC_CARGO) -p consul-ecs --bin consul-ecs -p ecs-local --bin consul-ecs-local \
+		$(if $(filter 1,$(STAND_INS)),-p testkit --bin consul-ecs-testkit)
+	$(MAKE) --no-print-directory image-only image-local-only
 	if [ "$(STAND_INS)" = 1 ]; then \
+		$(MAKE) --no-print-directory image-consul-emulator-only && \
 		$(CT)/build-images.sh $(ENGINE) "$$(find $(VENV)/lib -path '*/site-packages/envoy/_bin/envoy' | head -n 1)" $(VENV)/bin/python; \
 	fi
 

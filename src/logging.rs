@@ -1,29 +1,11 @@
-//! Logging set-up: log lines to stderr and each subcommand's output (validate-config's
-//! verdict, doctor's list, the version) to stdout, both in the chosen format: text, or one
-//! JSON object a line carrying the subcommand's span.
-//!
-//! Neither stream is written with `print!`: a closed or broken stdout or stderr must not
-//! panic (the subscriber drops a line it cannot write).
-
-use std::fmt;
-
-use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
-use tracing_subscriber::filter::{LevelFilter, Targets};
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::Layer;
+//! Logging set-up of the binary: the shared one ([`task::logging`]) at the level and format
+//! the flags (or the config) ask for, and the `output!` macro for a subcommand's output.
 
 use crate::cli::{LogFormat, LogLevel};
 
-/// The target of the events that are a subcommand's output (stdout), not its log.
-const OUTPUT: &str = "consul_ecs::output";
-
 /// One line (or a few) of a subcommand's output on stdout: the text as it is, or with
-/// `-log-format json` a JSON object whose `message` is the text.
+/// `-log-format json` a JSON object whose `message` is the text. The target is
+/// [`task::logging::OUTPUT_TARGET`].
 macro_rules! output {
     ($($arg:tt)+) => {
         tracing::info!(target: "consul_ecs::output", $($arg)+)
@@ -31,111 +13,11 @@ macro_rules! output {
 }
 pub(crate) use output;
 
-fn filter(level: LogLevel) -> LevelFilter {
-    match level {
-        LogLevel::Trace => LevelFilter::TRACE,
-        LogLevel::Debug => LevelFilter::DEBUG,
-        LogLevel::Info => LevelFilter::INFO,
-        LogLevel::Warn => LevelFilter::WARN,
-        LogLevel::Error => LevelFilter::ERROR,
-    }
-}
-
-/// Installs the global subscriber. Called once, when the subcommand's level is known (the
-/// config's `logLevel` applies only where the config is read).
+/// Installs the global subscriber ([`task::logging::init`]).
 pub fn init(level: LogLevel, format: LogFormat) {
-    // The subcommand's span is at ERROR level so that every level shows it; the output is
-    // never filtered by the log level.
-    let logs = Targets::new()
-        .with_default(filter(level))
-        .with_target(OUTPUT, LevelFilter::OFF)
-        .with_target(task::SPAN_TARGET, LevelFilter::ERROR);
-    let output = Targets::new()
-        .with_target(OUTPUT, LevelFilter::INFO)
-        .with_target(task::SPAN_TARGET, LevelFilter::ERROR);
-    let registry = tracing_subscriber::registry();
-    // A second init (tests calling twice) is harmless: keep the first subscriber.
-    let _ = match format {
-        LogFormat::Text => registry
-            .with(log_layer().with_filter(logs))
-            .with(output_layer().event_format(MessageOnly).with_filter(output))
-            .try_init(),
-        LogFormat::Json => registry
-            .with(log_layer().json().flatten_event(true).with_filter(logs))
-            .with(
-                output_layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_target(false)
-                    .with_filter(output),
-            )
-            .try_init(),
+    let format = match format {
+        LogFormat::Text => task::logging::LogFormat::Text,
+        LogFormat::Json => task::logging::LogFormat::Json,
     };
-}
-
-type Fmt<S, W> = tracing_subscriber::fmt::Layer<
-    S,
-    tracing_subscriber::fmt::format::DefaultFields,
-    tracing_subscriber::fmt::format::Format,
-    W,
->;
-
-/// The log: stderr.
-fn log_layer<S>() -> Fmt<S, fn() -> std::io::Stderr> {
-    tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr as fn() -> std::io::Stderr)
-        // Colours only for a person at a terminal: ECS ships stderr to CloudWatch, where
-        // escape codes are noise.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        // A log line that cannot be written (stderr a broken pipe) is dropped: the
-        // subscriber would report it with eprintln!, which panics on that same pipe and
-        // would end an entrypoint while its child runs on as an orphan.
-        .log_internal_errors(false)
-        .with_target(false)
-}
-
-/// The output: stdout, a line that cannot be written dropped as on stderr.
-fn output_layer<S>() -> Fmt<S, fn() -> std::io::Stdout> {
-    tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stdout as fn() -> std::io::Stdout)
-        .with_ansi(false)
-        .log_internal_errors(false)
-}
-
-/// The text format of the output: the message alone, as the subcommand wrote it.
-struct MessageOnly;
-
-impl<S, N> FormatEvent<S, N> for MessageOnly
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        _ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
-        let mut message = MessageText {
-            writer: &mut writer,
-            result: Ok(()),
-        };
-        event.record(&mut message);
-        message.result?;
-        writeln!(writer)
-    }
-}
-
-/// Writes an event's `message` field.
-struct MessageText<'w, 'a> {
-    writer: &'w mut Writer<'a>,
-    result: fmt::Result,
-}
-
-impl Visit for MessageText<'_, '_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == "message" {
-            self.result = write!(self.writer, "{value:?}");
-        }
-    }
+    task::logging::init(level, format);
 }

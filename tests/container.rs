@@ -439,7 +439,7 @@ impl Task {
         engine.require();
         for image in [
             "consul-ecs:local",
-            "consul-ecs-testkit:local",
+            "consul-ecs-local:local",
             "localhost/consul-ecs-consul-emulator:test",
             "localhost/consul-ecs-test-envoy:test",
             "localhost/consul-ecs-test-app:test",
@@ -895,7 +895,8 @@ impl Task {
     }
 }
 
-/// podman's Docker-compatible API on a socket in `dir`, which the ECS agent (ecs-local) reads.
+/// podman's Docker-compatible API on a socket in `dir`, which the ECS agent (`consul-ecs-local
+/// ecs-agent`) reads.
 fn start_podman_service(dir: &Path) -> (PathBuf, Child) {
     let socket = dir.join("podman.sock");
     let service = Podman
@@ -1547,6 +1548,14 @@ fn live_one_task(engine: Engine, acls: bool) {
             "{service}: all states {states:?}"
         );
     }
+    // The ECS agent (consul-ecs-local) logs in the product's format, in its subcommand's
+    // span, and outlived the task: it left once every task container had stopped.
+    let agent_log = task.logs("ecs-agent");
+    assert!(
+        agent_log.contains("subcommand=\"ecs-agent\"")
+            && agent_log.contains("every task container has stopped"),
+        "ecs-agent's log:\n{agent_log}"
+    );
     let running = engine.ok(&[
         "ps",
         "-q",

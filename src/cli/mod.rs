@@ -264,19 +264,9 @@ pub use config::LogLevel;
 /// `-log-level`: the names the config's `logLevel` takes, in any case.
 fn log_level_parser() -> impl clap::builder::TypedValueParser<Value = LogLevel> {
     use clap::builder::TypedValueParser as _;
-    const LEVELS: [LogLevel; 5] = [
-        LogLevel::Trace,
-        LogLevel::Debug,
-        LogLevel::Info,
-        LogLevel::Warn,
-        LogLevel::Error,
-    ];
-    clap::builder::PossibleValuesParser::new(LEVELS.map(LogLevel::as_str)).map(|name| {
-        LEVELS
-            .into_iter()
-            .find(|level| level.as_str().eq_ignore_ascii_case(&name))
-            .unwrap_or_default()
-    })
+    use task::logging::{parse_level, LEVELS};
+    clap::builder::PossibleValuesParser::new(LEVELS.map(LogLevel::as_str))
+        .map(|name| parse_level(&name).unwrap_or_default())
 }
 
 /// Log output formats.

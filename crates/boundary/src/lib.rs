@@ -24,8 +24,8 @@ pub mod write;
 pub use aws::{aws_http_client, default_region_chain, provider_config};
 pub use cached::CachedFile;
 pub use read::{
-    file_text, read_body, read_ca_dir, read_file, read_file_off_thread, read_text_file, walk_files,
-    Links, ReadError, CA_DIR_MAX_FILES, PEM_FILE_LIMIT,
+    file_text, read_body, read_ca_dir, read_file, read_file_off_thread, read_http_body,
+    read_text_file, walk_files, Links, ReadError, CA_DIR_MAX_FILES, PEM_FILE_LIMIT,
 };
 pub use text::{error_chain, one_line_excerpt, redact_secrets, truncate_bytes, truncate_chars};
 pub use write::{

@@ -4,7 +4,8 @@
 //! body, or a token path that points at `/dev/zero` or a FIFO, must end in a clear error, not
 //! in gigabytes of memory or a process that waits forever:
 //!
-//! - [`read_body`]: an HTTP response body, at most `limit` bytes;
+//! - [`read_body`]: an HTTP response body, at most `limit` bytes ([`read_http_body`] for a
+//!   body of another client than reqwest);
 //! - [`read_file`]: a file that must be a regular file of at most `limit` bytes, opened
 //!   without following a symlink when [`Links::Refuse`] is asked for, and without blocking on
 //!   a FIFO; [`read_file_off_thread`] does the same on tokio's blocking pool.
@@ -26,6 +27,9 @@ pub enum ReadError {
     /// Reading the body failed part way (connection reset, timeout).
     #[error("reading the response body failed: {0}")]
     Body(#[source] reqwest::Error),
+    /// Reading a body of another HTTP client ([`read_http_body`]) failed part way.
+    #[error("reading the response body failed: {0}")]
+    Stream(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The file is a symlink, and links are refused for it.
     #[error("{path} is a symbolic link; refusing to follow it")]
     Symlink {
@@ -77,18 +81,47 @@ impl ReadError {
 /// Reads a whole response body, failing as soon as it passes `limit` bytes (before reading
 /// anything when `Content-Length` already says so). Memory use is bounded by `limit` plus
 /// one chunk.
-pub async fn read_body(mut response: reqwest::Response, limit: u64) -> Result<Vec<u8>, ReadError> {
+pub async fn read_body(response: reqwest::Response, limit: u64) -> Result<Vec<u8>, ReadError> {
     if response.content_length().is_some_and(|len| len > limit) {
         return Err(ReadError::BodyTooLarge { limit });
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(ReadError::Body)? {
-        if body.len() as u64 + chunk.len() as u64 > limit {
+    let body = http::Response::<reqwest::Body>::from(response).into_body();
+    collect_limited(body, limit, ReadError::Body).await
+}
+
+/// [`read_body`] for any HTTP body (hyper's own client, as on a unix socket): at most
+/// `limit` bytes, refused before reading when the body's exact size is known to be larger.
+pub async fn read_http_body<B>(body: B, limit: u64) -> Result<Vec<u8>, ReadError>
+where
+    B: http_body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if body.size_hint().lower() > limit {
+        return Err(ReadError::BodyTooLarge { limit });
+    }
+    collect_limited(body, limit, |e| ReadError::Stream(e.into())).await
+}
+
+/// The data frames of `body` until its end, failing once they pass `limit` bytes.
+async fn collect_limited<B: http_body::Body>(
+    body: B,
+    limit: u64,
+    stream_error: impl Fn(B::Error) -> ReadError,
+) -> Result<Vec<u8>, ReadError> {
+    use bytes::Buf as _;
+    use http_body_util::BodyExt as _;
+    let mut body = std::pin::pin!(body);
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(chunk) = frame.map_err(&stream_error)?.into_data() else {
+            continue; // trailers
+        };
+        if out.len() as u64 + chunk.remaining() as u64 > limit {
             return Err(ReadError::BodyTooLarge { limit });
         }
-        body.extend_from_slice(&chunk);
+        out.extend_from_slice(chunk.chunk());
     }
-    Ok(body)
+    Ok(out)
 }
 
 /// Whether [`read_file`] may follow a symlink at the path itself.
@@ -347,6 +380,36 @@ mod tests {
     fn a_missing_file_says_so() {
         let err = read_file(Path::new("/nonexistent/x"), 1, Links::Refuse).unwrap_err();
         assert!(err.is_not_found(), "{err}");
+    }
+
+    #[tokio::test]
+    async fn any_http_body_is_read_whole_within_its_limit_and_refused_past_it() {
+        let body = || http_body_util::Full::new(bytes::Bytes::from_static(b"0123456789"));
+        assert_eq!(read_http_body(body(), 10).await.unwrap(), b"0123456789");
+        let err = read_http_body(body(), 9).await.unwrap_err();
+        assert!(matches!(err, ReadError::BodyTooLarge { limit: 9 }), "{err}");
+        // A body whose size is not known up front is cut off as it passes the limit.
+        let streamed = Chunks(vec![b"01234".as_slice(), b"56789".as_slice()].into());
+        let err = read_http_body(streamed, 7).await.unwrap_err();
+        assert!(matches!(err, ReadError::BodyTooLarge { limit: 7 }), "{err}");
+    }
+
+    /// A body of data frames with no size hint, as a chunked answer is.
+    struct Chunks(std::collections::VecDeque<&'static [u8]>);
+
+    impl http_body::Body for Chunks {
+        type Data = bytes::Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+            let next = self.0.pop_front();
+            std::task::Poll::Ready(
+                next.map(|c| Ok(http_body::Frame::data(bytes::Bytes::from_static(c)))),
+            )
+        }
     }
 
     #[tokio::test]

@@ -11,7 +11,8 @@
 //! - [`Layout`]: where the registrations go and what configures the proxy — the one place a
 //!   second way of joining the mesh (Consul Dataplane) plugs in;
 //! - [`mesh_init`], [`health_sync`], [`doctor`], [`entrypoint`]: each subcommand's run;
-//! - [`runtime`]: the single-threaded runtime and the stop signals they share.
+//! - [`runtime`]: the single-threaded runtime and the stop signals they share;
+//! - [`logging`]: the log and output set-up of the binaries (text or JSON), with the span.
 //!
 //! Every run logs its own outcome; the adapters only turn it into an exit code. The
 //! subcommand's span (created by the binary with the fields `subcommand`, `task_id` and
@@ -28,6 +29,7 @@ pub mod entrypoint;
 mod error;
 pub mod health_sync;
 pub mod layout;
+pub mod logging;
 pub mod mesh_init;
 pub mod runtime;
 

@@ -1,21 +1,11 @@
 //! A task role in real moto: the AWS side of an ECS task's world.
 //!
-//! [`AwsWorld::start`] runs `moto_server` (see [`crate::moto`]) and builds, through moto's
-//! own IAM and STS APIs, what an ECS task with a task role has:
-//!
-//! - an admin IAM user `alice` (path `/ops/`, allow-all inline policy) with an access key.
-//!   Creating it takes the only three requests moto serves unauthenticated
-//!   ([`SETUP_NO_AUTH_ACTIONS`]); every later request, including the rest of the setup, is
-//!   signed with this key and checked by moto (signature, key, IAM policy);
-//! - the task role `consul-ecs-<service>` at path `/consul-ecs/`, tagged
-//!   `consul.hashicorp.com.service-name=<service>`, with a trust policy letting the account
-//!   assume it and an inline policy allowing `iam:GetRole` on itself (what a Consul login
-//!   with entity details needs);
-//! - temporary credentials from `sts:AssumeRole` as the user, like ECS hands a task.
-//!
-//! moto 5.2.5 facts relied on (found by experiment): `GetCallerIdentity` needs no IAM
-//! permission, `GetRole` does; temporary credentials from moto's own `AssumeRole` are
-//! accepted afterwards; errors come back as AWS XML with `Content-Type: text/html`.
+//! [`AwsWorld::start`] runs `moto_server` (see [`crate::moto`]) and builds in it, through
+//! moto's own IAM and STS APIs ([`ecs_local::moto`], which the local ECS agent uses too),
+//! what an ECS task with a task role has: an admin IAM user whose key signs every request
+//! after the first [`SETUP_NO_AUTH_ACTIONS`], and the task role `consul-ecs-<service>` at
+//! path `/consul-ecs/`, tagged `consul.hashicorp.com.service-name=<service>`, assumed like
+//! ECS assumes it. The helpers here panic with moto's answer when a step fails.
 //!
 //! [`CredentialsEndpoint`] serves a role's credentials the way ECS's container credentials
 //! endpoint does (`AWS_CONTAINER_CREDENTIALS_FULL_URI`).
@@ -23,12 +13,8 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -37,169 +23,13 @@ use serde_json::json;
 
 use crate::moto::Moto;
 
-/// The account moto puts everything in.
-pub const ACCOUNT_ID: &str = "123456789012";
-/// The region every signature and [`AwsWorld::credentials_env`] use.
-pub const REGION: &str = "us-east-1";
-/// The tag the Consul binding rule reads the service name from.
-pub const SERVICE_NAME_TAG: &str = "consul.hashicorp.com.service-name";
-/// Requests moto serves without checking signatures: CreateUser, PutUserPolicy,
-/// CreateAccessKey (the admin user). Everything after is authenticated.
-pub const SETUP_NO_AUTH_ACTIONS: u32 = 3;
-/// Name of the admin user.
-pub const ADMIN_USER: &str = "alice";
-/// IAM path of the admin user.
-pub const ADMIN_PATH: &str = "/ops/";
-/// IAM path of the task role [`AwsWorld::start`] creates.
-pub const TASK_ROLE_PATH: &str = "/consul-ecs/";
+use ecs_local::moto::{normalise_path, role_name};
+pub use ecs_local::moto::{
+    IamUser, RoleSpec, TaskRole, ACCOUNT_ID, ADMIN_PATH, ADMIN_USER, REGION, SERVICE_NAME_TAG,
+    SETUP_NO_AUTH_ACTIONS, TASK_ROLE_PATH,
+};
 /// The Enterprise tag the namespace rule of the service-token method reads.
 pub const NAMESPACE_TAG: &str = "consul.hashicorp.com.namespace";
-
-/// A task role to create with [`AwsWorld::add_role`]: for the misconfigurations a task can
-/// have (a wrong path, missing or wrong tags, no `iam:GetRole` on itself).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleSpec {
-    /// The service the role is for: its name is `consul-ecs-<service>` (suffixed when taken).
-    pub service: String,
-    /// IAM path (`/consul-ecs/`, `other`, `/` …).
-    pub path: String,
-    /// Tags, in order (default: `consul.hashicorp.com.service-name=<service>`).
-    pub tags: Vec<(String, String)>,
-    /// Whether the role may call `iam:GetRole` on itself (default true).
-    pub allow_get_role: bool,
-}
-
-impl RoleSpec {
-    /// The role [`AwsWorld::add_task_role`] makes: tagged with `service`, GetRole allowed.
-    pub fn new(service: &str, path: &str) -> RoleSpec {
-        RoleSpec {
-            service: service.to_string(),
-            path: path.to_string(),
-            tags: vec![(SERVICE_NAME_TAG.to_string(), service.to_string())],
-            allow_get_role: true,
-        }
-    }
-
-    /// Replaces the tags.
-    pub fn tags(mut self, tags: &[(&str, &str)]) -> RoleSpec {
-        self.tags = tags
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        self
-    }
-
-    /// Adds a tag.
-    pub fn tag(mut self, key: &str, value: &str) -> RoleSpec {
-        self.tags.push((key.to_string(), value.to_string()));
-        self
-    }
-
-    /// Leaves out the inline policy allowing `iam:GetRole` on the role itself.
-    pub fn without_get_role(mut self) -> RoleSpec {
-        self.allow_get_role = false;
-        self
-    }
-}
-
-/// A role assumed like an ECS task role: its identity and temporary credentials.
-/// `Debug` hides the secret key and the session token.
-#[derive(Clone, PartialEq, Eq)]
-pub struct TaskRole {
-    /// Role name, e.g. `consul-ecs-web`.
-    pub name: String,
-    /// Role ARN with path, e.g. `arn:aws:iam::123456789012:role/consul-ecs/consul-ecs-web`.
-    pub arn: String,
-    /// IAM path, e.g. `/consul-ecs/`.
-    pub path: String,
-    /// The service the role is tagged with.
-    pub service: String,
-    /// The `RoleSessionName` it was assumed with (a 32-hex task-ID-like value).
-    pub session_name: String,
-    /// Temporary access key ID (`ASIA…`).
-    pub access_key_id: String,
-    /// Temporary secret access key.
-    pub secret_access_key: String,
-    /// Session token.
-    pub session_token: String,
-    /// When the credentials expire, RFC 3339 as STS reports it.
-    pub expiration: String,
-}
-
-impl TaskRole {
-    /// The ARN `sts:GetCallerIdentity` reports for these credentials:
-    /// `arn:aws:sts::<acct>:assumed-role/<name>/<session>`.
-    pub fn assumed_role_arn(&self) -> String {
-        format!(
-            "arn:aws:sts::{ACCOUNT_ID}:assumed-role/{}/{}",
-            self.name, self.session_name
-        )
-    }
-
-    /// The credentials as the AWS SDK types hold them.
-    pub fn credentials(&self) -> Credentials {
-        Credentials::new(
-            &self.access_key_id,
-            &self.secret_access_key,
-            Some(self.session_token.clone()),
-            None,
-            "testkit-task-role",
-        )
-    }
-}
-
-impl std::fmt::Debug for TaskRole {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TaskRole")
-            .field("name", &self.name)
-            .field("arn", &self.arn)
-            .field("path", &self.path)
-            .field("service", &self.service)
-            .field("session_name", &self.session_name)
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
-            .field("session_token", &"<redacted>")
-            .field("expiration", &self.expiration)
-            .finish()
-    }
-}
-
-/// The admin IAM user: long-term credentials, no session token. `Debug` hides the secret.
-#[derive(Clone, PartialEq, Eq)]
-pub struct IamUser {
-    /// User name ([`ADMIN_USER`]).
-    pub name: String,
-    /// User ARN with path, `arn:aws:iam::123456789012:user/ops/alice`.
-    pub arn: String,
-    /// Access key ID (`AKIA…`).
-    pub access_key_id: String,
-    /// Secret access key.
-    pub secret_access_key: String,
-}
-
-impl IamUser {
-    /// The credentials as the AWS SDK types hold them.
-    pub fn credentials(&self) -> Credentials {
-        Credentials::new(
-            &self.access_key_id,
-            &self.secret_access_key,
-            None,
-            None,
-            "testkit-user",
-        )
-    }
-}
-
-impl std::fmt::Debug for IamUser {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IamUser")
-            .field("name", &self.name)
-            .field("arn", &self.arn)
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
-            .finish()
-    }
-}
 
 /// moto with an admin user and a task role; moto stops when this is dropped.
 pub struct AwsWorld {
@@ -367,70 +197,12 @@ impl AwsWorld {
     }
 }
 
-/// What [`AwsWorld::start`] builds, in a moto that is already running at `endpoint` (moto in
-/// a container, say): the admin user, made with moto's first [`SETUP_NO_AUTH_ACTIONS`]
-/// unauthenticated requests (start moto with `INITIAL_NO_AUTH_ACTION_COUNT` at least that,
-/// or unset), and the task role `/consul-ecs/consul-ecs-<service>`, assumed. Panics with
-/// moto's answer when a step fails.
+/// What [`AwsWorld::start`] builds, in a moto that is already running at `endpoint`
+/// ([`ecs_local::moto::provision`]). Panics with moto's answer when a step fails.
 pub async fn provision(endpoint: &str, service: &str) -> (IamUser, TaskRole) {
-    // Any key works while moto does not check; it only routes the request.
-    let anyone = Credentials::new("AKIAIOSFODNN7EXAMPLE", "setup", None, None, "setup");
-    let allow_all =
-        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
-            .to_string();
-    let user = call(
-        endpoint,
-        "iam",
-        &anyone,
-        &[
-            ("Action", "CreateUser"),
-            ("Version", "2010-05-08"),
-            ("UserName", ADMIN_USER),
-            ("Path", ADMIN_PATH),
-        ],
-    )
-    .await;
-    let user_arn = xml_text(&user, "Arn");
-    call(
-        endpoint,
-        "iam",
-        &anyone,
-        &[
-            ("Action", "PutUserPolicy"),
-            ("Version", "2010-05-08"),
-            ("UserName", ADMIN_USER),
-            ("PolicyName", "admin"),
-            ("PolicyDocument", &allow_all),
-        ],
-    )
-    .await;
-    let key = call(
-        endpoint,
-        "iam",
-        &anyone,
-        &[
-            ("Action", "CreateAccessKey"),
-            ("Version", "2010-05-08"),
-            ("UserName", ADMIN_USER),
-        ],
-    )
-    .await;
-    let admin = IamUser {
-        name: ADMIN_USER.to_string(),
-        arn: user_arn,
-        access_key_id: xml_text(&key, "AccessKeyId"),
-        secret_access_key: xml_text(&key, "SecretAccessKey"),
-    };
-    // From here on moto checks signatures: the role is made with the admin's key.
-    let role = create_role(
-        endpoint,
-        &admin,
-        &role_name(service),
-        TASK_ROLE_PATH,
-        service,
-    )
-    .await;
-    (admin, role)
+    ecs_local::moto::provision(endpoint, service)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// `AWS_REGION` and `AWS_EC2_METADATA_DISABLED`, shared by both env helpers.
@@ -439,20 +211,6 @@ fn base_env() -> Vec<(String, String)> {
         ("AWS_REGION".to_string(), REGION.to_string()),
         ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
     ]
-}
-
-fn role_name(service: &str) -> String {
-    format!("consul-ecs-{service}")
-}
-
-/// IAM paths begin and end with `/`.
-fn normalise_path(path: &str) -> String {
-    let trimmed = path.trim_matches('/');
-    if trimmed.is_empty() {
-        "/".to_string()
-    } else {
-        format!("/{trimmed}/")
-    }
 }
 
 /// CreateRole (tagged, trusting the account), PutRolePolicy (GetRole on itself) and
@@ -467,120 +225,26 @@ async fn create_role(
     create_role_as(endpoint, admin, name, &RoleSpec::new(service, path)).await
 }
 
-/// CreateRole as `spec` says (trusting the admin), PutRolePolicy (GetRole on itself) when
-/// allowed, and AssumeRole, all signed with the admin's key.
+/// [`ecs_local::moto::create_role`]; panics with moto's answer when a step fails.
 async fn create_role_as(endpoint: &str, admin: &IamUser, name: &str, spec: &RoleSpec) -> TaskRole {
-    let creds = admin.credentials();
-    // moto checks the trust policy against the caller's ARN as it spells it: the user's
-    // without its path (it does not expand the account's `:root` principal either), so the
-    // policy names the admin both ways.
-    let pathless = format!("arn:aws:iam::{ACCOUNT_ID}:user/{}", admin.name);
-    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-        "Principal": {"AWS": [admin.arn, pathless]}, "Action": "sts:AssumeRole"}]})
-    .to_string();
-    let mut form: Vec<(String, String)> = vec![
-        ("Action".into(), "CreateRole".into()),
-        ("Version".into(), "2010-05-08".into()),
-        ("RoleName".into(), name.into()),
-        ("Path".into(), spec.path.clone()),
-        ("AssumeRolePolicyDocument".into(), trust),
-    ];
-    for (i, (key, value)) in spec.tags.iter().enumerate() {
-        form.push((format!("Tags.member.{}.Key", i + 1), key.clone()));
-        form.push((format!("Tags.member.{}.Value", i + 1), value.clone()));
-    }
-    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let created = call(endpoint, "iam", &creds, &pairs).await;
-    let arn = xml_text(&created, "Arn");
-    if spec.allow_get_role {
-        let get_self = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-            "Action": "iam:GetRole", "Resource": arn}]})
-        .to_string();
-        call(
-            endpoint,
-            "iam",
-            &creds,
-            &[
-                ("Action", "PutRolePolicy"),
-                ("Version", "2010-05-08"),
-                ("RoleName", name),
-                ("PolicyName", "consul-login"),
-                ("PolicyDocument", &get_self),
-            ],
-        )
-        .await;
-    }
-    // ECS names the session after the task (believed; docs/protocols.md §2.3): a 32-hex ID.
-    let session_name = uuid::Uuid::new_v4().simple().to_string();
-    let assumed = call(
-        endpoint,
-        "sts",
-        &creds,
-        &[
-            ("Action", "AssumeRole"),
-            ("Version", "2011-06-15"),
-            ("RoleArn", &arn),
-            ("RoleSessionName", &session_name),
-        ],
-    )
-    .await;
-    let service = spec
-        .tags
-        .iter()
-        .find(|(k, _)| k == SERVICE_NAME_TAG)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    TaskRole {
-        name: name.to_string(),
-        arn,
-        path: spec.path.clone(),
-        service,
-        session_name,
-        access_key_id: xml_text(&assumed, "AccessKeyId"),
-        secret_access_key: xml_text(&assumed, "SecretAccessKey"),
-        session_token: xml_text(&assumed, "SessionToken"),
-        expiration: xml_text(&assumed, "Expiration"),
-    }
+    ecs_local::moto::create_role(endpoint, admin, name, spec)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// A setup call that must succeed: panics with moto's answer otherwise.
-async fn call(endpoint: &str, service: &str, creds: &Credentials, form: &[(&str, &str)]) -> String {
-    let (status, body) = signed_post(endpoint, service, creds, form).await;
-    let action = form
-        .iter()
-        .find(|(k, _)| *k == "Action")
-        .map_or("?", |(_, v)| *v);
-    assert_eq!(status, 200, "moto {action} failed: {body}");
-    body
-}
-
-/// Signs a form POST with aws-sigv4 (region [`REGION`]) and sends it to `endpoint`.
+/// [`ecs_local::moto::signed_post`]; panics when the request cannot be sent.
 async fn signed_post(
     endpoint: &str,
     service: &str,
     creds: &Credentials,
     form: &[(&str, &str)],
 ) -> (u16, String) {
-    // moto re-encodes the form to check the signature and escapes `*` (a policy's
-    // `"Resource": "*"`), which the WHATWG serializer leaves as it is: escape it here too,
-    // so both sides sign the same bytes.
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish()
-        .replace('*', "%2A");
-    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-    signed_request(
-        endpoint,
-        service,
-        creds,
-        &[("content-type", content_type)],
-        body,
-    )
-    .await
+    ecs_local::moto::signed_post(endpoint, service, creds, form)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Signs a `POST /` with aws-sigv4 (region [`REGION`], `headers` signed too) and sends it
-/// to `endpoint`: `(status, body)`. Panics when it cannot be sent.
+/// [`ecs_local::moto::signed_request`]; panics when the request cannot be sent.
 pub(crate) async fn signed_request(
     endpoint: &str,
     service: &str,
@@ -588,64 +252,14 @@ pub(crate) async fn signed_request(
     headers: &[(&str, &str)],
     body: String,
 ) -> (u16, String) {
-    let url = format!("{}/", endpoint.trim_end_matches('/'));
-    let identity: Identity = creds.clone().into();
-    let params = match v4::SigningParams::builder()
-        .identity(&identity)
-        .region(REGION)
-        .name(service)
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-    {
-        Ok(p) => p.into(),
-        Err(e) => panic!("signing parameters: {e}"),
-    };
-    let signable = match SignableRequest::new(
-        "POST",
-        url.as_str(),
-        headers.iter().copied(),
-        SignableBody::Bytes(body.as_bytes()),
-    ) {
-        Ok(s) => s,
-        Err(e) => panic!("signable request: {e}"),
-    };
-    let instructions = match sign(signable, &params) {
-        Ok(out) => out.into_parts().0,
-        Err(e) => panic!("sign: {e}"),
-    };
-    let mut request = reqwest::Client::new().post(&url).body(body);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    for (name, value) in instructions.headers() {
-        request = request.header(name, value);
-    }
-    let response = request
-        .send()
+    ecs_local::moto::signed_request(endpoint, service, creds, headers, body)
         .await
-        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
-    let status = response.status().as_u16();
-    let text = response
-        .text()
-        .await
-        .unwrap_or_else(|e| panic!("read the answer of {url}: {e}"));
-    (status, text)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Text of the first `<tag>…</tag>` in `xml`; panics (showing the XML) when absent.
 pub fn xml_text(xml: &str, tag: &str) -> String {
-    let open = format!("<{tag}>");
-    let close = format!("</{tag}>");
-    let start = xml
-        .find(&open)
-        .unwrap_or_else(|| panic!("no <{tag}> in:\n{xml}"))
-        + open.len();
-    let end = xml[start..]
-        .find(&close)
-        .unwrap_or_else(|| panic!("no </{tag}> in:\n{xml}"))
-        + start;
-    xml[start..end].to_string()
+    ecs_local::moto::xml_text(xml, tag).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Runs `fut` to completion on a new thread with its own tokio runtime, so sync helpers

@@ -10,26 +10,23 @@
 //! - [`consul_grpc`]: Consul's public gRPC services (ACL login/logout, WatchServers) on a
 //!   Consul emulator's state.
 //! - [`ecs_metadata`]: the ECS task metadata v4 emulator.
-//! - [`ecs_local`]: the task metadata (and task role credentials) of a docker-compose task,
-//!   read from the container engine; [`local_consul`]: the aws-iam auth method set up in a
-//!   running Consul over HTTP (docker/).
 //! - [`ecs_moto`]: ECS clusters and tasks in moto, the acl-controller's ECS role, and a
 //!   proxy in front of moto for pages and stopping tasks; [`ecs_api`]: a fake ECS endpoint
 //!   for benchmarks with thousands of tasks.
 //! - [`envoy`], [`moto`], [`paths`]: the real Envoy and moto from the project venv.
 //!
-//! The binary `consul-ecs-testkit` runs the emulators as processes (demo, scripts).
+//! The binary `consul-ecs-testkit` runs the emulators as processes (demo, scripts, the
+//! stand-in Consul of the compose files). The local ECS agent and the Consul set-up the
+//! compose files run are a product of their own: the `ecs-local` crate.
 
 pub mod aws;
 pub mod consul;
 pub mod consul_grpc;
 pub mod ecs_api;
-pub mod ecs_local;
 pub mod ecs_metadata;
 pub mod ecs_moto;
 pub mod envoy;
 pub mod http_server;
-pub mod local_consul;
 pub mod moto;
 pub mod paths;
 pub mod procfs;

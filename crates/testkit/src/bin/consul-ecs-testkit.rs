@@ -1,9 +1,8 @@
-//! `consul-ecs-testkit`: the test emulators as a program, for the demo, docker-compose
-//! local testing and scripts. Each subcommand runs one emulator in the foreground, prints
-//! one line saying where it listens, and exits 0 on SIGTERM or SIGINT (`ecs-local` once the
-//! task it serves has stopped too). `consul-setup` is a one-shot set-up step instead.
+//! `consul-ecs-testkit`: the test emulators as a program, for the demo, the stand-in Consul
+//! of the compose files and scripts. Each subcommand runs one emulator in the foreground,
+//! prints one line saying where it listens, and exits 0 on SIGTERM or SIGINT. (The local
+//! ECS agent and the Consul set-up of the compose files are `consul-ecs-local`.)
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -24,13 +23,7 @@ Examples:
 
   # ECS task metadata for a task with three containers; flip health from a script
   consul-ecs-testkit ecs-metadata --port 9000 --family web --containers app,sidecar-proxy,consul-ecs-mesh-init
-  curl -X PUT -d '{\"status\":\"UNHEALTHY\"}' http://127.0.0.1:9000/_control/containers/app/health
-
-  # Task metadata of a docker-compose task, from the engine (see docker/README.md)
-  consul-ecs-testkit ecs-local --engine unix:///var/run/docker.sock --listen 0.0.0.0:51679
-
-  # The aws-iam service auth method in a running Consul, logins replayed to moto
-  CONSUL_HTTP_TOKEN=... consul-ecs-testkit consul-setup --sts-endpoint http://moto:5000";
+  curl -X PUT -d '{\"status\":\"UNHEALTHY\"}' http://127.0.0.1:9000/_control/containers/app/health";
 
 /// Test emulators for consul-ecs: a Consul HTTP API and an ECS task metadata endpoint.
 #[derive(Debug, Parser)]
@@ -46,12 +39,6 @@ enum Command {
     Consul(ConsulArgs),
     /// Run the ECS task metadata v4 emulator (control API under /_control).
     EcsMetadata(EcsArgs),
-    /// Serve the task metadata (and task role credentials) of a docker-compose task, read
-    /// from the container engine's API: real names, statuses, exit codes and health.
-    EcsLocal(EcsLocalArgs),
-    /// Create the aws-iam service auth method and its binding rule in a running Consul
-    /// (real or emulated), retrying until Consul answers; exits 0 when done.
-    ConsulSetup(ConsulSetupArgs),
 }
 
 #[derive(Debug, Args)]
@@ -133,77 +120,11 @@ struct EcsArgs {
     task_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
-struct EcsLocalArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "0.0.0.0:51679")]
-    listen: SocketAddr,
-    /// The container engine's API (Docker-compatible): unix:///path or tcp://host:port.
-    #[arg(
-        long,
-        env = "DOCKER_HOST",
-        default_value = "unix:///var/run/docker.sock"
-    )]
-    engine: String,
-    /// The compose project whose task to serve (default: this container's project).
-    #[arg(long, env = "COMPOSE_PROJECT_NAME")]
-    project: Option<String>,
-    /// Make a task role for this service in moto (tagged
-    /// consul.hashicorp.com.service-name) and serve its credentials at /creds.
-    #[arg(long, requires = "aws_endpoint")]
-    task_role_service: Option<String>,
-    /// moto's URL (IAM and STS), for --task-role-service.
-    #[arg(long)]
-    aws_endpoint: Option<String>,
-    /// Longest wait after SIGTERM for the task's containers to stop.
-    #[arg(long, default_value = "120", value_name = "SECONDS")]
-    linger_max: u64,
-}
-
-#[derive(Debug, Args)]
-struct ConsulSetupArgs {
-    /// Consul's HTTP API.
-    #[arg(
-        long,
-        env = "CONSUL_HTTP_ADDR",
-        default_value = "http://127.0.0.1:8500"
-    )]
-    consul_addr: String,
-    /// A token allowed to write ACLs (the bootstrap token).
-    #[arg(long, env = "CONSUL_HTTP_TOKEN", hide_env_values = true)]
-    token: String,
-    /// The STS endpoint Consul sends logins to (moto's URL).
-    #[arg(long)]
-    sts_endpoint: String,
-    /// The IAM endpoint for entity details (default: the STS endpoint).
-    #[arg(long)]
-    iam_endpoint: Option<String>,
-    /// A trusted IAM principal ARN (repeatable; default arn:aws:iam::123456789012:role/consul-ecs/*).
-    #[arg(long = "bound-arn")]
-    bound_arns: Vec<String>,
-    /// Give up after this many seconds.
-    #[arg(long, default_value = "120", value_name = "SECONDS")]
-    timeout: u64,
-    /// Also do what the consul-client container does with ACLs: create the client-token
-    /// method (and its policy, role and rule, as the acl-controller), log in with it using
-    /// the task role's credentials (the standard AWS chain) and write the token here.
-    #[arg(long, requires = "metadata_uri")]
-    client_token_file: Option<PathBuf>,
-    /// Owner (UID:GID) of the client token file, mode 0600: the user health-sync runs as.
-    #[arg(long, value_name = "UID:GID", requires = "client_token_file")]
-    client_token_owner: Option<String>,
-    /// The task metadata (the login meta's task ID and cluster).
-    #[arg(long, env = "ECS_CONTAINER_METADATA_URI_V4")]
-    metadata_uri: Option<String>,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Consul(args) => run_consul(args),
         Command::EcsMetadata(args) => run_ecs_metadata(args),
-        Command::EcsLocal(args) => run_ecs_local(args),
-        Command::ConsulSetup(args) => run_consul_setup(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -372,82 +293,6 @@ fn run_ecs_metadata(args: EcsArgs) -> Result<(), String> {
     });
     signals.wait(done_rx);
     Ok(())
-}
-
-fn run_ecs_local(args: EcsLocalArgs) -> Result<(), String> {
-    use testkit::ecs_local::{self, engine::EngineAddr, LocalAgentOptions, TaskRoleOptions};
-    let opts = LocalAgentOptions {
-        listen: args.listen,
-        engine: EngineAddr::parse(&args.engine)?,
-        project: args.project.filter(|p| !p.is_empty()),
-        task_role: match (args.task_role_service, args.aws_endpoint) {
-            (Some(service), Some(aws_endpoint)) => Some(TaskRoleOptions {
-                aws_endpoint,
-                service,
-            }),
-            _ => None,
-        },
-        linger_max: Duration::from_secs(args.linger_max),
-        cache_for: Duration::from_millis(200),
-    };
-    // The signal listeners belong to their runtime: serve on that one too.
-    let StopSignals {
-        runtime,
-        mut term,
-        mut int,
-    } = StopSignals::install()?;
-    runtime.block_on(ecs_local::run(opts, async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-    }))
-}
-
-fn run_consul_setup(args: ConsulSetupArgs) -> Result<(), String> {
-    use testkit::local_consul::{
-        client_login, configure_client_auth, configure_service_auth, ClientLogin, ServiceAuthSetup,
-    };
-    let owner = match &args.client_token_owner {
-        Some(text) => {
-            let parsed = text
-                .split_once(':')
-                .and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?)));
-            Some(parsed.ok_or_else(|| format!("--client-token-owner {text:?}: expected UID:GID"))?)
-        }
-        None => None,
-    };
-    let setup = ServiceAuthSetup {
-        consul_addr: args.consul_addr,
-        token: args.token,
-        iam_endpoint: args
-            .iam_endpoint
-            .unwrap_or_else(|| args.sts_endpoint.clone()),
-        sts_endpoint: args.sts_endpoint,
-        bound_arns: args.bound_arns,
-        timeout: Duration::from_secs(args.timeout),
-    };
-    let login = args.client_token_file.map(|token_file| ClientLogin {
-        consul_addr: setup.consul_addr.clone(),
-        sts_endpoint: setup.sts_endpoint.clone(),
-        metadata_uri: args.metadata_uri.unwrap_or_default(),
-        token_file,
-        owner,
-        credentials: None,
-        timeout: setup.timeout,
-    });
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("start the runtime: {e}"))?;
-    runtime.block_on(async {
-        configure_service_auth(&setup).await?;
-        if let Some(login) = &login {
-            configure_client_auth(&setup).await?;
-            client_login(login).await?;
-        }
-        Ok(())
-    })
 }
 
 /// SIGTERM and SIGINT listeners. Installed before the ready line is printed: a script that

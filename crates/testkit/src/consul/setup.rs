@@ -6,12 +6,13 @@
 
 use std::collections::BTreeMap;
 
+use ecs_local::consul_setup::{self, AuthSetup};
 use serde_json::{json, Value};
 
 use super::scope::Scope;
 use super::state::Token;
 use super::ConsulEmulator;
-use crate::aws::{block_on_thread, AwsWorld, TaskRole, ACCOUNT_ID, REGION, SERVICE_NAME_TAG};
+use crate::aws::{block_on_thread, AwsWorld, TaskRole, ACCOUNT_ID, REGION};
 
 /// The service-token auth method's name (`consulLogin.method` default).
 pub const SERVICE_AUTH_METHOD: &str = "iam-ecs-service-token";
@@ -58,7 +59,7 @@ impl Default for IamAuthOptions {
 
 /// The wildcard ARN v0.6.2's acl-controller binds with its default `-iam-role-path`.
 pub fn default_bound_arn() -> String {
-    format!("arn:aws:iam::{ACCOUNT_ID}:role/consul-ecs/*")
+    consul_setup::default_bound_arn()
 }
 
 /// One login to make ([`ConsulEmulator::aws_login`]).
@@ -242,30 +243,17 @@ impl ConsulEmulator {
         } else {
             opts.bound_arns.clone()
         };
-        let mut config = json!({
-            "BoundIAMPrincipalARNs": bound,
-            "EnableIAMEntityDetails": opts.entity_details,
-            "STSEndpoint": sts_endpoint,
-            "IAMEndpoint": iam_endpoint,
-        });
-        if opts.entity_details {
-            config["IAMEntityTags"] = json!([SERVICE_NAME_TAG]);
-        }
-        if let Some(id) = &opts.server_id_header {
-            config["ServerIDHeaderValue"] = json!(id);
-        }
-        let method = json!({
-            "Name": opts.method,
-            "Type": "aws-iam",
-            "Description": "AWS IAM auth method for ECS service tokens",
-            "Config": config,
-        });
-        let rule = json!({
-            "Description": "Bind a service identity from IAM role tag for ECS",
-            "AuthMethod": opts.method,
-            "BindType": "service",
-            "BindName": opts.bind_name,
-        });
+        let endpoints = endpoints(sts_endpoint, iam_endpoint, bound);
+        let method = to_json(&consul_setup::service_auth_method(
+            &opts.method,
+            &endpoints,
+            opts.entity_details,
+            opts.server_id_header.as_deref(),
+        ));
+        let rule = to_json(&consul_setup::service_binding_rule(
+            &opts.method,
+            &opts.bind_name,
+        ));
         let (addr, token) = (self.http_addr(), self.management_token());
         let (method_path, rule_path) = (
             format!("/v1/acl/auth-method{query}"),
@@ -298,33 +286,11 @@ impl ConsulEmulator {
         iam_endpoint: &str,
         bound_arns: &[String],
     ) -> Result<(), SetupError> {
-        let policy = json!({
-            "Name": CLIENT_POLICY,
-            "Description": "Consul Client Token Policy for ECS",
-            "Rules": CLIENT_POLICY_RULES,
-        });
-        let role = json!({
-            "Name": CLIENT_ROLE,
-            "Description": "Consul Client Token Role for ECS",
-            "Policies": [{"Name": CLIENT_POLICY}],
-        });
-        let method = json!({
-            "Name": CLIENT_AUTH_METHOD,
-            "Type": "aws-iam",
-            "Description": "AWS IAM auth method for ECS client tokens",
-            "Config": {
-                "BoundIAMPrincipalARNs": bound_arns,
-                "EnableIAMEntityDetails": true,
-                "STSEndpoint": sts_endpoint,
-                "IAMEndpoint": iam_endpoint,
-            },
-        });
-        let rule = json!({
-            "Description": "Bind a policy for Consul clients on ECS",
-            "AuthMethod": CLIENT_AUTH_METHOD,
-            "BindType": "role",
-            "BindName": CLIENT_ROLE,
-        });
+        let endpoints = endpoints(sts_endpoint, iam_endpoint, bound_arns.to_vec());
+        let policy = to_json(&consul_setup::client_policy(None));
+        let role = to_json(&consul_setup::client_role());
+        let method = to_json(&consul_setup::client_auth_method(&endpoints));
+        let rule = to_json(&consul_setup::client_binding_rule());
         let (addr, token) = (self.http_addr(), self.management_token());
         block_on_thread(async move {
             admin_put(&addr, &token, "/v1/acl/policy", &policy).await?;
@@ -449,6 +415,21 @@ impl ConsulEmulator {
         }
         ids
     }
+}
+
+/// The endpoints and trust of the methods to create, for `ecs_local`'s builders.
+fn endpoints(sts_endpoint: &str, iam_endpoint: &str, bound_arns: Vec<String>) -> AuthSetup {
+    AuthSetup {
+        sts_endpoint: sts_endpoint.to_string(),
+        iam_endpoint: iam_endpoint.to_string(),
+        bound_arns,
+        timeout: std::time::Duration::ZERO,
+    }
+}
+
+/// An ACL object as the request body that creates it.
+fn to_json(object: &impl serde::Serialize) -> Value {
+    serde_json::to_value(object).unwrap_or_else(|e| panic!("encode an ACL object: {e}"))
 }
 
 async fn admin_put(addr: &str, token: &str, path: &str, body: &Value) -> Result<Value, SetupError> {

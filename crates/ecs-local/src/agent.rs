@@ -7,7 +7,7 @@
 //! docker/README.md), so neither health-sync nor envoy-entrypoint's wait can work against it.
 //! This one asks the engine (`GET /containers/json`, `GET /containers/<id>/json`) on every
 //! request (answers are reused for [`LocalAgentOptions::cache_for`]) and maps what it says
-//! as [`task`] describes: compose service names as ECS container names, real statuses, exit
+//! as [`crate::task`] describes: compose service names as ECS container names, real statuses, exit
 //! codes and health.
 //!
 //! # What it serves
@@ -19,21 +19,20 @@
 //! | `GET /v4/<name>` | the task's container `<name>` (ECS answers the calling container; here the URI names it) |
 //! | `GET /creds` | the task role's credentials, as ECS's container credentials endpoint (with `--task-role-service`) |
 //!
-//! The task is every container of the compose project labelled [`task::TASK_ARN_LABEL`];
+//! The task is every container of the compose project labelled [`TASK_ARN_LABEL`];
 //! the project is `--project`, or the one of the container this runs in (found through
 //! `HOSTNAME`). On SIGTERM it reports the task as stopping (every `DesiredStatus`
 //! `STOPPED`, as ECS does once a task is told to stop) and keeps serving until every task
 //! container has stopped, like the ECS agent, which outlives its tasks.
-
-pub mod engine;
-pub mod task;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -42,9 +41,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::aws::TaskRole;
-use engine::{Engine, EngineAddr, EngineError};
-use task::{network_owner, task_document, COMPOSE_PROJECT_LABEL, TASK_ARN_LABEL};
+use crate::engine::{Engine, EngineAddr, EngineError};
+use crate::moto::{MotoError, TaskRole};
+use crate::task::{network_owner, task_document, TaskError, COMPOSE_PROJECT_LABEL, TASK_ARN_LABEL};
 
 /// The port the compose file uses (that of amazon-ecs-local-container-endpoints).
 pub const DEFAULT_PORT: u16 = 51679;
@@ -66,7 +65,7 @@ pub struct LocalAgentOptions {
     pub cache_for: Duration,
 }
 
-/// A task role made in moto at start-up ([`crate::aws::provision`]).
+/// A task role made in moto at start-up ([`crate::moto::provision`]).
 #[derive(Debug, Clone)]
 pub struct TaskRoleOptions {
     /// moto's URL (IAM and STS).
@@ -75,13 +74,80 @@ pub struct TaskRoleOptions {
     pub service: String,
 }
 
+/// Why the agent could not start or serve.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// Neither `--project` nor a hostname to find this container's project by.
+    #[error("no HOSTNAME to find this container by: pass --project")]
+    NoHostname,
+    /// This container is not part of a compose project.
+    #[error("container {host} has no {COMPOSE_PROJECT_LABEL} label: pass --project")]
+    NoProjectLabel {
+        /// This container's hostname.
+        host: String,
+    },
+    /// The engine does not know this container.
+    #[error("the engine knows no container {host:?} (this one's hostname): pass --project")]
+    UnknownContainer {
+        /// This container's hostname.
+        host: String,
+    },
+    /// The engine did not answer while the project was looked up.
+    #[error("find this container's compose project: {0}")]
+    Discover(#[source] EngineError),
+    /// The listen address is taken or not allowed.
+    #[error("bind {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP server failed.
+    #[error("serve: {0}")]
+    Serve(#[source] std::io::Error),
+    /// The HTTP server's task panicked.
+    #[error("server task: {0}")]
+    ServerTask(#[source] tokio::task::JoinError),
+}
+
+/// Why one look at the engine gave no task document (answered as a 500).
+#[derive(Debug, thiserror::Error)]
+enum LookError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Task(#[from] TaskError),
+}
+
+/// Why the task role could not be set up (answered at `/creds` as a 500).
+#[derive(Debug, thiserror::Error)]
+enum RoleError {
+    #[error("moto at {endpoint} did not answer within {waited:?} (last: {last})")]
+    MotoDown {
+        endpoint: String,
+        waited: Duration,
+        last: String,
+    },
+    #[error("setting the task role up in moto failed: {0}")]
+    Provision(#[source] MotoError),
+}
+
+/// How long to wait for moto to answer before the task role is given up.
+const MOTO_WAIT: Duration = Duration::from_secs(180);
+
+/// One look at the engine: the task document, or why there is none (shared by the
+/// requests that wait for the same look).
+type Answer = Result<Value, Arc<LookError>>;
+
 struct Shared {
     engine: Engine,
     project: String,
     stopping: AtomicBool,
     cache_for: Duration,
     /// The last look at the engine; the async lock also makes concurrent requests share one.
-    cache: tokio::sync::Mutex<Option<(Instant, Result<Value, String>)>>,
+    cache: tokio::sync::Mutex<Option<(Instant, Answer)>>,
     /// The last summary or error logged, to log changes only.
     last_logged: Mutex<String>,
     role: Mutex<RoleState>,
@@ -91,12 +157,15 @@ enum RoleState {
     None,
     Pending,
     Ready(Box<TaskRole>),
-    Failed(String),
+    Failed(Arc<RoleError>),
 }
 
 /// Runs the agent until `stop` completes, then until every task container has stopped (or
-/// [`LocalAgentOptions::linger_max`] passed). Logs to stdout.
-pub async fn run(opts: LocalAgentOptions, stop: impl Future<Output = ()>) -> Result<(), String> {
+/// [`LocalAgentOptions::linger_max`] passed). Logs through `tracing`.
+pub async fn run(
+    opts: LocalAgentOptions,
+    stop: impl Future<Output = ()>,
+) -> Result<(), AgentError> {
     let engine = Engine::new(opts.engine.clone());
     let project = match &opts.project {
         Some(p) => p.clone(),
@@ -117,27 +186,31 @@ pub async fn run(opts: LocalAgentOptions, stop: impl Future<Output = ()>) -> Res
     });
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
-        .map_err(|e| format!("bind {}: {e}", opts.listen))?;
-    log(&format!(
+        .map_err(|source| AgentError::Bind {
+            addr: opts.listen,
+            source,
+        })?;
+    tracing::info!(
         "serving task metadata of compose project {:?} (containers labelled {TASK_ARN_LABEL}) from {} at http://{}/v4/<id>/task",
         shared.project,
         shared.engine.addr(),
         opts.listen
-    ));
+    );
     if let Some(role) = opts.task_role.clone() {
         let shared = shared.clone();
         tokio::spawn(async move {
             let state = match provision_role(&role).await {
                 Ok(r) => {
-                    log(&format!(
+                    tracing::info!(
                         "task role {} assumed (session {}); credentials at /creds",
-                        r.arn, r.session_name
-                    ));
+                        r.arn,
+                        r.session_name
+                    );
                     RoleState::Ready(Box::new(r))
                 }
                 Err(e) => {
-                    log(&format!("task role: {e}"));
-                    RoleState::Failed(e)
+                    tracing::error!("task role: {}", boundary::error_chain(&e));
+                    RoleState::Failed(Arc::new(e))
                 }
             };
             *lock(&shared.role) = state;
@@ -168,23 +241,23 @@ pub async fn run(opts: LocalAgentOptions, stop: impl Future<Output = ()>) -> Res
     stop.await;
     shared.stopping.store(true, Ordering::SeqCst);
     *shared.cache.lock().await = None;
-    log(&format!(
+    tracing::info!(
         "stop requested: the task is stopping; serving until its containers have stopped (at most {:?})",
         opts.linger_max
-    ));
+    );
     let deadline = Instant::now() + opts.linger_max;
     loop {
         match running_task_containers(&shared).await {
             Ok(running) if running.is_empty() => {
-                log("every task container has stopped");
+                tracing::info!("every task container has stopped");
                 break;
             }
             Ok(running) if Instant::now() >= deadline => {
-                log(&format!("giving up waiting for {}", running.join(", ")));
+                tracing::warn!("giving up waiting for {}", running.join(", "));
                 break;
             }
             Err(e) if Instant::now() >= deadline => {
-                log(&format!("giving up waiting: {e}"));
+                tracing::warn!("giving up waiting: {e}");
                 break;
             }
             _ => tokio::time::sleep(Duration::from_millis(250)).await,
@@ -197,8 +270,8 @@ pub async fn run(opts: LocalAgentOptions, stop: impl Future<Output = ()>) -> Res
     done.notify_one();
     match tokio::time::timeout(Duration::from_secs(5), server).await {
         Ok(Ok(Ok(()))) | Err(_) => Ok(()),
-        Ok(Ok(Err(e))) => Err(format!("serve: {e}")),
-        Ok(Err(e)) => Err(format!("server task: {e}")),
+        Ok(Ok(Err(e))) => Err(AgentError::Serve(e)),
+        Ok(Err(e)) => Err(AgentError::ServerTask(e)),
     }
 }
 
@@ -214,7 +287,7 @@ fn router(shared: Arc<Shared>) -> Router {
 async fn get_task(State(shared): State<Arc<Shared>>) -> Response {
     match current(&shared).await {
         Ok(task) => Json(task).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
 
@@ -225,7 +298,7 @@ async fn get_task_with_tags(State(shared): State<Arc<Shared>>) -> Response {
             task["ContainerInstanceTags"] = json!({});
             Json(task).into_response()
         }
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
 
@@ -243,7 +316,7 @@ async fn get_container(State(shared): State<Arc<Shared>>, Path(id): Path<String>
                 ),
             ),
         },
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
 
@@ -261,7 +334,10 @@ async fn get_creds(State(shared): State<Arc<Shared>>) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             "the task role is still being set up in moto",
         ),
-        RoleState::Failed(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        RoleState::Failed(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &boundary::error_chain(e.as_ref()),
+        ),
         RoleState::None => error(
             StatusCode::NOT_FOUND,
             "this task has no task role (start with --task-role-service)",
@@ -274,22 +350,25 @@ fn error(status: StatusCode, message: &str) -> Response {
 }
 
 /// The task document, fresh or from the last look younger than `cache_for`.
-async fn current(shared: &Shared) -> Result<Value, String> {
+async fn current(shared: &Shared) -> Answer {
     let mut cache = shared.cache.lock().await;
     if let Some((at, answer)) = &*cache {
         if at.elapsed() < shared.cache_for {
             return answer.clone();
         }
     }
-    let answer = look(shared).await;
+    let answer = look(shared).await.map_err(Arc::new);
     let line = match &answer {
-        Ok(task) => format!("task: {}", task::summary(task)),
+        Ok(task) => format!("task: {}", crate::task::summary(task)),
         Err(e) => format!("error: {e}"),
     };
     {
         let mut last = lock(&shared.last_logged);
         if *last != line {
-            log(&line);
+            match &answer {
+                Ok(_) => tracing::info!("{line}"),
+                Err(_) => tracing::warn!("{line}"),
+            }
             *last = line;
         }
     }
@@ -298,7 +377,7 @@ async fn current(shared: &Shared) -> Result<Value, String> {
 }
 
 /// One look at the engine: the task's containers and the owners of their network namespace.
-async fn look(shared: &Shared) -> Result<Value, String> {
+async fn look(shared: &Shared) -> Result<Value, LookError> {
     let stopping = shared.stopping.load(Ordering::SeqCst);
     let inspects = task_containers(shared).await?;
     let mut owners: HashMap<String, Value> = HashMap::new();
@@ -314,26 +393,22 @@ async fn look(shared: &Shared) -> Result<Value, String> {
                         owners.insert(id, o);
                     }
                     Err(e) if e.is_not_found() => {}
-                    Err(e) => return Err(e.to_string()),
+                    Err(e) => return Err(e.into()),
                 }
             }
         }
     }
-    task_document(&inspects, &owners, stopping).map_err(|e| e.to_string())
+    Ok(task_document(&inspects, &owners, stopping)?)
 }
 
 /// Inspect answers of the project's task containers (a container removed meanwhile is
 /// skipped).
-async fn task_containers(shared: &Shared) -> Result<Vec<Value>, String> {
+async fn task_containers(shared: &Shared) -> Result<Vec<Value>, EngineError> {
     let labels = [
         format!("{COMPOSE_PROJECT_LABEL}={}", shared.project),
         TASK_ARN_LABEL.to_string(),
     ];
-    let listed = shared
-        .engine
-        .list_containers(&labels)
-        .await
-        .map_err(|e| e.to_string())?;
+    let listed = shared.engine.list_containers(&labels).await?;
     let mut inspects = Vec::with_capacity(listed.len());
     for item in listed {
         let Some(id) = item["Id"].as_str() else {
@@ -342,7 +417,7 @@ async fn task_containers(shared: &Shared) -> Result<Vec<Value>, String> {
         match shared.engine.inspect(id).await {
             Ok(c) => inspects.push(c),
             Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e),
         }
     }
     // The engine filtered already; check again rather than trust every engine's filters.
@@ -357,7 +432,7 @@ async fn task_containers(shared: &Shared) -> Result<Vec<Value>, String> {
 }
 
 /// Names of the task containers still running (for the wait after SIGTERM).
-async fn running_task_containers(shared: &Shared) -> Result<Vec<String>, String> {
+async fn running_task_containers(shared: &Shared) -> Result<Vec<String>, EngineError> {
     Ok(task_containers(shared)
         .await?
         .iter()
@@ -378,94 +453,70 @@ async fn running_task_containers(shared: &Shared) -> Result<Vec<String>, String>
 }
 
 /// The compose project of the container this process runs in: `HOSTNAME` is its short ID
-/// in Docker and podman unless the compose file sets a hostname.
-async fn discover_project(engine: &Engine) -> Result<String, String> {
+/// in Docker and podman unless the compose file sets a hostname. The engine may be starting
+/// still: its transport errors are retried for a few seconds.
+async fn discover_project(engine: &Engine) -> Result<String, AgentError> {
     let host = std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
-        .ok_or("no HOSTNAME to find this container by: pass --project")?;
-    let mut last: Option<EngineError> = None;
-    for _ in 0..20 {
-        match engine.inspect(&host).await {
-            Ok(me) => {
-                return me["Config"]["Labels"][COMPOSE_PROJECT_LABEL]
-                    .as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| {
-                        format!(
-                            "container {host} has no {COMPOSE_PROJECT_LABEL} label: pass --project"
-                        )
-                    })
-            }
-            Err(e) if e.is_not_found() => {
-                return Err(format!(
-                    "the engine knows no container {host:?} (this one's hostname): pass --project"
-                ))
-            }
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    Err(format!(
-        "find this container's compose project: {}",
-        last.map(|e| e.to_string()).unwrap_or_default()
-    ))
+        .ok_or(AgentError::NoHostname)?;
+    let policy = retry::RetryPolicy::default().with_deadline(Duration::from_secs(10));
+    let me = retry::retry_if(
+        &policy,
+        "inspect this container",
+        |e: &EngineError| !e.is_not_found(),
+        || engine.inspect(&host),
+    )
+    .await
+    .map_err(|e| match e.into_inner() {
+        e if e.is_not_found() => AgentError::UnknownContainer { host: host.clone() },
+        e => AgentError::Discover(e),
+    })?;
+    me["Config"]["Labels"][COMPOSE_PROJECT_LABEL]
+        .as_str()
+        .map(str::to_string)
+        .ok_or(AgentError::NoProjectLabel { host })
 }
 
-/// Waits for moto, then makes and assumes the task role in it.
-async fn provision_role(opts: &TaskRoleOptions) -> Result<TaskRole, String> {
+/// Waits for moto (its own API, which does not use up the unauthenticated actions), then
+/// makes and assumes the task role in it.
+async fn provision_role(opts: &TaskRoleOptions) -> Result<TaskRole, RoleError> {
     let endpoint = opts.aws_endpoint.trim_end_matches('/').to_string();
     let probe = format!("{endpoint}/moto-api/data.json");
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
-        .map_err(|e| format!("HTTP client: {e}"))?;
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let mut said = false;
-    loop {
-        // moto's own API: does not use up the unauthenticated actions.
-        let last = match client.get(&probe).send().await {
-            Ok(r) if r.status().is_success() => break,
-            Ok(r) => format!("HTTP {}", r.status()),
-            Err(e) => e.to_string(),
-        };
-        if Instant::now() >= deadline {
-            return Err(format!(
-                "moto at {endpoint} did not answer within 180s (last: {last})"
-            ));
+        .map_err(|e| RoleError::MotoDown {
+            endpoint: endpoint.clone(),
+            waited: Duration::ZERO,
+            last: boundary::error_chain(&e),
+        })?;
+    let policy = retry::RetryPolicy::default().with_deadline(MOTO_WAIT);
+    let probe_moto = || async {
+        match client.get(&probe).send().await {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(format!("HTTP {}", r.status())),
+            Err(e) => Err(boundary::error_chain(&e)),
         }
-        if !said {
-            log(&format!("waiting for moto at {endpoint} ({last})"));
-            said = true;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    let service = opts.service.clone();
-    // provision() panics with moto's answer when a step fails; keep serving metadata then.
-    match tokio::spawn(async move { crate::aws::provision(&endpoint, &service).await }).await {
-        Ok((_admin, role)) => Ok(role),
-        Err(e) => Err(format!(
-            "setting the task role up in moto failed ({}; moto's answer is above)",
-            if e.is_panic() {
-                "panicked"
-            } else {
-                "cancelled"
-            }
-        )),
-    }
+    };
+    tracing::info!("waiting for moto at {endpoint}");
+    retry::retry_if(&policy, "moto's API", |_: &String| true, probe_moto)
+        .await
+        .map_err(|e| RoleError::MotoDown {
+            endpoint: endpoint.clone(),
+            waited: e.elapsed,
+            last: e.into_inner(),
+        })?;
+    crate::moto::provision(&endpoint, &opts.service)
+        .await
+        .map(|(_admin, role)| role)
+        .map_err(RoleError::Provision)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn log(line: &str) {
-    println!(
-        "{} ecs-local: {line}",
-        crate::time::rfc3339_millis(SystemTime::now())
-    );
 }
 
 #[cfg(test)]
@@ -637,6 +688,6 @@ mod tests {
             .await
             .expect("the agent exits once the task has stopped")
             .unwrap();
-        assert_eq!(result, Ok(()));
+        assert!(matches!(result, Ok(())), "{result:?}");
     }
 }

@@ -9,15 +9,18 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use http_body_util::{BodyExt as _, Empty};
+use http_body_util::Empty;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
 /// How long one engine request may take (connect, answer and body).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Engine answers larger than this are refused (an inspect is a few KiB).
-const MAX_BODY: usize = 8 << 20;
+/// Engine answers larger than this are refused (an inspect is a few KiB, a project's list
+/// a few hundred).
+const MAX_BODY: u64 = 8 << 20;
+/// How much of an engine's error answer a message keeps.
+const ERROR_EXCERPT: usize = 300;
 
 /// Where the engine's API listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,12 +31,26 @@ pub enum EngineAddr {
     Tcp(String),
 }
 
+/// A `DOCKER_HOST`-style value that names no engine this client can reach.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{given:?}: {expected}")]
+pub struct BadEngineAddr {
+    /// The value as given.
+    pub given: String,
+    /// What was expected instead.
+    pub expected: &'static str,
+}
+
 impl EngineAddr {
     /// Parses a `DOCKER_HOST`-style value: `unix:///path`, `tcp://host:port` or `/path`.
-    pub fn parse(text: &str) -> Result<EngineAddr, String> {
+    pub fn parse(text: &str) -> Result<EngineAddr, BadEngineAddr> {
+        let bad = |expected| BadEngineAddr {
+            given: text.to_string(),
+            expected,
+        };
         if let Some(path) = text.strip_prefix("unix://") {
             if path.is_empty() {
-                return Err(format!("{text:?}: no socket path"));
+                return Err(bad("no socket path"));
             }
             return Ok(EngineAddr::Unix(PathBuf::from(path)));
         }
@@ -43,16 +60,14 @@ impl EngineAddr {
         {
             let hostport = hostport.trim_end_matches('/');
             if hostport.is_empty() || !hostport.contains(':') {
-                return Err(format!("{text:?}: expected tcp://host:port"));
+                return Err(bad("expected tcp://host:port"));
             }
             return Ok(EngineAddr::Tcp(hostport.to_string()));
         }
         if text.starts_with('/') {
             return Ok(EngineAddr::Unix(PathBuf::from(text)));
         }
-        Err(format!(
-            "{text:?}: expected unix:///path/to/socket or tcp://host:port"
-        ))
+        Err(bad("expected unix:///path/to/socket or tcp://host:port"))
     }
 }
 
@@ -132,7 +147,10 @@ impl Engine {
             Value::Array(items) => Ok(items),
             other => Err(EngineError::Json {
                 path,
-                what: format!("expected an array, got {}", short(&other.to_string())),
+                what: format!(
+                    "expected an array, got {}",
+                    boundary::truncate_chars(&other.to_string(), ERROR_EXCERPT)
+                ),
             }),
         }
     }
@@ -172,7 +190,7 @@ impl Engine {
             return Err(EngineError::Status {
                 path: path.to_string(),
                 status,
-                body: short(String::from_utf8_lossy(&body).trim()),
+                body: boundary::one_line_excerpt(&body, ERROR_EXCERPT),
             });
         }
         serde_json::from_slice(&body).map_err(|e| EngineError::Json {
@@ -186,7 +204,7 @@ impl Engine {
         stream: S,
         host: &str,
         path: &str,
-    ) -> Result<(u16, Bytes), EngineError>
+    ) -> Result<(u16, Vec<u8>), EngineError>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
     {
@@ -206,12 +224,14 @@ impl Engine {
             .await
             .map_err(|e| self.transport(format!("GET {path}: {e}")))?;
         let status = response.status().as_u16();
-        let limited = http_body_util::Limited::new(response.into_body(), MAX_BODY);
-        let body = limited
-            .collect()
+        let body = boundary::read_http_body(response.into_body(), MAX_BODY)
             .await
-            .map_err(|e| self.transport(format!("read the answer to GET {path}: {e}")))?
-            .to_bytes();
+            .map_err(|e| {
+                self.transport(format!(
+                    "read the answer to GET {path}: {}",
+                    boundary::error_chain(&e)
+                ))
+            })?;
         driver.abort();
         Ok((status, body))
     }
@@ -222,15 +242,6 @@ impl Engine {
             what,
         }
     }
-}
-
-/// At most 300 characters of `text`, for error messages.
-fn short(text: &str) -> String {
-    let mut out: String = text.chars().take(300).collect();
-    if out.len() < text.len() {
-        out.push('…');
-    }
-    out
 }
 
 #[cfg(test)]
