@@ -51,7 +51,7 @@ fn run(args: Vec<std::ffi::OsString>) -> i32 {
             with_loaded_config(&cli, "mesh-init", |cfg| cmd::mesh_init::run(args, cfg))
         }
         Command::HealthSync(args) => {
-            with_config(&cli, "health-sync", |cfg| cmd::health_sync::run(args, cfg))
+            with_loaded_config(&cli, "health-sync", |cfg| cmd::health_sync::run(args, cfg))
         }
         Command::EnvoyEntrypoint(args) => plain(&cli, info, "envoy-entrypoint", || {
             cmd::entrypoint::run_envoy(args)
@@ -75,21 +75,10 @@ fn plain(cli: &Cli, default: LogLevel, name: &'static str, body: impl FnOnce() -
     task::subcommand_span(name).in_scope(body)
 }
 
-/// Reads `CONSUL_ECS_CONFIG_JSON` (a v0.6.2 config; a v0.10 one is refused), sets up logging
-/// at the flag's level, else the config's `logLevel`, and runs `body` in the subcommand's
-/// span. An unusable config is reported (every problem, by JSON path) and becomes exit
-/// code 1.
-fn with_config(cli: &Cli, name: &'static str, body: impl FnOnce(config::Config) -> i32) -> i32 {
-    with_config_of(
-        cli,
-        name,
-        config::from_env(),
-        config::Config::log_level,
-        body,
-    )
-}
-
-/// [`with_config`] for a subcommand that serves both layouts: the config's keys choose.
+/// Reads `CONSUL_ECS_CONFIG_JSON` (either layout: the config's keys choose), sets up
+/// logging at the flag's level, else the config's `logLevel`, and runs `body` in the
+/// subcommand's span. An unusable config is reported (every problem, by JSON path) and
+/// becomes exit code 1.
 fn with_loaded_config(
     cli: &Cli,
     name: &'static str,

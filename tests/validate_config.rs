@@ -177,19 +177,18 @@ fn a_config_mixing_both_layouts_names_the_keys() {
 }
 
 #[test]
-fn the_subcommands_of_the_agent_layout_refuse_a_v010_config_clearly() {
-    // mesh-init serves both layouts (tests/mesh_init_dataplane.rs).
+fn doctor_refuses_a_v010_config_clearly() {
+    // mesh-init and health-sync serve both layouts (tests/mesh_init_dataplane.rs,
+    // tests/health_sync_dataplane.rs).
     let v010 = std::fs::read_to_string(v010_resource("test_config.json")).unwrap();
-    for subcommand in ["health-sync", "doctor"] {
-        let run = TestCommand::new([subcommand])
-            .env("CONSUL_ECS_CONFIG_JSON", &v010)
-            .run();
-        run.expect_code(1);
-        let said = format!("{}{}", run.stdout(), run.stderr());
-        assert!(
-            said.contains("this is a v0.10 (Consul Dataplane) config")
-                && said.contains("not available yet"),
-            "{subcommand}:\n{run}"
-        );
-    }
+    let run = TestCommand::new(["doctor"])
+        .env("CONSUL_ECS_CONFIG_JSON", &v010)
+        .run();
+    run.expect_code(1);
+    let said = format!("{}{}", run.stdout(), run.stderr());
+    assert!(
+        said.contains("this is a v0.10 (Consul Dataplane) config")
+            && said.contains("not available yet"),
+        "doctor:\n{run}"
+    );
 }

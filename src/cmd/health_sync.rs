@@ -5,7 +5,7 @@ use task::health_sync::Outcome;
 use crate::cli::HealthSyncArgs;
 use crate::exit;
 
-pub fn run(args: &HealthSyncArgs, cfg: config::Config) -> i32 {
+pub fn run(args: &HealthSyncArgs, cfg: config::LoadedConfig) -> i32 {
     let settings = mesh_task::SyncSettings {
         poll_interval: args.poll_interval,
         reassert_interval: args.reassert_interval,

@@ -7,7 +7,7 @@
 use tracing::{error, info};
 
 use crate::context::{ConsulClients, TaskContext, TokenFiles};
-use crate::layout::{Layout, Peers};
+use crate::layout::{Layout, Peers, ShutdownReport};
 use crate::runtime::stop_signal;
 
 /// How health-sync ended. Every outcome has been logged.
@@ -24,9 +24,9 @@ pub enum Outcome {
     NoSignals,
 }
 
-/// Runs health-sync for the task `config` describes until SIGTERM or SIGINT, then shuts
-/// down.
-pub async fn run(config: config::Config, settings: mesh_task::SyncSettings) -> Outcome {
+/// Runs health-sync for the task `config` describes, in the layout its keys choose, until
+/// SIGTERM or SIGINT, then shuts down.
+pub async fn run(config: config::LoadedConfig, settings: mesh_task::SyncSettings) -> Outcome {
     // Handlers first: a SIGTERM that arrives while we start up must still run the shutdown.
     let stop = match stop_signal() {
         Ok(stop) => stop,
@@ -42,11 +42,33 @@ pub async fn run(config: config::Config, settings: mesh_task::SyncSettings) -> O
             return Outcome::Unusable;
         }
     };
+    let report = match config {
+        config::LoadedConfig::Agent(config) => {
+            match agent_health_sync(config, metadata, &settings, stop).await {
+                Ok(report) => report,
+                Err(outcome) => return outcome,
+            }
+        }
+        config::LoadedConfig::Dataplane(config) => {
+            crate::layout::dataplane_sync::run(config, metadata, &settings, stop).await
+        }
+    };
+    outcome(report)
+}
+
+/// The agent layout (v0.6.2): the context as soon as the task metadata names the task, the
+/// layout's loop, and its shutdown.
+async fn agent_health_sync(
+    config: config::Config,
+    metadata: ecs::MetadataClient,
+    settings: &mesh_task::SyncSettings,
+    stop: impl std::future::Future<Output = &'static str>,
+) -> Result<ShutdownReport, Outcome> {
     let tokens = TokenFiles::of(&config);
     let clients = ConsulClients::of(&config, &tokens);
     if let Err(e) = &clients.agent {
         error!("health-sync: {}", boundary::error_chain(e.as_ref()));
-        return Outcome::Unusable;
+        return Err(Outcome::Unusable);
     }
     let peers = Peers {
         metadata,
@@ -61,10 +83,10 @@ pub async fn run(config: config::Config, settings: mesh_task::SyncSettings) -> O
         signal = &mut stop => Err(signal),
         ctx = TaskContext::when_known(&config, &peers) => Ok(ctx),
     };
-    let report = match known {
+    Ok(match known {
         Ok(Ok(ctx)) => {
             ctx.record_in_span();
-            ctx.layout.sync_checks(&ctx, &settings, &mut stop).await
+            ctx.layout.sync_checks(&ctx, settings, &mut stop).await
         }
         Ok(Err(e)) => {
             error!(error = %e, "cannot name the checks to sync; waiting for SIGTERM to log the tokens out");
@@ -76,7 +98,11 @@ pub async fn run(config: config::Config, settings: mesh_task::SyncSettings) -> O
             info!(signal, "stopping before the task metadata could be read");
             layout.shut_down(&peers, settings.shutdown_timeout).await
         }
-    };
+    })
+}
+
+/// How the shutdown went, logged, as the run's outcome.
+fn outcome(report: ShutdownReport) -> Outcome {
     if report.failures.is_empty() {
         info!("health-sync shut down cleanly");
         Outcome::Clean

@@ -170,14 +170,14 @@ fn login_spec(
 }
 
 /// A variable's text when it is set and not blank.
-fn env_text(name: &str) -> Option<String> {
+pub(crate) fn env_text(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 /// The token every later call carries: `CONSUL_HTTP_TOKEN` (or `_FILE`) when set, which
 /// replaces the login (and then no login block is written for consul-dataplane either);
 /// else the login's, when `consulLogin.enabled`.
-enum TokenChoice {
+pub(crate) enum TokenChoice {
     Fixed(Secret),
     Login(iam_login::LoginSpec),
     Anonymous,
@@ -252,7 +252,7 @@ pub(crate) async fn mesh_init(
     Ok(())
 }
 
-fn token_choice(ctx: &DataplaneContext) -> Result<TokenChoice, StepError> {
+pub(crate) fn token_choice(ctx: &DataplaneContext) -> Result<TokenChoice, StepError> {
     if let Some(token) = crate::clients::env_token().at(Step::LogIn)? {
         if ctx.login.is_some() {
             info!("CONSUL_HTTP_TOKEN is set: using it instead of logging in");
@@ -268,7 +268,7 @@ fn token_choice(ctx: &DataplaneContext) -> Result<TokenChoice, StepError> {
 /// Logs in over gRPC with the auth method of the config. A refusal the task's own identity
 /// explains ends the login at once with the explanation, as in the agent layout; others are
 /// retried until `timeout`.
-async fn log_in(
+pub(crate) async fn log_in(
     ctx: &DataplaneContext,
     connection: &ServerConnection,
     spec: &iam_login::LoginSpec,

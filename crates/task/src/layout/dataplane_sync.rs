@@ -17,12 +17,13 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::time::Duration;
 
 use consul::{CatalogDeregistration, CatalogRegistration, QueryOptions};
 use dataplane::{CatalogRegistrations, CheckWrite, DataplaneHealth};
 use tokio::time::Instant;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use super::ShutdownReport;
 
@@ -292,8 +293,159 @@ async fn shut_down(
                 .push(format!("log out: did not finish within {budget:?}")),
         }
     }
-    for failure in &report.failures {
-        error!("{failure}");
-    }
     report
+}
+
+/// How long health-sync tries to reach the servers and log in before it gives up.
+const START_DEADLINE: Duration = Duration::from_secs(120);
+
+/// health-sync for a v0.10 config, from the start: the task metadata (read until it can
+/// be), the task's context, a server connection (followed through the gRPC watch unless
+/// `skipServerWatch`), a token — `CONSUL_HTTP_TOKEN`, or with `consulLogin.enabled` a login
+/// of its own over gRPC, as consul-ecs v0.10's health-sync does — then [`sync_checks`],
+/// which ends with that token logged out. A start that fails (or a stop before the start
+/// completed) is reported; health-sync registered nothing, so nothing else is undone.
+pub async fn run(
+    config: config::dataplane::Config,
+    metadata: ecs::MetadataClient,
+    settings: &mesh_task::SyncSettings,
+    stop: impl Future<Output = &'static str>,
+) -> ShutdownReport {
+    tokio::pin!(stop);
+    let started = tokio::select! {
+        signal = &mut stop => {
+            info!(signal, "stopping before health-sync could start");
+            return ShutdownReport::default();
+        }
+        started = start(config, &metadata, settings) => started,
+    };
+    let started = match started {
+        Ok(started) => Rc::new(started),
+        Err(e) => {
+            return ShutdownReport {
+                failures: vec![format!("start: {e}")],
+            };
+        }
+    };
+    let peers = DataplanePeers {
+        metadata,
+        server: Started::current_server(&started),
+        logout: Started::logout(&started),
+    };
+    let task = DataplaneTask {
+        registrations: &started.ctx.registrations,
+        health_sync_containers: &started.ctx.config.health_sync_containers,
+    };
+    let report = sync_checks(task, peers, settings, stop).await;
+    started.connection.stop();
+    report
+}
+
+/// What the start made: the context, the connection, the token and the HTTP client of the
+/// server in use (with its address).
+struct Started {
+    ctx: super::dataplane::DataplaneContext,
+    connection: consul_grpc::ServerConnection,
+    token: Option<consul::Secret>,
+    /// Whether `token` is this run's login (logged out at the end).
+    logged_in: bool,
+    http: std::cell::RefCell<(std::net::SocketAddr, consul::Client)>,
+}
+
+impl Started {
+    /// The HTTP client of the server in use, made again when the watch moved to another.
+    fn current_server(started: &Rc<Started>) -> CurrentServer {
+        let started = Rc::clone(started);
+        Box::new(move || {
+            let port = started.ctx.config.consul_servers.http_port();
+            let address = started.connection.http_address(port);
+            let mut http = started.http.borrow_mut();
+            if http.0 != address {
+                match started
+                    .ctx
+                    .http_client(&started.connection, started.token.clone())
+                {
+                    Ok(client) => {
+                        info!(%address, "using another Consul server");
+                        *http = (address, client);
+                    }
+                    Err(e) => {
+                        warn!(%address, error = %e, "cannot make a client for the new Consul server; keeping the old one")
+                    }
+                }
+            }
+            http.1.clone()
+        })
+    }
+
+    /// The logout of this run's login, over gRPC to the server in use at the end.
+    fn logout(started: &Rc<Started>) -> Option<Logout> {
+        let started = Rc::clone(started);
+        let token = started.token.clone().filter(|_| started.logged_in)?;
+        Some(Box::pin(async move {
+            let datacenter = started.ctx.config.login_datacenter().unwrap_or_default();
+            started
+                .connection
+                .client()
+                .logout(&token, datacenter)
+                .await
+                .map_err(|e| e.to_string())
+        }))
+    }
+}
+
+/// The steps before the sync, each bounded (the metadata excepted: health-sync has nothing
+/// to do before it, and a stop ends the wait).
+async fn start(
+    config: config::dataplane::Config,
+    metadata: &ecs::MetadataClient,
+    settings: &mesh_task::SyncSettings,
+) -> Result<Started, crate::StepError> {
+    use super::dataplane::{env_text, log_in, token_choice, DataplaneContext, TokenChoice};
+    use crate::error::{AtStep, Failure, Step};
+
+    let task = metadata.poll_until(settings.poll_interval, |_| true).await;
+    let region = env_text("AWS_REGION");
+    let ctx =
+        DataplaneContext::new(config, task, region.as_deref()).at(Step::BuildRegistrations)?;
+    ctx.record_in_span();
+    let choice = token_choice(&ctx)?;
+    let connection = consul_grpc::ServerConnection::connect(
+        ctx.connect_settings(START_DEADLINE)
+            .map_err(consul_grpc::GrpcError::from)
+            .at(Step::ConnectServers)?,
+    )
+    .await
+    .at(Step::ConnectServers)?;
+    let (token, logged_in) = match choice {
+        TokenChoice::Fixed(token) => (Some(token), false),
+        TokenChoice::Anonymous => (None, false),
+        TokenChoice::Login(spec) => {
+            let login = log_in(&ctx, &connection, &spec, START_DEADLINE)
+                .await
+                .at(Step::LogIn)?;
+            (Some(login.token.secret_id), true)
+        }
+    };
+    connection.watch(token.clone());
+    let port = ctx.config.consul_servers.http_port();
+    let http = ctx
+        .http_client(&connection, token.clone())
+        .map_err(Failure::HttpClient)
+        .at(Step::ConnectServers)?;
+    if let (true, Some(token)) = (logged_in, &token) {
+        if let Err(e) = iam_login::wait_for_replication(&http, token).await {
+            // The token would outlive this run: log it out before giving up.
+            let datacenter = ctx.config.login_datacenter().unwrap_or_default();
+            super::dataplane::log_out(&connection.client(), token, datacenter).await;
+            return Err(e).at(Step::WaitForReplication);
+        }
+    }
+    Ok(Started {
+        http: std::cell::RefCell::new((connection.http_address(port), http)),
+        ctx,
+        connection,
+        token,
+        logged_in,
+    })
 }
