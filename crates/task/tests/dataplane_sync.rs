@@ -282,7 +282,7 @@ async fn checks_follow_ecs_health_and_the_task_leaves_the_catalog_after_the_data
         "service and proxy deregistered"
     );
     assert!(ran_logout.get(), "logged out");
-    // Service before proxy.
+    // One deregistration each for the service and the proxy (no retries were needed).
     let deregistrations: Vec<_> = world
         .consul
         .requests()
