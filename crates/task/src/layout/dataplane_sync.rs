@@ -303,8 +303,9 @@ const START_DEADLINE: Duration = Duration::from_secs(120);
 /// be), the task's context, a server connection (followed through the gRPC watch unless
 /// `skipServerWatch`), a token — `CONSUL_HTTP_TOKEN`, or with `consulLogin.enabled` a login
 /// of its own over gRPC, as consul-ecs v0.10's health-sync does — then [`sync_checks`],
-/// which ends with that token logged out. A start that fails (or a stop before the start
-/// completed) is reported; health-sync registered nothing, so nothing else is undone.
+/// which ends with that token logged out. A start that fails is reported (health-sync
+/// registered nothing, so nothing else is undone); a stop before the servers are reached
+/// ends the run, one during the login is the sync's to handle (the whole shutdown).
 pub async fn run(
     config: config::dataplane::Config,
     metadata: ecs::MetadataClient,
@@ -312,12 +313,19 @@ pub async fn run(
     stop: impl Future<Output = &'static str>,
 ) -> ShutdownReport {
     tokio::pin!(stop);
-    let started = tokio::select! {
+    // A stop ends the wait for the task metadata and the servers (nothing to undo yet); it
+    // does not cut a login short, whose token would then be left behind: a stop during the
+    // login is seen by the sync's first wait, which runs the whole shutdown.
+    let connected = tokio::select! {
         signal = &mut stop => {
             info!(signal, "stopping before health-sync could start");
             return ShutdownReport::default();
         }
-        started = start(config, &metadata, settings) => started,
+        connected = connect(config, &metadata, settings) => connected,
+    };
+    let started = match connected {
+        Ok(connected) => log_in_for_sync(connected).await,
+        Err(e) => Err(e),
     };
     let started = match started {
         Ok(started) => Rc::new(started),
@@ -394,15 +402,23 @@ impl Started {
     }
 }
 
-/// The steps before the sync, each bounded (the metadata excepted: health-sync has nothing
-/// to do before it, and a stop ends the wait).
-async fn start(
+/// The context and the server connection, with the token the config chooses (not yet
+/// obtained when it is a login).
+struct Connected {
+    ctx: super::dataplane::DataplaneContext,
+    connection: consul_grpc::ServerConnection,
+    choice: super::dataplane::TokenChoice,
+}
+
+/// The steps before the login: the task metadata (read until it can be: health-sync has
+/// nothing to do before it), the context, the server connection (bounded).
+async fn connect(
     config: config::dataplane::Config,
     metadata: &ecs::MetadataClient,
     settings: &mesh_task::SyncSettings,
-) -> Result<Started, crate::StepError> {
-    use super::dataplane::{env_text, log_in, token_choice, DataplaneContext, TokenChoice};
-    use crate::error::{AtStep, Failure, Step};
+) -> Result<Connected, crate::StepError> {
+    use super::dataplane::{env_text, token_choice, DataplaneContext};
+    use crate::error::{AtStep, Step};
 
     let task = metadata.poll_until(settings.poll_interval, |_| true).await;
     let region = env_text("AWS_REGION");
@@ -417,6 +433,24 @@ async fn start(
     )
     .await
     .at(Step::ConnectServers)?;
+    Ok(Connected {
+        ctx,
+        connection,
+        choice,
+    })
+}
+
+/// The token (a login of its own, bounded, or the fixed one), the watch, and the HTTP
+/// client of the server in use.
+async fn log_in_for_sync(connected: Connected) -> Result<Started, crate::StepError> {
+    use super::dataplane::{log_in, TokenChoice};
+    use crate::error::{AtStep, Failure, Step};
+
+    let Connected {
+        ctx,
+        connection,
+        choice,
+    } = connected;
     let (token, logged_in) = match choice {
         TokenChoice::Fixed(token) => (Some(token), false),
         TokenChoice::Anonymous => (None, false),
