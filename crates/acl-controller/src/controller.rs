@@ -65,13 +65,67 @@ impl Controller {
     /// interval (the first at once). Returns when `shutdown` completes; an unfinished
     /// round is dropped there (every step of a round is safe to repeat).
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        let started = |report: &StartupReport| {
+            info!(
+                datacenter = %report.datacenter,
+                primary = report.primary,
+                changes = report.changes.len(),
+                cluster = %self.settings.cluster.arn,
+                partition = self.settings.partition().unwrap_or(""),
+                "acl-controller started"
+            )
+        };
+        let life = Life {
+            name: "acl-controller",
+            interval: self.settings.flags.reconcile_interval,
+        };
+        life.run(
+            || self.start_up(),
+            started,
+            || self.reconcile(),
+            log_round,
+            shutdown,
+        )
+        .await;
+    }
+}
+
+/// The loop both controllers share: start-up retried with jittered backoff
+/// ([`startup_retry_policy`]) until it succeeds, then a round every interval, the first at
+/// once, until `shutdown`.
+#[derive(Debug, Clone, Copy)]
+pub struct Life {
+    /// The subcommand, for the log lines (`<name> stopped`).
+    pub name: &'static str,
+    /// Time between the starts of two rounds (a round longer than that delays the next).
+    pub interval: Duration,
+}
+
+impl Life {
+    /// Runs `start_up` until it succeeds (or fails for good: [`Error::is_retryable`]), hands
+    /// its report to `started`, then runs `round` every interval and hands each result to
+    /// `finished`. Returns when `shutdown` completes; an unfinished start-up or round is
+    /// dropped there (every step of both is safe to repeat).
+    pub async fn run<S, SF, R, RF, T>(
+        &self,
+        start_up: S,
+        started: impl FnOnce(&StartupReport),
+        round: R,
+        finished: impl Fn(&Result<T>),
+        shutdown: impl Future<Output = ()>,
+    ) where
+        S: Fn() -> SF,
+        SF: Future<Output = Result<StartupReport>>,
+        R: Fn() -> RF,
+        RF: Future<Output = Result<T>>,
+    {
         tokio::pin!(shutdown);
         let policy = startup_retry_policy();
         let setup = retry::retry_if(
             &policy,
             "set up the Consul auth methods and policies",
             Error::is_retryable,
-            || self.start_up(),
+            start_up,
         );
         let report = tokio::select! {
             r = setup => r,
@@ -81,21 +135,14 @@ impl Controller {
             }
         };
         match report {
-            Ok(report) => info!(
-                datacenter = %report.datacenter,
-                primary = report.primary,
-                changes = report.changes.len(),
-                cluster = %self.settings.cluster.arn,
-                partition = self.settings.partition().unwrap_or(""),
-                "acl-controller started"
-            ),
+            Ok(report) => started(&report),
             // Only a final error ends the retries, and settings errors are caught earlier.
             Err(e) => {
                 error!("start-up failed: {e}");
                 return;
             }
         }
-        let mut ticker = tokio::time::interval(self.settings.flags.reconcile_interval);
+        let mut ticker = tokio::time::interval(self.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -104,10 +151,10 @@ impl Controller {
             }
             tokio::select! {
                 () = &mut shutdown => break,
-                r = self.reconcile() => log_round(&r),
+                r = round() => finished(&r),
             }
         }
-        info!("acl-controller stopped");
+        info!("{} stopped", self.name);
     }
 }
 

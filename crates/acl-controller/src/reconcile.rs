@@ -16,7 +16,7 @@ use consul::{Client, QueryOptions};
 use tracing::{debug, info, warn};
 
 use crate::ecs_tasks::{EcsTasks, TaskInfo, DESCRIBE_BATCH, NAMESPACE_TAG, PARTITION_TAG};
-use crate::objects::DEFAULT_TENANCY;
+use crate::objects::{AUTH_METHODS, DEFAULT_TENANCY};
 use crate::settings::Settings;
 use crate::tokens::{self, TaskToken};
 use crate::{namespaces, Error, Result};
@@ -50,12 +50,13 @@ pub struct RoundReport {
 
 /// The running tasks of the cluster, as `ListTasks` + `DescribeTasks` show them.
 #[derive(Debug, Default)]
-struct Running {
+pub struct Running {
     /// IDs of tasks that have not stopped.
-    ids: BTreeSet<String>,
+    pub ids: BTreeSet<String>,
     /// Namespaces named by running mesh tasks of the managed partition.
-    namespaces: BTreeSet<String>,
-    mesh: usize,
+    pub namespaces: BTreeSet<String>,
+    /// Running mesh tasks of the managed partition (every mesh task without partitions).
+    pub mesh: usize,
 }
 
 /// Runs one round.
@@ -65,44 +66,36 @@ pub async fn round(consul: &Client, ecs: &EcsTasks, settings: &Settings) -> Resu
     let mut report = RoundReport::default();
     let partition = settings.partition();
 
-    let namespaces = match partition {
-        Some(p) => {
-            report.consul_calls += 1;
-            namespaces::list(consul, p).await?
-        }
-        None => Vec::new(),
-    };
-    let listed = tokens::list(consul, &settings.cluster, partition, &namespaces).await?;
+    let namespaces = list_namespaces(consul, partition, &mut report).await?;
+    let listed = tokens::list(
+        consul,
+        &AUTH_METHODS,
+        &settings.cluster,
+        partition,
+        &namespaces,
+    )
+    .await?;
     report.consul_calls += listed.requests;
     report.tokens = listed.tokens();
     report.ignored_tokens = listed.ignored;
 
-    let running = running_tasks(ecs, settings, &mut report.errors).await?;
+    let running = running_tasks(
+        ecs,
+        &settings.cluster.arn,
+        partition,
+        &mut report.errors,
+    )
+    .await?;
     report.running_tasks = running.ids.len();
     report.mesh_tasks = running.mesh;
-
-    if let Some(p) = partition {
-        match namespaces::create_missing(consul, p, &namespaces, &running.namespaces).await {
-            Ok(created) => {
-                report.consul_calls += created.len() as u64;
-                for name in &created {
-                    info!(namespace = %name, partition = %p, "namespace created");
-                }
-                report.namespaces_created = created;
-            }
-            Err(e) => {
-                report.consul_calls += 1;
-                report.errors.push(e.to_string());
-            }
-        }
-    }
+    create_namespaces(consul, partition, &namespaces, &running, &mut report).await;
 
     let candidates: Vec<&String> = listed
         .by_task
         .keys()
         .filter(|id| !running.ids.contains(*id))
         .collect();
-    let gone = gone_tasks(ecs, settings, &candidates, &mut report).await?;
+    let gone = gone_tasks(ecs, &settings.cluster.arn, &candidates, &mut report).await?;
     for task_id in &gone {
         let Some(tokens) = listed.by_task.get(task_id) else {
             continue;
@@ -114,14 +107,56 @@ pub async fn round(consul: &Client, ecs: &EcsTasks, settings: &Settings) -> Resu
     Ok(report)
 }
 
+/// The namespaces of `partition` (none, and no request, without partitions).
+pub async fn list_namespaces(
+    consul: &Client,
+    partition: Option<&str>,
+    report: &mut RoundReport,
+) -> Result<Vec<String>> {
+    match partition {
+        Some(p) => {
+            report.consul_calls += 1;
+            namespaces::list(consul, p).await
+        }
+        None => Ok(Vec::new()),
+    }
+}
+
+/// With partitions, creates the namespaces running mesh tasks of the partition name that
+/// `existing` lacks; a failure is one of the round's errors, not the round's end.
+pub async fn create_namespaces(
+    consul: &Client,
+    partition: Option<&str>,
+    existing: &[String],
+    running: &Running,
+    report: &mut RoundReport,
+) {
+    let Some(p) = partition else {
+        return;
+    };
+    match namespaces::create_missing(consul, p, existing, &running.namespaces).await {
+        Ok(created) => {
+            report.consul_calls += created.len() as u64;
+            for name in &created {
+                info!(namespace = %name, partition = %p, "namespace created");
+            }
+            report.namespaces_created = created;
+        }
+        Err(e) => {
+            report.consul_calls += 1;
+            report.errors.push(e.to_string());
+        }
+    }
+}
+
 /// Pages through `ListTasks` (desired status `RUNNING`) and describes each non-empty page
 /// with its tags.
-async fn running_tasks(
+pub async fn running_tasks(
     ecs: &EcsTasks,
-    settings: &Settings,
+    cluster: &str,
+    partition: Option<&str>,
     errors: &mut Vec<String>,
 ) -> Result<Running> {
-    let cluster = settings.cluster.arn.as_str();
     let mut running = Running::default();
     let mut next = None;
     loop {
@@ -134,7 +169,7 @@ async fn running_tasks(
                 if !task.is_mesh() {
                     continue;
                 }
-                let Some(ours) = settings.partition() else {
+                let Some(ours) = partition else {
                     // CE: every mesh task is ours; namespace tags mean nothing.
                     running.mesh += 1;
                     continue;
@@ -178,13 +213,12 @@ fn task_tenancy(task: &TaskInfo) -> std::result::Result<(String, String), String
 /// Which candidate tasks are really gone: `DescribeTasks` reports them `MISSING` (or, as
 /// moto does, not at all) or `STOPPED`. A task still stopping keeps its tokens; a failure
 /// with another reason keeps them too (unknown is not gone).
-async fn gone_tasks(
+pub async fn gone_tasks(
     ecs: &EcsTasks,
-    settings: &Settings,
+    cluster: &str,
     candidates: &[&String],
     report: &mut RoundReport,
 ) -> Result<Vec<String>> {
-    let cluster = settings.cluster.arn.as_str();
     let mut gone = Vec::new();
     let ids: Vec<String> = candidates.iter().map(|s| (*s).clone()).collect();
     for chunk in ids.chunks(DESCRIBE_BATCH) {
@@ -224,7 +258,7 @@ async fn gone_tasks(
 /// to that answer). So a 404 is taken as "already gone" only once `token/self` shows the
 /// controller's token is valid; otherwise the round ends with that error, and nothing is
 /// reported deleted that was not.
-async fn delete_tokens(
+pub async fn delete_tokens(
     consul: &Client,
     task_id: &str,
     tokens: &[TaskToken],

@@ -2,13 +2,11 @@
 //! makes them (docs/protocols.md §5.8). Every step reads first and writes only what is missing
 //! or different, so a restart of a healthy deployment writes nothing.
 
-use consul::{AclLink, Client, Partition, QueryOptions};
+use consul::{AclAuthMethod, AclLink, AclPolicy, AclRole, Client, Partition, QueryOptions};
 use tracing::{debug, info};
 
 use crate::namespaces;
-use crate::objects::{
-    self, ANONYMOUS_POLICY, ANONYMOUS_TOKEN_ACCESSOR, AUTH_METHODS, CLIENT_POLICY, CLIENT_ROLE,
-};
+use crate::objects::{self, ANONYMOUS_POLICY, ANONYMOUS_TOKEN_ACCESSOR, AUTH_METHODS};
 use crate::settings::Settings;
 use crate::{Error, Result};
 
@@ -33,6 +31,50 @@ pub(crate) fn in_partition(settings: &Settings) -> QueryOptions {
 
 /// Runs the whole start-up sequence once. Callers retry it on error.
 pub async fn run(consul: &Client, settings: &Settings) -> Result<StartupReport> {
+    let mut report = read_datacenters(consul).await?;
+    if let Some(partition) = settings.partition() {
+        ensure_partition(consul, partition, &mut report).await?;
+    }
+    let opts = in_partition(settings);
+    ensure_policy(
+        consul,
+        &opts,
+        &objects::client_policy(settings.partition()),
+        &mut report,
+    )
+    .await?;
+    ensure_role(consul, &opts, &objects::client_role(), &mut report).await?;
+    for method in AUTH_METHODS {
+        let desired = objects::auth_method(
+            method,
+            &[settings.bound_arn()],
+            settings.partition().is_some(),
+        );
+        ensure_auth_method(consul, &opts, &desired, &mut report).await?;
+    }
+    for method in AUTH_METHODS {
+        ensure_binding_rule(consul, settings, method, &mut report).await?;
+    }
+    ensure_anonymous_policy_in_primary(consul, settings.partition().is_some(), &mut report)
+        .await?;
+    if let Some(partition) = settings.partition() {
+        report
+            .changes
+            .extend(namespaces::ensure_cross_namespace_defaults(consul, partition).await?);
+    }
+    log_changes(&report);
+    Ok(report)
+}
+
+/// Logs each change start-up made.
+pub fn log_changes(report: &StartupReport) {
+    for change in &report.changes {
+        info!(change = %change, "consul object set up");
+    }
+}
+
+/// Reads `/v1/agent/self`: the datacenter, and whether it is the primary one.
+pub async fn read_datacenters(consul: &Client) -> Result<StartupReport> {
     let mut report = StartupReport::default();
     let agent = consul
         .agent_self(&QueryOptions::default())
@@ -45,35 +87,11 @@ pub async fn run(consul: &Client, settings: &Settings) -> Result<StartupReport> 
         )
     })?;
     report.primary = report.datacenter == primary;
-
-    if let Some(partition) = settings.partition() {
-        ensure_partition(consul, partition, &mut report).await?;
-    }
-    ensure_client_policy(consul, settings, &mut report).await?;
-    ensure_client_role(consul, settings, &mut report).await?;
-    for method in AUTH_METHODS {
-        ensure_auth_method(consul, settings, method, &mut report).await?;
-    }
-    for method in AUTH_METHODS {
-        ensure_binding_rule(consul, settings, method, &mut report).await?;
-    }
-    if report.primary {
-        ensure_anonymous_policy(consul, settings, &mut report).await?;
-    } else {
-        debug!(datacenter = %report.datacenter, primary, "not the primary datacenter: the anonymous token is left alone");
-    }
-    if let Some(partition) = settings.partition() {
-        report
-            .changes
-            .extend(namespaces::ensure_cross_namespace_defaults(consul, partition).await?);
-    }
-    for change in &report.changes {
-        info!(change = %change, "consul object set up");
-    }
     Ok(report)
 }
 
-async fn ensure_partition(
+/// Creates admin partition `partition` when the servers do not list it.
+pub async fn ensure_partition(
     consul: &Client,
     partition: &str,
     report: &mut StartupReport,
@@ -100,85 +118,89 @@ async fn ensure_partition(
     Ok(())
 }
 
-async fn ensure_client_policy(
+/// Creates `policy` when no policy has its name. An existing policy is left as it is (an
+/// operator may have tightened it).
+pub async fn ensure_policy(
     consul: &Client,
-    settings: &Settings,
+    opts: &QueryOptions,
+    policy: &AclPolicy,
     report: &mut StartupReport,
 ) -> Result<()> {
-    let opts = in_partition(settings);
+    let name = &policy.name;
     let existing = consul
-        .policy_read_by_name(CLIENT_POLICY, &opts)
+        .policy_read_by_name(name, opts)
         .await
-        .map_err(|e| Error::consul(format!("read policy {CLIENT_POLICY}"), e))?;
-    // An existing policy is left as it is (an operator may have tightened it).
+        .map_err(|e| Error::consul(format!("read policy {name}"), e))?;
     if existing.is_none() {
         consul
-            .policy_create(&objects::client_policy(settings.partition()), &opts)
+            .policy_create(policy, opts)
             .await
-            .map_err(|e| Error::consul(format!("create policy {CLIENT_POLICY}"), e))?;
-        report
-            .changes
-            .push(format!("policy {CLIENT_POLICY} (created)"));
+            .map_err(|e| Error::consul(format!("create policy {name}"), e))?;
+        report.changes.push(format!("policy {name} (created)"));
     }
     Ok(())
 }
 
-async fn ensure_client_role(
+/// Creates `role` when no role has its name. An existing role without policies gets
+/// `role`'s (a role without policies grants nothing); one with policies is left alone.
+pub async fn ensure_role(
     consul: &Client,
-    settings: &Settings,
+    opts: &QueryOptions,
+    role: &AclRole,
     report: &mut StartupReport,
 ) -> Result<()> {
-    let opts = in_partition(settings);
+    let name = &role.name;
     let existing = consul
-        .role_read_by_name(CLIENT_ROLE, &opts)
+        .role_read_by_name(name, opts)
         .await
-        .map_err(|e| Error::consul(format!("read role {CLIENT_ROLE}"), e))?;
+        .map_err(|e| Error::consul(format!("read role {name}"), e))?;
     match existing {
         None => {
             consul
-                .role_create(&objects::client_role(), &opts)
+                .role_create(role, opts)
                 .await
-                .map_err(|e| Error::consul(format!("create role {CLIENT_ROLE}"), e))?;
-            report.changes.push(format!("role {CLIENT_ROLE} (created)"));
+                .map_err(|e| Error::consul(format!("create role {name}"), e))?;
+            report.changes.push(format!("role {name} (created)"));
         }
-        // A role without policies grants nothing: give it the client policy (v0.6.2 does).
-        Some(mut role) if role.policies.is_empty() => {
-            role.policies = vec![AclLink::by_name(CLIENT_POLICY)];
-            consul.role_update(&role, &opts).await.map_err(|e| {
-                Error::consul(
-                    format!("add policy {CLIENT_POLICY} to role {CLIENT_ROLE}"),
-                    e,
-                )
+        Some(mut existing) if existing.policies.is_empty() && !role.policies.is_empty() => {
+            existing.policies = role.policies.clone();
+            let added = links_text(&role.policies);
+            consul.role_update(&existing, opts).await.map_err(|e| {
+                Error::consul(format!("add policy {added} to role {name}"), e)
             })?;
-            report
-                .changes
-                .push(format!("role {CLIENT_ROLE} (policy added)"));
+            report.changes.push(format!("role {name} (policy added)"));
         }
         Some(_) => {}
     }
     Ok(())
 }
 
-async fn ensure_auth_method(
+fn links_text(links: &[AclLink]) -> String {
+    links
+        .iter()
+        .map(|l| l.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Creates auth method `desired`, or updates the existing one when it differs in what the
+/// controller owns ([`objects::auth_method_update`]: the bound ARNs merged, operators'
+/// config keys kept).
+pub async fn ensure_auth_method(
     consul: &Client,
-    settings: &Settings,
-    method: &str,
+    opts: &QueryOptions,
+    desired: &AclAuthMethod,
     report: &mut StartupReport,
 ) -> Result<()> {
-    let opts = in_partition(settings);
-    let desired = objects::auth_method(
-        method,
-        &[settings.bound_arn()],
-        settings.partition().is_some(),
-    );
+    let method = &desired.name;
     let existing = consul
-        .auth_method_read(method, &opts)
+        .auth_method_read(method, opts)
         .await
         .map_err(|e| Error::consul(format!("read auth method {method}"), e))?;
     match existing {
         None => {
             consul
-                .auth_method_create(&desired, &opts)
+                .auth_method_create(desired, opts)
                 .await
                 .map_err(|e| Error::consul(format!("create auth method {method}"), e))?;
             report
@@ -186,9 +208,9 @@ async fn ensure_auth_method(
                 .push(format!("auth method {method} (created)"));
         }
         Some(existing) => {
-            if let Some(update) = objects::auth_method_update(&existing, &desired) {
+            if let Some(update) = objects::auth_method_update(&existing, desired) {
                 consul
-                    .auth_method_update(&update, &opts)
+                    .auth_method_update(&update, opts)
                     .await
                     .map_err(|e| Error::consul(format!("update auth method {method}"), e))?;
                 report
@@ -224,13 +246,20 @@ async fn ensure_binding_rule(
     Ok(())
 }
 
-async fn ensure_anonymous_policy(
+/// In the primary datacenter only ([`StartupReport::primary`]), policy
+/// `anonymous-token-policy` on the anonymous token; `partitions` chooses the rules and
+/// reads both in the default partition and namespace.
+pub async fn ensure_anonymous_policy_in_primary(
     consul: &Client,
-    settings: &Settings,
+    partitions: bool,
     report: &mut StartupReport,
 ) -> Result<()> {
+    if !report.primary {
+        debug!(datacenter = %report.datacenter, primary = report.primary, "not the primary datacenter: the anonymous token is left alone");
+        return Ok(());
+    }
     // The anonymous token and its policy live in the default partition and namespace.
-    let opts = if settings.partition().is_some() {
+    let opts = if partitions {
         QueryOptions::default()
             .with_partition(objects::DEFAULT_TENANCY)
             .with_namespace(objects::DEFAULT_TENANCY)
@@ -251,10 +280,7 @@ async fn ensure_anonymous_policy(
         .map_err(|e| Error::consul(format!("read policy {ANONYMOUS_POLICY}"), e))?;
     if existing.is_none() {
         consul
-            .policy_create(
-                &objects::anonymous_policy(settings.partition().is_some()),
-                &opts,
-            )
+            .policy_create(&objects::anonymous_policy(partitions), &opts)
             .await
             .map_err(|e| Error::consul(format!("create policy {ANONYMOUS_POLICY}"), e))?;
         report

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use consul::{AclToken, Client, QueryOptions, TokenListFilter};
 
-use crate::objects::{AUTH_METHODS, DEFAULT_TENANCY};
+use crate::objects::DEFAULT_TENANCY;
 use crate::settings::Cluster;
 use crate::{Error, Result};
 
@@ -109,11 +109,12 @@ impl Listed {
     }
 }
 
-/// Lists the tokens the two auth methods made (`authmethod=` filter — not every token of
-/// the datacenter), in every namespace of `partition` on Enterprise (`namespaces` names
-/// them), and keeps those of `cluster`'s tasks.
+/// Lists the tokens the auth methods `methods` made (`authmethod=` filter — not every
+/// token of the datacenter), in every namespace of `partition` on Enterprise (`namespaces`
+/// names them), and keeps those of `cluster`'s tasks.
 pub async fn list(
     consul: &Client,
+    methods: &[&str],
     cluster: &Cluster,
     partition: Option<&str>,
     namespaces: &[String],
@@ -123,7 +124,7 @@ pub async fn list(
         None => vec![None],
         Some(_) => namespaces.iter().map(|n| Some(n.as_str())).collect(),
     };
-    for method in AUTH_METHODS {
+    for method in methods {
         for ns in &scopes {
             let mut opts = QueryOptions::default();
             let mut filter = TokenListFilter {
