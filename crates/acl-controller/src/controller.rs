@@ -196,21 +196,31 @@ fn log_round(result: &Result<RoundReport>) {
     }
 }
 
-/// Reads the cluster from the task metadata, retrying with the start-up policy until it
-/// works; `None` when `shutdown` came first. A metadata document that cannot name the
-/// cluster is final.
-pub async fn discover_cluster(
+/// Reads the task metadata, retrying with the start-up policy until it works; `None` when
+/// `shutdown` came first.
+pub async fn read_metadata(
     metadata: &ecs::MetadataClient,
     shutdown: impl Future<Output = ()>,
-) -> Option<Result<Cluster>> {
+) -> Option<Result<ecs::TaskMetadata>> {
     let policy = startup_retry_policy();
     let read = retry::retry(&policy, "read the task metadata", || async {
         metadata.task_once().await
     });
     tokio::select! {
-        r = read => Some(r.map_err(|e| Error::Metadata(e.into_inner())).and_then(|task| Cluster::from_metadata(&task))),
+        r = read => Some(r.map_err(|e| Error::Metadata(e.into_inner()))),
         () = shutdown => None,
     }
+}
+
+/// Reads the cluster from the task metadata ([`read_metadata`]); `None` when `shutdown`
+/// came first. A metadata document that cannot name the cluster is final.
+pub async fn discover_cluster(
+    metadata: &ecs::MetadataClient,
+    shutdown: impl Future<Output = ()>,
+) -> Option<Result<Cluster>> {
+    read_metadata(metadata, shutdown)
+        .await
+        .map(|r| r.and_then(|task| Cluster::from_metadata(&task)))
 }
 
 /// Everything the binary does: cluster from the metadata, ECS client from the AWS
@@ -234,4 +244,74 @@ pub async fn run(
     let controller = Controller::new(consul, ecs, Settings { flags, cluster });
     controller.run(shutdown).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::{Cell, RefCell};
+
+    /// The loop on tokio's paused clock: start-up retried after failures, the first round
+    /// at once and then one every interval, a final error ending start-up, and shutdown
+    /// ending the loop between rounds.
+    #[tokio::test(start_paused = true)]
+    async fn start_up_retries_then_a_round_at_once_and_every_interval() {
+        let began = tokio::time::Instant::now();
+        let attempts = Cell::new(0u32);
+        let started_at = Cell::new(None);
+        let rounds = RefCell::new(Vec::new());
+        let life = Life {
+            name: "test",
+            interval: Duration::from_secs(10),
+        };
+        life.run(
+            || {
+                attempts.set(attempts.get() + 1);
+                let n = attempts.get();
+                async move {
+                    if n < 3 {
+                        Err(Error::Unexpected(format!("attempt {n} fails")))
+                    } else {
+                        Ok(StartupReport::default())
+                    }
+                }
+            },
+            |_| started_at.set(Some(began.elapsed())),
+            || {
+                rounds.borrow_mut().push(began.elapsed());
+                async { Ok::<_, Error>(()) }
+            },
+            |r| assert!(r.is_ok()),
+            tokio::time::sleep(Duration::from_secs(25)),
+        )
+        .await;
+        assert_eq!(attempts.get(), 3);
+        // Two backoffs (0.5 s then 1 s, equal jitter: at least half of each).
+        let started = started_at.get().expect("start-up succeeded");
+        assert!(
+            started >= Duration::from_millis(750) && started <= Duration::from_millis(1500),
+            "{started:?}"
+        );
+        let rounds = rounds.into_inner();
+        assert_eq!(rounds.len(), 3, "{rounds:?}");
+        assert_eq!(rounds[0], started);
+        assert_eq!(rounds[1] - rounds[0], Duration::from_secs(10));
+        assert_eq!(rounds[2] - rounds[1], Duration::from_secs(10));
+        assert_eq!(began.elapsed(), Duration::from_secs(25));
+
+        // A final error ends start-up: no round runs, and the loop returns at once.
+        let rounds = Cell::new(0);
+        life.run(
+            || async { Err(Error::Config("bad".into())) },
+            |_| panic!("must not start"),
+            || {
+                rounds.set(rounds.get() + 1);
+                async { Ok::<_, Error>(()) }
+            },
+            |_| {},
+            std::future::pending(),
+        )
+        .await;
+        assert_eq!(rounds.get(), 0);
+    }
 }

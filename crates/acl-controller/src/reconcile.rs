@@ -79,13 +79,7 @@ pub async fn round(consul: &Client, ecs: &EcsTasks, settings: &Settings) -> Resu
     report.tokens = listed.tokens();
     report.ignored_tokens = listed.ignored;
 
-    let running = running_tasks(
-        ecs,
-        &settings.cluster.arn,
-        partition,
-        &mut report.errors,
-    )
-    .await?;
+    let running = running_tasks(ecs, &settings.cluster.arn, partition, &mut report.errors).await?;
     report.running_tasks = running.ids.len();
     report.mesh_tasks = running.mesh;
     create_namespaces(consul, partition, &namespaces, &running, &mut report).await;

@@ -55,8 +55,7 @@ pub async fn run(consul: &Client, settings: &Settings) -> Result<StartupReport> 
     for method in AUTH_METHODS {
         ensure_binding_rule(consul, settings, method, &mut report).await?;
     }
-    ensure_anonymous_policy_in_primary(consul, settings.partition().is_some(), &mut report)
-        .await?;
+    ensure_anonymous_policy_in_primary(consul, settings.partition().is_some(), &mut report).await?;
     if let Some(partition) = settings.partition() {
         report
             .changes
@@ -165,9 +164,10 @@ pub async fn ensure_role(
         Some(mut existing) if existing.policies.is_empty() && !role.policies.is_empty() => {
             existing.policies = role.policies.clone();
             let added = links_text(&role.policies);
-            consul.role_update(&existing, opts).await.map_err(|e| {
-                Error::consul(format!("add policy {added} to role {name}"), e)
-            })?;
+            consul
+                .role_update(&existing, opts)
+                .await
+                .map_err(|e| Error::consul(format!("add policy {added} to role {name}"), e))?;
             report.changes.push(format!("role {name} (policy added)"));
         }
         Some(_) => {}

@@ -2,6 +2,7 @@
 //! with a cluster, the controller's role (only `ecs:ListTasks` and `ecs:DescribeTasks`), a
 //! proxy in front of moto's ECS for pages and stopping tasks, and the Consul emulator with
 //! ACLs. When an assertion fails the Consul request log and the ECS calls are printed.
+//! The v0.10 controller's tests (crates/controller/tests) share this world.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
@@ -93,6 +94,15 @@ impl World {
             Duration::from_millis(200),
         )
         .unwrap();
+        Controller::new(
+            self.management(),
+            self.ecs_tasks(),
+            Settings { flags, cluster },
+        )
+    }
+
+    /// An ECS client through the proxy with the controller role's credentials.
+    pub fn ecs_tasks(&self) -> EcsTasks {
         let config = aws_sdk_ecs::Config::builder()
             .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
             .region(aws_sdk_ecs::config::Region::new(REGION))
@@ -100,8 +110,7 @@ impl World {
             .endpoint_url(self.proxy.endpoint())
             .http_client(boundary::aws_http_client())
             .build();
-        let ecs = EcsTasks::new(aws_sdk_ecs::Client::from_conf(config));
-        Controller::new(self.management(), ecs, Settings { flags, cluster })
+        EcsTasks::new(aws_sdk_ecs::Client::from_conf(config))
     }
 
     /// What to print when an assertion fails.
