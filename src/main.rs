@@ -62,6 +62,7 @@ fn run(args: Vec<std::ffi::OsString>) -> i32 {
         Command::AclController(args) => plain(&cli, info, "acl-controller", || {
             cmd::acl_controller::run(args)
         }),
+        Command::Controller => with_dataplane_config(&cli, "controller", cmd::controller::run),
         Command::NetDial(args) => plain(&cli, info, "net-dial", || cmd::net_dial::run(args)),
         // The list on stdout is the output; logs only say what went wrong on the way.
         Command::Doctor(args) => plain(&cli, LogLevel::Warn, "doctor", || cmd::doctor::run(args)),
@@ -103,6 +104,33 @@ fn with_config_of<C>(
             logging::init(cli.log_level.unwrap_or(config_level(&cfg)), cli.log_format);
             task::subcommand_span(name).in_scope(|| body(cfg))
         }
+        Err(e) => plain(cli, LogLevel::Info, name, || {
+            tracing::error!("{}: {e}", config::CONFIG_ENV);
+            exit::USAGE
+        }),
+    }
+}
+
+/// [`with_config`] for a subcommand that reads only the v0.10 (Consul Dataplane) layout: a
+/// v0.6.2 config is refused as unusable (exit code 1), saying so.
+fn with_dataplane_config(
+    cli: &Cli,
+    name: &'static str,
+    body: impl FnOnce(config::dataplane::Config) -> i32,
+) -> i32 {
+    match config::load_from_env() {
+        Ok(config::LoadedConfig::Dataplane(cfg)) => {
+            logging::init(cli.log_level.unwrap_or(cfg.log_level()), cli.log_format);
+            task::subcommand_span(name).in_scope(|| body(cfg))
+        }
+        Ok(config::LoadedConfig::Agent(_)) => plain(cli, LogLevel::Info, name, || {
+            tracing::error!(
+                "{}: {name} reads a v0.10 (Consul Dataplane) config, one with consulServers; \
+                 this is a v0.6.2 config (its controller is acl-controller)",
+                config::CONFIG_ENV
+            );
+            exit::USAGE
+        }),
         Err(e) => plain(cli, LogLevel::Info, name, || {
             tracing::error!("{}: {e}", config::CONFIG_ENV);
             exit::USAGE

@@ -118,6 +118,20 @@ pub enum Command {
     )]
     AclController(AclControllerArgs),
 
+    /// The v0.10 controller: gateway roles, the auth method and its binding rules, the cluster's
+    /// node; deletes the tokens and services of stopped tasks.
+    #[command(
+        after_help = "Example (the command of the consul-ecs-controller ECS service, one per cluster):\n  \
+                            CONSUL_ECS_CONFIG_JSON='{\"bootstrapDir\":\"/consul\",\"consulServers\":{\"hosts\":\"consul.example.com\"},\n  \
+                            \"controller\":{\"iamRolePath\":\"/consul-ecs/\"}}' CONSUL_HTTP_TOKEN=… consul-ecs controller\n\n\
+                            Configured by the controller and consulServers blocks of a v0.10 CONSUL_ECS_CONFIG_JSON;\n\
+                            the token from CONSUL_HTTP_TOKEN, the CAs from CONSUL_HTTPS_CACERT_PEM and\n\
+                            CONSUL_GRPC_CACERT_PEM. Reads the cluster from ECS_CONTAINER_METADATA_URI_V4, AWS\n\
+                            credentials and region the usual way. Runs until SIGTERM or SIGINT, then exits 0;\n\
+                            an unusable config exits 1."
+    )]
+    Controller,
+
     /// Check, from inside a task, what mesh-init needs: config, metadata, AWS role, Consul, login.
     #[command(
         after_help = "Example (in a running task, e.g. with ECS Exec into the health-sync container):\n  \

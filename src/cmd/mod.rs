@@ -2,6 +2,7 @@
 //! crate, exit code out. No adapter imports another.
 
 pub mod acl_controller;
+pub mod controller;
 pub mod doctor;
 pub mod entrypoint;
 pub mod health_sync;
