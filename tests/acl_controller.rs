@@ -6,120 +6,45 @@
 
 mod util;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use serde_json::json;
-use testkit::aws::{AwsWorld, TaskRole};
-use testkit::consul::{ConsulEmulator, EmulatorOptions, SeededLogin};
-use testkit::ecs_metadata::EcsMetadataEmulator;
-use testkit::ecs_moto::{controller_env, MotoCluster, MotoEcs};
 use util::background::Background;
+use util::controller_world::ControllerWorld;
 use util::relay::Relay;
 
-struct World {
-    aws: AwsWorld,
-    cluster: MotoCluster,
-    role: TaskRole,
-    consul: ConsulEmulator,
-    metadata: EcsMetadataEmulator,
+/// The shared controller world, with the acl-controller's ways of starting.
+type World = ControllerWorld;
+
+trait AclController {
+    fn start(&self, extra: &[&str]) -> Background;
+    fn start_with_ecs(&self, extra: &[&str], ecs_endpoint: &str) -> Background;
+    fn stale_token(&self, task: &str) -> String;
 }
 
-impl World {
-    fn new() -> World {
-        let aws = AwsWorld::start("web");
-        let ecs = MotoEcs::new(&aws);
-        ecs.keep_tasks_running();
-        let cluster = ecs.create_cluster("prod");
-        let role = ecs.controller_role("acl-controller");
-        let consul = ConsulEmulator::start(EmulatorOptions {
-            acls_enabled: true,
-            ..EmulatorOptions::default()
-        });
-        // The controller's own task, on Fargate: the cluster comes from here.
-        let task_arn = format!(
-            "{}/5a0f3bca58e0f4486a95b04c1bd1d4be",
-            cluster.arn.replacen(":cluster/", ":task/", 1)
-        );
-        let metadata = EcsMetadataEmulator::start(json!({
-            "Cluster": cluster.arn,
-            "TaskARN": task_arn,
-            "Family": "consul-ecs-controller",
-            "DesiredStatus": "RUNNING",
-            "KnownStatus": "RUNNING",
-            "Containers": [],
-        }));
-        World {
-            aws,
-            cluster,
-            role,
-            consul,
-            metadata,
-        }
-    }
-
+impl AclController for World {
     fn start(&self, extra: &[&str]) -> Background {
         self.start_with_ecs(extra, &self.aws.endpoint())
     }
 
-    /// [`World::start`] with ECS (moto) reached at `ecs_endpoint`.
+    /// [`AclController::start`] with ECS (moto) reached at `ecs_endpoint`.
     fn start_with_ecs(&self, extra: &[&str], ecs_endpoint: &str) -> Background {
         let mut args = vec!["acl-controller", "-reconcile-interval", "300ms"];
         args.extend_from_slice(extra);
-        let mut env: Vec<(String, String)> = controller_env(&self.role, ecs_endpoint);
+        let mut env = self.env(ecs_endpoint);
         env.push(("CONSUL_HTTP_ADDR".into(), self.consul.http_addr()));
-        env.push(("CONSUL_HTTP_TOKEN".into(), self.consul.management_token()));
-        env.push(("ECS_CONTAINER_METADATA_URI_V4".into(), self.metadata.uri()));
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        Background::start(&args, &env, tempfile::tempdir().unwrap())
+        self.spawn(&args, &env)
     }
 
     /// A stale login token: its task never ran in this cluster.
     fn stale_token(&self, task: &str) -> String {
-        let meta = BTreeMap::from([
-            ("consul.hashicorp.com/task-id".to_string(), task.to_string()),
-            (
-                "consul.hashicorp.com/cluster".to_string(),
-                self.cluster.arn.clone(),
-            ),
-        ]);
-        self.consul.seed_login_tokens(&[SeededLogin {
-            method: "iam-ecs-service-token".into(),
-            meta,
-            scope: None,
-            method_namespace: None,
-        }])[0]
-            .clone()
-    }
-
-    fn exists(&self, accessor: &str) -> bool {
-        self.consul
-            .tokens()
-            .iter()
-            .any(|t| t.accessor_id == accessor)
-    }
-
-    /// Fails when the output holds a secret: the management token or the AWS keys.
-    fn assert_no_secrets(&self, bg: &Background) {
-        let log = bg.read("stderr.log");
-        for (what, secret) in [
-            ("management token", self.consul.management_token()),
-            ("AWS secret key", self.role.secret_access_key.clone()),
-            ("AWS session token", self.role.session_token.clone()),
-        ] {
-            assert!(
-                !log.contains(&secret),
-                "the {what} is in the output:\n{}",
-                bg.report()
-            );
-        }
+        self.seed_token(task)
     }
 }
 
 #[test]
 fn consul_down_at_start_then_up_then_sigterm_exits_0() {
-    let w = World::new();
+    let w = World::new("acl-controller");
     let stale = w.stale_token("0123456789abcdef0123456789abcdef");
     w.consul.go_down();
     let mut bg = w.start(&["-log-level", "DEBUG"]);
@@ -173,7 +98,7 @@ fn consul_down_at_start_then_up_then_sigterm_exits_0() {
 
 #[test]
 fn sigterm_during_start_up_exits_0() {
-    let w = World::new();
+    let w = World::new("acl-controller");
     w.consul.go_down();
     let mut bg = w.start(&[]);
     bg.wait_log("retrying");
@@ -184,7 +109,7 @@ fn sigterm_during_start_up_exits_0() {
 
 #[test]
 fn sigint_while_reconciling_exits_0() {
-    let w = World::new();
+    let w = World::new("acl-controller");
     // ECS through a relay that can hold a round's request in flight.
     let ecs = Relay::start(&w.aws.endpoint());
     let mut bg = w.start_with_ecs(

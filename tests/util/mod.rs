@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod background;
+pub mod controller_world;
 pub mod relay;
 pub mod world;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use consul::Client;
 use retry::{Jitter, RetryPolicy};
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 use crate::ecs_tasks::EcsTasks;
 use crate::reconcile::{self, RoundReport};
@@ -65,51 +65,39 @@ impl Controller {
     /// interval (the first at once). Returns when `shutdown` completes; an unfinished
     /// round is dropped there (every step of a round is safe to repeat).
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
-        let started = |report: &StartupReport| {
-            info!(
-                datacenter = %report.datacenter,
-                primary = report.primary,
-                changes = report.changes.len(),
-                cluster = %self.settings.cluster.arn,
-                partition = self.settings.partition().unwrap_or(""),
-                "acl-controller started"
-            )
-        };
         let life = Life {
             name: "acl-controller",
             interval: self.settings.flags.reconcile_interval,
+            cluster: self.settings.cluster.arn.clone(),
+            partition: self.settings.partition().unwrap_or("").to_string(),
         };
-        life.run(
-            || self.start_up(),
-            started,
-            || self.reconcile(),
-            log_round,
-            shutdown,
-        )
-        .await;
+        life.run(|| self.start_up(), || self.reconcile(), log_round, shutdown)
+            .await;
     }
 }
 
 /// The loop both controllers share: start-up retried with jittered backoff
 /// ([`startup_retry_policy`]) until it succeeds, then a round every interval, the first at
 /// once, until `shutdown`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Life {
-    /// The subcommand, for the log lines (`<name> stopped`).
+    /// The subcommand, for the log lines (`<name> started`, `<name> stopped`).
     pub name: &'static str,
     /// Time between the starts of two rounds (a round longer than that delays the next).
     pub interval: Duration,
+    /// The cluster ARN, for the `started` line.
+    pub cluster: String,
+    /// The managed partition (empty on CE), for the `started` line.
+    pub partition: String,
 }
 
 impl Life {
-    /// Runs `start_up` until it succeeds (or fails for good: [`Error::is_retryable`]), hands
-    /// its report to `started`, then runs `round` every interval and hands each result to
-    /// `finished`. Returns when `shutdown` completes; an unfinished start-up or round is
+    /// Runs `start_up` until it succeeds (or fails for good: [`Error::is_retryable`]), logs
+    /// what it found, then runs `round` every interval and hands each result to `finished`. Returns when `shutdown` completes; an unfinished start-up or round is
     /// dropped there (every step of both is safe to repeat).
     pub async fn run<S, SF, R, RF, T>(
         &self,
         start_up: S,
-        started: impl FnOnce(&StartupReport),
         round: R,
         finished: impl Fn(&Result<T>),
         shutdown: impl Future<Output = ()>,
@@ -135,7 +123,15 @@ impl Life {
             }
         };
         match report {
-            Ok(report) => started(&report),
+            Ok(report) => info!(
+                datacenter = %report.datacenter,
+                primary = report.primary,
+                changes = report.changes.len(),
+                cluster = %self.cluster,
+                partition = %self.partition,
+                "{} started",
+                self.name
+            ),
             // Only a final error ends the retries, and settings errors are caught earlier.
             Err(e) => {
                 error!("start-up failed: {e}");
@@ -162,38 +158,58 @@ fn log_round(result: &Result<RoundReport>) {
     let report = match result {
         Ok(r) => r,
         Err(e) => {
-            error!("reconcile round failed (retrying at the next interval): {e}");
+            log_failed_round(e);
             return;
         }
     };
+    let busy = log_round_errors(report);
+    crate::round_summary!(busy, report);
+}
+
+/// Logs a round that failed as a whole (ERROR).
+pub fn log_failed_round(e: &Error) {
+    error!("reconcile round failed (retrying at the next interval): {e}");
+}
+
+/// Logs each error a round met (WARN) and says whether the round is worth an INFO summary:
+/// it deleted or created something, or met an error.
+pub fn log_round_errors(report: &RoundReport) -> bool {
     for e in &report.errors {
         warn!("reconcile: {e}");
     }
-    let busy = !report.deleted.is_empty()
-        || !report.namespaces_created.is_empty()
-        || !report.errors.is_empty();
-    macro_rules! summary {
-        ($level:ident) => {
-            $level!(
-                running_tasks = report.running_tasks,
-                mesh_tasks = report.mesh_tasks,
-                tokens = report.tokens,
-                deleted = report.deleted.len(),
-                stopping_tasks = report.stopping_tasks.len(),
-                namespaces_created = report.namespaces_created.len(),
-                errors = report.errors.len(),
-                ecs_calls = report.ecs_calls,
-                consul_calls = report.consul_calls,
-                elapsed_ms = report.elapsed.as_millis() as u64,
-                "reconcile round done"
-            )
-        };
-    }
-    if busy {
-        summary!(info);
-    } else {
-        summary!(debug);
-    }
+    !report.deleted.is_empty() || !report.namespaces_created.is_empty() || !report.errors.is_empty()
+}
+
+/// Logs a round's summary line, `reconcile round done` with the counts of a
+/// [`RoundReport`](crate::RoundReport) and the extra `name = value` fields given, at INFO
+/// when the first argument is true, else at DEBUG.
+#[macro_export]
+macro_rules! round_summary {
+    (@at $level:expr, $report:ident $(, $field:ident = $value:expr)*) => {
+        $crate::__tracing::event!(
+            $level,
+            running_tasks = $report.running_tasks,
+            mesh_tasks = $report.mesh_tasks,
+            tokens = $report.tokens,
+            deleted = $report.deleted.len(),
+            stopping_tasks = $report.stopping_tasks.len(),
+            namespaces_created = $report.namespaces_created.len(),
+            errors = $report.errors.len(),
+            ecs_calls = $report.ecs_calls,
+            consul_calls = $report.consul_calls,
+            elapsed_ms = $report.elapsed.as_millis() as u64,
+            $($field = $value,)*
+            "reconcile round done"
+        )
+    };
+    ($busy:expr, $report:expr $(, $field:ident = $value:expr)* $(,)?) => {{
+        let report: &$crate::RoundReport = $report;
+        if $busy {
+            $crate::round_summary!(@at $crate::__tracing::Level::INFO, report $(, $field = $value)*)
+        } else {
+            $crate::round_summary!(@at $crate::__tracing::Level::DEBUG, report $(, $field = $value)*)
+        }
+    }};
 }
 
 /// Reads the task metadata, retrying with the start-up policy until it works; `None` when
@@ -263,6 +279,8 @@ mod tests {
         let life = Life {
             name: "test",
             interval: Duration::from_secs(10),
+            cluster: "arn:aws:ecs:us-east-1:123456789012:cluster/test".into(),
+            partition: String::new(),
         };
         life.run(
             || {
@@ -276,8 +294,10 @@ mod tests {
                     }
                 }
             },
-            |_| started_at.set(Some(began.elapsed())),
             || {
+                if started_at.get().is_none() {
+                    started_at.set(Some(began.elapsed()));
+                }
                 rounds.borrow_mut().push(began.elapsed());
                 async { Ok::<_, Error>(()) }
             },
@@ -303,7 +323,6 @@ mod tests {
         let rounds = Cell::new(0);
         life.run(
             || async { Err(Error::Config("bad".into())) },
-            |_| panic!("must not start"),
             || {
                 rounds.set(rounds.get() + 1);
                 async { Ok::<_, Error>(()) }

@@ -26,8 +26,11 @@ pub mod startup;
 pub mod tokens;
 
 pub use controller::Controller;
+
 pub use ecs_tasks::EcsTasks;
 pub use error::{Error, Result};
 pub use reconcile::RoundReport;
 pub use settings::{Cluster, Flags, Settings};
 pub use startup::StartupReport;
+#[doc(hidden)]
+pub use tracing as __tracing;

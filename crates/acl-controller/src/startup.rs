@@ -22,8 +22,8 @@ pub struct StartupReport {
 }
 
 /// Options for every call in the managed partition (`partition=` only with partitions).
-pub(crate) fn in_partition(settings: &Settings) -> QueryOptions {
-    match settings.partition() {
+pub fn in_partition(partition: Option<&str>) -> QueryOptions {
+    match partition {
         Some(p) => QueryOptions::default().with_partition(p),
         None => QueryOptions::default(),
     }
@@ -35,7 +35,7 @@ pub async fn run(consul: &Client, settings: &Settings) -> Result<StartupReport> 
     if let Some(partition) = settings.partition() {
         ensure_partition(consul, partition, &mut report).await?;
     }
-    let opts = in_partition(settings);
+    let opts = in_partition(settings.partition());
     ensure_policy(
         consul,
         &opts,
@@ -228,7 +228,7 @@ async fn ensure_binding_rule(
     method: &str,
     report: &mut StartupReport,
 ) -> Result<()> {
-    let opts = in_partition(settings);
+    let opts = in_partition(settings.partition());
     let rules = consul
         .binding_rule_list(method, &opts)
         .await

@@ -4,7 +4,9 @@
 
 use std::future::Future;
 
-use acl_controller::controller::{read_metadata, startup_retry_policy, Life};
+use acl_controller::controller::{
+    log_failed_round, log_round_errors, read_metadata, startup_retry_policy, Life,
+};
 use acl_controller::{Cluster, EcsTasks, StartupReport};
 use consul::{Client, TokenSource};
 use tracing::{debug, info, warn};
@@ -56,80 +58,39 @@ impl Controller {
     /// Start-up, retried with jittered backoff until it succeeds, then a round every
     /// interval (the first at once), until `shutdown`; then the server watch stops.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
-        let started = |report: &StartupReport| {
-            info!(
-                datacenter = %report.datacenter,
-                primary = report.primary,
-                changes = report.changes.len(),
-                node = %self.settings.node(),
-                partition = self.settings.partition().unwrap_or(""),
-                "controller started"
-            )
-        };
         let life = Life {
             name: "controller",
             interval: self.settings.interval,
+            cluster: self.settings.cluster.arn.clone(),
+            partition: self.settings.partition().unwrap_or("").to_string(),
         };
-        life.run(
-            || self.start_up(),
-            started,
-            || self.reconcile(),
-            log_round,
-            shutdown,
-        )
-        .await;
+        life.run(|| self.start_up(), || self.reconcile(), log_round, shutdown)
+            .await;
         self.servers.stop();
     }
 }
 
-/// One line per round: INFO when it changed something or hit an error, else DEBUG; each
-/// error and each service left alone on its own line.
+/// Logs a round as the acl-controller does, with the catalog's counts in the summary and a
+/// DEBUG line for each service left alone.
 fn log_round(result: &acl_controller::Result<RoundReport>) {
     let report = match result {
         Ok(r) => r,
         Err(e) => {
-            warn!("reconcile round failed (retrying at the next interval): {e}");
+            log_failed_round(e);
             return;
         }
     };
-    let base = &report.base;
-    for e in &base.errors {
-        warn!("reconcile: {e}");
-    }
     for id in &report.unowned_services {
         debug!(service_id = %id, "service on the node without task-id meta: left alone");
     }
-    let busy = !base.deleted.is_empty()
-        || !report.deregistered.is_empty()
-        || !base.namespaces_created.is_empty()
-        || !base.errors.is_empty();
-    // `tracing` takes the level as a constant: two calls, one set of fields.
-    macro_rules! summary {
-        ($level:expr) => {
-            tracing::event!(
-                $level,
-                running_tasks = base.running_tasks,
-                mesh_tasks = base.mesh_tasks,
-                tokens = base.tokens,
-                services = report.services,
-                unowned_services = report.unowned_services.len(),
-                deleted = base.deleted.len(),
-                deregistered = report.deregistered.len(),
-                stopping_tasks = base.stopping_tasks.len(),
-                namespaces_created = base.namespaces_created.len(),
-                errors = base.errors.len(),
-                ecs_calls = base.ecs_calls,
-                consul_calls = base.consul_calls,
-                elapsed_ms = base.elapsed.as_millis() as u64,
-                "reconcile round done"
-            )
-        };
-    }
-    if busy {
-        summary!(tracing::Level::INFO);
-    } else {
-        summary!(tracing::Level::DEBUG);
-    }
+    let busy = log_round_errors(&report.base) || !report.deregistered.is_empty();
+    acl_controller::round_summary!(
+        busy,
+        &report.base,
+        services = report.services,
+        unowned_services = report.unowned_services.len(),
+        deregistered = report.deregistered.len(),
+    );
 }
 
 /// Everything the binary does, given the v0.10 config, the controller's token

@@ -16,6 +16,7 @@ use std::time::Instant;
 use acl_controller::reconcile::{
     create_namespaces, delete_tokens, gone_tasks, list_namespaces, running_tasks,
 };
+use acl_controller::startup::in_partition;
 use acl_controller::tokens::{self, plausible_task_id};
 use acl_controller::{EcsTasks, Error, Result};
 use consul::{CatalogDeregistration, CatalogService, Client, QueryOptions};
@@ -23,7 +24,6 @@ use tracing::info;
 
 use crate::objects::AUTH_METHOD;
 use crate::settings::Settings;
-use crate::startup::in_partition;
 
 /// Service meta key naming the task that registered the service (mesh-init writes it).
 pub const TASK_ID_SERVICE_META: &str = "task-id";
@@ -170,7 +170,7 @@ async fn deregister(
 
 /// Options for a call in `namespace` of the managed partition.
 fn in_namespace(settings: &Settings, namespace: &str) -> QueryOptions {
-    let opts = in_partition(settings);
+    let opts = in_partition(settings.partition());
     if namespace.is_empty() {
         opts
     } else {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use acl_controller::startup::{
     ensure_anonymous_policy_in_primary, ensure_auth_method, ensure_partition, ensure_policy,
-    ensure_role, log_changes, read_datacenters,
+    ensure_role, in_partition, log_changes, read_datacenters,
 };
 use acl_controller::{namespaces, Error, Result, StartupReport};
 use consul::{CatalogRegistration, Client, QueryOptions};
@@ -20,21 +20,13 @@ use crate::settings::Settings;
 /// Node meta key marking the cluster's node as synthetic (no agent runs on it).
 pub const SYNTHETIC_NODE_META: &str = "synthetic-node";
 
-/// Options for every call in the managed partition (`partition=` only with partitions).
-pub fn in_partition(settings: &Settings) -> QueryOptions {
-    match settings.partition() {
-        Some(p) => QueryOptions::default().with_partition(p),
-        None => QueryOptions::default(),
-    }
-}
-
 /// Runs the whole start-up sequence once. Callers retry it on error.
 pub async fn run(consul: &Client, settings: &Settings) -> Result<StartupReport> {
     let mut report = read_datacenters(consul).await?;
     if let Some(partition) = settings.partition() {
         ensure_partition(consul, partition, &mut report).await?;
     }
-    let opts = in_partition(settings);
+    let opts = in_partition(settings.partition());
     let (policies, roles) = objects::gateway_policies_and_roles(settings.partition());
     for policy in &policies {
         ensure_policy(consul, &opts, policy, &mut report).await?;
@@ -115,7 +107,7 @@ async fn ensure_node(
     settings: &Settings,
     report: &mut StartupReport,
 ) -> Result<()> {
-    let opts = in_partition(settings);
+    let opts = in_partition(settings.partition());
     let node = settings.node();
     let meta = BTreeMap::from([(SYNTHETIC_NODE_META.to_string(), "true".to_string())]);
     let current = consul
