@@ -9,7 +9,8 @@
 //! The messages ([`proto`]) are written by hand from Consul's `proto-public/` files. Around
 //! them: discovery of the servers from `consulServers.hosts` ([`ServerHosts`]), TLS
 //! ([`GrpcTls`]), one client per server ([`ConsulGrpc`]), and the connection that follows
-//! the server set ([`ServerConnection`]). Errors keep the gRPC status code
+//! the server set ([`ServerConnection`]), and the v0.10 config's `consulServers` mapped to
+//! those settings and to the HTTP(S) client of the server in use ([`servers`]). Errors keep the gRPC status code
 //! ([`GrpcError::code`]); tokens are [`consul::Secret`]s and never reach a log or an error.
 //! docs/protocols.md ("Consul's public gRPC services") has the facts these follow.
 
@@ -20,6 +21,7 @@ mod connect;
 mod discovery;
 mod error;
 pub mod proto;
+pub mod servers;
 mod watcher;
 
 pub use client::{ConsulGrpc, Login, LoginToken, ServerStream};

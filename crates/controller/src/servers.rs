@@ -2,16 +2,16 @@
 //! from `consulServers.hosts`, connect to one over gRPC and follow `WatchServers` (unless
 //! `skipServerWatch`), and send every HTTP call to the server in use on `http.port`.
 //!
-//! The HTTP client is made again only when the server in use changes.
+//! The mapping from the config is consul-grpc's (`consul_grpc::servers`); the HTTP client is
+//! made again only when the server in use changes.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use config::dataplane::{ConsulServers, HTTPS_CA_PEM_ENV};
-use consul::{Client, ClientConfig, TokenSource};
-use consul_grpc::{ConnectSettings, GrpcTls, ServerConnection, ServerHosts};
+use consul::{Client, TokenSource};
+use consul_grpc::{ConnectSettings, ServerConnection};
 
 use crate::{Error, Result};
 
@@ -24,12 +24,12 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct ServerSettings {
     /// gRPC: discovery, TLS, the watch.
     pub connect: ConnectSettings,
-    /// `consulServers.http.port`.
-    pub http_port: u16,
-    /// HTTP(S) to the server in use: everything but the address.
-    pub http: ClientConfig,
-    /// `consulServers.http.https`.
-    pub https: bool,
+    /// `consulServers`, for the HTTP(S) client of the server in use.
+    servers: ConsulServers,
+    /// The HTTPS CA PEM text (`CONSUL_HTTPS_CACERT_PEM`), if set.
+    https_ca_pem: Option<String>,
+    /// The controller's token.
+    token: TokenSource,
 }
 
 impl ServerSettings {
@@ -41,55 +41,27 @@ impl ServerSettings {
         token: TokenSource,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<ServerSettings> {
-        let hosts = ServerHosts::parse(&servers.hosts)
+        let connect = consul_grpc::servers::connect_settings(servers, &lookup)
             .map_err(|e| Error::Config(format!("consulServers.hosts: {e}")))?;
-        let grpc = servers.grpc_tls();
-        let grpc_tls = grpc.enabled.then(|| {
-            GrpcTls {
-                ca_file: grpc.ca_cert_file.map(PathBuf::from),
-                ca_pem: None,
-                server_name: grpc.server_name.map(str::to_string),
-            }
-            .with_pem_from(&lookup)
-        });
-        let mut http = ClientConfig::default()
-            .with_token(token)
-            .with_timeout(REQUEST_TIMEOUT);
-        let https = servers.http_tls();
-        if https.enabled {
-            // Without tlsServerName the certificate must name what `hosts` names, as for
-            // gRPC (the address dialled is the server's IP).
-            let name = https
-                .server_name
-                .map(str::to_string)
-                .or_else(|| hosts.default_tls_server_name());
-            http = http
-                .with_ca_file(https.ca_cert_file)
-                .with_tls_server_name(name);
-            if let Some(pem) = lookup(HTTPS_CA_PEM_ENV).filter(|p| !p.trim().is_empty()) {
-                http.ca_file = None;
-                http = http.with_ca_pem(pem);
-            }
-        }
-        let mut connect = ConnectSettings::new(hosts, servers.grpc_port(), grpc_tls);
-        connect.skip_server_watch = servers.skip_server_watch;
         Ok(ServerSettings {
             connect,
-            http_port: servers.http_port(),
-            http,
-            https: https.enabled,
+            servers: servers.clone(),
+            https_ca_pem: lookup(HTTPS_CA_PEM_ENV),
+            token,
         })
     }
 
     /// The HTTP(S) client of the server at `grpc_address` (its IP, on `http.port`).
     fn http_client(&self, grpc_address: SocketAddr) -> Result<Client, consul::ConsulError> {
-        let scheme = if self.https { "https" } else { "http" };
-        let address = SocketAddr::new(grpc_address.ip(), self.http_port);
-        Client::new(
-            self.http
-                .clone()
-                .with_address(&format!("{scheme}://{address}"))?,
-        )
+        let pem = |name: &str| {
+            (name == HTTPS_CA_PEM_ENV)
+                .then(|| self.https_ca_pem.clone())
+                .flatten()
+        };
+        let config = consul_grpc::servers::http_config(&self.servers, grpc_address, pem)?
+            .with_token(self.token.clone())
+            .with_timeout(REQUEST_TIMEOUT);
+        Client::new(config)
     }
 }
 
@@ -108,7 +80,6 @@ impl Servers {
     pub async fn connect(settings: ServerSettings) -> Result<Servers> {
         let connection = ServerConnection::connect(settings.connect.clone()).await?;
         let token = settings
-            .http
             .token
             .current_off_thread()
             .await
