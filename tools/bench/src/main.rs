@@ -17,6 +17,8 @@
 mod acl_controller;
 mod app_entrypoint;
 mod binary;
+mod controller;
+mod controller_round;
 mod envoy_entrypoint;
 mod goals;
 mod health_sync;
@@ -47,6 +49,7 @@ const ALL: &[&str] = &[
     "app-entrypoint",
     "health-sync",
     "acl-controller",
+    "controller",
 ];
 
 /// Command-line arguments.
@@ -78,7 +81,7 @@ struct Args {
     #[arg(long, default_value_t = 60)]
     idle_secs: u64,
     /// Run only these benchmarks (comma-separated: binary, mesh-init, envoy-entrypoint,
-    /// app-entrypoint, health-sync, acl-controller).
+    /// app-entrypoint, health-sync, acl-controller, controller).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -164,6 +167,7 @@ fn run() -> Result<()> {
             "app-entrypoint" => guarded(|| app_entrypoint::run(&ctx)),
             "health-sync" => shared_aws().and_then(|aws| guarded(|| health_sync::run(&ctx, aws))),
             "acl-controller" => guarded(|| acl_controller::run(&ctx)),
+            "controller" => guarded(|| controller::run(&ctx)),
             other => Err(anyhow!("no benchmark {other}")),
         };
         let section = result.unwrap_or_else(|e| {
