@@ -71,7 +71,11 @@ pub enum SetupError {
     /// The task metadata (the login meta's task ID and cluster) could not be read.
     #[error("the task metadata: {0}")]
     Metadata(#[source] ecs::EcsError),
-    /// No AWS credentials, or no bearer token could be signed with them.
+    /// No AWS credentials within the timeout (the local ECS agent answers 503 while it
+    /// makes the task role).
+    #[error("{0}")]
+    Credentials(#[source] consul::RetryError<iam_login::LoginError>),
+    /// No bearer token could be signed with the credentials.
     #[error("the client-token login: {0}")]
     Login(#[source] iam_login::LoginError),
     /// The client token could not be written.
@@ -294,9 +298,16 @@ pub async fn client_login(consul: &Client, login: &ClientLogin) -> Result<(), Se
     let region = task.region().map_err(SetupError::Metadata)?.to_string();
     let credentials = match &login.credentials {
         Some(c) => c.clone(),
-        None => iam_login::load_credentials(Some(&region))
-            .await
-            .map_err(SetupError::Login)?,
+        // The task role may not be there yet: the credentials endpoint answers 503 until
+        // the ECS agent has made it in moto.
+        None => consul::retry_if(
+            &consul::RetryPolicy::default().with_deadline(login.timeout),
+            "the task role's credentials",
+            |_: &iam_login::LoginError| true,
+            || iam_login::load_credentials(Some(&region)),
+        )
+        .await
+        .map_err(SetupError::Credentials)?,
     };
     let params = iam_login::LoginParams {
         region,
