@@ -6,16 +6,16 @@
 //! does the I/O, step by step (docs/registrations.md §11).
 
 use std::cell::RefCell;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use config::dataplane::{Config, GRPC_CA_CERT_FILE, GRPC_CA_PEM_ENV, HTTPS_CA_PEM_ENV};
+use config::dataplane::{Config, GRPC_CA_CERT_FILE, GRPC_CA_PEM_ENV};
 use consul::{
-    retry, CatalogDeregistration, Client, ClientConfig, ConsulError, QueryOptions, RetryPolicy,
-    Secret, TokenSource,
+    retry, CatalogDeregistration, Client, ConsulError, QueryOptions, RetryPolicy, Secret,
+    TokenSource,
 };
-use consul_grpc::{ConnectSettings, GrpcTls, ServerConnection, ServerHosts};
+use consul_grpc::{ConnectSettings, ServerConnection};
 use dataplane::{CatalogRegistrations, DataplaneConfig, DataplaneInputs, DataplaneLogin};
 use tracing::{info, warn};
 
@@ -92,19 +92,8 @@ impl DataplaneContext {
         &self,
         deadline: Duration,
     ) -> Result<ConnectSettings, consul_grpc::DiscoveryError> {
-        let servers = &self.config.consul_servers;
-        let hosts = ServerHosts::parse(&servers.hosts)?;
-        let tls = servers.grpc_tls();
-        let tls = tls.enabled.then(|| {
-            GrpcTls {
-                ca_file: tls.ca_cert_file.map(PathBuf::from),
-                ca_pem: None,
-                server_name: tls.server_name.map(str::to_owned),
-            }
-            .with_env_pem()
-        });
-        let mut settings = ConnectSettings::new(hosts, servers.grpc_port(), tls);
-        settings.skip_server_watch = servers.skip_server_watch;
+        let mut settings =
+            consul_grpc::servers::connect_settings(&self.config.consul_servers, env_text)?;
         settings.connect_policy = RetryPolicy::default().with_deadline(deadline);
         Ok(settings)
     }
@@ -116,28 +105,13 @@ impl DataplaneContext {
         connection: &ServerConnection,
         token: Option<Secret>,
     ) -> Result<Client, ConsulError> {
-        let servers = &self.config.consul_servers;
-        let tls = servers.http_tls();
-        let scheme = if tls.enabled { "https" } else { "http" };
-        let address = connection.http_address(servers.http_port());
-        let mut settings = ClientConfig::default()
-            .with_address(&format!("{scheme}://{address}"))?
-            .with_timeout(HTTP_REQUEST_TIMEOUT)
-            .with_token(token.map_or(TokenSource::None, TokenSource::Value));
-        if tls.enabled {
-            // The servers are dialled by IP address: without a configured name, their
-            // certificate is checked against the `hosts` name, as for gRPC.
-            let name = tls.server_name.map(str::to_owned).or_else(|| {
-                ServerHosts::parse(&servers.hosts)
-                    .ok()?
-                    .default_tls_server_name()
-            });
-            settings = settings.with_tls_server_name(name);
-            settings = match env_text(HTTPS_CA_PEM_ENV) {
-                Some(pem) => settings.with_ca_pem(pem),
-                None => settings.with_ca_file(tls.ca_cert_file),
-            };
-        }
+        let mut settings = consul_grpc::servers::http_config(
+            &self.config.consul_servers,
+            connection.current_address(),
+            env_text,
+        )?
+        .with_timeout(HTTP_REQUEST_TIMEOUT)
+        .with_token(token.map_or(TokenSource::None, TokenSource::Value));
         if let Some(namespace) = self.registrations.namespace() {
             settings = settings.with_namespace(namespace);
         }
