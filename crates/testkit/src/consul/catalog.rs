@@ -654,3 +654,30 @@ pub(crate) fn service_defaults_get(st: &State, req: &Req, name: &str) -> Reply {
     caller.need("service", name, Access::Read)?;
     super::agent::config_get(st, req, "service-defaults", name)
 }
+
+impl Catalog {
+    /// Every service of every node in the `structs.NodeService` shape, keyed by service ID
+    /// (a test and demo view; IDs are unique within the one task a test registers).
+    pub(crate) fn all_services(&self) -> BTreeMap<String, Value> {
+        self.nodes
+            .iter()
+            .flat_map(|((partition, _), node)| {
+                node.services
+                    .iter()
+                    .map(move |((_, id), s)| (id.clone(), service_json(partition, s)))
+            })
+            .collect()
+    }
+
+    /// Every check of every node in the `structs.HealthCheck` shape, keyed by check ID.
+    pub(crate) fn all_checks(&self) -> BTreeMap<String, Value> {
+        self.nodes
+            .iter()
+            .flat_map(|((partition, _), node)| {
+                node.checks
+                    .iter()
+                    .map(move |((_, id), c)| (id.clone(), check_json(partition, c)))
+            })
+            .collect()
+    }
+}

@@ -483,6 +483,40 @@ impl ConsulEmulator {
             .collect()
     }
 
+    /// Catalog services (the dataplane layout's registrations) of every node, keyed by
+    /// service ID, in the `GET /v1/catalog/node-services` entry shape.
+    pub fn catalog_services(&self) -> BTreeMap<String, Value> {
+        self.shared.state().catalog.all_services()
+    }
+
+    /// Catalog checks of every node, keyed by check ID, in the `GET /v1/health/checks` shape.
+    pub fn catalog_checks(&self) -> BTreeMap<String, Value> {
+        self.shared.state().catalog.all_checks()
+    }
+
+    /// Registers the catalog node `node` (address 127.0.0.1, meta `synthetic-node=true`)
+    /// with the management token, through the same code as `PUT /v1/catalog/register`: what
+    /// the v0.10 controller does for a cluster (a task's login token may write services on
+    /// the node, not create it). Panics when the emulator refuses it.
+    pub fn register_synthetic_node(&self, node: &str) {
+        let body = serde_json::json!({
+            "Node": node,
+            "Address": "127.0.0.1",
+            "NodeMeta": {"synthetic-node": "true"},
+        });
+        let req = Req {
+            method: Method::PUT,
+            tenancy_headers: Vec::new(),
+            query: Vec::new(),
+            token: Some(self.management_token()),
+            body: Bytes::from(body.to_string()),
+        };
+        let mut st = self.shared.state();
+        if let Err(e) = catalog::register(&mut st, &req) {
+            panic!("register_synthetic_node {node}: {e:?}");
+        }
+    }
+
     /// Moves the emulator's clock forward by `d` for token expiry (`ExpirationTime`),
     /// so tests need not wait for a TTL to pass.
     pub fn advance_clock(&self, d: Duration) {
