@@ -84,10 +84,13 @@ $(TF_STAMP): $(TF_TEST)/package.json $(TF_TEST)/package-lock.json $(TF_TEST)/req
 	$(TF_TEST)/.venv/bin/pip install --quiet --disable-pip-version-check -r $(TF_TEST)/requirements-checkov.txt
 	touch $(TF_STAMP)
 
-## demo: one task's whole life against the emulators, moto and the real Envoy, as a timeline
+## demo: one task's whole life against the emulators, moto and the real Envoy, as a timeline.
+## MODE=dataplane plays the v0.10 (Consul Dataplane) layout instead: mesh-init and health-sync
+## against the emulator's HTTP and gRPC APIs; consul-dataplane itself is a metadata stand-in.
+MODE ?= agent
 demo: venv
 	$(CARGO) build -q --bin consul-ecs
-	$(CARGO) run -q -p demo
+	$(CARGO) run -q -p demo -- --mode $(MODE)
 
 ## bench: whole-process figures (wall, CPU, peak RSS) of each subcommand of the static binary
 ## `make release` builds (what the image ships), written to BENCHMARKS.md with issue 20's goals;

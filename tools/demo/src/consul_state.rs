@@ -1,5 +1,5 @@
 //! What the task did to Consul, as differences between two snapshots of the emulator's
-//! agent services, checks and ACL tokens. Token secrets never enter a snapshot: tokens are
+//! agent (or catalog) services, checks and ACL tokens. Token secrets never enter a snapshot: tokens are
 //! named by a prefix of their public accessor ID.
 
 use std::collections::BTreeMap;
@@ -104,7 +104,13 @@ fn short(accessor: &str) -> &str {
 impl ConsulSnapshot {
     /// Reads the emulator's current state.
     pub fn take(consul: &ConsulEmulator) -> ConsulSnapshot {
-        ConsulSnapshot::from_parts(&consul.services(), &consul.checks(), &consul.tokens())
+        // The agent layout registers on the agent, the dataplane layout in the catalog;
+        // a task uses one of them, so the two never share an ID.
+        let mut services = consul.services();
+        services.extend(consul.catalog_services());
+        let mut checks = consul.checks();
+        checks.extend(consul.catalog_checks());
+        ConsulSnapshot::from_parts(&services, &checks, &consul.tokens())
     }
 
     /// Builds a snapshot from the emulator's JSON views and tokens.

@@ -13,12 +13,15 @@ use nix::sys::signal::Signal;
 use serde_json::json;
 use testkit::aws::{AwsWorld, CredentialsEndpoint};
 use testkit::consul::{ConsulEmulator, EmulatorOptions, IamAuthOptions};
+use testkit::consul_grpc::{ConsulGrpcServer, GrpcServerOptions};
 use testkit::ecs_metadata::{fargate_task, EcsMetadataEmulator, CLUSTER_NAME};
 
 use crate::observer::{check_interrupted, container_statuses, mark_container, Observer};
 use crate::probe::Probe;
 use crate::procs::Container;
 use crate::timeline::Timeline;
+
+mod dataplane;
 
 /// The service (and task family) the demo task runs.
 const SERVICE: &str = "web";
@@ -27,9 +30,21 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 /// app-entrypoint's `-shutdown-delay`: the app keeps serving this long after SIGTERM.
 const APP_SHUTDOWN_DELAY: &str = "2s";
 
+/// Which layout of consul-ecs the task runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// v0.6.2: a Consul client agent in the task, Envoy bootstrapped by mesh-init.
+    Agent,
+    /// v0.10: no agent; the services go to the servers' catalog and consul-dataplane
+    /// (played by the demo, see [`dataplane`]) runs Envoy.
+    Dataplane,
+}
+
 /// What the demo needs from outside.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// The layout the task runs.
+    pub mode: Mode,
     /// The `consul-ecs` binary under demonstration.
     pub binary: PathBuf,
     /// The Envoy executable.
@@ -97,30 +112,73 @@ pub fn run(opts: &Options) -> Result<Verdict> {
         ..Default::default()
     });
     consul.configure_iam_auth(&aws, &IamAuthOptions::default());
-    consul.configure_client_auth(&aws);
+    let grpc = match opts.mode {
+        Mode::Agent => {
+            consul.configure_client_auth(&aws);
+            None
+        }
+        Mode::Dataplane => Some(
+            ConsulGrpcServer::start(&consul, GrpcServerOptions::default())
+                .context("start the emulator's gRPC server")?,
+        ),
+    };
     check_interrupted()?;
+    let auth_methods = match opts.mode {
+        Mode::Agent => {
+            "auth methods iam-ecs-service-token (binding rule: service identity from the role \
+             tag) and iam-ecs-client-token (role consul-ecs-client-role), both validating \
+             logins against moto"
+        }
+        Mode::Dataplane => {
+            "auth method iam-ecs-service-token (binding rule: service identity from the role \
+             tag), validating logins against moto"
+        }
+    };
     tl.event(
         "consul",
         format!(
-            "emulator at {}: ACLs on (default deny); auth methods iam-ecs-service-token \
-             (binding rule: service identity from the role tag) and iam-ecs-client-token \
-             (role consul-ecs-client-role), both validating logins against moto",
+            "emulator at {}: ACLs on (default deny); {auth_methods}",
             consul.http_addr()
         ),
     );
+    if let Some(grpc) = &grpc {
+        tl.event(
+            "consul",
+            format!(
+                "gRPC at {}: ServerDiscoveryService.WatchServers and ACLService.Login/Logout",
+                grpc.addr()
+            ),
+        );
+    }
 
-    let task = fargate_task(
-        SERVICE,
-        &[
+    let containers: &[&str] = match opts.mode {
+        Mode::Agent => &[
             "app",
             "sidecar-proxy",
             "consul-client",
             "consul-ecs-mesh-init",
             "consul-ecs-health-sync",
         ],
-    );
+        Mode::Dataplane => &[
+            "app",
+            "consul-ecs-mesh-init",
+            "consul-dataplane",
+            "consul-ecs-health-sync",
+        ],
+    };
+    let task = fargate_task(SERVICE, containers);
     let task_arn = task["TaskARN"].as_str().unwrap_or_default().to_string();
     let task_id = task_arn.rsplit('/').next().unwrap_or_default().to_string();
+    if opts.mode == Mode::Dataplane {
+        let node = dataplane::node_name(&task_arn);
+        consul.register_synthetic_node(&node);
+        tl.event(
+            "consul",
+            format!(
+                "catalog node {node} (synthetic-node=true), as the v0.10 controller creates it"
+            ),
+        );
+    }
     let ecs = EcsMetadataEmulator::start(task);
     tl.event(
         "ecs",
@@ -142,11 +200,15 @@ pub fn run(opts: &Options) -> Result<Verdict> {
         credentials: &credentials,
         consul: &consul,
         ecs: &ecs,
+        grpc: grpc.as_ref(),
         bootstrap_dir,
         logs,
         task_id,
     };
-    let result = play(&world, &mut obs);
+    let result = match opts.mode {
+        Mode::Agent => play(&world, &mut obs),
+        Mode::Dataplane => dataplane::play(&world, &mut obs),
+    };
     match &result {
         Err(e) if e.downcast_ref::<crate::observer::Interrupted>().is_some() => {
             tl.event("demo", "interrupted: stopping every process of the task");
@@ -169,6 +231,8 @@ struct World<'a> {
     credentials: &'a CredentialsEndpoint,
     consul: &'a ConsulEmulator,
     ecs: &'a EcsMetadataEmulator,
+    /// The emulator's gRPC server (dataplane mode only).
+    grpc: Option<&'a ConsulGrpcServer>,
     bootstrap_dir: PathBuf,
     logs: PathBuf,
     task_id: String,
@@ -243,41 +307,11 @@ fn play(w: &World, obs: &mut Observer) -> Result<Verdict> {
 
     // --- mesh-init -------------------------------------------------------------------
     obs.consul_actor = "mesh-init";
-    let mesh_init = Container::start(
-        "consul-ecs-mesh-init",
-        "mesh-init",
-        w.command(
-            &w.opts.binary,
-            &["mesh-init"],
-            &task_env(&w.credentials.env()),
-        ),
-        &w.log("consul-ecs-mesh-init"),
-    )?;
-    obs.add(mesh_init);
-    obs.wait_for("mesh-init to finish", Duration::from_secs(60), |o| {
-        !o.running("consul-ecs-mesh-init")
-    })?;
-    if container_code(w.ecs, "consul-ecs-mesh-init") != Some(0) {
-        bail!("mesh-init failed (its log is below)");
-    }
-    tl.event(
-        "mesh-init",
-        format!("bootstrapDir now holds: {}", list_dir(&w.bootstrap_dir)),
-    );
+    run_mesh_init(w, obs, &task_env(&w.credentials.env()))?;
 
     // --- health-sync -----------------------------------------------------------------
     obs.consul_actor = "health-sync";
-    let health_sync = Container::start(
-        "consul-ecs-health-sync",
-        "health-sync",
-        w.command(&w.opts.binary, &["health-sync"], &task_env(&[])),
-        &w.log("consul-ecs-health-sync"),
-    )?;
-    obs.add(health_sync);
-    let hs_log = w.log("consul-ecs-health-sync");
-    obs.wait_for("health-sync to start", Duration::from_secs(20), |_| {
-        fs::read_to_string(&hs_log).is_ok_and(|l| l.contains("health-sync started"))
-    })?;
+    start_health_sync(w, obs, &task_env(&[]))?;
     tl.event(
         "health-sync",
         "polling the task metadata every 1s; the app has no ECS health yet, so its check stays critical",
@@ -330,60 +364,16 @@ fn play(w: &World, obs: &mut Observer) -> Result<Verdict> {
     );
 
     // --- app -------------------------------------------------------------------------
-    let python = w.opts.python.to_string_lossy().into_owned();
-    let port_arg = app_port.to_string();
-    let app = Container::start(
-        "app",
-        "app",
-        w.command(
-            &w.binary_copy(),
-            &[
-                "app-entrypoint",
-                "-shutdown-delay",
-                APP_SHUTDOWN_DELAY,
-                &python,
-                "-m",
-                "http.server",
-                &port_arg,
-                "--bind",
-                "127.0.0.1",
-            ],
-            &[],
-        ),
-        &w.log("app"),
-    )?;
-    obs.add(app);
-    obs.watch_app(app_port);
-    obs.wait_for("the app to serve HTTP", Duration::from_secs(20), |o| {
-        matches!(o.app_state(), Some(Probe::Answer { .. }))
-    })?;
+    start_app(w, obs, app_port)?;
 
     // --- health ------------------------------------------------------------------------
-    tl.heading("ECS health of the app, mirrored into Consul by health-sync");
     let check_id = format!("{SERVICE}-{}-app-consul-ecs", w.task_id);
-    for status in ["HEALTHY", "UNHEALTHY", "HEALTHY"] {
-        w.ecs.set_container_health("app", status);
-        tl.event("ecs", format!("metadata: app Health {status}"));
-        let want = if status == "HEALTHY" {
-            "passing"
-        } else {
-            "critical"
-        };
-        obs.wait_for(
-            &format!("check {check_id} to become {want}"),
-            Duration::from_secs(10),
-            |o| o.reported_check_status(&check_id) == Some(want),
-        )?;
-    }
+    flip_app_health(w, obs, &check_id)?;
 
     // --- stop ----------------------------------------------------------------------------
     tl.heading("StopTask: every container gets SIGTERM at once");
     let t0 = tl.elapsed();
-    for (name, desired, known) in container_statuses(w.ecs) {
-        if desired != "STOPPED" {
-            mark_container(w.ecs, &name, "STOPPED", &known, None);
-        }
-    }
+    desire_stop_all(w.ecs);
     tl.event(
         "ecs",
         "metadata: every container DesiredStatus STOPPED; SIGTERM to health-sync, \
@@ -470,6 +460,122 @@ fn play(w: &World, obs: &mut Observer) -> Result<Verdict> {
          agent, and the acl-controller reaps what a killed task leaves behind",
     );
     Ok(verdict)
+}
+
+/// Starts the container `container` running `consul-ecs <subcommand>` with `env`,
+/// credited to `<subcommand>` on the timeline.
+fn start_subcommand(
+    w: &World,
+    obs: &mut Observer,
+    container: &'static str,
+    subcommand: &'static str,
+    env: &[(String, String)],
+) -> Result<()> {
+    let container = Container::start(
+        container,
+        subcommand,
+        w.command(&w.opts.binary, &[subcommand], env),
+        &w.log(container),
+    )?;
+    obs.add(container);
+    Ok(())
+}
+
+/// Runs the mesh-init container to its end with `env`; fails unless it exits 0. Shows
+/// what it left in the bootstrap directory.
+fn run_mesh_init(w: &World, obs: &mut Observer, env: &[(String, String)]) -> Result<()> {
+    start_subcommand(w, obs, "consul-ecs-mesh-init", "mesh-init", env)?;
+    obs.wait_for("mesh-init to finish", Duration::from_secs(60), |o| {
+        !o.running("consul-ecs-mesh-init")
+    })?;
+    if container_code(w.ecs, "consul-ecs-mesh-init") != Some(0) {
+        bail!("mesh-init failed (its log is below)");
+    }
+    obs.timeline.event(
+        "mesh-init",
+        format!("bootstrapDir now holds: {}", list_dir(&w.bootstrap_dir)),
+    );
+    Ok(())
+}
+
+/// Starts the health-sync container with `env` and waits until it logs that it started.
+fn start_health_sync(w: &World, obs: &mut Observer, env: &[(String, String)]) -> Result<()> {
+    start_subcommand(w, obs, "consul-ecs-health-sync", "health-sync", env)?;
+    wait_for_health_sync_log(w, obs, "health-sync to start", "health-sync started")
+}
+
+/// Waits until health-sync's log holds `line`.
+fn wait_for_health_sync_log(w: &World, obs: &mut Observer, what: &str, line: &str) -> Result<()> {
+    let log = w.log("consul-ecs-health-sync");
+    obs.wait_for(what, Duration::from_secs(20), |_| {
+        fs::read_to_string(&log).is_ok_and(|l| l.contains(line))
+    })
+}
+
+/// Starts the app container: a tiny HTTP server under app-entrypoint (from the copy of
+/// consul-ecs in the bootstrap directory), and waits until it serves.
+fn start_app(w: &World, obs: &mut Observer, app_port: u16) -> Result<()> {
+    let python = w.opts.python.to_string_lossy().into_owned();
+    let port_arg = app_port.to_string();
+    let app = Container::start(
+        "app",
+        "app",
+        w.command(
+            &w.binary_copy(),
+            &[
+                "app-entrypoint",
+                "-shutdown-delay",
+                APP_SHUTDOWN_DELAY,
+                &python,
+                "-m",
+                "http.server",
+                &port_arg,
+                "--bind",
+                "127.0.0.1",
+            ],
+            &[],
+        ),
+        &w.log("app"),
+    )?;
+    obs.add(app);
+    obs.watch_app(app_port);
+    obs.wait_for("the app to serve HTTP", Duration::from_secs(20), |o| {
+        matches!(o.app_state(), Some(Probe::Answer { .. }))
+    })?;
+    Ok(())
+}
+
+/// ECS flips the app's health HEALTHY, UNHEALTHY, HEALTHY; waits each time until
+/// health-sync mirrored it into `check_id`.
+fn flip_app_health(w: &World, obs: &mut Observer, check_id: &str) -> Result<()> {
+    obs.timeline
+        .heading("ECS health of the app, mirrored into Consul by health-sync");
+    for status in ["HEALTHY", "UNHEALTHY", "HEALTHY"] {
+        w.ecs.set_container_health("app", status);
+        obs.timeline
+            .event("ecs", format!("metadata: app Health {status}"));
+        let want = if status == "HEALTHY" {
+            "passing"
+        } else {
+            "critical"
+        };
+        obs.wait_for(
+            &format!("check {check_id} to become {want}"),
+            Duration::from_secs(10),
+            |o| o.reported_check_status(check_id) == Some(want),
+        )?;
+    }
+    Ok(())
+}
+
+/// StopTask: every container's `DesiredStatus` becomes STOPPED (its known status stays
+/// until it exits).
+fn desire_stop_all(ecs: &EcsMetadataEmulator) {
+    for (name, desired, known) in container_statuses(ecs) {
+        if desired != "STOPPED" {
+            mark_container(ecs, &name, "STOPPED", &known, None);
+        }
+    }
 }
 
 /// Runs a slow set-up step on a thread of its own so that Ctrl-C is honoured while it

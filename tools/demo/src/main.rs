@@ -6,6 +6,10 @@
 //! health-sync, and a tiny app under app-entrypoint. ECS's part (health changes, the stop)
 //! is played by the demo. Prints a timeline of what each step did to Consul and Envoy.
 //! Every process it starts is gone when it returns, also on Ctrl-C.
+//!
+//! `--mode dataplane` plays the v0.10 (Consul Dataplane) layout instead (see
+//! `life/dataplane.rs`): the emulator's gRPC API too, the catalog instead of an agent, and
+//! a stand-in for the consul-dataplane container.
 
 mod consul_state;
 mod life;
@@ -30,6 +34,10 @@ use clap::Parser;
                   130 interrupted (every process started was stopped first)."
 )]
 struct Args {
+    /// The layout: `agent` (v0.6.2, the default) or `dataplane` (v0.10, Consul Dataplane).
+    #[arg(long, value_enum, default_value = "agent")]
+    mode: life::Mode,
+
     /// The consul-ecs binary to run (default: `consul-ecs` next to this program, i.e.
     /// target/debug/consul-ecs after `cargo build --bin consul-ecs`).
     #[arg(long, value_name = "PATH")]
@@ -102,7 +110,10 @@ fn demo(args: &Args) -> Result<bool> {
         Some(e) => e.clone(),
         None => testkit::envoy::envoy_binary(),
     };
-    require_file(&envoy, "Envoy (run `make venv`, or pass --envoy)")?;
+    // The dataplane layout's Envoy would run under consul-dataplane, which is not here.
+    if args.mode == life::Mode::Agent {
+        require_file(&envoy, "Envoy (run `make venv`, or pass --envoy)")?;
+    }
     let python = match &args.python {
         Some(p) => p.clone(),
         None => testkit::paths::venv_dir().join("bin/python3"),
@@ -119,13 +130,20 @@ fn demo(args: &Args) -> Result<bool> {
             .context("create a temporary directory")?
             .keep(),
     };
+    let (layout, envoy_shown) = match args.mode {
+        life::Mode::Agent => ("", envoy.display().to_string()),
+        life::Mode::Dataplane => (
+            " (v0.10 Consul Dataplane layout)",
+            "not used (no consul-dataplane here to run it)".to_string(),
+        ),
+    };
     println!(
-        "consul-ecs demo: one ECS mesh task's life\n  binary: {}\n  envoy:  {}\n  work:   {}",
+        "consul-ecs demo: one ECS mesh task's life{layout}\n  binary: {}\n  envoy:  {envoy_shown}\n  work:   {}",
         binary.display(),
-        envoy.display(),
         work_dir.display()
     );
     let opts = life::Options {
+        mode: args.mode,
         binary,
         envoy,
         python,

@@ -40,6 +40,11 @@ impl DemoRun {
 
     /// [`DemoRun::start`] with another program as the consul-ecs binary.
     fn start_with(binary: &std::path::Path) -> DemoRun {
+        DemoRun::start_args(binary, &[])
+    }
+
+    /// [`DemoRun::start_with`] with more arguments for the demo.
+    fn start_args(binary: &std::path::Path, args: &[&str]) -> DemoRun {
         use std::os::unix::process::CommandExt;
         let dir = tempfile::tempdir().unwrap();
         let stdout = std::fs::File::create(dir.path().join("stdout")).unwrap();
@@ -50,6 +55,7 @@ impl DemoRun {
             .arg(binary)
             .arg("--work-dir")
             .arg(dir.path().join("work"))
+            .args(args)
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
@@ -199,10 +205,11 @@ fn find_in_order(stdout: &str, needles: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-#[test]
-fn the_whole_life_of_a_task_in_under_a_minute_and_nothing_left_behind() {
+/// Runs the demo with `args` to its end; it must succeed in under a minute. Returns the
+/// run and its stdout.
+fn run_successfully(args: &[&str]) -> (DemoRun, String) {
     let started = Instant::now();
-    let mut run = DemoRun::start();
+    let mut run = DemoRun::start_args(&consul_ecs(), args);
     let code = run.wait(Duration::from_secs(90));
     let took = started.elapsed();
     assert_eq!(code, 0, "the demo failed\n{}", run.report());
@@ -212,6 +219,12 @@ fn the_whole_life_of_a_task_in_under_a_minute_and_nothing_left_behind() {
         run.report()
     );
     let out = run.read("stdout");
+    (run, out)
+}
+
+#[test]
+fn the_whole_life_of_a_task_in_under_a_minute_and_nothing_left_behind() {
+    let (run, out) = run_successfully(&[]);
     let key_events = [
         event("consul-client", "-> POST /v1/acl/login: 200"),
         "created (login via iam-ecs-client-token, role consul-ecs-client-role)".into(),
@@ -409,4 +422,128 @@ fn a_failing_step_is_reported_with_the_logs_and_cleaned_up() {
     }
     // moto at least (the fake mesh-init may exit between two looks).
     run.assert_no_process_left(1);
+}
+
+/// `--mode dataplane`: the v0.10 layout's life, the stand-in for consul-dataplane said out
+/// loud, `consul-dataplane.json` with consul-dataplane's documented keys, nothing left.
+#[test]
+fn the_dataplane_layout_life_of_a_task_and_nothing_left_behind() {
+    let (run, out) = run_successfully(&["--mode", "dataplane"]);
+    let key_events = [
+        "envoy:  not used (no consul-dataplane here to run it)".to_string(),
+        "gRPC at 127.0.0.1:".into(),
+        "catalog node arn:aws:ecs:".into(),
+        "no consul-dataplane binary is installed here".into(),
+        event(
+            "dataplane",
+            "stand-in for consul-dataplane: metadata RUNNING",
+        ),
+        event("mesh-init", "started container consul-ecs-mesh-init"),
+        event(
+            "mesh-init",
+            "-> GRPC /hashicorp.consul.acl.ACLService/Login: 0",
+        ),
+        event("mesh-init", "-> PUT /v1/catalog/register: 200"),
+        event("mesh-init", "-> PUT /v1/catalog/register: 200"),
+        event("mesh-init", "exited with code 0"),
+        event(
+            "mesh-init",
+            "bootstrapDir now holds: consul-dataplane.json (0444), consul-ecs (0755)",
+        ),
+        event("health-sync", "started container consul-ecs-health-sync"),
+        event(
+            "health-sync",
+            "-> GRPC /hashicorp.consul.acl.ACLService/Login: 0",
+        ),
+        event("ecs", "metadata: app Health HEALTHY"),
+        "-app: critical -> passing".into(),
+        event("ecs", "metadata: app Health UNHEALTHY"),
+        "-app: passing -> critical".into(),
+        event("ecs", "metadata: app Health HEALTHY"),
+        "-app: critical -> passing".into(),
+        "every container DesiredStatus STOPPED; SIGTERM".into(),
+        "-sidecar-proxy-consul-dataplane: passing -> critical".into(),
+        event(
+            "dataplane",
+            "stand-in for consul-dataplane: metadata STOPPED",
+        ),
+        event("health-sync", "-> PUT /v1/catalog/deregister: 200"),
+        event("health-sync", "-> PUT /v1/catalog/deregister: 200"),
+        event(
+            "health-sync",
+            "-> GRPC /hashicorp.consul.acl.ACLService/Logout: 0",
+        ),
+        event("health-sync", "exited with code 0"),
+    ];
+    if let Err(e) = find_in_order(&out, &key_events) {
+        panic!("{e}\n{}", run.report());
+    }
+    for change in [
+        "(connect-proxy web-sidecar-proxy, port 20000)",
+        "-consul-dataplane \"Consul dataplane readiness\" registered, critical",
+        "-app \"Consul ECS health check synced\" registered, critical",
+    ] {
+        assert!(out.contains(change), "{change:?}\n{}", run.report());
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.contains(&event("health-sync", "Consul: token "))
+                && l.contains("deleted (login via iam-ecs-service-token")),
+        "health-sync logs its token out\n{}",
+        run.report()
+    );
+    assert_eq!(out.matches("FAIL").count(), 0, "{}", run.report());
+    assert_eq!(out.matches("ok   ").count(), 5, "{}", run.report());
+    assert!(
+        !out.contains("/ready"),
+        "no Envoy in this mode\n{}",
+        run.report()
+    );
+
+    // consul-dataplane.json against consul-dataplane's documented config-file keys.
+    let file = run.dir.path().join("work/consul/consul-dataplane.json");
+    let document: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let mut keys: Vec<&str> = document
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["consul", "envoy", "logging", "proxy", "xdsServer"]);
+    assert_eq!(document["consul"]["addresses"], "127.0.0.1");
+    assert!(document["consul"]["grpcPort"]
+        .as_u64()
+        .is_some_and(|p| p > 0));
+    assert_eq!(document["consul"]["tls"]["disabled"], true);
+    assert_eq!(document["consul"]["credentials"]["type"], "login");
+    let login = &document["consul"]["credentials"]["login"];
+    assert_eq!(login["authMethod"], "iam-ecs-service-token");
+    assert!(document["proxy"]["nodeName"]
+        .as_str()
+        .is_some_and(|n| n.contains(":cluster/")));
+    assert!(document["proxy"]["id"]
+        .as_str()
+        .is_some_and(|id| id.starts_with("web-") && id.ends_with("-sidecar-proxy")));
+    assert_eq!(document["xdsServer"]["bindAddress"], "127.0.0.1");
+    assert_eq!(document["envoy"]["readyBindAddress"], "127.0.0.1");
+    assert_eq!(document["envoy"]["readyBindPort"], 22000);
+    assert_eq!(document["logging"]["logLevel"], "INFO");
+    // The bearer token in the file is a secret: never on the timeline.
+    let bearer = login["bearerToken"].as_str().unwrap();
+    assert!(
+        bearer.len() > 100 && !out.contains(bearer),
+        "{}",
+        run.report()
+    );
+    assert!(
+        !run.dir
+            .path()
+            .join("work/consul/envoy-bootstrap.json")
+            .exists(),
+        "no Envoy bootstrap in this layout"
+    );
+    // moto, mesh-init, health-sync, app-entrypoint and the app.
+    run.assert_no_process_left(5);
 }
