@@ -26,9 +26,15 @@ pub mod names {
     pub const AGENT: &str = "Consul agent reachable";
     /// A login with the auth method gives a token for the service.
     pub const LOGIN: &str = "auth method login";
+    /// The Consul servers answer over gRPC (the dataplane layout).
+    pub const SERVERS_GRPC: &str = "Consul servers reachable over gRPC";
+    /// The Consul servers' HTTP(S) API answers (the dataplane layout).
+    pub const SERVERS_HTTP: &str = "Consul servers reachable over HTTP";
+    /// `CONSUL_HTTP_TOKEN` is known to Consul and fits the service.
+    pub const TOKEN: &str = "CONSUL_HTTP_TOKEN read back";
 }
 
-use names::{CREDENTIALS, LOGIN, ROLE};
+use names::{CREDENTIALS, LOGIN, ROLE, TOKEN};
 
 /// `fut`, or an error naming `what` after `limit`.
 pub async fn bounded<T>(
@@ -181,35 +187,155 @@ pub async fn login(
     role_ok: bool,
     limit: Duration,
 ) -> Check {
-    let mut review = crate::LoginDiagnosis::new(
-        expected.clone(),
-        spec.params.clone(),
-        spec.partition.clone(),
-    );
+    let mut review = review_of(spec, expected);
     let once = iam_login::login_policy(limit).with_max_attempts(1);
     let token = match iam_login::login_reviewed(server, spec, &once, &mut review).await {
         Ok(token) => token,
+        Err(e) => return refused_login(&e, &review, target, role_ok),
+    };
+    let logout = iam_login::logout(server, &token.secret_id)
+        .await
+        .map_err(|e| e.to_string());
+    judged_login(&token, spec, expected, role_ok, logout)
+}
+
+/// [`login`] in the dataplane layout: one login over gRPC (`ACLService/Login`) to `grpc`,
+/// in `datacenter`, then the token read back over HTTP(S) from `http` (gRPC's answer holds
+/// only the token's IDs), then a logout over gRPC.
+pub async fn login_grpc(
+    grpc: &consul_grpc::ConsulGrpc,
+    datacenter: Option<&str>,
+    http: &Client,
+    spec: &iam_login::LoginSpec,
+    expected: &Expected,
+    role_ok: bool,
+    limit: Duration,
+) -> Check {
+    let target = Target {
+        what: "the Consul servers' gRPC port",
+        address: grpc.address().to_string(),
+        origin: crate::AddressOrigin::ConsulServers,
+    };
+    let mut review = review_of(spec, expected);
+    let once = iam_login::login_policy(limit).with_max_attempts(1);
+    let login =
+        match iam_login::login_reviewed_grpc(grpc, spec, datacenter, &once, &mut review).await {
+            Ok(login) => login,
+            Err(e) => return refused_login(&e, &review, &target, role_ok),
+        };
+    let secret = login.token.secret_id;
+    let read = bounded(limit, "reading the login's token back", async {
+        http.token_read_self(&QueryOptions::default().with_token(secret.clone()))
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    let logout = grpc
+        .logout(&secret, datacenter.unwrap_or_default())
+        .await
+        .map_err(|e| e.to_string());
+    match read {
+        Ok(token) => judged_login(&token, spec, expected, role_ok, logout),
+        Err(e) => Check::fail(
+            LOGIN,
+            format!(
+                "{:?} gave the token with accessor {}, which could not be read back: {e}; {}",
+                spec.method,
+                login.token.accessor_id,
+                logged_out(&logout)
+            ),
+            "check the servers' HTTP(S) port (consulServers.http)",
+        ),
+    }
+}
+
+/// `CONSUL_HTTP_TOKEN` read back (`GET /v1/acl/token/self` through `http`, which sends it)
+/// and held against the service the task registers.
+pub async fn token_read_back(http: &Client, expected: &Expected, limit: Duration) -> Check {
+    let read = bounded(limit, "reading CONSUL_HTTP_TOKEN back", async {
+        http.token_read_self(&QueryOptions::default())
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    let token = match read {
+        Ok(token) => token,
         Err(e) => {
-            // The role check above already says what the explanation would repeat.
-            if let (false, Some(_), Some(answer)) = (
-                role_ok,
-                e.last.explanation(),
-                e.last.consul_error().and_then(|c| c.body()),
-            ) {
-                return Check::fail(
-                    LOGIN,
-                    format!(
-                        "refused for what the role check says (Consul: {:?})",
-                        crate::quote_answer(answer)
-                    ),
-                    "fix the task role first",
-                );
-            }
-            let (problem, hint) = review.report(&e, target);
-            return Check::fail(LOGIN, problem, hint);
+            return Check::fail(
+                TOKEN,
+                e,
+                "CONSUL_HTTP_TOKEN must be a token of these servers' datacenter",
+            )
         }
     };
     let carries = crate::describe_token(&token);
+    if can_register(&token, expected) {
+        Check::ok(
+            TOKEN,
+            format!("token with accessor {} and {carries}", token.accessor_id),
+        )
+    } else {
+        Check::fail(
+            TOKEN,
+            format!(
+                "token with accessor {} and {carries}{}",
+                token.accessor_id,
+                cannot_register(expected)
+            ),
+            format!(
+                "give the token a service identity for {:?} (or a policy that may write it)",
+                expected.service
+            ),
+        )
+    }
+}
+
+fn review_of(spec: &iam_login::LoginSpec, expected: &Expected) -> crate::LoginDiagnosis {
+    crate::LoginDiagnosis::new(
+        expected.clone(),
+        spec.params.clone(),
+        spec.partition.clone(),
+    )
+}
+
+/// The login line of a refused or failed login.
+fn refused_login(
+    e: &consul::RetryError<iam_login::LoginFailure>,
+    review: &crate::LoginDiagnosis,
+    target: &Target,
+    role_ok: bool,
+) -> Check {
+    // The role check above already says what the explanation would repeat.
+    if let (false, Some(_), Some(answer)) = (role_ok, e.last.explanation(), consul_answer(&e.last))
+    {
+        return Check::fail(
+            LOGIN,
+            format!(
+                "refused for what the role check says (Consul: {:?})",
+                crate::quote_answer(answer)
+            ),
+            "fix the task role first",
+        );
+    }
+    let (problem, hint) = review.report(e, target);
+    Check::fail(LOGIN, problem, hint)
+}
+
+/// What Consul answered a refused login with, over HTTP (the body) or gRPC (the status
+/// message).
+fn consul_answer(failure: &iam_login::LoginFailure) -> Option<&str> {
+    if let Some(body) = failure.consul_error().and_then(|c| c.body()) {
+        return Some(body);
+    }
+    match failure.grpc_error() {
+        Some(consul_grpc::GrpcError::Status { message, .. }) => Some(message),
+        _ => None,
+    }
+}
+
+/// Whether `token` may register the expected service: a service identity for it (in its
+/// namespace), or policies or roles (which doctor cannot judge, so trusts).
+fn can_register(token: &consul::AclToken, expected: &Expected) -> bool {
     // Enterprise: a service identity only covers its token's namespace.
     let right_namespace = match (&expected.namespace, token.namespace.as_str()) {
         (Some(want), got) if !got.is_empty() => want == got,
@@ -220,15 +346,43 @@ pub async fn login(
             .service_identities
             .iter()
             .any(|s| s.service_name == expected.service);
-    let logout = iam_login::logout(server, &token.secret_id).await;
-    let logged_out = match &logout {
+    names_service || !token.policies.is_empty() || !token.roles.is_empty()
+}
+
+/// `, which cannot register service "web" [in namespace "ns"]`.
+fn cannot_register(expected: &Expected) -> String {
+    format!(
+        ", which cannot register service {:?}{}",
+        expected.service,
+        expected
+            .namespace
+            .as_ref()
+            .map(|ns| format!(" in namespace {ns:?}"))
+            .unwrap_or_default()
+    )
+}
+
+fn logged_out(logout: &Result<(), String>) -> String {
+    match logout {
         Ok(()) => "logged out".to_string(),
         Err(e) => {
             format!("the logout failed ({e}); the acl-controller deletes it when the task stops")
         }
-    };
+    }
+}
+
+/// The login line of a login that gave `token` and whose logout went as `logout` says.
+fn judged_login(
+    token: &consul::AclToken,
+    spec: &iam_login::LoginSpec,
+    expected: &Expected,
+    role_ok: bool,
+    logout: Result<(), String>,
+) -> Check {
+    let carries = crate::describe_token(token);
+    let logged_out = logged_out(&logout);
     let method = &spec.method;
-    if names_service || !token.policies.is_empty() || !token.roles.is_empty() {
+    if can_register(token, expected) {
         let mut check = Check::ok(
             LOGIN,
             format!("{method:?} gave a token with {carries}; {logged_out}"),
@@ -250,14 +404,8 @@ pub async fn login(
         Check::fail(
             LOGIN,
             format!(
-                "{method:?} gave a token with {carries}, which cannot register service {:?}{}; \
-                 {logged_out}",
-                expected.service,
-                expected
-                    .namespace
-                    .as_ref()
-                    .map(|ns| format!(" in namespace {ns:?}"))
-                    .unwrap_or_default()
+                "{method:?} gave a token with {carries}{}; {logged_out}",
+                cannot_register(expected)
             ),
             hint,
         )

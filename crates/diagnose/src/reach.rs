@@ -24,6 +24,8 @@ pub enum AddressOrigin {
         /// As in [`AddressOrigin::Env`].
         config_field: bool,
     },
+    /// A server found from the v0.10 config's `consulServers.hosts` (the dataplane layout).
+    ConsulServers,
 }
 
 impl AddressOrigin {
@@ -57,6 +59,7 @@ impl fmt::Display for AddressOrigin {
             AddressOrigin::Default {
                 config_field: false,
             } => f.write_str("the default: CONSUL_HTTP_ADDR is not set"),
+            AddressOrigin::ConsulServers => f.write_str("found from consulServers.hosts"),
         }
     }
 }
@@ -131,7 +134,12 @@ impl Attempts {
         if self.answered > 0 || self.kinds.is_empty() {
             return None;
         }
-        let hint = if self.kinds.keys().any(|kind| kind.is_tls()) {
+        let tls = self.kinds.keys().any(|kind| kind.is_tls());
+        let hint = if tls && target.origin == AddressOrigin::ConsulServers {
+            "check consulServers.http.https and the CA (consulServers.http.caCertFile or \
+             defaults.caCertFile, CONSUL_HTTPS_CACERT_PEM) and tlsServerName for this server; \
+             `consul-ecs doctor` in the task runs the same checks"
+        } else if tls {
             "check the scheme (http/https) and the CA (consulCACertFile, CONSUL_CACERT) for this \
              address; `consul-ecs doctor` in the task runs the same checks"
         } else {

@@ -167,7 +167,7 @@ pub async fn run(config: Result<config::Config, config::ConfigError>, limit: Dur
     }
 }
 
-async fn metadata(limit: Duration) -> Result<ecs::TaskMetadata, String> {
+pub(crate) async fn metadata(limit: Duration) -> Result<ecs::TaskMetadata, String> {
     diagnose::doctor::bounded(limit, "reading the task metadata", async {
         let client = ecs::MetadataClient::from_env().map_err(|e| e.to_string())?;
         client

@@ -25,6 +25,7 @@ mod binary_copy;
 pub mod clients;
 mod context;
 pub mod doctor;
+pub mod doctor_dataplane;
 pub mod entrypoint;
 mod error;
 pub mod health_sync;
