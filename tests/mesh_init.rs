@@ -36,11 +36,21 @@ fn registers_the_service_and_sidecar_as_v062_and_writes_a_valid_bootstrap() {
         "service": {"port": 9090, "tags": ["v1"]},
         "proxy": {"upstreams": [{"destinationName": "backend", "localBindPort": 1234}]}
     }));
-    w.run(&config, 0);
+    let run = w.run(&config, 0);
 
     let t = &w.task_id;
     let service_id = format!("web-{t}");
     let proxy_id = format!("{service_id}-sidecar-proxy");
+    // The text log's span carries the task and service IDs once each, from the line that
+    // records them on (the log and output layers once appended each recorded field twice).
+    let stderr = run.stderr();
+    let last = stderr.lines().last().unwrap_or_default();
+    for field in [
+        format!("task_id=\"{t}\""),
+        format!("service_id=\"{service_id}\""),
+    ] {
+        assert_eq!(last.matches(&field).count(), 1, "{field} in {last:?}");
+    }
     let meta = json!({"task-id": t, "task-arn": w.task_arn, "source": "consul-ecs"});
     assert_fields(
         &w.service(&service_id),

@@ -85,7 +85,12 @@ pub fn init(level: LogLevel, format: LogFormat) {
     let _ = match format {
         LogFormat::Text => registry
             .with(log_layer().with_filter(logs))
-            .with(output_layer().event_format(MessageOnly).with_filter(output))
+            .with(
+                output_layer()
+                    .fmt_fields(no_span_fields())
+                    .event_format(MessageOnly)
+                    .with_filter(output),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(log_layer().json().flatten_event(true).with_filter(logs))
@@ -127,6 +132,15 @@ fn output_layer<S>() -> Fmt<S, fn() -> std::io::Stdout> {
         .with_writer(std::io::stdout as fn() -> std::io::Stdout)
         .with_ansi(false)
         .log_internal_errors(false)
+}
+
+/// The text output's span fields: none (it prints the message alone), and above all a
+/// formatter type of its own. Each fmt layer keeps a span's formatted fields in the span's
+/// extensions keyed by the formatter's type; with the log's `DefaultFields` here too, both
+/// layers appended every field recorded later (`task_id`, `service_id`) to the same text,
+/// and the log showed each twice.
+fn no_span_fields() -> impl for<'w> FormatFields<'w> + 'static {
+    tracing_subscriber::fmt::format::debug_fn(|_writer, _field, _value| Ok(()))
 }
 
 /// The text format of the output: the message alone, as the subcommand wrote it.
