@@ -313,3 +313,30 @@ fn tls_against_plain_servers_is_named_for_each_port() {
     assert!(out.contains("consulServers.grpc.tls"), "{run}");
     line(&run, &out, "skip  Consul servers reachable over HTTP:");
 }
+
+#[test]
+fn the_servers_are_found_from_each_form_of_hosts() {
+    let s = Setup::new();
+    let role = s.aws.task_role().clone();
+    for (hosts, found) in [
+        ("localhost", "consulServers.hosts (DNS name \"localhost\")"),
+        (
+            "exec=echo 127.0.0.1",
+            "consulServers.hosts (exec= command \"echo\")",
+        ),
+    ] {
+        let mut config: Value = serde_json::from_str(&s.login_config()).unwrap();
+        config["consulServers"]["hosts"] = json!(hosts);
+        let run = s.doctor(&config.to_string(), &role).run();
+        run.expect_code(0);
+        let out = run.stdout();
+        let grpc = line(&run, &out, "ok    Consul servers reachable over gRPC:");
+        assert!(grpc.contains(found), "{run}");
+        assert!(
+            grpc.contains(&format!("127.0.0.1:{} answered", s.grpc.addr().port())),
+            "{run}"
+        );
+        line(&run, &out, "ok    auth method login:");
+    }
+    assert_eq!(s.login_tokens(), 0);
+}
