@@ -52,25 +52,81 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
     let log = dir.path().join("health-sync.stderr.log");
     let config = world.config(&bootstrap);
     let mut cmd = world.command(&ctx.binary, &["health-sync"], &config, &log)?;
-    let hs = Tracked::spawn(&mut cmd)?;
+    let Idle {
+        rows,
+        hwm_kib,
+        cpu_per_poll_ms,
+        idle_s,
+        threads_note,
+    } = measure_idle(ctx, &mut cmd, &log, &world.consul, &world.ecs)?;
+    let mut figures = vec![(Figure::HealthSyncIdleRss, hwm_kib as f64 / 1024.0)];
+    figures.extend(cpu_per_poll_ms.map(|ms| (Figure::HealthSyncCpuPerPoll, ms)));
+    Ok(Section {
+        name: "health-sync".to_string(),
+        method: format!(
+            "The mesh-init world (ACLs and login on; a separate Consul and ECS metadata \
+             emulator, same moto). mesh-init runs once to register `web` and write the \
+             service token, a client token is logged in as the consul-client container \
+             would and written to `client-token`, the `app` container is set HEALTHY, then `consul-ecs \
+             health-sync` starts with its default 1 s poll interval. After it logs \
+             `health-sync started` and {SETTLE:?} more (its first sync writes each check \
+             once), the idle window opens for {idle_s:.1} s with nothing changing. CPU in \
+             the window is the sum of `se.sum_exec_runtime` over the process's threads \
+             from `/proc/<pid>/task/*/sched` (ns resolution; {threads_note}); polls are \
+             the task-metadata requests the ECS emulator saw; Consul writes are the \
+             non-GET requests the Consul emulator saw. Peak RSS is `VmHWM` of \
+             `/proc/<pid>/status` at the end of the window; the process is then sent \
+             SIGTERM and reaped with `wait4`."
+        ),
+        rows,
+        figures,
+    })
+}
+
+/// What [`measure_idle`] found.
+pub struct Idle {
+    /// The section's rows: peak RSS, CPU per poll, Consul writes, whole-life CPU.
+    pub rows: Vec<Row>,
+    /// `VmHWM` at the end of the idle window.
+    pub hwm_kib: u64,
+    /// CPU per metadata poll in the window (`None`: no polls).
+    pub cpu_per_poll_ms: Option<f64>,
+    /// The idle window's length.
+    pub idle_s: f64,
+    /// Whether the thread count stayed the same (the CPU sum misses exited threads).
+    pub threads_note: String,
+}
+
+/// Starts health-sync (`cmd`, its stderr in `log`), waits until it logs that it started and
+/// [`SETTLE`] more, measures the idle window, then stops it with SIGTERM and reaps it. Used
+/// by both layouts' rows (the v0.6.2 agent layout here, the v0.10 one in
+/// `dataplane_rows.rs`).
+pub fn measure_idle(
+    ctx: &Context,
+    cmd: &mut std::process::Command,
+    log: &std::path::Path,
+    consul: &testkit::consul::ConsulEmulator,
+    ecs: &testkit::ecs_metadata::EcsMetadataEmulator,
+) -> Result<Idle> {
+    let hs = Tracked::spawn(cmd)?;
     let pid = hs.pid();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !fs::read_to_string(&log)
+    while !fs::read_to_string(log)
         .unwrap_or_default()
         .contains("health-sync started")
     {
         if hs.exited() || Instant::now() > deadline {
             bail!(
                 "health-sync did not start:\n{}",
-                fs::read_to_string(&log).unwrap_or_default()
+                fs::read_to_string(log).unwrap_or_default()
             );
         }
         sleep(Duration::from_millis(20));
     }
     sleep(SETTLE);
 
-    let consul_before = world.consul.requests().len();
-    let ecs_before = world.ecs.request_count();
+    let consul_before = consul.requests().len();
+    let ecs_before = ecs.request_count();
     let (cpu_before, threads_before) = thread_cpu(pid)?;
     let opened = Instant::now();
     sleep(ctx.idle);
@@ -78,24 +134,18 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
     let window = opened.elapsed();
     let hwm = vm_hwm_kib(pid).context("VmHWM of health-sync")?;
     let rss = vm_rss_kib(pid).context("VmRSS of health-sync")?;
-    let consul = world.consul.requests();
-    let polls = world.ecs.request_count().saturating_sub(ecs_before);
+    let consul = consul.requests();
+    let polls = ecs.request_count().saturating_sub(ecs_before);
     let in_window = &consul[consul_before.min(consul.len())..];
     let writes = in_window.iter().filter(|r| r.method != "GET").count();
 
     hs.signal(Signal::SIGTERM)?;
     let usage = hs.wait(Duration::from_secs(30))?;
-    let shutdown_errors = error_lines(&fs::read_to_string(&log).unwrap_or_default());
+    let shutdown_errors = error_lines(&fs::read_to_string(log).unwrap_or_default());
 
     let cpu = cpu_after.saturating_sub(cpu_before);
-    let mut figures = vec![(Figure::HealthSyncIdleRss, hwm as f64 / 1024.0)];
-    let per_poll = if polls == 0 {
-        "no polls".to_string()
-    } else {
-        let ms = cpu.as_secs_f64() * 1e3 / polls as f64;
-        figures.push((Figure::HealthSyncCpuPerPoll, ms));
-        format!("{ms:.3} ms")
-    };
+    let cpu_per_poll_ms = (polls > 0).then(|| cpu.as_secs_f64() * 1e3 / polls as f64);
+    let per_poll = cpu_per_poll_ms.map_or("no polls".to_string(), |ms| format!("{ms:.3} ms"));
     let idle_s = window.as_secs_f64();
     let rows = vec![
         Row::new(
@@ -148,25 +198,12 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
              that exited in the window is missing"
         )
     };
-    Ok(Section {
-        name: "health-sync".to_string(),
-        method: format!(
-            "The mesh-init world (ACLs and login on; a separate Consul and ECS metadata \
-             emulator, same moto). mesh-init runs once to register `web` and write the \
-             service token, a client token is logged in as the consul-client container \
-             would and written to `client-token`, the `app` container is set HEALTHY, then `consul-ecs \
-             health-sync` starts with its default 1 s poll interval. After it logs \
-             `health-sync started` and {SETTLE:?} more (its first sync writes each check \
-             once), the idle window opens for {idle_s:.1} s with nothing changing. CPU in \
-             the window is the sum of `se.sum_exec_runtime` over the process's threads \
-             from `/proc/<pid>/task/*/sched` (ns resolution; {threads_note}); polls are \
-             the task-metadata requests the ECS emulator saw; Consul writes are the \
-             non-GET requests the Consul emulator saw. Peak RSS is `VmHWM` of \
-             `/proc/<pid>/status` at the end of the window; the process is then sent \
-             SIGTERM and reaped with `wait4`."
-        ),
+    Ok(Idle {
         rows,
-        figures,
+        hwm_kib: hwm,
+        cpu_per_poll_ms,
+        idle_s,
+        threads_note,
     })
 }
 

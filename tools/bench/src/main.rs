@@ -19,6 +19,7 @@ mod app_entrypoint;
 mod binary;
 mod controller;
 mod controller_round;
+mod dataplane_rows;
 mod envoy_entrypoint;
 mod goals;
 mod health_sync;
@@ -50,6 +51,8 @@ const ALL: &[&str] = &[
     "health-sync",
     "acl-controller",
     "controller",
+    "mesh-init-dataplane",
+    "health-sync-dataplane",
 ];
 
 /// Command-line arguments.
@@ -81,7 +84,8 @@ struct Args {
     #[arg(long, default_value_t = 60)]
     idle_secs: u64,
     /// Run only these benchmarks (comma-separated: binary, mesh-init, envoy-entrypoint,
-    /// app-entrypoint, health-sync, acl-controller, controller).
+    /// app-entrypoint, health-sync, acl-controller, controller, mesh-init-dataplane,
+    /// health-sync-dataplane).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -168,6 +172,12 @@ fn run() -> Result<()> {
             "health-sync" => shared_aws().and_then(|aws| guarded(|| health_sync::run(&ctx, aws))),
             "acl-controller" => guarded(|| acl_controller::run(&ctx)),
             "controller" => guarded(|| controller::run(&ctx)),
+            "mesh-init-dataplane" => {
+                shared_aws().and_then(|aws| guarded(|| dataplane_rows::run_mesh_init(&ctx, aws)))
+            }
+            "health-sync-dataplane" => {
+                shared_aws().and_then(|aws| guarded(|| dataplane_rows::run_health_sync(&ctx, aws)))
+            }
             other => Err(anyhow!("no benchmark {other}")),
         };
         let section = result.unwrap_or_else(|e| {

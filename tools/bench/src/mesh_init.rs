@@ -64,24 +64,12 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
     }
 
     let n = ctx.runs;
-    let wall = Summary::of_millis(&runs.iter().map(|u| u.wall).collect::<Vec<_>>())
-        .ok_or_else(|| anyhow!("no runs"))?;
-    let cpu = Summary::of_millis(&runs.iter().map(Usage::cpu).collect::<Vec<_>>())
-        .ok_or_else(|| anyhow!("no runs"))?;
-    let rss = Summary::of(
-        &runs
-            .iter()
-            .map(|u| u.max_rss_kib as f64)
-            .collect::<Vec<_>>(),
-    )
-    .ok_or_else(|| anyhow!("no runs"))?;
+    let figures = RunFigures::of(&runs)?;
+    let (wall, rss) = (figures.wall, figures.rss);
     let fl = Summary::of_millis(&floor_times).ok_or_else(|| anyhow!("no floor runs"))?;
+    let [wall_row, cpu_row, rss_row] = figures.rows();
     let rows = vec![
-        Row::new(
-            format!("wall time (median of {n})"),
-            fmt_ms(wall.median),
-            format!("min {} / max {}", fmt_ms(wall.min), fmt_ms(wall.max)),
-        ),
+        wall_row,
         Row::new(
             format!("floor: same requests + file writes (median of {n})"),
             fmt_ms(fl.median),
@@ -92,16 +80,8 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
             format!("{:.2}×", wall.median / fl.median),
             format!("overhead {} per run", fmt_ms(wall.median - fl.median)),
         ),
-        Row::new(
-            "CPU time, user+sys (median)",
-            fmt_ms(cpu.median),
-            format!("min {} / max {}", fmt_ms(cpu.min), fmt_ms(cpu.max)),
-        ),
-        Row::new(
-            "peak RSS (median)",
-            fmt_kib(rss.median),
-            format!("max {}", fmt_kib(rss.max)),
-        ),
+        cpu_row,
+        rss_row,
     ];
     // The task ID differs on every run of the harness; keep the report stable.
     let task_id = world.task["TaskARN"]
@@ -151,6 +131,58 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
             (Figure::MeshInitPeakRss, rss.median / 1024.0),
         ],
     })
+}
+
+/// Wall, CPU and peak RSS of a short-lived command's measured runs.
+pub struct RunFigures {
+    /// Wall time, ms.
+    pub wall: Summary,
+    /// User+sys CPU, ms.
+    pub cpu: Summary,
+    /// Peak RSS, KiB.
+    pub rss: Summary,
+}
+
+impl RunFigures {
+    /// Summarises `runs` (at least one).
+    pub fn of(runs: &[Usage]) -> Result<RunFigures> {
+        let none = || anyhow!("no runs");
+        let wall = Summary::of_millis(&runs.iter().map(|u| u.wall).collect::<Vec<_>>());
+        let cpu = Summary::of_millis(&runs.iter().map(Usage::cpu).collect::<Vec<_>>());
+        let rss = Summary::of(
+            &runs
+                .iter()
+                .map(|u| u.max_rss_kib as f64)
+                .collect::<Vec<_>>(),
+        );
+        Ok(RunFigures {
+            wall: wall.ok_or_else(none)?,
+            cpu: cpu.ok_or_else(none)?,
+            rss: rss.ok_or_else(none)?,
+        })
+    }
+
+    /// The wall, CPU and peak RSS rows.
+    pub fn rows(&self) -> [Row; 3] {
+        let (wall, cpu, rss) = (&self.wall, &self.cpu, &self.rss);
+        [
+            Row::new(
+                format!("wall time (median of {})", wall.n),
+                fmt_ms(wall.median),
+                format!("min {} / max {}", fmt_ms(wall.min), fmt_ms(wall.max)),
+            ),
+            Row::new(
+                "CPU time, user+sys (median)",
+                fmt_ms(cpu.median),
+                format!("min {} / max {}", fmt_ms(cpu.min), fmt_ms(cpu.max)),
+            ),
+            Row::new(
+                "peak RSS (median)",
+                fmt_kib(rss.median),
+                format!("max {}", fmt_kib(rss.max)),
+            ),
+        ]
+    }
 }
 
 /// `METHOD /path?query` of every Consul request since index `from`.

@@ -1,0 +1,215 @@
+//! The v0.10 (Consul Dataplane) layout's rows: mesh-init (wall, CPU, peak RSS) and
+//! health-sync idling (peak RSS, CPU per 1 s poll), against the Consul emulator's HTTP API
+//! and its gRPC server (server discovery, the aws-iam login replayed to moto), beside the
+//! v0.6.2 rows of `mesh_init.rs` and `health_sync.rs`.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use serde_json::{json, Value};
+use testkit::aws::AwsWorld;
+use testkit::consul::{ConsulEmulator, EmulatorOptions, IamAuthOptions};
+use testkit::consul_grpc::{ConsulGrpcServer, GrpcServerOptions};
+use testkit::ecs_metadata::{fargate_task, EcsMetadataEmulator};
+
+use crate::health_sync::{measure_idle, Idle};
+use crate::mesh_init::RunFigures;
+use crate::proc::{Exit, Tracked, Usage};
+use crate::report::Section;
+use crate::world::SERVICE;
+use crate::Context;
+
+/// A dataplane task's world: Consul (HTTP and gRPC, ACLs on, the cluster's node), the task
+/// metadata, moto shared with the other benchmarks.
+struct DataplaneWorld {
+    aws: Arc<AwsWorld>,
+    consul: ConsulEmulator,
+    grpc: ConsulGrpcServer,
+    ecs: EcsMetadataEmulator,
+}
+
+impl DataplaneWorld {
+    fn start(aws: Arc<AwsWorld>) -> Result<DataplaneWorld> {
+        let consul = ConsulEmulator::start(EmulatorOptions {
+            acls_enabled: true,
+            ..Default::default()
+        });
+        consul.configure_iam_auth(&aws, &IamAuthOptions::default());
+        let grpc = ConsulGrpcServer::start(&consul, GrpcServerOptions::default())
+            .context("start the emulator's gRPC server")?;
+        let task = fargate_task(
+            SERVICE,
+            &[
+                "app",
+                "consul-ecs-mesh-init",
+                "consul-dataplane",
+                "consul-ecs-health-sync",
+            ],
+        );
+        let arn = task["TaskARN"].as_str().unwrap_or_default();
+        let (prefix, rest) = arn
+            .split_once(":task/")
+            .ok_or_else(|| anyhow!("task ARN {arn} without :task/"))?;
+        let cluster = rest.rsplit_once('/').map_or(rest, |(c, _)| c);
+        // The cluster's node, as the v0.10 controller creates it.
+        consul.register_synthetic_node(&format!("{prefix}:cluster/{cluster}"));
+        Ok(DataplaneWorld {
+            ecs: EcsMetadataEmulator::start(task),
+            aws,
+            consul,
+            grpc,
+        })
+    }
+
+    /// The v0.10 config: `web` (port 9090, one synced container), login on (moto as STS),
+    /// plain gRPC and HTTP to the emulator; no transparent proxy (it needs root).
+    fn config(&self, bootstrap_dir: &Path) -> Value {
+        json!({
+            "bootstrapDir": bootstrap_dir,
+            "consulServers": {
+                "hosts": "127.0.0.1",
+                "grpc": {"port": self.grpc.addr().port(), "tls": false},
+                "http": {"port": self.consul.port(), "https": false}
+            },
+            "consulLogin": {"enabled": true, "stsEndpoint": self.aws.endpoint()},
+            "healthSyncContainers": ["app"],
+            "service": {"port": 9090},
+            "transparentProxy": {"enabled": false},
+        })
+    }
+
+    fn command(
+        &self,
+        binary: &Path,
+        subcommand: &str,
+        bootstrap_dir: &Path,
+        log: &Path,
+    ) -> Result<Command> {
+        let stderr = fs::File::create(log).with_context(|| format!("create {}", log.display()))?;
+        let mut cmd = Command::new(binary);
+        cmd.arg(subcommand)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env(
+                "CONSUL_ECS_CONFIG_JSON",
+                self.config(bootstrap_dir).to_string(),
+            )
+            .env("ECS_CONTAINER_METADATA_URI_V4", self.ecs.uri())
+            .env("AWS_REGION", testkit::aws::REGION)
+            .envs(self.aws.credentials_env(self.aws.task_role()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        Ok(cmd)
+    }
+
+    fn mesh_init(&self, binary: &Path, bootstrap_dir: &Path) -> Result<Usage> {
+        let log = bootstrap_dir.with_extension("stderr.log");
+        let mut cmd = self.command(binary, "mesh-init", bootstrap_dir, &log)?;
+        let usage = Tracked::spawn(&mut cmd)?.wait(Duration::from_secs(60))?;
+        if usage.exit != Exit::Code(0) {
+            bail!(
+                "mesh-init (dataplane) ended with {}:\n{}\n---- Consul requests ----\n{}",
+                usage.exit,
+                fs::read_to_string(&log).unwrap_or_default(),
+                self.consul.request_log()
+            );
+        }
+        Ok(usage)
+    }
+}
+
+/// mesh-init in the dataplane layout: one warm-up run, then `ctx.runs` runs.
+pub fn run_mesh_init(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
+    let world = DataplaneWorld::start(aws)?;
+    let dir = tempfile::tempdir().context("temp dir")?;
+    let warm = dir.path().join("warm-up");
+    fs::create_dir(&warm)?;
+    let before = world.consul.requests().len();
+    world.mesh_init(&ctx.binary, &warm)?;
+    let http_requests = world.consul.requests().len() - before;
+    let mut runs = Vec::new();
+    for i in 0..ctx.runs {
+        let d = dir.path().join(format!("run-{i}"));
+        fs::create_dir(&d)?;
+        runs.push(world.mesh_init(&ctx.binary, &d)?);
+    }
+    let n = ctx.runs;
+    let figures = RunFigures::of(&runs)?;
+    Ok(Section {
+        name: "mesh-init (dataplane layout)".to_string(),
+        method: format!(
+            "The v0.10 layout's world on loopback: the same moto and task role as the \
+             v0.6.2 rows; the Consul emulator with ACLs on, the `iam-ecs-service-token` auth \
+             method and its gRPC server (ServerDiscoveryService, ACLService); the cluster's \
+             synthetic node registered beforehand, as the v0.10 controller does. The config \
+             registers `web` (port 9090, one synced container) in the catalog, logging in \
+             over gRPC. Each run is `consul-ecs mesh-init` in a fresh bootstrap directory \
+             (it writes `consul-dataplane.json` and the binary copy), measured as the v0.6.2 \
+             rows are (pidfd wall, `wait4` CPU and peak RSS); one warm-up run, then {n}. \
+             Consul requests per run, counted on the emulator (gRPC calls included): \
+             {http_requests}. No in-process floor exists for this layout yet: the ratio to \
+             a floor is not measured."
+        ),
+        rows: figures.rows().into(),
+        figures: Vec::new(),
+    })
+}
+
+/// health-sync idling in the dataplane layout, measured as the v0.6.2 row is.
+pub fn run_health_sync(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
+    let world = DataplaneWorld::start(aws)?;
+    let dir = tempfile::tempdir().context("temp dir")?;
+    let bootstrap = dir.path().join("bootstrap");
+    fs::create_dir(&bootstrap)?;
+    world.mesh_init(&ctx.binary, &bootstrap)?;
+    world.ecs.set_container_health("app", "HEALTHY");
+    world
+        .ecs
+        .set_container_health("consul-dataplane", "HEALTHY");
+    let log = dir.path().join("health-sync.stderr.log");
+    let mut cmd = world.command(&ctx.binary, "health-sync", &bootstrap, &log)?;
+    // consul-dataplane is a metadata status only: stop it once health-sync got SIGTERM so
+    // that its shutdown (which waits for consul-dataplane) runs to the end.
+    let ecs = &world.ecs;
+    let Idle {
+        rows,
+        idle_s,
+        threads_note,
+        ..
+    } = std::thread::scope(|scope| {
+        let hs_log = log.clone();
+        scope.spawn(move || {
+            let deadline = std::time::Instant::now() + ctx.idle + Duration::from_secs(120);
+            while std::time::Instant::now() < deadline {
+                if fs::read_to_string(&hs_log)
+                    .is_ok_and(|l| l.contains("waiting for consul-dataplane to stop"))
+                {
+                    ecs.stop_container("consul-dataplane");
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        measure_idle(ctx, &mut cmd, &log, &world.consul, &world.ecs)
+    })?;
+    Ok(Section {
+        name: "health-sync (dataplane layout)".to_string(),
+        method: format!(
+            "The dataplane mesh-init world (a Consul and ECS metadata emulator of its own, \
+             same moto). mesh-init runs once to register `web` and its proxy in the catalog \
+             with three checks; `app` and `consul-dataplane` (a metadata status only: no \
+             consul-dataplane binary here) are set HEALTHY; then `consul-ecs health-sync` \
+             starts, logging in over gRPC with a token of its own. The window and the \
+             figures are the v0.6.2 row's ({idle_s:.1} s idle; {threads_note}); at SIGTERM \
+             the harness marks consul-dataplane STOPPED once health-sync waits for it, so the \
+             whole-life CPU includes the deregistration and the gRPC logout."
+        ),
+        rows,
+        figures: Vec::new(),
+    })
+}
