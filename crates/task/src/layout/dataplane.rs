@@ -262,7 +262,7 @@ pub(crate) async fn log_in(
             let target = diagnose::Target {
                 what: "the Consul servers' gRPC port",
                 address: client.address().to_string(),
-                origin: diagnose::AddressOrigin::Config,
+                origin: diagnose::AddressOrigin::ConsulServers,
             };
             let (problem, hint) = diagnosis.report(&e, &target);
             Err(diagnose::Diagnosed { problem, hint }.into())
