@@ -176,6 +176,8 @@ pub fn run_health_sync(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
     // consul-dataplane is a metadata status only: stop it once health-sync got SIGTERM so
     // that its shutdown (which waits for consul-dataplane) runs to the end.
     let ecs = &world.ecs;
+    // Set once the measurement is over, also when it failed: the watcher then ends.
+    let done = std::sync::atomic::AtomicBool::new(false);
     let Idle {
         rows,
         idle_s,
@@ -183,9 +185,9 @@ pub fn run_health_sync(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
         ..
     } = std::thread::scope(|scope| {
         let hs_log = log.clone();
+        let done_ref = &done;
         scope.spawn(move || {
-            let deadline = std::time::Instant::now() + ctx.idle + Duration::from_secs(120);
-            while std::time::Instant::now() < deadline {
+            while !done_ref.load(std::sync::atomic::Ordering::Relaxed) {
                 if fs::read_to_string(&hs_log)
                     .is_ok_and(|l| l.contains("waiting for consul-dataplane to stop"))
                 {
@@ -195,7 +197,9 @@ pub fn run_health_sync(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
                 std::thread::sleep(Duration::from_millis(50));
             }
         });
-        measure_idle(ctx, &mut cmd, &log, &world.consul, &world.ecs)
+        let idle = measure_idle(ctx, &mut cmd, &log, &world.consul, &world.ecs);
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        idle
     })?;
     Ok(Section {
         name: "health-sync (dataplane layout)".to_string(),
