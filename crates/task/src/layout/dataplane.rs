@@ -222,6 +222,18 @@ pub(crate) async fn mesh_init(
             .await
             .at(Step::TransparentProxy)?;
     }
+    // mesh-init's token has done its work: consul-dataplane and health-sync log in by
+    // themselves, and a token left behind would live until the task stops and the
+    // controller reaps it. A failed logout is logged; the task is ready all the same.
+    let login = written.borrow_mut().login.take();
+    if let Some(LoggedIn::Grpc {
+        client,
+        token,
+        datacenter,
+    }) = login
+    {
+        log_out(&client, &token, &datacenter).await;
+    }
     connection.stop();
     Ok(())
 }
