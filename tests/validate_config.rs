@@ -177,18 +177,17 @@ fn a_config_mixing_both_layouts_names_the_keys() {
 }
 
 #[test]
-fn doctor_refuses_a_v010_config_clearly() {
-    // mesh-init and health-sync serve both layouts (tests/mesh_init_dataplane.rs,
-    // tests/health_sync_dataplane.rs).
+fn doctor_reads_a_v010_config_as_that_layout() {
+    // Every per-task subcommand serves both layouts (tests/mesh_init_dataplane.rs,
+    // tests/health_sync_dataplane.rs, tests/doctor_dataplane.rs): doctor goes on to the
+    // v0.10 checks instead of refusing the config. Outside a task they fail (exit 2).
     let v010 = std::fs::read_to_string(v010_resource("test_config.json")).unwrap();
-    let run = TestCommand::new(["doctor"])
+    let run = TestCommand::new(["doctor", "-timeout", "2s"])
         .env("CONSUL_ECS_CONFIG_JSON", &v010)
         .run();
-    run.expect_code(1);
-    let said = format!("{}{}", run.stdout(), run.stderr());
-    assert!(
-        said.contains("this is a v0.10 (Consul Dataplane) config")
-            && said.contains("not available yet"),
-        "doctor:\n{run}"
-    );
+    run.expect_code(2)
+        .expect_stdout_contains("ok    config valid")
+        .expect_stdout_contains("v0.10 (Consul Dataplane) layout")
+        .expect_stdout_contains("Consul servers reachable over gRPC");
+    assert!(!run.stderr().contains("not available yet"), "{run}");
 }
