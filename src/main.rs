@@ -111,7 +111,7 @@ fn with_config_of<C>(
     }
 }
 
-/// [`with_config`] for a subcommand that reads only the v0.10 (Consul Dataplane) layout: a
+/// [`with_loaded_config`] for a subcommand that reads only the v0.10 (Consul Dataplane) layout: a
 /// v0.6.2 config is refused as unusable (exit code 1), saying so.
 fn with_dataplane_config(
     cli: &Cli,
