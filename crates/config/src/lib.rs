@@ -80,11 +80,14 @@ pub enum ConfigError {
     #[error("{}", render_invalid(.0))]
     Invalid(Vec<FieldError>),
     /// A v0.10 (Consul Dataplane) document was given to a loader of the
-    /// v0.6.2 layout.
+    /// v0.6.2 layout only ([`parse`], [`from_env`]): a caller that takes
+    /// either layout uses [`load`] (or [`load_from_env_value`]). Every
+    /// subcommand of the binary takes the layouts it serves; only a library
+    /// caller meets this.
     #[error(
-        "this is a v0.10 (Consul Dataplane) config (it has `consulServers`); this subcommand in \
-         that layout is not available yet (validate-config checks it; migrate-config turns a \
-         v0.6.2 config into one)"
+        "this is a v0.10 (Consul Dataplane) config (it has `consulServers`), given to the v0.6.2 \
+         parser: use the layout-aware entry point (config::load / config::load_from_env_value) \
+         to take either layout"
     )]
     DataplaneLayout,
 }

@@ -280,7 +280,10 @@ fn the_v062_loaders_refuse_a_v010_config_clearly() {
     assert_eq!(from_env, ConfigError::DataplaneLayout);
     let message = from_env.to_string();
     assert!(
-        message.contains("v0.10 (Consul Dataplane)") && message.contains("not available yet"),
+        message.contains("v0.10 (Consul Dataplane)")
+            && message.contains("v0.6.2 parser")
+            && message.contains("config::load")
+            && !message.contains("not available yet"),
         "{message}"
     );
     // The either-layout loader from the environment takes it.
