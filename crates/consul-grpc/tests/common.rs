@@ -4,7 +4,6 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 use consul_grpc::{ConnectSettings, GrpcTls, ServerConnection, ServerHosts};
-use std::sync::Arc;
 use std::time::Duration;
 use testkit::consul::{ConsulEmulator, EmulatorOptions};
 use testkit::consul_grpc::{ConsulGrpcServer, GrpcServerOptions};
@@ -52,31 +51,4 @@ pub async fn wait_for(
         conn.current_address(),
         conn.servers()
     );
-}
-
-/// A rustls server config offering h2 with `cert`/`key` (PEM files).
-pub fn tls_server_config(
-    cert: &std::path::Path,
-    key: &std::path::Path,
-) -> Arc<rustls::ServerConfig> {
-    let certs = rustls_pemfile::certs(&mut std::io::BufReader::new(
-        std::fs::File::open(cert).unwrap(),
-    ))
-    .collect::<Result<Vec<_>, _>>()
-    .unwrap();
-    let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(
-        std::fs::File::open(key).unwrap(),
-    ))
-    .unwrap()
-    .unwrap();
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    Arc::new(config)
 }

@@ -1,18 +1,15 @@
 //! gRPC over TLS: the CA from a file or from PEM text (`CONSUL_GRPC_CACERT_PEM` wins over
 //! the file), the server name checked, and refusals of a certificate from another CA or for
-//! another name. Certificates are made with the `openssl` CLI for each run (consul's PKI
+//! another name. Certificates are made with the `openssl` CLI for each run (testkit's PKI
 //! helper).
-
-#[path = "../../consul/tests/common/pki.rs"]
-mod pki;
 
 mod common;
 
-use common::{settings, tls_server_config};
+use common::settings;
 use consul_grpc::{GrpcError, GrpcTls, ServerConnection};
-use pki::Ca;
 use testkit::consul::{ConsulEmulator, EmulatorOptions};
 use testkit::consul_grpc::{ConsulGrpcServer, GrpcServerOptions};
+use testkit::pki::{self, Ca};
 
 struct World {
     _dir: tempfile::TempDir,
@@ -32,7 +29,7 @@ fn world() -> World {
     let grpc = ConsulGrpcServer::start(
         &consul,
         GrpcServerOptions {
-            tls: Some(tls_server_config(&issued.cert, &issued.key)),
+            tls: Some(pki::server_config(&issued, &[b"h2"])),
             ..GrpcServerOptions::default()
         },
     )

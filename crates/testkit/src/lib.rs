@@ -14,6 +14,8 @@
 //!   proxy in front of moto for pages and stopping tasks; [`ecs_api`]: a fake ECS endpoint
 //!   for benchmarks with thousands of tasks.
 //! - [`envoy`], [`moto`], [`paths`]: the real Envoy and moto from the project venv.
+//! - [`pki`]: throw-away CAs and certificates (the `openssl` CLI) and rustls server
+//!   configurations, for the HTTPS and gRPC-over-TLS listeners of the emulators.
 //!
 //! The binary `consul-ecs-testkit` runs the emulators as processes (demo, scripts, the
 //! stand-in Consul of the compose files). The local ECS agent and the Consul set-up the
@@ -29,5 +31,6 @@ pub mod envoy;
 pub mod http_server;
 pub mod moto;
 pub mod paths;
+pub mod pki;
 pub mod procfs;
 pub mod time;
