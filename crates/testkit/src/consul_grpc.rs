@@ -12,7 +12,9 @@
 //! the [`ServerList`] at once and again at each change a test makes.
 //!
 //! Several servers may share one [`ServerList`] and one emulator: the servers of one
-//! cluster, on different loopback addresses, for tests that move between them.
+//! cluster, on different loopback addresses, for tests that move between them. Each keeps
+//! a log of the calls it answered ([`ConsulGrpcServer::requests`]), so a test sees which
+//! server a call went to; every call is also in the emulator's log.
 
 // tonic's handlers answer with `tonic::Status` by value (as its generated code does).
 #![allow(clippy::result_large_err)]
@@ -21,7 +23,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use consul_grpc::proto;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -30,7 +32,8 @@ use tokio_stream::StreamExt;
 use tonic::codec::ProstCodec;
 use tonic::{Request, Response, Status};
 
-use crate::consul::ConsulEmulator;
+use crate::consul::request_log::RequestLog;
+use crate::consul::{ConsulEmulator, RecordedRequest};
 
 /// The ready servers `WatchServers` reports; clones share the list.
 #[derive(Clone, Debug)]
@@ -91,6 +94,7 @@ impl Default for GrpcServerOptions {
 pub struct ConsulGrpcServer {
     addr: SocketAddr,
     servers: ServerList,
+    log: Arc<Mutex<RequestLog>>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -115,9 +119,11 @@ impl ConsulGrpcServer {
             .servers
             .unwrap_or_else(|| ServerList::new(vec![server("server-1", addr.ip())]));
         let (backend, runtime) = consul.grpc_backend();
+        let log = Arc::new(Mutex::new(RequestLog::new(backend.request_log_cap())));
         let services = Services {
             backend,
             servers: servers.0.subscribe(),
+            log: log.clone(),
         };
         let (stop_tx, stop_rx) = oneshot::channel();
         let tls = opts.tls.map(tokio_rustls::TlsAcceptor::from);
@@ -155,6 +161,7 @@ impl ConsulGrpcServer {
         Ok(ConsulGrpcServer {
             addr,
             servers,
+            log,
             stop: Some(stop_tx),
         })
     }
@@ -167,6 +174,20 @@ impl ConsulGrpcServer {
     /// The server list it reports (shared with the servers started with the same list).
     pub fn servers(&self) -> &ServerList {
         &self.servers
+    }
+
+    /// The calls this server answered, oldest first (method `GRPC`, the call's path, the
+    /// gRPC status code as the status).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retained()
+    }
+
+    /// Its request log as text, one call a line (for failure messages).
+    pub fn request_log(&self) -> String {
+        self.requests().iter().map(|r| format!("{r}\n")).collect()
     }
 
     /// Closes the listener and every open connection.
@@ -196,6 +217,8 @@ where
 struct Services {
     backend: crate::consul::GrpcBackend,
     servers: watch::Receiver<Vec<proto::Server>>,
+    /// This server's own log.
+    log: Arc<Mutex<RequestLog>>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -270,7 +293,11 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for Services 
                 }
                 _ => Status::unimplemented(format!("unknown method {path}")).into_http(),
             };
-            this.backend.record(&path, grpc_code(&response), had_token);
+            let record = this.backend.record(&path, grpc_code(&response), had_token);
+            this.log
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(record);
             Ok(response)
         })
     }

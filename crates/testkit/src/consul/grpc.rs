@@ -184,19 +184,21 @@ impl GrpcBackend {
     }
 
     /// Adds a gRPC call to the emulator's request log: method `GRPC`, the call's path, and
-    /// the gRPC status code as the status (0 is OK).
-    pub(crate) fn record(&self, path: &str, code: tonic::Code, had_token: bool) {
+    /// the gRPC status code as the status (0 is OK). Returns the record, for the log of
+    /// the gRPC server that answered.
+    pub(crate) fn record(&self, path: &str, code: tonic::Code, had_token: bool) -> RecordedRequest {
+        let record = RecordedRequest::now("GRPC", path, "", code as u16, had_token);
         self.shared
             .log
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(RecordedRequest::now(
-                "GRPC",
-                path,
-                "",
-                code as u16,
-                had_token,
-            ));
+            .push(record.clone());
+        record
+    }
+
+    /// The emulator's request log capacity, for the logs of its gRPC servers.
+    pub(crate) fn request_log_cap(&self) -> usize {
+        self.shared.state().opts.request_log_cap
     }
 
     fn require_acls(&self) -> Result<(), Status> {

@@ -26,8 +26,9 @@ mod agent;
 mod awsiam;
 mod catalog;
 mod filter;
+mod front_end;
 mod grpc;
-mod request_log;
+pub(crate) mod request_log;
 mod rules;
 mod scope;
 mod setup;
@@ -48,6 +49,7 @@ use http::{Method, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
+pub use front_end::{FrontEnd, FrontEndOptions};
 pub(crate) use grpc::GrpcBackend;
 pub use scope::Scope;
 pub use setup::{
@@ -358,18 +360,17 @@ impl ConsulEmulator {
                 };
                 let shared = shared.clone();
                 connections.spawn(async move {
-                        let service = hyper::service::service_fn(
-                            move |req: Request<hyper::body::Incoming>| {
-                                let shared = shared.clone();
-                                async move {
-                                    Ok::<_, Infallible>(handle(shared, req.map(Body::new)).await)
-                                }
-                            },
-                        );
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
+                    let service =
+                        hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                            let shared = shared.clone();
+                            async move {
+                                Ok::<_, Infallible>(handle(shared, req.map(Body::new), None).await)
+                            }
+                        });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
                 // Reap finished connections so the set does not grow without bound.
                 while connections.try_join_next().is_some() {}
             }
@@ -675,7 +676,13 @@ fn request_token(req: &Request, query: &[(String, String)]) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
-async fn handle(shared: Arc<Shared>, req: Request) -> Response {
+/// Answers one request and logs it in the emulator's log and, for a [`FrontEnd`]'s
+/// request, in that front end's own.
+async fn handle(
+    shared: Arc<Shared>,
+    req: Request,
+    front_end_log: Option<Arc<Mutex<request_log::RequestLog>>>,
+) -> Response {
     let at = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -763,18 +770,24 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response {
             headers.insert("X-Consul-LastContact", http::HeaderValue::from_static("0"));
         }
     }
+    let record = RecordedRequest {
+        method: method.to_string(),
+        path,
+        query: logged_query,
+        status: response.status().as_u16(),
+        had_token,
+        at,
+    };
+    if let Some(log) = front_end_log {
+        log.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(record.clone());
+    }
     shared
         .log
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .push(RecordedRequest {
-            method: method.to_string(),
-            path,
-            query: logged_query,
-            status: response.status().as_u16(),
-            had_token,
-            at,
-        });
+        .push(record);
     response
 }
 
