@@ -142,6 +142,17 @@ pub enum Failure {
          let it change its network rules; set transparentProxy.enabled to false"
     )]
     TransparentProxyOnFargate,
+    /// Dataplane layout: a step over the HTTP(S) API failed on this server (the one the
+    /// gRPC connection was on then): the address says which of the servers it was, which
+    /// the HTTP client's errors (method and path only) do not.
+    #[error("on the Consul server {address}")]
+    AtServer {
+        /// The server's HTTP(S) address (`https://10.0.1.5:8501/`).
+        address: String,
+        /// Why it failed there.
+        #[source]
+        failure: Box<Failure>,
+    },
     /// The proxy just registered is not in the catalog's answer.
     #[error("the proxy {proxy_id:?} is not among the services of node {node:?}")]
     ProxyNotInCatalog {

@@ -6,6 +6,7 @@
 //! does the I/O, step by step (docs/registrations.md §11).
 
 use std::cell::RefCell;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,6 +97,33 @@ impl DataplaneContext {
             consul_grpc::servers::connect_settings(&self.config.consul_servers, env_text)?;
         settings.connect_policy = RetryPolicy::default().with_deadline(deadline);
         Ok(settings)
+    }
+
+    /// The HTTP(S) client of the server `connection` is on now: `current`'s when it is that
+    /// server's, else a new one (kept in `current`). Asked for every request, so when the
+    /// gRPC watch moves to another server (the connected one left the ready set) the next
+    /// call goes there, as consul-dataplane follows its watch. A client that cannot be made
+    /// for the new server leaves the old one in use (and is logged).
+    pub fn current_http(
+        &self,
+        connection: &ServerConnection,
+        token: Option<&Secret>,
+        current: &RefCell<(SocketAddr, Client)>,
+    ) -> Client {
+        let address = connection.http_address(self.config.consul_servers.http_port());
+        let mut current = current.borrow_mut();
+        if current.0 != address {
+            match self.http_client(connection, token.cloned()) {
+                Ok(client) => {
+                    info!(%address, "using another Consul server");
+                    *current = (address, client);
+                }
+                Err(e) => {
+                    warn!(%address, error = %e, "cannot make a client for the new Consul server; keeping the old one")
+                }
+            }
+        }
+        current.1.clone()
     }
 
     /// The HTTP(S) client of the server `connection` is connected to, on
@@ -196,22 +224,36 @@ pub(crate) async fn mesh_init(
     };
     connection.watch(token.clone());
 
-    let http = ctx
+    let first = ctx
         .http_client(&connection, token.clone())
         .map_err(Failure::HttpClient)
         .at(Step::RegisterInCatalog)?;
+    // Every call goes to the server the watch is on when it is made (a retry included).
+    let in_use = RefCell::new((
+        connection.http_address(ctx.config.consul_servers.http_port()),
+        first,
+    ));
+    let http = || ctx.current_http(&connection, token.as_ref(), &in_use);
+    // A failure names the server it happened on: the HTTP client's errors do not.
+    let on_server = |failure: Failure| Failure::AtServer {
+        address: in_use.borrow().1.address().to_string(),
+        failure: Box::new(failure),
+    };
     if dataplane_login.is_some() {
         if let Some(token) = &token {
-            iam_login::wait_for_replication(&http, token)
+            iam_login::wait_for_replication(&http(), token)
                 .await
+                .map_err(|e| on_server(e.into()))
                 .at(Step::WaitForReplication)?;
         }
     }
     register(&ctx, &http, settings.register_timeout, written)
         .await
+        .map_err(on_server)
         .at(Step::RegisterInCatalog)?;
     write_service_defaults(&ctx, &http, settings.register_timeout)
         .await
+        .map_err(on_server)
         .at(Step::WriteServiceDefaults)?;
     write_files(&ctx, env_text(GRPC_CA_PEM_ENV), dataplane_login, written).await?;
     if ctx.config.consul_dns_enabled() {
@@ -220,6 +262,7 @@ pub(crate) async fn mesh_init(
     if ctx.config.transparent_proxy_enabled() {
         redirect_traffic(&ctx, &http, settings)
             .await
+            .map_err(on_server)
             .at(Step::TransparentProxy)?;
     }
     // mesh-init's token has done its work: consul-dataplane and health-sync log in by
@@ -284,10 +327,10 @@ pub(crate) async fn log_in(
 
 /// `PUT /v1/catalog/register` for the service, then the proxy (or the gateway), each
 /// retried with jittered backoff until `deadline` (consul-ecs v0.10 retried every second
-/// forever).
+/// forever), each attempt to the server in use then (`http`).
 async fn register(
     ctx: &DataplaneContext,
-    http: &Client,
+    http: &impl Fn() -> Client,
     deadline: Duration,
     written: &RefCell<Written>,
 ) -> Result<(), Failure> {
@@ -298,12 +341,14 @@ async fn register(
         let id = entry.service.id.as_str();
         let what = format!("register {id:?} in the Consul catalog");
         retry(&policy, &what, || {
-            http.catalog_register(&registration, &no_opts)
+            let http = http();
+            let (registration, no_opts) = (&registration, &no_opts);
+            async move { http.catalog_register(registration, no_opts).await }
         })
         .await
         .map_err(refused_registration)?;
         written.borrow_mut().registered.push((
-            http.clone(),
+            http(),
             CatalogDeregistration {
                 node: registration.node.clone(),
                 service_id: id.to_owned(),
@@ -337,7 +382,7 @@ fn refused_registration(error: consul::RetryError<ConsulError>) -> Failure {
 /// writes it back with a `PassiveHealthCheck` when it has none.
 async fn write_service_defaults(
     ctx: &DataplaneContext,
-    http: &Client,
+    http: &impl Fn() -> Client,
     deadline: Duration,
 ) -> Result<(), Failure> {
     let settings = ctx
@@ -355,7 +400,8 @@ async fn write_service_defaults(
     let no_opts = QueryOptions::default();
     let name = service.service.as_str();
     let existing = retry(&policy, "read the service-defaults entry", || {
-        http.service_defaults(name, &no_opts)
+        let (http, no_opts) = (http(), &no_opts);
+        async move { http.service_defaults(name, no_opts).await }
     })
     .await?;
     let entry = dataplane::with_passive_health_check(
@@ -368,7 +414,8 @@ async fn write_service_defaults(
     match entry {
         Some(entry) => {
             retry(&policy, "write the service-defaults entry", || {
-                http.service_defaults_set(&entry, &no_opts)
+                let (http, entry, no_opts) = (http(), &entry, &no_opts);
+                async move { http.service_defaults_set(entry, no_opts).await }
             })
             .await?;
             info!(
@@ -494,7 +541,7 @@ fn with_consul_nameserver(original: &str) -> String {
 /// EC2 launch type: Fargate tasks cannot change their network rules.
 async fn redirect_traffic(
     ctx: &DataplaneContext,
-    http: &Client,
+    http: &impl Fn() -> Client,
     settings: &MeshInitSettings,
 ) -> Result<(), Failure> {
     if ctx.task.launch_type.as_deref() == Some(FARGATE) {
@@ -505,7 +552,8 @@ async fn redirect_traffic(
     let opts = QueryOptions::default().with_filter(format!("ID == {proxy_id:?}"));
     let policy = RetryPolicy::default().with_deadline(settings.register_timeout);
     let services = retry(&policy, "read the proxy back from the catalog", || {
-        http.catalog_node_services(node, &opts)
+        let (http, opts) = (http(), &opts);
+        async move { http.catalog_node_services(node, opts).await }
     })
     .await?;
     let proxy = services

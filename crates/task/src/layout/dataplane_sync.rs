@@ -365,24 +365,9 @@ impl Started {
     fn current_server(started: &Rc<Started>) -> CurrentServer {
         let started = Rc::clone(started);
         Box::new(move || {
-            let port = started.ctx.config.consul_servers.http_port();
-            let address = started.connection.http_address(port);
-            let mut http = started.http.borrow_mut();
-            if http.0 != address {
-                match started
-                    .ctx
-                    .http_client(&started.connection, started.token.clone())
-                {
-                    Ok(client) => {
-                        info!(%address, "using another Consul server");
-                        *http = (address, client);
-                    }
-                    Err(e) => {
-                        warn!(%address, error = %e, "cannot make a client for the new Consul server; keeping the old one")
-                    }
-                }
-            }
-            http.1.clone()
+            started
+                .ctx
+                .current_http(&started.connection, started.token.as_ref(), &started.http)
         })
     }
 
