@@ -126,6 +126,21 @@ impl DataplaneContext {
         current.1.clone()
     }
 
+    /// The client of the server in use now, with the address it stands for, to pass to
+    /// [`DataplaneContext::current_http`]. The address is read before the client is made:
+    /// should the watch move in between, the pair names the old server and the next call
+    /// makes a client for the new one (the other order could pair the new address with the
+    /// old server's client, which would then never be replaced).
+    pub fn http_in_use(
+        &self,
+        connection: &ServerConnection,
+        token: Option<&Secret>,
+    ) -> Result<RefCell<(SocketAddr, Client)>, ConsulError> {
+        let address = connection.http_address(self.config.consul_servers.http_port());
+        let client = self.http_client(connection, token.cloned())?;
+        Ok(RefCell::new((address, client)))
+    }
+
     /// The HTTP(S) client of the server `connection` is connected to, on
     /// `consulServers.http.port`, with `token` and the task's namespace and partition.
     pub fn http_client(
@@ -224,15 +239,11 @@ pub(crate) async fn mesh_init(
     };
     connection.watch(token.clone());
 
-    let first = ctx
-        .http_client(&connection, token.clone())
+    // Every call goes to the server the watch is on when it is made (a retry included).
+    let in_use = ctx
+        .http_in_use(&connection, token.as_ref())
         .map_err(Failure::HttpClient)
         .at(Step::RegisterInCatalog)?;
-    // Every call goes to the server the watch is on when it is made (a retry included).
-    let in_use = RefCell::new((
-        connection.http_address(ctx.config.consul_servers.http_port()),
-        first,
-    ));
     let http = || ctx.current_http(&connection, token.as_ref(), &in_use);
     // A failure names the server it happened on: the HTTP client's errors do not.
     let on_server = |failure: Failure| Failure::AtServer {

@@ -447,13 +447,13 @@ async fn log_in_for_sync(connected: Connected) -> Result<Started, crate::StepErr
         }
     };
     connection.watch(token.clone());
-    let port = ctx.config.consul_servers.http_port();
     let http = ctx
-        .http_client(&connection, token.clone())
+        .http_in_use(&connection, token.as_ref())
         .map_err(Failure::HttpClient)
         .at(Step::ConnectServers)?;
     if let (true, Some(token)) = (logged_in, &token) {
-        if let Err(e) = iam_login::wait_for_replication(&http, token).await {
+        let server = ctx.current_http(&connection, Some(token), &http);
+        if let Err(e) = iam_login::wait_for_replication(&server, token).await {
             // The token would outlive this run: log it out before giving up.
             let datacenter = ctx.config.login_datacenter().unwrap_or_default();
             super::dataplane::log_out(&connection.client(), token, datacenter).await;
@@ -461,7 +461,7 @@ async fn log_in_for_sync(connected: Connected) -> Result<Started, crate::StepErr
         }
     }
     Ok(Started {
-        http: std::cell::RefCell::new((connection.http_address(port), http)),
+        http,
         ctx,
         connection,
         token,
