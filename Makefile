@@ -137,6 +137,7 @@ image-local:
 image-only:
 	rm -rf docker/build/consul-ecs && mkdir -p -m 0755 docker/build/consul-ecs/consul
 	cp $(STATIC_DIR)/consul-ecs /etc/ssl/certs/ca-certificates.crt docker/build/consul-ecs/
+	docker/image-iptables.sh docker/build/consul-ecs/iptables
 	$(ENGINE) build -q -f docker/Dockerfile --build-arg VERSION=$(CRATE_VERSION) \
 		--build-arg REVISION="$$(docker/build/consul-ecs/consul-ecs version | sed -n 's/.*(\(.*\))$$/\1/p')" \
 		-t consul-ecs:local docker/build/consul-ecs
@@ -154,18 +155,19 @@ image-consul-emulator-only:
 	$(ENGINE) build -q -f docker/Dockerfile.testkit -t localhost/consul-ecs-consul-emulator:test docker/build/testkit
 
 ## container-tools: Docker Engine and docker-compose, podman and runc, what the stand-in images are
-## made of (apt), podman-compose (venv)
+## made of and the image's iptables (apt), podman-compose (venv)
 container-tools: $(CT_STAMP)
 	@missing=; \
 	for p in dockerd docker-compose podman runc aardvark-dns catatonit; do command -v $$p >/dev/null || [ -x /usr/lib/podman/$$p ] || missing="$$missing $$p"; done; \
 	[ -x /bin/busybox ] && ! readelf -l /bin/busybox | grep -q INTERP || missing="$$missing busybox-static"; \
 	[ -x /usr/bin/python3.11 ] || missing="$$missing python3.11"; \
 	[ -f /etc/ssl/certs/ca-certificates.crt ] || missing="$$missing ca-certificates"; \
+	[ -x /usr/sbin/xtables-nft-multi ] || missing="$$missing iptables"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			docker.io docker-compose podman runc aardvark-dns catatonit busybox-static python3.11 \
-			ca-certificates >/dev/null; \
+			ca-certificates iptables >/dev/null; \
 	fi
 
 $(CT_STAMP): $(CT)/requirements-compose.txt
@@ -174,8 +176,9 @@ $(CT_STAMP): $(CT)/requirements-compose.txt
 	$(CT)/.venv/bin/pip install --quiet --disable-pip-version-check -r $(CT)/requirements-compose.txt
 	touch $@
 
-## container-test: the shipped image and docker/docker-compose.yml (with and without ACLs) on
-## Docker Engine (a dockerd of its own, stopped and removed at the end) and on podman
+## container-test: the shipped image (its iptables too) and docker/docker-compose.yml (with and
+## without ACLs) on Docker Engine (a dockerd of its own, stopped and removed at the end) and on
+## podman
 CT_DOCKER_DIR := /tmp/consul-ecs-ct-docker-$(shell id -u)
 container-test: export CONTAINERS_CONF := $(CURDIR)/$(CT)/containers.conf
 container-test: container-tools venv

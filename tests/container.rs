@@ -36,6 +36,10 @@
 //! - Without ACLs the task is stopped first (its services, all at once, as ECS does), then
 //!   Consul, the ECS agent and moto, which outlive a task.
 //!
+//! The image's iptables (the v0.10 transparent proxy): run as root with NET_ADMIN in a
+//! network namespace of its own, it applies a rule of each extension the rule set loads and
+//! its iptables-save reads them back; as the image's user it is refused.
+//!
 //! On failure every container's state and log (the Consul emulator's log lists every request
 //! it answered) is printed. Tokens are never printed.
 
@@ -387,6 +391,168 @@ fn image_is_static_non_root_and_prepares_the_volume(engine: Engine) {
         "no-such-host.consul-ecs.test:1",
     ]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+// ---- iptables in the image (the v0.10 transparent proxy) ------------------------------------
+
+/// One rule per xtables extension the transparent proxy's rule set loads
+/// (docker/image-iptables.sh), as crates/tproxy passes them, and how iptables-save prints each.
+const IPTABLES_SMOKE: [(&str, &str); 8] = [
+    ("-t nat -N CONSUL_PROXY_OUTPUT", ":CONSUL_PROXY_OUTPUT - [0:0]"),
+    ("-t nat -N CONSUL_PROXY_REDIRECT", ":CONSUL_PROXY_REDIRECT - [0:0]"),
+    ("-t nat -N CONSUL_DNS_REDIRECT", ":CONSUL_DNS_REDIRECT - [0:0]"),
+    (
+        "-t nat -A CONSUL_PROXY_REDIRECT -p tcp -j REDIRECT --to-port 15001",
+        "-A CONSUL_PROXY_REDIRECT -p tcp -j REDIRECT --to-ports 15001",
+    ),
+    (
+        "-t nat -A OUTPUT -p tcp -j CONSUL_PROXY_OUTPUT",
+        "-A OUTPUT -p tcp -j CONSUL_PROXY_OUTPUT",
+    ),
+    (
+        "-t nat -A CONSUL_PROXY_OUTPUT -m owner --uid-owner 5995 -j RETURN",
+        "-A CONSUL_PROXY_OUTPUT -m owner --uid-owner 5995 -j RETURN",
+    ),
+    (
+        "-t nat -I CONSUL_PROXY_OUTPUT -p tcp --dport 443 -j RETURN",
+        "-A CONSUL_PROXY_OUTPUT -p tcp -m tcp --dport 443 -j RETURN",
+    ),
+    (
+        "-t nat -A CONSUL_DNS_REDIRECT -p udp -d 127.0.0.1 --dport 53 -j DNAT --to-destination 127.0.0.1:8600",
+        "-A CONSUL_DNS_REDIRECT -d 127.0.0.1/32 -p udp -m udp --dport 53 -j DNAT --to-destination 127.0.0.1:8600",
+    ),
+];
+
+#[test]
+fn the_image_applies_iptables_rules_as_root_with_net_admin_on_podman() {
+    image_applies_iptables_rules(Podman);
+}
+
+#[test]
+fn the_image_applies_iptables_rules_as_root_with_net_admin_on_docker() {
+    image_applies_iptables_rules(Docker);
+}
+
+/// mesh-init's transparent proxy step (v0.10 layout) runs `iptables` from PATH as user 0
+/// with NET_ADMIN in the task's network namespace: the image's own iptables applies a rule
+/// of each extension there and its iptables-save reads them back; the host sees them in
+/// that namespace too. As the image's user without NET_ADMIN it is refused. (The rule set
+/// of a whole task, through the real mesh-init, is the dataplane compose test's.)
+fn image_applies_iptables_rules(engine: Engine) {
+    engine.require();
+    let image = engine.require_image("consul-ecs:local");
+    engine.require_image("localhost/consul-ecs-test-app:test");
+    let env = &image["Config"]["Env"];
+    assert!(
+        env.as_array()
+            .is_some_and(|e| e.iter().any(|v| v == "PATH=/usr/sbin:/usr/bin:/sbin:/bin")),
+        "the image sets PATH for mesh-init's `iptables`: {env}"
+    );
+
+    // The task's network namespace, held as an awsvpc task's pause container holds it.
+    let holder = format!(
+        "{PROJECT_PREFIX}netns-{}-{}",
+        engine.name(),
+        std::process::id()
+    );
+    let _ = engine.run(&["rm", "-f", &holder]);
+    engine.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &holder,
+        "--network",
+        "none",
+        "localhost/consul-ecs-test-app:test",
+        "-c",
+        "sleep 120",
+    ]);
+    struct Remove(Engine, String);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            // podman would give `sleep` (PID 1, SIGTERM ignored) its 10 s stop timeout.
+            let _ = match self.0 {
+                Podman => self.0.run(&["rm", "-f", "-t", "0", &self.1]),
+                Docker => self.0.run(&["rm", "-f", &self.1]),
+            };
+        }
+    }
+    let _remove = Remove(engine, holder.clone());
+    let network = format!("container:{holder}");
+    // Read-only, as the task's containers run (the nf_tables backend needs no lock file).
+    let iptables = |program: &str, args: &[&str]| -> Output {
+        let mut all = vec![
+            "run",
+            "--rm",
+            "--read-only",
+            "--network",
+            &network,
+            "--user",
+            "0",
+            "--cap-add",
+            "NET_ADMIN",
+            "--entrypoint",
+            program,
+            "consul-ecs:local",
+        ];
+        all.extend(args);
+        engine.run(&all)
+    };
+
+    // As the image's user, without NET_ADMIN (a task without transparent proxy): iptables
+    // is refused (exit 4), so the runs below show what root with NET_ADMIN may do.
+    let refused = engine.run(&[
+        "run",
+        "--rm",
+        "--network",
+        &network,
+        "--entrypoint",
+        "iptables",
+        "consul-ecs:local",
+        "-t",
+        "nat",
+        "-N",
+        "CONSUL_PROXY_OUTPUT",
+    ]);
+    assert_eq!(refused.status.code(), Some(4), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("Permission denied"),
+        "{refused:?}"
+    );
+
+    for (rule, _) in IPTABLES_SMOKE {
+        let args: Vec<&str> = rule.split(' ').collect();
+        let out = iptables("iptables", &args);
+        assert!(
+            out.status.success(),
+            "iptables {rule} in the image as root with NET_ADMIN: {out:?}"
+        );
+    }
+    let saved = iptables("iptables-save", &["-t", "nat"]);
+    assert!(saved.status.success(), "iptables-save: {saved:?}");
+    let saved = String::from_utf8_lossy(&saved.stdout).into_owned();
+    assert!(
+        saved.contains("(nf_tables)"),
+        "the image's iptables is the nf_tables backend:\n{saved}"
+    );
+    for (rule, line) in IPTABLES_SMOKE {
+        assert!(
+            saved.lines().any(|l| l == line),
+            "{rule:?} is not in the image's iptables-save (want {line:?}):\n{saved}"
+        );
+    }
+    // The same rules, seen from the host in the holder's namespace.
+    let pid = engine.ok(&["inspect", &holder, "--format", "{{.State.Pid}}"]);
+    let host = run({
+        let mut c = Command::new("nsenter");
+        c.args(["-t", pid.trim(), "-n", "iptables-save", "-t", "nat"]);
+        c
+    });
+    let host = String::from_utf8_lossy(&host.stdout);
+    assert!(
+        host.contains("-A CONSUL_PROXY_OUTPUT -m owner --uid-owner 5995 -j RETURN"),
+        "the host sees no rule in the task's namespace:\n{host}"
+    );
 }
 
 // ---- the compose task -----------------------------------------------------------------------
