@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use consul::{AclToken, Client, QueryOptions, TokenListFilter};
+use consul::{AclTokenListEntry, Client, QueryOptions, TokenListFilter};
 
 use crate::objects::DEFAULT_TENANCY;
 use crate::settings::Cluster;
@@ -87,7 +87,7 @@ impl Listed {
         self.by_task.values().map(Vec::len).sum()
     }
 
-    fn add(&mut self, token: &AclToken, cluster: &Cluster) {
+    fn add(&mut self, token: AclTokenListEntry, cluster: &Cluster) {
         let Some(meta) = login_meta(&token.description) else {
             self.ignored += 1;
             return;
@@ -100,11 +100,11 @@ impl Listed {
             .entry(meta.task_id.clone())
             .or_default()
             .push(TaskToken {
-                accessor_id: token.accessor_id.clone(),
-                auth_method: token.auth_method.clone(),
+                accessor_id: token.accessor_id,
+                auth_method: token.auth_method,
                 task_id: meta.task_id,
-                namespace: token.namespace.clone(),
-                partition: token.partition.clone(),
+                namespace: token.namespace,
+                partition: token.partition,
             });
     }
 }
@@ -138,13 +138,14 @@ pub async fn list(
                 filter.auth_method_namespace = DEFAULT_TENANCY.to_string();
             }
             listed.requests += 1;
-            let tokens = consul.token_list(&filter, &opts).await.map_err(|e| {
-                let scope = ns.map_or_else(String::new, |n| format!(" in namespace {n}"));
-                Error::consul(format!("list the tokens of auth method {method}{scope}"), e)
-            })?;
-            for token in &tokens {
-                listed.add(token, cluster);
-            }
+            // Each token is sorted as it arrives: a list of ten thousand is never held.
+            consul
+                .token_list_each(&filter, &opts, |token| listed.add(token, cluster))
+                .await
+                .map_err(|e| {
+                    let scope = ns.map_or_else(String::new, |n| format!(" in namespace {n}"));
+                    Error::consul(format!("list the tokens of auth method {method}{scope}"), e)
+                })?;
         }
     }
     Ok(listed)

@@ -243,6 +243,29 @@ pub struct CatalogNode {
     pub modify_index: u64,
 }
 
+/// The fields of a service on a node that say which task registered it and where it lives
+/// (what a controller deregistering stale services reads): what
+/// [`Client::catalog_node_services_each`] decodes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CatalogServiceListEntry {
+    /// Service ID, unique per node.
+    #[serde(rename = "ID", deserialize_with = "null_default")]
+    pub id: String,
+    /// Service name.
+    #[serde(deserialize_with = "null_default")]
+    pub service: String,
+    /// Metadata (consul-ecs: `task-id`, `task-arn`, `source`).
+    #[serde(deserialize_with = "null_default")]
+    pub meta: BTreeMap<String, String>,
+    /// Namespace (Enterprise).
+    #[serde(deserialize_with = "null_default")]
+    pub namespace: String,
+    /// Admin partition (Enterprise).
+    #[serde(deserialize_with = "null_default")]
+    pub partition: String,
+}
+
 /// Answer of `GET /v1/catalog/node-services/<node>`: the node (`None` when it does not
 /// exist or the token may not read it) and its services visible to the token.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -343,6 +366,28 @@ impl Client {
             None,
         )
         .await
+    }
+
+    /// [`Client::catalog_node_services`] for nodes with too many services to hold: each
+    /// service is decoded (only the fields of [`CatalogServiceListEntry`]) and handed to
+    /// `each` as the answer arrives; answers the node (`None` when it does not exist or the
+    /// token may not read it).
+    pub async fn catalog_node_services_each(
+        &self,
+        node: &str,
+        opts: &QueryOptions,
+        each: impl FnMut(CatalogServiceListEntry),
+    ) -> Result<Option<CatalogNode>, ConsulError> {
+        let rest: CatalogNodeServiceList = self
+            .json_streamed(
+                &["v1", "catalog", "node-services", node],
+                opts,
+                &[],
+                &["Services"],
+                each,
+            )
+            .await?;
+        Ok(rest.node)
     }
 
     /// `GET /v1/health/checks/<service>`: the checks of every instance of `service`,

@@ -184,6 +184,40 @@ impl Client {
         extra_query: &[(&str, &str)],
         body: Option<&dyn ErasedSerialize>,
     ) -> Result<(StatusCode, String), ConsulError> {
+        let method_name = method.as_str().to_owned();
+        let (resp, path) = self
+            .answer(method, segments, opts, extra_query, body)
+            .await?;
+        let status = resp.status();
+        let limit = body_limit(segments);
+        let bytes = match boundary::read_body(resp, limit).await {
+            Ok(bytes) => bytes,
+            Err(ReadError::Body(e)) => return Err(ConsulError::transport(&method_name, &path, e)),
+            Err(source) => {
+                return Err(ConsulError::BodyTooLarge {
+                    method: method_name,
+                    path,
+                    limit,
+                    source,
+                })
+            }
+        };
+        // Consul sends UTF-8 JSON; anything else fails to decode with serde's message.
+        let text = String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        Ok((status, text))
+    }
+
+    /// Sends a request and returns a 2xx answer with its body unread, and the URL path
+    /// (for errors); any other answer is the error.
+    async fn answer(
+        &self,
+        method: Method,
+        segments: &[&str],
+        opts: &QueryOptions,
+        extra_query: &[(&str, &str)],
+        body: Option<&dyn ErasedSerialize>,
+    ) -> Result<(reqwest::Response, String), ConsulError> {
         let url = self.url(segments, opts, extra_query);
         let path = url.path().to_owned();
         let method_name = method.as_str().to_owned();
@@ -237,23 +271,7 @@ impl Client {
                 &body,
             ));
         }
-        let limit = body_limit(segments);
-        let bytes = match boundary::read_body(resp, limit).await {
-            Ok(bytes) => bytes,
-            Err(ReadError::Body(e)) => return Err(ConsulError::transport(&method_name, &path, e)),
-            Err(source) => {
-                return Err(ConsulError::BodyTooLarge {
-                    method: method_name,
-                    path,
-                    limit,
-                    source,
-                })
-            }
-        };
-        // Consul sends UTF-8 JSON; anything else fails to decode with serde's message.
-        let text = String::from_utf8(bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        Ok((status, text))
+        Ok((resp, path))
     }
 
     /// The error of a request that got no answer. Over plain HTTP, a connection that was
@@ -310,6 +328,67 @@ impl Client {
             path: self.url(segments, opts, &[]).path().to_owned(),
             source,
         })
+    }
+
+    /// Sends a request and decodes the JSON answer as it arrives: each element of the
+    /// array at `path` (object keys from the root; `&[]` when the answer is the array) is
+    /// decoded as `T` and handed to `each`, then dropped; the rest of the answer, with that
+    /// array empty, is decoded as `R` and returned. A list of thousands of objects is never
+    /// held whole, neither as text nor decoded (crate::stream). The body limit is the
+    /// same as [`Client::json`]'s.
+    pub(crate) async fn json_streamed<T: DeserializeOwned, R: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        opts: &QueryOptions,
+        extra_query: &[(&str, &str)],
+        path: &'static [&'static str],
+        mut each: impl FnMut(T),
+    ) -> Result<R, ConsulError> {
+        let method_name = Method::GET.as_str().to_owned();
+        let (mut resp, url_path) = self
+            .answer(Method::GET, segments, opts, extra_query, None)
+            .await?;
+        let limit = body_limit(segments);
+        let too_large = |method: String, path: String| ConsulError::BodyTooLarge {
+            method,
+            path,
+            limit,
+            source: ReadError::BodyTooLarge { limit },
+        };
+        if resp.content_length().is_some_and(|len| len > limit) {
+            return Err(too_large(method_name, url_path));
+        }
+        let decode = |method: String, path: String| {
+            move |source: serde_json::Error| ConsulError::Decode {
+                method,
+                path,
+                source,
+            }
+        };
+        let mut splitter = crate::stream::ArraySplitter::new(path);
+        let mut element = |bytes: &[u8]| -> Result<(), serde_json::Error> {
+            each(serde_json::from_slice(bytes)?);
+            Ok(())
+        };
+        let mut read: u64 = 0;
+        loop {
+            let chunk = match resp.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(e) => return Err(ConsulError::transport(&method_name, &url_path, e)),
+            };
+            read += chunk.len() as u64;
+            if read > limit {
+                return Err(too_large(method_name, url_path));
+            }
+            splitter
+                .feed(&chunk, &mut element)
+                .map_err(decode(method_name.clone(), url_path.clone()))?;
+        }
+        let skeleton = splitter
+            .finish()
+            .map_err(decode(method_name.clone(), url_path.clone()))?;
+        serde_json::from_slice(&skeleton).map_err(decode(method_name, url_path))
     }
 
     /// Sends a request whose answer body does not matter (`true`, or empty).

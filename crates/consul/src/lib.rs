@@ -54,12 +54,13 @@ mod error;
 mod resolve;
 mod secret;
 mod serde_util;
+mod stream;
 mod tls;
 mod tls_probe;
 
 pub use acl::{
     AclAuthMethod, AclAuthMethodNamespaceRule, AclBindingRule, AclLink, AclNodeIdentity, AclPolicy,
-    AclRole, AclServiceIdentity, AclToken, LoginRequest, TokenListFilter,
+    AclRole, AclServiceIdentity, AclToken, AclTokenListEntry, LoginRequest, TokenListFilter,
 };
 pub use agent::{
     AgentCheck, AgentSelf, AgentService, AgentServiceCheck, AgentServiceConnectProxyConfig,
@@ -68,7 +69,8 @@ pub use agent::{
 };
 pub use catalog::{
     CatalogDeregistration, CatalogNode, CatalogNodeServiceList, CatalogRegistration,
-    CatalogService, HealthCheck, Locality, ServiceDefaultsEntry, SERVICE_DEFAULTS,
+    CatalogService, CatalogServiceListEntry, HealthCheck, Locality, ServiceDefaultsEntry,
+    SERVICE_DEFAULTS,
 };
 pub use client::{Client, QueryOptions, LIST_BODY_LIMIT, OBJECT_BODY_LIMIT};
 pub use config::{

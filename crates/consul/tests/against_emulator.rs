@@ -623,6 +623,23 @@ async fn acl_admin_round_trip_on(legacy: bool) {
         .await
         .or_log(&consul, "token list");
     assert!(all.iter().any(|t| t.accessor_id == tok.accessor_id));
+    // Read as it arrives: the same tokens, with the fields a controller reads.
+    let mut streamed = Vec::new();
+    c.token_list_each(&TokenListFilter::default(), &o, |t| streamed.push(t))
+        .await
+        .or_log(&consul, "token list as it arrives");
+    assert_eq!(
+        streamed,
+        all.iter()
+            .map(|t| AclTokenListEntry {
+                accessor_id: t.accessor_id.clone(),
+                description: t.description.clone(),
+                auth_method: t.auth_method.clone(),
+                namespace: t.namespace.clone(),
+                partition: t.partition.clone(),
+            })
+            .collect::<Vec<_>>()
+    );
     let by_method = c
         .token_list(
             &TokenListFilter {

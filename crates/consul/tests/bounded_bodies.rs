@@ -196,6 +196,46 @@ async fn an_endless_list_is_cut_off_at_64_mib() {
 }
 
 #[tokio::test]
+async fn a_list_read_as_it_arrives_has_the_same_limit() {
+    let before = peak_rss();
+    let server = hostile(Answer::Endless(200)).await;
+    let mut seen = 0;
+    let err = client_for(&server)
+        .token_list_each(
+            &TokenListFilter::default(),
+            &QueryOptions::default(),
+            |_| seen += 1,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "GET /v1/acl/tokens: the response body is larger than the 64 MiB limit"
+    );
+    assert_eq!(seen, 0);
+    let sent = server.sent.load(Ordering::Relaxed);
+    assert!(
+        (LIST_BODY_LIMIT..LIST_BODY_LIMIT + (32 << 20)).contains(&sent),
+        "sent {sent} bytes"
+    );
+    let grown = peak_rss().saturating_sub(before);
+    assert!(grown < MEMORY_BOUND, "peak RSS grew by {grown} bytes");
+
+    // An announced size over the limit is refused before reading.
+    let server = hostile(Answer::HugeLength).await;
+    let started = Instant::now();
+    let err = client_for(&server)
+        .catalog_node_services_each("n", &QueryOptions::default(), |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "GET /v1/catalog/node-services/n: the response body is larger than the 64 MiB limit"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
 async fn an_endless_error_body_keeps_the_status_and_its_retry_class() {
     let server = hostile(Answer::Endless(503)).await;
     let err = client_for(&server)

@@ -139,6 +139,26 @@ async fn register_read_update_and_deregister_round_trip() {
         .expect("register");
 
     let list = c.catalog_node_services(NODE, &opts).await.expect("read");
+    // Read as it arrives: the same node, and each service's ID, name, meta and tenancy.
+    let mut streamed = Vec::new();
+    let streamed_node = c
+        .catalog_node_services_each(NODE, &opts, |s| streamed.push(s))
+        .await
+        .expect("read as it arrives");
+    assert_eq!(streamed_node, list.node);
+    assert_eq!(
+        streamed,
+        list.services
+            .iter()
+            .map(|s| CatalogServiceListEntry {
+                id: s.id.clone(),
+                service: s.service.clone(),
+                meta: s.meta.clone(),
+                namespace: s.namespace.clone(),
+                partition: s.partition.clone(),
+            })
+            .collect::<Vec<_>>()
+    );
     let node = list.node.expect("node exists");
     assert_eq!(node.node, NODE);
     assert_eq!(
@@ -208,6 +228,12 @@ async fn register_read_update_and_deregister_round_trip() {
     assert!(list.services.is_empty());
     let missing = c.catalog_node_services("nope", &opts).await.expect("read");
     assert_eq!(missing, CatalogNodeServiceList::default());
+    let mut streamed = 0;
+    let missing = c
+        .catalog_node_services_each("nope", &opts, |_| streamed += 1)
+        .await
+        .expect("read as it arrives");
+    assert_eq!((missing, streamed), (None, 0));
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ use acl_controller::reconcile::{
 use acl_controller::startup::in_partition;
 use acl_controller::tokens::{self, plausible_task_id};
 use acl_controller::{EcsTasks, Error, Result};
-use consul::{CatalogDeregistration, CatalogService, Client, QueryOptions};
+use consul::{CatalogDeregistration, Client, QueryOptions};
 use tracing::info;
 
 use crate::objects::AUTH_METHOD;
@@ -27,6 +27,15 @@ use crate::settings::Settings;
 
 /// Service meta key naming the task that registered the service (mesh-init writes it).
 pub const TASK_ID_SERVICE_META: &str = "task-id";
+
+/// A service on the node that a task registered: what deregistering it takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TaskService {
+    /// Service ID.
+    id: String,
+    /// Its namespace (Enterprise; empty on CE).
+    namespace: String,
+}
 
 /// What one round saw and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -103,7 +112,7 @@ async fn services_by_task(
     consul: &Client,
     settings: &Settings,
     report: &mut RoundReport,
-) -> Result<BTreeMap<String, Vec<CatalogService>>> {
+) -> Result<BTreeMap<String, Vec<TaskService>>> {
     // `ns=*`: every namespace of the partition (Enterprise only).
     let every_namespace = if settings.partition().is_some() {
         "*"
@@ -113,20 +122,27 @@ async fn services_by_task(
     let opts = in_namespace(settings, every_namespace);
     report.base.consul_calls += 1;
     let node = settings.node();
-    let listed = consul
-        .catalog_node_services(node, &opts)
+    // Each service is sorted as it arrives, and only its ID and namespace are kept: the
+    // node of a large cluster has thousands.
+    let mut by_task: BTreeMap<String, Vec<TaskService>> = BTreeMap::new();
+    let mut services = 0;
+    let unowned = &mut report.unowned_services;
+    consul
+        .catalog_node_services_each(node, &opts, |service| {
+            services += 1;
+            match service.meta.get(TASK_ID_SERVICE_META) {
+                Some(id) if plausible_task_id(id) => {
+                    by_task.entry(id.clone()).or_default().push(TaskService {
+                        id: service.id,
+                        namespace: service.namespace,
+                    });
+                }
+                _ => unowned.push(service.id),
+            }
+        })
         .await
         .map_err(|e| Error::consul(format!("list the services of node {node}"), e))?;
-    report.services = listed.services.len();
-    let mut by_task: BTreeMap<String, Vec<CatalogService>> = BTreeMap::new();
-    for service in listed.services {
-        match service.meta.get(TASK_ID_SERVICE_META) {
-            Some(id) if plausible_task_id(id) => {
-                by_task.entry(id.clone()).or_default().push(service);
-            }
-            _ => report.unowned_services.push(service.id),
-        }
-    }
+    report.services = services;
     Ok(by_task)
 }
 
@@ -136,7 +152,7 @@ async fn deregister(
     consul: &Client,
     settings: &Settings,
     task_id: &str,
-    services: &[CatalogService],
+    services: &[TaskService],
     report: &mut RoundReport,
 ) {
     for service in services {

@@ -110,11 +110,12 @@ async fn ensure_node(
     let opts = in_partition(settings.partition());
     let node = settings.node();
     let meta = BTreeMap::from([(SYNTHETIC_NODE_META.to_string(), "true".to_string())]);
+    // The node's services (thousands on a large cluster's node) are skipped as they
+    // arrive: only the node is wanted.
     let current = consul
-        .catalog_node_services(node, &opts)
+        .catalog_node_services_each(node, &opts, |_| {})
         .await
-        .map_err(|e| Error::consul(format!("read node {node}"), e))?
-        .node;
+        .map_err(|e| Error::consul(format!("read node {node}"), e))?;
     if current.is_some_and(|n| n.address == settings.node_address && n.meta == meta) {
         return Ok(());
     }
