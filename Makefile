@@ -176,9 +176,9 @@ $(CT_STAMP): $(CT)/requirements-compose.txt
 	$(CT)/.venv/bin/pip install --quiet --disable-pip-version-check -r $(CT)/requirements-compose.txt
 	touch $@
 
-## container-test: the shipped image (its iptables too) and docker/docker-compose.yml (with and
-## without ACLs) on Docker Engine (a dockerd of its own, stopped and removed at the end) and on
-## podman
+## container-test: the shipped image (its iptables too), docker/docker-compose.yml (with and
+## without ACLs) and docker/docker-compose.dataplane.yml (the v0.10 layout) on Docker Engine (a
+## dockerd of its own, stopped and removed at the end) and on podman
 CT_DOCKER_DIR := /tmp/consul-ecs-ct-docker-$(shell id -u)
 container-test: export CONTAINERS_CONF := $(CURDIR)/$(CT)/containers.conf
 container-test: container-tools venv
@@ -193,14 +193,18 @@ container-test: container-tools venv
 
 ## ---- one task by hand (docker/local.sh; docker/README.md "One task on a laptop") ----
 # COMPOSE_ENGINE: docker (a dockerd of our own in a temporary directory) or podman.
-# ACLS=1 adds docker-compose.acls.yml; STAND_INS=0 uses the registry's images instead of
-# compose-images' (where images can be pulled).
+# ACLS=1 adds docker-compose.acls.yml; LAYOUT=dataplane runs docker-compose.dataplane.yml
+# (the v0.10 layout: controller, mesh-init with the transparent proxy, a consul-dataplane
+# stand-in, health-sync; ACLs always on) instead; STAND_INS=0 uses the registry's images
+# instead of compose-images' (where images can be pulled).
 COMPOSE_ENGINE ?= docker
 ACLS ?= 0
+LAYOUT ?= agent
 STAND_INS ?= 1
-LOCAL_TASK = ENGINE=$(COMPOSE_ENGINE) ACLS=$(ACLS) STAND_INS=$(STAND_INS) docker/local.sh
+LOCAL_TASK = ENGINE=$(COMPOSE_ENGINE) ACLS=$(ACLS) LAYOUT=$(LAYOUT) STAND_INS=$(STAND_INS) docker/local.sh
 
-## compose-up: one mesh task up (ACLS=1: with ACLs and the IAM login), on COMPOSE_ENGINE (docker)
+## compose-up: one mesh task up (ACLS=1: with ACLs and the IAM login; LAYOUT=dataplane: the
+## v0.10 layout), on COMPOSE_ENGINE (docker)
 compose-up: container-tools
 	$(LOCAL_TASK) engine-start
 	eval "$$($(LOCAL_TASK) env)" && $(MAKE) --no-print-directory ENGINE=$(COMPOSE_ENGINE) compose-images

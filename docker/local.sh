@@ -9,7 +9,9 @@
 #                           podman: `podman system service` (the ECS agent reads that API)
 #   local.sh engine-stop    stops it and removes the directory
 #   local.sh env            the variables a shell needs to talk to that engine (eval "$(…)")
-#   local.sh up [--acls]    the task (and with --acls docker-compose.acls.yml) up, detached
+#   local.sh up [--acls]    the task (and with --acls docker-compose.acls.yml) up, detached;
+#                           with LAYOUT=dataplane the v0.10 (Consul Dataplane) layout of
+#                           docker-compose.dataplane.yml instead (ACLs always on there)
 #   local.sh down           the task's services stopped first, in dependency order (so
 #                           health-sync's shutdown reaches Consul), then everything removed
 #
@@ -27,6 +29,8 @@ PROJECT=${COMPOSE_PROJECT:-consul-ecs}
 STATE=${CONSUL_ECS_ENGINE_DIR:-/tmp/consul-ecs-$ENGINE-$(id -u)}
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$here/test/containers.conf}
 STAND_INS=${STAND_INS:-1}
+# agent: docker-compose.yml (v0.6 layout); dataplane: docker-compose.dataplane.yml (v0.10).
+LAYOUT=${LAYOUT:-agent}
 # The stand-in Consul serves no xDS: Envoy's public listener never opens, check its admin port.
 [ "$STAND_INS" = 1 ] && export SIDECAR_CHECK_PORT=${SIDECAR_CHECK_PORT:-19000}
 
@@ -118,6 +122,13 @@ engine_stop() {
 # The compose files: with STAND_INS=1 (the default here) the images `make compose-images`
 # builds from this machine's files replace those a registry would give.
 files() {
+    if [ "$LAYOUT" = dataplane ]; then
+        local f=(-f "$here/docker-compose.dataplane.yml")
+        [ "$STAND_INS" = 1 ] && f+=(-f "$here/test/docker-compose.dataplane.override.yml")
+        echo "${f[@]}"
+        return
+    fi
+    [ "$LAYOUT" = agent ] || die "LAYOUT=$LAYOUT: agent or dataplane"
     local f=(-f "$here/docker-compose.yml")
     [ "$STAND_INS" = 1 ] && f+=(-f "$here/test/docker-compose.override.yml")
     if [ "${ACLS:-0}" = 1 ]; then

@@ -40,6 +40,18 @@
 //! network namespace of its own, it applies a rule of each extension the rule set loads and
 //! its iptables-save reads them back; as the image's user it is refused.
 //!
+//! The v0.10 (Consul Dataplane) layout, docker-compose.dataplane.yml: the controller sets
+//! the cluster up (policies, roles, the synthetic node) → mesh-init (root, NET_ADMIN) logs
+//! in, registers the service and its proxy in the catalog, writes consul-dataplane.json,
+//! installs the redirection in the task's namespace (read back with the image's
+//! iptables-save) and logs out → health-sync turns the checks passing → SIGTERM to every
+//! running task container at once → the app stops after its delay, consul-dataplane after
+//! the app, health-sync sets the checks critical, waits for consul-dataplane, deregisters
+//! and logs out → no registration and no login token are left, every exit code is the one
+//! it should be. consul-dataplane is a STAND-IN (busybox serving the readiness port that
+//! consul-dataplane.json names, under the real entrypoint, user and health check): no
+//! consul-dataplane image or binary can be had here.
+//!
 //! On failure every container's state and log (the Consul emulator's log lists every request
 //! it answered) is printed. Tokens are never printed.
 
@@ -590,6 +602,8 @@ struct Task {
     project: String,
     /// With docker-compose.acls.yml (ACLs, moto, the IAM logins).
     acls: bool,
+    /// docker-compose.dataplane.yml (the v0.10 layout) instead of docker-compose.yml.
+    dataplane: bool,
     work: tempfile::TempDir,
     /// podman's Docker-compatible API service (Docker's daemon serves its own).
     service: Option<Child>,
@@ -602,6 +616,15 @@ struct Task {
 
 impl Task {
     fn start(engine: Engine, acls: bool) -> Task {
+        Task::start_layout(engine, acls, false)
+    }
+
+    /// docker-compose.dataplane.yml's task (ACLs always on there).
+    fn start_dataplane(engine: Engine) -> Task {
+        Task::start_layout(engine, true, true)
+    }
+
+    fn start_layout(engine: Engine, acls: bool, dataplane: bool) -> Task {
         engine.require();
         for image in [
             "consul-ecs:local",
@@ -665,9 +688,14 @@ impl Task {
                 "{PROJECT_PREFIX}{}-{}-{}",
                 std::process::id(),
                 engine.name(),
-                if acls { "acls" } else { "plain" }
+                match (dataplane, acls) {
+                    (true, _) => "dataplane",
+                    (false, true) => "acls",
+                    (false, false) => "plain",
+                }
             ),
             acls,
+            dataplane,
             work,
             service,
             env,
@@ -679,6 +707,14 @@ impl Task {
 
     /// `-f` arguments: the compose file and the test's images, with ACLs their overlays.
     fn files(&self) -> Vec<&'static str> {
+        if self.dataplane {
+            return vec![
+                "-f",
+                "docker-compose.dataplane.yml",
+                "-f",
+                "test/docker-compose.dataplane.override.yml",
+            ];
+        }
         let mut files = vec![
             "-f",
             "docker-compose.yml",
@@ -1729,5 +1765,521 @@ fn live_one_task(engine: Engine, acls: bool) {
         &format!("label=com.docker.compose.project={}", task.project),
     ]);
     assert!(running.trim().is_empty(), "still running: {running}");
+    task.note(&format!("done in {:?}", started.elapsed()));
+}
+
+// ---- the v0.10 (Consul Dataplane) layout: docker-compose.dataplane.yml -----------------------
+
+/// The cluster's synthetic node: the cluster ARN of the task labels.
+const DATAPLANE_NODE: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/local";
+/// The users the mesh-task module gives the dataplane containers.
+const DATAPLANE_UID: &str = "5995";
+const HEALTH_SYNC_UID: &str = "5996";
+/// The task's containers in the v0.10 layout.
+const DATAPLANE_TASK_SERVICES: [&str; 4] = [
+    "consul-ecs-mesh-init",
+    "consul-dataplane",
+    "consul-ecs-health-sync",
+    "app",
+];
+
+#[test]
+fn one_dataplane_task_lives_and_stops_as_in_ecs_on_podman() {
+    live_one_dataplane_task(Podman);
+}
+
+#[test]
+fn one_dataplane_task_lives_and_stops_as_in_ecs_on_docker() {
+    live_one_dataplane_task(Docker);
+}
+
+impl Task {
+    /// The rules of the task's `nat` table, read by the image's own `iptables-save` run as
+    /// root with NET_ADMIN in the task's network namespace (the ECS agent's).
+    fn task_iptables(&self) -> String {
+        let owner = self.container("ecs-agent");
+        let network = format!("container:{owner}");
+        let mut args = vec!["run", "--rm"];
+        // podman-compose puts the project's containers in a pod, and podman lets only a
+        // container of that pod join one of their namespaces.
+        let pod = match self.engine {
+            Podman => self.engine.ok(&["inspect", &owner, "--format", "{{.Pod}}"]),
+            Docker => String::new(),
+        };
+        if !pod.trim().is_empty() {
+            args.extend(["--pod", pod.trim()]);
+        }
+        args.extend([
+            "--network",
+            &network,
+            "--user",
+            "0",
+            "--cap-add",
+            "NET_ADMIN",
+            "--entrypoint",
+            "iptables-save",
+            "consul-ecs:local",
+            "-t",
+            "nat",
+        ]);
+        self.engine.ok(&args)
+    }
+
+    /// The catalog's services on the cluster's node, and the node (`null` when absent).
+    fn node_services(&self) -> (Value, Vec<Value>) {
+        let answer = self.consul(&format!(
+            "/v1/catalog/node-services/{}",
+            DATAPLANE_NODE.replace('/', "%2F")
+        ));
+        let services = answer["Services"].as_array().cloned().unwrap_or_default();
+        (answer["Node"].clone(), services)
+    }
+
+    /// Status of each check of `service` (health endpoint), by check ID.
+    fn service_checks(&self, service: &str) -> std::collections::BTreeMap<String, String> {
+        self.consul(&format!("/v1/health/checks/{service}"))
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|c| {
+                (
+                    c["CheckID"].as_str().unwrap_or_default().to_string(),
+                    c["Status"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// The login tokens of the tasks' auth method (the management token's view).
+    fn login_tokens(&self) -> Vec<Value> {
+        self.consul("/v1/acl/tokens?authmethod=iam-ecs-service-token")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The Name of each object at an ACL list endpoint.
+    fn acl_names(&self, path: &str) -> Vec<String> {
+        self.consul(path)
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|o| o["Name"].as_str().map(str::to_string))
+            .collect()
+    }
+}
+
+/// Where `text` first appears in `service`'s `log`, or a failure showing the log.
+fn log_position(service: &str, log: &str, text: &str) -> usize {
+    log.find(text)
+        .unwrap_or_else(|| panic!("{service} never logged {text:?}:\n{log}"))
+}
+
+/// The whole life of docker-compose.dataplane.yml's task (the v0.10 layout, ACLs on, the
+/// transparent proxy on): the controller sets the cluster up; mesh-init (root, NET_ADMIN)
+/// logs in, registers the service and its proxy under the synthetic node, writes
+/// consul-dataplane.json and installs the redirection in the task's namespace; health-sync
+/// turns the checks passing; then SIGTERM to every running task container at once, as ECS
+/// stops a task: the app stops after its delay, consul-dataplane (the stand-in) after the
+/// app, health-sync sets the checks critical, waits for consul-dataplane, deregisters and
+/// logs out. Nothing of the task is left in Consul for the controller to reap.
+fn live_one_dataplane_task(engine: Engine) {
+    let mut task = Task::start_dataplane(engine);
+    let started = Instant::now();
+    let proxy_id = format!("{SERVICE_ID}-sidecar-proxy");
+
+    // ---- the compose file is the mesh-task module's layout ----
+    let config = task.config();
+    let deps = dependencies(&config);
+    let has = |service: &str, dep: &str, condition: &str| {
+        deps[service]
+            .iter()
+            .any(|(d, c)| d == dep && c == condition)
+    };
+    for service in ["consul-dataplane", "consul-ecs-health-sync"] {
+        assert!(
+            has(
+                service,
+                "consul-ecs-mesh-init",
+                "service_completed_successfully"
+            ),
+            "{service} waits for mesh-init: {:?}",
+            deps[service]
+        );
+        assert!(
+            has(service, "consul", "service_started"),
+            "{service} stops before the server: {:?}",
+            deps[service]
+        );
+    }
+    assert!(
+        has("app", "consul-dataplane", "service_healthy")
+            && !deps["app"].iter().any(|(d, _)| d == "consul-ecs-mesh-init"),
+        "the app waits for consul-dataplane's health only: {:?}",
+        deps["app"]
+    );
+    let svc = |name: &str| config["services"][name].clone();
+    assert_eq!(
+        svc("consul-ecs-mesh-init")["user"],
+        "0",
+        "transparent proxy"
+    );
+    assert_eq!(
+        svc("consul-ecs-mesh-init")["cap_add"],
+        serde_json::json!(["NET_ADMIN"])
+    );
+    assert_eq!(svc("consul-dataplane")["user"], DATAPLANE_UID);
+    assert_eq!(
+        svc("consul-dataplane")["entrypoint"],
+        serde_json::json!(["/consul/consul-ecs", "envoy-entrypoint"])
+    );
+    assert_eq!(svc("consul-ecs-health-sync")["user"], HEALTH_SYNC_UID);
+    assert_eq!(
+        svc("controller")["command"],
+        serde_json::json!(["controller"])
+    );
+    for service in DATAPLANE_TASK_SERVICES {
+        assert_eq!(
+            svc(service)["network_mode"],
+            "service:ecs-agent",
+            "{service}: the task's namespace"
+        );
+    }
+    for service in [
+        "ecs-agent",
+        "consul-acl-setup",
+        "controller",
+        "consul-ecs-mesh-init",
+        "consul-dataplane",
+        "consul-ecs-health-sync",
+        "app",
+    ] {
+        assert_eq!(
+            svc(service)["read_only"],
+            Value::Bool(true),
+            "{service}: a read-only root filesystem"
+        );
+    }
+
+    // ---- up ----
+    match engine {
+        Podman => {
+            task.note("compose up --no-start");
+            task.compose(&["up", "--no-start", "--no-deps"]);
+            task.drive_health_checks(&config);
+            task.start_in_dependency_order(&config);
+        }
+        Docker => {
+            task.note("compose up -d");
+            task.compose(&["up", "-d"]);
+        }
+    }
+    task.note("every container started");
+    for service in ["consul-acl-setup", "consul-ecs-mesh-init"] {
+        assert_eq!(
+            task.state(service),
+            ("exited".to_string(), 0),
+            "{service}'s exit"
+        );
+    }
+    for service in [
+        "moto",
+        "ecs-agent",
+        "consul",
+        "controller",
+        "consul-dataplane",
+        "consul-ecs-health-sync",
+        "app",
+    ] {
+        assert_eq!(task.state(service).0, "running", "{service} should run");
+    }
+    let mesh_init_log = task.logs("consul-ecs-mesh-init");
+    assert!(
+        mesh_init_log.contains("logged out this run's token"),
+        "mesh-init logs its own login out once the task is ready:\n{mesh_init_log}"
+    );
+
+    // ---- the controller set the cluster up ----
+    let (node, _) = task.node_services();
+    assert_eq!(
+        node["Meta"]["synthetic-node"], "true",
+        "the controller registers the cluster's synthetic node: {node:#}"
+    );
+    let policies = task.acl_names("/v1/acl/policies");
+    for policy in [
+        "consul-ecs-api-gateway-policy",
+        "consul-ecs-mesh-gateway-policy",
+    ] {
+        assert!(
+            policies.iter().any(|p| p == policy),
+            "{policy}: {policies:?}"
+        );
+    }
+    let roles = task.acl_names("/v1/acl/roles");
+    for role in [
+        "consul-ecs-api-gateway-role",
+        "consul-ecs-mesh-gateway-role",
+        "consul-ecs-terminating-gateway-role",
+    ] {
+        assert!(roles.iter().any(|r| r == role), "{role}: {roles:?}");
+    }
+
+    // ---- the catalog: the service and its proxy under the synthetic node ----
+    let (_, services) = task.node_services();
+    let by_id = |id: &str| services.iter().find(|s| s["ID"] == id).cloned();
+    let web = by_id(SERVICE_ID).unwrap_or_else(|| panic!("no {SERVICE_ID}: {services:#?}"));
+    assert_eq!(
+        (&web["Service"], &web["Port"]),
+        (&"web".into(), &8080.into())
+    );
+    assert_eq!(web["Meta"]["task-id"], TASK_ID, "{web:#}");
+    assert_eq!(web["Meta"]["source"], "consul-ecs", "{web:#}");
+    let proxy = by_id(&proxy_id).unwrap_or_else(|| panic!("no {proxy_id}: {services:#?}"));
+    assert_eq!(proxy["Kind"], "connect-proxy", "{proxy:#}");
+    assert_eq!(proxy["Port"], 20000, "{proxy:#}");
+    assert_eq!(proxy["Proxy"]["Mode"], "transparent", "{proxy:#}");
+
+    // ---- consul-dataplane.json: 0444, its documented keys, the login it hands over ----
+    let dir = task.volume_dir();
+    let file = dir.join("consul-dataplane.json");
+    let (_, _, mode) = file_facts(&file);
+    assert_eq!(mode, 0o444, "consul-dataplane.json's mode");
+    // It holds the bearer token: only its shape is printed on failure.
+    let document: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let shape = |v: &Value| -> Vec<String> {
+        v.as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let mut top = shape(&document);
+    top.sort();
+    assert_eq!(
+        top,
+        ["consul", "envoy", "logging", "proxy", "xdsServer"],
+        "top-level keys"
+    );
+    let consul = &document["consul"];
+    assert_eq!(consul["addresses"], "127.0.0.1", "{:?}", shape(consul));
+    assert_eq!(consul["grpcPort"], 8502, "{:?}", shape(consul));
+    assert_eq!(
+        consul["tls"]["disabled"],
+        true,
+        "{:?}",
+        shape(&consul["tls"])
+    );
+    let credentials = &consul["credentials"];
+    assert_eq!(credentials["type"], "login", "{:?}", shape(credentials));
+    assert_eq!(
+        credentials["login"]["authMethod"],
+        "iam-ecs-service-token",
+        "{:?}",
+        shape(&credentials["login"])
+    );
+    assert!(
+        credentials["login"]["bearerToken"]
+            .as_str()
+            .is_some_and(|t| t.len() > 100),
+        "a signed STS request as the bearer token"
+    );
+    assert_eq!(
+        credentials["login"]["meta"]["consul.hashicorp.com/task-id"],
+        TASK_ID
+    );
+    assert_eq!(document["proxy"]["id"], proxy_id.as_str());
+    assert_eq!(document["proxy"]["nodeName"], DATAPLANE_NODE);
+    assert_eq!(document["xdsServer"]["bindAddress"], "127.0.0.1");
+    assert_eq!(
+        (
+            &document["envoy"]["readyBindAddress"],
+            &document["envoy"]["readyBindPort"]
+        ),
+        (&Value::from("127.0.0.1"), &Value::from(22000))
+    );
+    assert!(
+        !dir.join("service-token").exists(),
+        "no token file in the v0.10 layout"
+    );
+
+    // ---- the redirection, in the task's namespace, read back with the image's iptables ----
+    let rules = task.task_iptables();
+    for line in [
+        // Envoy's (consul-dataplane's) own traffic and health-sync's are left alone.
+        "-A CONSUL_PROXY_OUTPUT -m owner --uid-owner 5995 -j RETURN",
+        "-A CONSUL_PROXY_OUTPUT -m owner --uid-owner 5996 -j RETURN",
+        "-A CONSUL_PROXY_OUTPUT -d 127.0.0.1/32 -j RETURN",
+        "-A CONSUL_PROXY_OUTPUT -p tcp -m tcp --dport 5000 -j RETURN",
+        "-A CONSUL_PROXY_REDIRECT -p tcp -j REDIRECT --to-ports 15001",
+        "-A OUTPUT -p tcp -j CONSUL_PROXY_OUTPUT",
+        "-A PREROUTING -p tcp -j CONSUL_PROXY_INBOUND",
+        // The readiness port and the excluded server port are not redirected inbound.
+        "-A CONSUL_PROXY_INBOUND -p tcp -m tcp --dport 22000 -j RETURN",
+        "-A CONSUL_PROXY_INBOUND -p tcp -m tcp --dport 8500 -j RETURN",
+        "-A CONSUL_PROXY_IN_REDIRECT -p tcp -j REDIRECT --to-ports 20000",
+    ] {
+        assert!(
+            rules.lines().any(|l| l == line),
+            "{line:?} is not among the task's rules:\n{rules}"
+        );
+    }
+    task.note("registrations, consul-dataplane.json and the redirection are in place");
+
+    // ---- health-sync turns the checks passing ----
+    let service_checks = [
+        format!("{SERVICE_ID}-app"),
+        format!("{SERVICE_ID}-consul-dataplane"),
+    ];
+    let proxy_check = format!("{proxy_id}-consul-dataplane");
+    let all_passing = |task: &Task| -> Result<(), String> {
+        let mut checks = task.service_checks("web");
+        checks.extend(task.service_checks("web-sidecar-proxy"));
+        for id in service_checks.iter().chain(std::iter::once(&proxy_check)) {
+            match checks.get(id).map(String::as_str) {
+                Some("passing") => {}
+                _ => return Err(format!("{checks:?}")),
+            }
+        }
+        Ok(())
+    };
+    task.wait_for(
+        "health-sync turns every check passing",
+        Duration::from_secs(90),
+        || all_passing(&task),
+    );
+    task.note("every check passes");
+    let meta = task.metadata();
+    let container = |name: &str| -> Value {
+        meta["Containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["Name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no container {name} in the task metadata: {meta:#}"))
+    };
+    assert_eq!(container("consul-dataplane")["Health"]["status"], "HEALTHY");
+    assert_eq!(container("consul-ecs-mesh-init")["ExitCode"], 0);
+    let stand_in = task.logs("consul-dataplane");
+    assert!(
+        stand_in.contains("consul-dataplane STAND-IN"),
+        "the dataplane container says it is a stand-in:\n{stand_in}"
+    );
+
+    // ---- stop the task as ECS does: SIGTERM to every running task container at once ----
+    let running: Vec<String> = ["app", "consul-dataplane", "consul-ecs-health-sync"]
+        .iter()
+        .map(|s| task.container(s))
+        .collect();
+    let stop_sent = SystemTime::now();
+    task.note("SIGTERM to app, consul-dataplane and health-sync at once");
+    let mut kill = vec!["kill", "--signal", "SIGTERM"];
+    kill.extend(running.iter().map(String::as_str));
+    engine.ok(&kill);
+    for service in ["app", "consul-dataplane", "consul-ecs-health-sync"] {
+        task.wait_for(
+            &format!("{service} stops"),
+            Duration::from_secs(45),
+            || match task.state(service) {
+                (s, _) if s == "exited" => Ok(()),
+                (s, _) => Err(s),
+            },
+        );
+    }
+    task.note("the task's containers have stopped");
+    task.stop_health_checks();
+    let app_done = task.finished_at("app");
+    let dataplane_done = task.finished_at("consul-dataplane");
+    let health_sync_done = task.finished_at("consul-ecs-health-sync");
+    let app_took = app_done.duration_since(stop_sent).unwrap_or_default();
+    assert!(
+        app_took >= SHUTDOWN_DELAY - Duration::from_millis(500),
+        "the app stopped {app_took:?} after SIGTERM, before its {SHUTDOWN_DELAY:?} delay"
+    );
+    assert!(
+        dataplane_done > app_done,
+        "consul-dataplane stopped before the app: {dataplane_done:?} <= {app_done:?}"
+    );
+    assert!(
+        health_sync_done >= dataplane_done,
+        "health-sync left before consul-dataplane had stopped"
+    );
+    // health-sync's shutdown, in order.
+    let log = task.logs("consul-ecs-health-sync");
+    let steps = [
+        "every check set critical",
+        "waiting for consul-dataplane to stop",
+        "consul-dataplane has stopped; leaving the catalog",
+        "deregistered",
+        "logged out",
+    ];
+    let positions: Vec<usize> = steps
+        .iter()
+        .map(|s| log_position("consul-ecs-health-sync", &log, s))
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "health-sync's shutdown steps out of order ({steps:?} at {positions:?}):\n{log}"
+    );
+
+    // ---- nothing of the task is left: no registrations, no login token ----
+    let (node, services) = task.node_services();
+    assert_eq!(
+        node["Meta"]["synthetic-node"], "true",
+        "the cluster's node stays"
+    );
+    let ids: Vec<&str> = services.iter().filter_map(|s| s["ID"].as_str()).collect();
+    assert!(
+        !ids.contains(&SERVICE_ID) && !ids.contains(&proxy_id.as_str()),
+        "the service and its proxy are deregistered: {ids:?}"
+    );
+    let tokens = task.login_tokens();
+    assert!(
+        tokens.is_empty(),
+        "no login token left ({} of iam-ecs-service-token)",
+        tokens.len()
+    );
+    task.note("deregistered, logged out: nothing left for the controller to reap");
+    // The controller ran its rounds all along and reaped nothing of the running task (it
+    // cannot list ECS tasks here: see docker-compose.dataplane.yml).
+    let controller_log = task.logs("controller");
+    assert_eq!(task.state("controller").0, "running", "{controller_log}");
+    assert!(
+        controller_log.contains("controller started") && !controller_log.contains(TASK_ID),
+        "the controller started and never touched the task:\n{controller_log}"
+    );
+
+    // ---- then what outlives the task ----
+    task.stop_in_dependency_order(&config);
+    task.note("everything stopped");
+    let expected: Vec<(&str, i64)> = vec![
+        ("moto", 0),
+        ("ecs-agent", 0),
+        ("consul", 0),
+        ("consul-acl-setup", 0),
+        ("controller", 0),
+        ("consul-ecs-mesh-init", 0),
+        // envoy-entrypoint passes SIGTERM on once the app has stopped; busybox httpd (the
+        // stand-in's server) dies of it.
+        ("consul-dataplane", 143),
+        ("consul-ecs-health-sync", 0),
+        ("app", 143),
+    ];
+    assert_eq!(
+        expected.len(),
+        config["services"].as_object().unwrap().len(),
+        "an expected exit code per service"
+    );
+    let states: Vec<(&str, (String, i64))> = expected
+        .iter()
+        .map(|(service, _)| (*service, task.state(service)))
+        .collect();
+    for ((service, code), (_, (status, got))) in expected.iter().zip(&states) {
+        assert_eq!(
+            (status.as_str(), *got),
+            ("exited", *code),
+            "{service}: all states {states:?}"
+        );
+    }
     task.note(&format!("done in {:?}", started.elapsed()));
 }
