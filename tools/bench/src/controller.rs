@@ -11,6 +11,7 @@ use serde_json::json;
 use testkit::consul_grpc::{ConsulGrpcServer, GrpcServerOptions};
 
 use crate::controller_round::{measure, task_id, ControllerWorld, TASKS, TOKENS};
+use crate::goals::Figure;
 use crate::report::Section;
 use crate::Context;
 
@@ -116,6 +117,6 @@ pub fn run(ctx: &Context) -> Result<Section> {
             round.fields()
         ),
         rows,
-        figures: Vec::new(),
+        figures: vec![(Figure::ControllerPeakRss, round.hwm_kib as f64 / 1024.0)],
     })
 }

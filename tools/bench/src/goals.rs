@@ -38,6 +38,8 @@ pub enum Figure {
     MeshInitPeakRss,
     /// The shipped (static, stripped) binary, MiB.
     BinarySize,
+    /// The v0.10 controller's VmHWM after its round at scale (issue 22), MiB.
+    ControllerPeakRss,
 }
 
 /// A goal: what the figure is, Go's figure for scale, the goal and whether `make bench`
@@ -121,6 +123,16 @@ pub const GOALS: &[Goal] = &[
         label: "shipped binary (static, stripped)",
         go: "≥ 10.1 MiB",
         goal: 6.0,
+        unit: "MiB",
+        guarded: true,
+    },
+    // Issue 22's goal, set beside issue 20's.
+    Goal {
+        figure: Figure::ControllerPeakRss,
+        key: "controller-peak-rss-mib",
+        label: "controller peak RSS (5,000 tasks, 10,000 tokens, 5,000 services)",
+        go: "—",
+        goal: 32.0,
         unit: "MiB",
         guarded: true,
     },
@@ -302,6 +314,7 @@ pub fn benchmark_of(figure: Figure) -> &'static str {
         Figure::HealthSyncIdleRss | Figure::HealthSyncCpuPerPoll => "health-sync",
         Figure::MeshInitFloorRatio | Figure::MeshInitPeakRss => "mesh-init",
         Figure::BinarySize => "binary",
+        Figure::ControllerPeakRss => "controller",
     }
 }
 
