@@ -3,8 +3,6 @@
 //! file writes issued back to back by a minimal in-process client.
 
 use std::fs;
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::{json, Value};
 use testkit::aws::AwsWorld;
+use testkit::consul::ConsulEmulator;
 
 use crate::goals::Figure;
 use crate::proc::Usage;
@@ -37,7 +36,7 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
     let before = world.consul.requests().len();
     let ecs_before = world.ecs.request_count();
     world.mesh_init(&ctx.binary, &warm_dir)?;
-    let ours = request_sequence(&world, before);
+    let ours = request_sequence(&world.consul, before);
     let ecs_ours = world.ecs.request_count() - ecs_before;
     let bootstrap = fs::read(warm_dir.join("envoy-bootstrap.json"))
         .context("read the warm-up run's envoy-bootstrap.json")?;
@@ -47,7 +46,7 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
     let before = world.consul.requests().len();
     let ecs_before = world.ecs.request_count();
     runtime.block_on(floor.run(&floor_dir))?;
-    let floors = request_sequence(&world, before);
+    let floors = request_sequence(&world.consul, before);
     let ecs_floor = world.ecs.request_count() - ecs_before;
     let same_requests = ours == floors && ecs_ours == ecs_floor;
 
@@ -117,11 +116,12 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
              the floor too). Registration bodies are what `mesh_task::build_registrations` \
              produces for this config (serialised before the clock starts); the Envoy \
              bootstrap is the warm-up run's file. The floor writes what mesh-init writes, \
-             the same way: the token and the bootstrap through a temporary file \
-             (mode 0600), `fsync` and `rename` (and an `fsync` of the directory after the \
-             token), and the binary copy (copy, chmod 0755, \
-             rename). Request sequences identical (method, path and query on the Consul side; \
-             count of ECS metadata requests, {ecs_ours} for mesh-init): {same_requests}. What the ratio leaves for mesh-init itself is process \
+             with the same functions (`boundary::write_atomic`, `write_atomic_from`): the \
+             token and the bootstrap (mode 0600) and the binary copy (streamed, mode 0755), \
+             each through a temporary file, `fsync`, `rename` and an `fsync` of the \
+             directory. Request sequences identical (method, path and query on the Consul \
+             side; count of ECS metadata requests, {ecs_ours} for mesh-init): \
+             {same_requests}. What the ratio leaves for mesh-init itself is process \
              start-up, the config and metadata decoding, credential loading, the bootstrap \
              generation and three HTTP clients instead of one."
         ),
@@ -185,9 +185,10 @@ impl RunFigures {
     }
 }
 
-/// `METHOD /path?query` of every Consul request since index `from`.
-fn request_sequence(world: &World, from: usize) -> Vec<String> {
-    world.consul.requests()[from..]
+/// `METHOD /path?query` of every Consul request since index `from` (gRPC calls are
+/// `GRPC /service/Method`).
+pub(crate) fn request_sequence(consul: &ConsulEmulator, from: usize) -> Vec<String> {
+    consul.requests()[from..]
         .iter()
         .map(|r| {
             if r.query.is_empty() {
@@ -284,7 +285,7 @@ impl Floor {
             .as_str()
             .ok_or_else(|| anyhow!("login answer without SecretID"))?
             .to_string();
-        write_atomic(&dir.join("service-token"), secret.as_bytes(), true)?;
+        write_file(&dir.join("service-token"), secret.as_bytes(), 0o600)?;
 
         checked(
             client
@@ -326,17 +327,14 @@ impl Floor {
             .await?
             .bytes()
             .await?;
-        write_atomic(&dir.join("envoy-bootstrap.json"), &self.bootstrap, false)?;
-        let copy = dir.join("consul-ecs");
-        let tmp = dir.join(".consul-ecs.tmp");
-        fs::copy(&self.binary, &tmp)?;
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755))?;
-        fs::rename(&tmp, &copy)?;
+        write_file(&dir.join("envoy-bootstrap.json"), &self.bootstrap, 0o600)?;
+        copy_binary(&self.binary, &dir.join("consul-ecs"))?;
         Ok(started.elapsed())
     }
 }
 
-async fn checked(resp: reqwest::Response) -> Result<reqwest::Response> {
+/// `resp` when its status is a success, else an error with the path, status and body.
+pub(crate) async fn checked(resp: reqwest::Response) -> Result<reqwest::Response> {
     let status = resp.status();
     if status.is_success() {
         return Ok(resp);
@@ -346,21 +344,18 @@ async fn checked(resp: reqwest::Response) -> Result<reqwest::Response> {
     bail!("{url}: {status} {text}")
 }
 
-/// Temporary file (mode 0600), write, fsync, rename, and for the token also fsync the
-/// directory: what mesh-init does for each file.
-fn write_atomic(path: &Path, data: &[u8], sync_dir: bool) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(data)?;
-    file.sync_all()?;
-    fs::rename(&tmp, path)?;
-    if let (true, Some(parent)) = (sync_dir, path.parent()) {
-        fs::File::open(parent)?.sync_all()?;
-    }
-    Ok(())
+/// One file of the bootstrap directory written as mesh-init writes each of its files, by
+/// the same function (`boundary::write_atomic`): a temporary file of `mode`, `fsync`,
+/// `rename`, then an `fsync` of the directory.
+pub(crate) fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    boundary::write_atomic(path, data, mode).with_context(|| format!("write {}", path.display()))
+}
+
+/// The binary copy as mesh-init makes it (`boundary::write_atomic_from`, mode 0755):
+/// streamed into a temporary file, `fsync`, `rename`, `fsync` of the directory.
+pub(crate) fn copy_binary(binary: &Path, dest: &Path) -> Result<()> {
+    let mut source =
+        fs::File::open(binary).with_context(|| format!("open {}", binary.display()))?;
+    boundary::write_atomic_from(dest, &mut source, 0o755)
+        .with_context(|| format!("copy {} to {}", binary.display(), dest.display()))
 }
