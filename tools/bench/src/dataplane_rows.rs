@@ -16,10 +16,12 @@ use testkit::consul::{ConsulEmulator, EmulatorOptions, IamAuthOptions};
 use testkit::consul_grpc::{ConsulGrpcServer, GrpcServerOptions};
 use testkit::ecs_metadata::{fargate_task, EcsMetadataEmulator};
 
+use crate::dataplane_floor::{DataplaneFloor, FloorInputs};
 use crate::health_sync::{measure_idle, Idle};
-use crate::mesh_init::RunFigures;
+use crate::mesh_init::{request_sequence, RunFigures};
 use crate::proc::{Exit, Tracked, Usage};
-use crate::report::Section;
+use crate::report::{fmt_ms, Row, Section};
+use crate::stats::Summary;
 use crate::world::SERVICE;
 use crate::Context;
 
@@ -30,6 +32,8 @@ struct DataplaneWorld {
     consul: ConsulEmulator,
     grpc: ConsulGrpcServer,
     ecs: EcsMetadataEmulator,
+    /// The task the metadata emulator serves.
+    task: Value,
 }
 
 impl DataplaneWorld {
@@ -58,7 +62,8 @@ impl DataplaneWorld {
         // The cluster's node, as the v0.10 controller creates it.
         consul.register_synthetic_node(&format!("{prefix}:cluster/{cluster}"));
         Ok(DataplaneWorld {
-            ecs: EcsMetadataEmulator::start(task),
+            ecs: EcsMetadataEmulator::start(task.clone()),
+            task,
             aws,
             consul,
             grpc,
@@ -123,23 +128,111 @@ impl DataplaneWorld {
     }
 }
 
-/// mesh-init in the dataplane layout: one warm-up run, then `ctx.runs` runs.
+/// gRPC calls whose place in the log depends on timing: mesh-init's server watch opens
+/// beside its other requests.
+const WATCH_SERVERS: &str =
+    "GRPC /hashicorp.consul.serverdiscovery.ServerDiscoveryService/WatchServers";
+
+/// A request sequence with the server watch taken out of its order, and how often it
+/// opened: what two runs must share to have made the same requests.
+fn ordered_part(sequence: Vec<String>) -> (Vec<String>, usize) {
+    let watches = sequence.iter().filter(|r| *r == WATCH_SERVERS).count();
+    let rest = sequence
+        .into_iter()
+        .filter(|r| r != WATCH_SERVERS)
+        .collect();
+    (rest, watches)
+}
+
+/// mesh-init in the dataplane layout: one warm-up run of it and of its floor, then
+/// `ctx.runs` of each, interleaved.
 pub fn run_mesh_init(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
     let world = DataplaneWorld::start(aws)?;
     let dir = tempfile::tempdir().context("temp dir")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+
+    // Warm-up (not counted): it also yields the document the floor writes and the request
+    // sequence the floor must match.
     let warm = dir.path().join("warm-up");
     fs::create_dir(&warm)?;
     let before = world.consul.requests().len();
+    let ecs_before = world.ecs.request_count();
     world.mesh_init(&ctx.binary, &warm)?;
-    let http_requests = world.consul.requests().len() - before;
+    let ours = request_sequence(&world.consul, before);
+    let ecs_ours = world.ecs.request_count() - ecs_before;
+    let document = fs::read(warm.join(config::dataplane::DATAPLANE_CONFIG_FILE))
+        .context("read the warm-up run's consul-dataplane.json")?;
+    let floor = DataplaneFloor::prepare(FloorInputs {
+        config: &world.config(Path::new("/unused")),
+        task: &world.task,
+        ecs_uri: world.ecs.uri(),
+        grpc: world.grpc.addr(),
+        consul: world.consul.http_addr(),
+        aws: &world.aws,
+        binary: &ctx.binary,
+        document,
+    })?;
+    let floor_warm = dir.path().join("floor-warm-up");
+    fs::create_dir(&floor_warm)?;
+    let before = world.consul.requests().len();
+    let ecs_before = world.ecs.request_count();
+    runtime.block_on(floor.run(&floor_warm))?;
+    let floors = request_sequence(&world.consul, before);
+    let ecs_floor = world.ecs.request_count() - ecs_before;
+    let (ours_ordered, ours_watches) = ordered_part(ours.clone());
+    let same_requests =
+        (ours_ordered, ours_watches) == ordered_part(floors.clone()) && ecs_ours == ecs_floor;
+    if !same_requests {
+        bail!(
+            "the floor's requests differ from mesh-init's:\n mesh-init: {ours:?} ({ecs_ours} \
+             metadata GETs)\n floor: {floors:?} ({ecs_floor} metadata GETs)"
+        );
+    }
+
     let mut runs = Vec::new();
+    let mut floor_times = Vec::new();
+    // Interleaved, so both see the same background load.
     for i in 0..ctx.runs {
         let d = dir.path().join(format!("run-{i}"));
         fs::create_dir(&d)?;
         runs.push(world.mesh_init(&ctx.binary, &d)?);
+        let d = dir.path().join(format!("floor-{i}"));
+        fs::create_dir(&d)?;
+        floor_times.push(runtime.block_on(floor.run(&d))?);
     }
     let n = ctx.runs;
     let figures = RunFigures::of(&runs)?;
+    let wall = &figures.wall;
+    let fl = Summary::of_millis(&floor_times).ok_or_else(|| anyhow!("no floor runs"))?;
+    let [wall_row, cpu_row, rss_row] = figures.rows();
+    let rows = vec![
+        wall_row,
+        Row::new(
+            format!("floor: same requests + file writes (median of {n})"),
+            fmt_ms(fl.median),
+            format!("min {} / max {}", fmt_ms(fl.min), fmt_ms(fl.max)),
+        ),
+        Row::new(
+            "ratio mesh-init / floor (medians)",
+            format!("{:.2}×", wall.median / fl.median),
+            format!("overhead {} per run", fmt_ms(wall.median - fl.median)),
+        ),
+        cpu_row,
+        rss_row,
+    ];
+    // The task ID differs on every run of the harness; keep the report stable.
+    let task_id = world.task["TaskARN"]
+        .as_str()
+        .and_then(|arn| arn.rsplit('/').next())
+        .unwrap_or("<none>");
+    let sequence = ours
+        .iter()
+        .map(|r| format!("`{}`", r.replace(task_id, "<task-id>")))
+        .collect::<Vec<_>>()
+        .join(", ");
     Ok(Section {
         name: "mesh-init (dataplane layout)".to_string(),
         method: format!(
@@ -150,12 +243,28 @@ pub fn run_mesh_init(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
              registers `web` (port 9090, one synced container) in the catalog, logging in \
              over gRPC. Each run is `consul-ecs mesh-init` in a fresh bootstrap directory \
              (it writes `consul-dataplane.json` and the binary copy), measured as the v0.6.2 \
-             rows are (pidfd wall, `wait4` CPU and peak RSS); one warm-up run, then {n}. \
-             Consul requests per run, counted on the emulator (gRPC calls included): \
-             {http_requests}. No in-process floor exists for this layout yet: the ratio to \
-             a floor is not measured."
+             rows are (pidfd wall, `wait4` CPU and peak RSS); one warm-up run of it and of \
+             its floor, then {n} of each, interleaved.\n\n\
+             The floor is a minimal client in the harness process (reqwest and one tonic \
+             channel on a current-thread tokio runtime, made fresh for each run; the HTTP \
+             client before the clock starts) making the same calls mesh-init made — the \
+             emulator's log shows, for mesh-init: {sequence} — plus the ECS metadata `GET` \
+             and moto's `sts:GetCallerIdentity` for the bearer token (built with the same \
+             `iam-login` crate, so signing is inside the floor too). `WatchServers` opens \
+             beside the token read-back and the registrations in both, so its place in the \
+             log is left out of the comparison (its count is not). Registration bodies are \
+             what `dataplane::build_registrations` produces for this config (serialised \
+             before the clock starts); `consul-dataplane.json` is the warm-up run's file. The \
+             floor writes what mesh-init writes with the same functions \
+             (`boundary::write_atomic`, `write_atomic_from`): the document (mode 0444) and \
+             the binary copy (streamed, mode 0755), each through a temporary file, `fsync`, \
+             `rename` and an `fsync` of the directory. Request sequences identical (the \
+             harness fails otherwise; ECS metadata requests: {ecs_ours} for each). What the \
+             ratio leaves for mesh-init itself is process start-up, the config and metadata \
+             decoding, credential loading, server discovery, the registrations and the \
+             document built, and the clients made."
         ),
-        rows: figures.rows().into(),
+        rows,
         figures: Vec::new(),
     })
 }

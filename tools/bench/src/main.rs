@@ -19,6 +19,7 @@ mod app_entrypoint;
 mod binary;
 mod controller;
 mod controller_round;
+mod dataplane_floor;
 mod dataplane_rows;
 mod envoy_entrypoint;
 mod goals;
