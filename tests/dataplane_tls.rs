@@ -141,6 +141,7 @@ impl Cluster {
                     port: grpc_port,
                     tls: cert.map(|c| pki::server_config(c, &[b"h2"])),
                     servers: Some(list.clone()),
+                    ..GrpcServerOptions::default()
                 },
             )
             .ok()?;

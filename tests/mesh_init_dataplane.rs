@@ -32,11 +32,15 @@ struct Dataplane {
 
 impl Dataplane {
     fn new(task: Value, acls: bool) -> Dataplane {
+        Dataplane::with_grpc(task, acls, GrpcServerOptions::default())
+    }
+
+    fn with_grpc(task: Value, acls: bool, grpc: GrpcServerOptions) -> Dataplane {
         let consul = ConsulEmulator::start(EmulatorOptions {
             acls_enabled: acls,
             ..Default::default()
         });
-        let grpc = ConsulGrpcServer::start(&consul, GrpcServerOptions::default()).unwrap();
+        let grpc = ConsulGrpcServer::start(&consul, grpc).unwrap();
         Dataplane {
             ecs: EcsMetadataEmulator::start(task.clone()),
             consul,
@@ -501,8 +505,27 @@ fn a_login_to_a_missing_auth_method_is_explained_at_once() {
 
 #[test]
 fn sigterm_after_the_login_logs_the_token_out_over_grpc_and_exits_143() {
+    sigterm_once_the_token_exists(Duration::ZERO);
+}
+
+/// The signal comes after the servers made the token and before their answer arrived: only
+/// the answer says which token to log out, so mesh-init lets the login land (bounded) before
+/// undoing, instead of dropping the call and leaving the token to the controller.
+#[test]
+fn sigterm_while_the_login_answer_is_on_the_wire_still_logs_the_token_out() {
+    sigterm_once_the_token_exists(Duration::from_millis(1500));
+}
+
+fn sigterm_once_the_token_exists(login_answer_delay: Duration) {
     let aws = AwsWorld::start("web");
-    let w = Dataplane::fargate(true);
+    let w = Dataplane::with_grpc(
+        fargate_task("web", &["app", "consul-dataplane"]),
+        true,
+        GrpcServerOptions {
+            login_answer_delay,
+            ..GrpcServerOptions::default()
+        },
+    );
     w.consul
         .configure_iam_auth(&aws, &IamAuthOptions::default());
     // The servers' HTTP port accepts connections and never answers: mesh-init logs in over

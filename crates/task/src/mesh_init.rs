@@ -9,8 +9,11 @@
 //! token is logged out and the files this run wrote are removed.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use consul::{Client, Secret};
@@ -69,6 +72,8 @@ pub enum Outcome {
 #[derive(Default)]
 pub(crate) struct Written {
     pub(crate) login: Option<LoggedIn>,
+    /// A login call is on the wire: the servers may have made its token already.
+    pub(crate) login_in_flight: bool,
     /// Dataplane layout: what this run registered in the catalog, and the client to take
     /// it out again (no agent reaps a catalog registration).
     pub(crate) registered: Vec<(Client, consul::CatalogDeregistration)>,
@@ -100,11 +105,17 @@ pub async fn run(config: config::LoadedConfig, settings: MeshInitSettings) -> Ou
         }
     };
     let written = RefCell::new(Written::default());
-    // Dropping the run on a signal cancels whatever request it is waiting on.
+    let mut run = Box::pin(mesh_init(config, settings, &written));
+    // Dropping the run on a signal cancels whatever request it is waiting on, except a
+    // login on the wire, which is let land first (its token is only known from its answer).
     let outcome = tokio::select! {
-        result = mesh_init(config, settings, &written) => Ok(result),
+        result = &mut run => Ok(result),
         signal = stop => Err(signal),
     };
+    if outcome.is_err() && written.borrow().login_in_flight {
+        let_login_land(run.as_mut(), &written).await;
+    }
+    drop(run);
     match outcome {
         Ok(Ok(())) => {
             info!("mesh-init complete");
@@ -125,6 +136,43 @@ pub async fn run(config: config::LoadedConfig, settings: MeshInitSettings) -> Ou
             undo(written.into_inner()).await;
             Outcome::Stopped(signal)
         }
+    }
+}
+
+/// How long a stopped mesh-init waits for the answer of a login already sent.
+const LOGIN_LANDING: Duration = Duration::from_secs(5);
+
+/// After a signal, polls the run on only until its login call has ended (answered or
+/// failed) or [`LOGIN_LANDING`] has passed: the servers may have made the token already,
+/// and a token this run never received could not be logged out — it would stay until the
+/// task stopped and the controller reaped it. Nothing after the login runs to completion:
+/// the run is dropped as soon as this returns.
+async fn let_login_land(
+    mut run: Pin<&mut impl Future<Output = Result<(), StepError>>>,
+    written: &RefCell<Written>,
+) {
+    info!(
+        "a login is on the wire: waiting up to {}s for its answer, so that its token can be logged out",
+        LOGIN_LANDING.as_secs()
+    );
+    let deadline = tokio::time::sleep(LOGIN_LANDING);
+    tokio::pin!(deadline);
+    std::future::poll_fn(|cx| {
+        if deadline.as_mut().poll(cx).is_ready() || run.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        if written.borrow().login_in_flight {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    if written.borrow().login_in_flight {
+        warn!(
+            "the login had no answer within {}s; if the servers made its token, the controller reaps it once the task has stopped",
+            LOGIN_LANDING.as_secs()
+        );
     }
 }
 
@@ -195,7 +243,10 @@ async fn login(
 ) -> Result<Secret, StepError> {
     let server = server.clone().at(Step::LogIn)?;
     let spec = spec.as_ref().map_err(|e| e.clone()).at(Step::LogIn)?;
-    let secret = log_in(ctx, spec, &server, timeout).await.at(Step::LogIn)?;
+    written.borrow_mut().login_in_flight = true;
+    let logged_in = log_in(ctx, spec, &server, timeout).await;
+    written.borrow_mut().login_in_flight = false;
+    let secret = logged_in.at(Step::LogIn)?;
     written.borrow_mut().login = Some(LoggedIn::Http(server.clone(), secret.clone()));
     let path = &ctx.tokens.service;
     iam_login::replace_token_file(&server, path, &secret)

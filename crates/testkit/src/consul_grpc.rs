@@ -24,6 +24,7 @@ use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use consul_grpc::proto;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -76,6 +77,9 @@ pub struct GrpcServerOptions {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// The server list to report; `None`: a list of this server alone.
     pub servers: Option<ServerList>,
+    /// How long a Login's answer takes to arrive after the token was created (default none):
+    /// the window in which a client stopped mid-call has a token it never received.
+    pub login_answer_delay: Duration,
 }
 
 impl Default for GrpcServerOptions {
@@ -85,6 +89,7 @@ impl Default for GrpcServerOptions {
             port: 0,
             tls: None,
             servers: None,
+            login_answer_delay: Duration::ZERO,
         }
     }
 }
@@ -124,6 +129,7 @@ impl ConsulGrpcServer {
             backend,
             servers: servers.0.subscribe(),
             log: log.clone(),
+            login_answer_delay: opts.login_answer_delay,
         };
         let (stop_tx, stop_rx) = oneshot::channel();
         let tls = opts.tls.map(tokio_rustls::TlsAcceptor::from);
@@ -219,6 +225,7 @@ struct Services {
     servers: watch::Receiver<Vec<proto::Server>>,
     /// This server's own log.
     log: Arc<Mutex<RequestLog>>,
+    login_answer_delay: Duration,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -246,10 +253,12 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for Services 
             let response = match path.as_str() {
                 proto::LOGIN_PATH => {
                     let backend = this.backend.clone();
+                    let delay = this.login_answer_delay;
                     let login = tower::service_fn(move |request: Request<proto::LoginRequest>| {
                         let backend = backend.clone();
                         async move {
                             let token = backend.login(request.get_ref()).await?;
+                            tokio::time::sleep(delay).await;
                             Ok::<_, Status>(Response::new(proto::LoginResponse {
                                 token: Some(token),
                             }))

@@ -225,9 +225,10 @@ pub(crate) async fn mesh_init(
         TokenChoice::Fixed(token) => (Some(token), None),
         TokenChoice::Anonymous => (None, None),
         TokenChoice::Login(spec) => {
-            let login = log_in(&ctx, &connection, &spec, settings.login_timeout)
-                .await
-                .at(Step::LogIn)?;
+            written.borrow_mut().login_in_flight = true;
+            let logged_in = log_in(&ctx, &connection, &spec, settings.login_timeout).await;
+            written.borrow_mut().login_in_flight = false;
+            let login = logged_in.at(Step::LogIn)?;
             written.borrow_mut().login = Some(LoggedIn::Grpc {
                 client: connection.client(),
                 token: login.token.secret_id.clone(),
