@@ -2,6 +2,7 @@
 //! jittered backoff (v0.6.2 has neither: a hung endpoint hangs it forever) and a bounded
 //! answer body (an endless one would take the process's memory).
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use boundary::error_chain;
@@ -52,7 +53,11 @@ impl retry::Retryable for EcsError {
 #[derive(Debug, Clone)]
 pub struct MetadataClient {
     base_uri: String,
-    http: reqwest::Client,
+    /// Made at the first request, not with the client: envoy-entrypoint holds a client
+    /// from its start but asks only after SIGTERM, and an idle entrypoint should not carry
+    /// an HTTP client's set-up (the TLS configuration included) in its memory until then.
+    /// Shared by clones, so it is made once.
+    http: Arc<OnceLock<reqwest::Client>>,
     timeout: Duration,
     retry: RetryPolicy,
 }
@@ -81,15 +86,9 @@ impl MetadataClient {
                 reason: format!("scheme {:?} is not http or https", parsed.scheme()),
             });
         }
-        // The endpoint is link-local to the task: an HTTP(S)_PROXY meant for the internet
-        // must never see these requests (the AWS SDKs bypass proxies for it too).
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .map_err(|e| EcsError::Client(error_chain(&e)))?;
         Ok(MetadataClient {
             base_uri: uri.trim_end_matches('/').to_string(),
-            http,
+            http: Arc::new(OnceLock::new()),
             timeout: DEFAULT_TIMEOUT,
             retry: DEFAULT_RETRY_POLICY,
         })
@@ -162,10 +161,26 @@ impl MetadataClient {
             })
     }
 
+    /// The HTTP client, made now if this is the first request. Its set-up depends on
+    /// nothing outside the program (no proxy, the built-in TLS roots), so where it fails it
+    /// fails on every first request alike, as a final error.
+    fn http(&self) -> Result<&reqwest::Client, Failure> {
+        if let Some(http) = self.http.get() {
+            return Ok(http);
+        }
+        // The endpoint is link-local to the task: an HTTP(S)_PROXY meant for the internet
+        // must never see these requests (the AWS SDKs bypass proxies for it too).
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .map_err(|e| Failure::Client(error_chain(&e)))?;
+        Ok(self.http.get_or_init(|| http))
+    }
+
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: String) -> Result<T, EcsError> {
         let request = async {
             let response = self
-                .http
+                .http()?
                 .get(&url)
                 .send()
                 .await
@@ -198,6 +213,7 @@ impl MetadataClient {
                     timeout: self.timeout,
                 })
             }
+            Ok(Err(Failure::Client(detail))) => return Err(EcsError::Client(detail)),
             Ok(Err(Failure::Transport(e))) => {
                 return Err(EcsError::Transport {
                     url,
@@ -229,6 +245,8 @@ impl MetadataClient {
 
 /// Why a request got no usable answer, before it becomes an [`EcsError`] naming the URL.
 enum Failure {
+    /// The HTTP client could not be made.
+    Client(String),
     /// Sending or reading failed (refused, reset).
     Transport(reqwest::Error),
     /// A success answer's body passed [`BODY_LIMIT`].
