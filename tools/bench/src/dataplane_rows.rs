@@ -18,10 +18,9 @@ use testkit::ecs_metadata::{fargate_task, EcsMetadataEmulator};
 
 use crate::dataplane_floor::{DataplaneFloor, FloorInputs};
 use crate::health_sync::{measure_idle, Idle};
-use crate::mesh_init::{request_sequence, RunFigures};
+use crate::mesh_init::{request_sequence, sequence_text, AgainstFloor};
 use crate::proc::{Exit, Tracked, Usage};
-use crate::report::{fmt_ms, Row, Section};
-use crate::stats::Summary;
+use crate::report::Section;
 use crate::world::SERVICE;
 use crate::Context;
 
@@ -204,35 +203,8 @@ pub fn run_mesh_init(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
         floor_times.push(runtime.block_on(floor.run(&d))?);
     }
     let n = ctx.runs;
-    let figures = RunFigures::of(&runs)?;
-    let wall = &figures.wall;
-    let fl = Summary::of_millis(&floor_times).ok_or_else(|| anyhow!("no floor runs"))?;
-    let [wall_row, cpu_row, rss_row] = figures.rows();
-    let rows = vec![
-        wall_row,
-        Row::new(
-            format!("floor: same requests + file writes (median of {n})"),
-            fmt_ms(fl.median),
-            format!("min {} / max {}", fmt_ms(fl.min), fmt_ms(fl.max)),
-        ),
-        Row::new(
-            "ratio mesh-init / floor (medians)",
-            format!("{:.2}×", wall.median / fl.median),
-            format!("overhead {} per run", fmt_ms(wall.median - fl.median)),
-        ),
-        cpu_row,
-        rss_row,
-    ];
-    // The task ID differs on every run of the harness; keep the report stable.
-    let task_id = world.task["TaskARN"]
-        .as_str()
-        .and_then(|arn| arn.rsplit('/').next())
-        .unwrap_or("<none>");
-    let sequence = ours
-        .iter()
-        .map(|r| format!("`{}`", r.replace(task_id, "<task-id>")))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let rows = AgainstFloor::of(&runs, &floor_times)?.rows(n);
+    let sequence = sequence_text(&world.task, &ours);
     Ok(Section {
         name: "mesh-init (dataplane layout)".to_string(),
         method: format!(

@@ -63,35 +63,9 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
     }
 
     let n = ctx.runs;
-    let figures = RunFigures::of(&runs)?;
-    let (wall, rss) = (figures.wall, figures.rss);
-    let fl = Summary::of_millis(&floor_times).ok_or_else(|| anyhow!("no floor runs"))?;
-    let [wall_row, cpu_row, rss_row] = figures.rows();
-    let rows = vec![
-        wall_row,
-        Row::new(
-            format!("floor: same requests + file writes (median of {n})"),
-            fmt_ms(fl.median),
-            format!("min {} / max {}", fmt_ms(fl.min), fmt_ms(fl.max)),
-        ),
-        Row::new(
-            "ratio mesh-init / floor (medians)",
-            format!("{:.2}×", wall.median / fl.median),
-            format!("overhead {} per run", fmt_ms(wall.median - fl.median)),
-        ),
-        cpu_row,
-        rss_row,
-    ];
-    // The task ID differs on every run of the harness; keep the report stable.
-    let task_id = world.task["TaskARN"]
-        .as_str()
-        .and_then(|arn| arn.rsplit('/').next())
-        .unwrap_or("<none>");
-    let sequence = ours
-        .iter()
-        .map(|r| format!("`{}`", r.replace(task_id, "<task-id>")))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let measured = AgainstFloor::of(&runs, &floor_times)?;
+    let rows = measured.rows(n);
+    let sequence = sequence_text(&world.task, &ours);
     Ok(Section {
         name: "mesh-init".to_string(),
         method: format!(
@@ -127,8 +101,11 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
         ),
         rows,
         figures: vec![
-            (Figure::MeshInitFloorRatio, wall.median / fl.median),
-            (Figure::MeshInitPeakRss, rss.median / 1024.0),
+            (Figure::MeshInitFloorRatio, measured.ratio()),
+            (
+                Figure::MeshInitPeakRss,
+                measured.figures.rss.median / 1024.0,
+            ),
         ],
     })
 }
@@ -183,6 +160,62 @@ impl RunFigures {
             ),
         ]
     }
+}
+
+/// A mesh-init row beside its request floor (both layouts): the measured runs and the
+/// floor's wall times.
+pub(crate) struct AgainstFloor {
+    pub figures: RunFigures,
+    pub floor: Summary,
+}
+
+impl AgainstFloor {
+    pub fn of(runs: &[Usage], floor_times: &[Duration]) -> Result<AgainstFloor> {
+        Ok(AgainstFloor {
+            figures: RunFigures::of(runs)?,
+            floor: Summary::of_millis(floor_times).ok_or_else(|| anyhow!("no floor runs"))?,
+        })
+    }
+
+    /// Wall time over the floor's, medians.
+    pub fn ratio(&self) -> f64 {
+        self.figures.wall.median / self.floor.median
+    }
+
+    /// Wall, floor, ratio, CPU and peak RSS rows (`n` runs of each).
+    pub fn rows(&self, n: usize) -> Vec<Row> {
+        let (wall, floor) = (&self.figures.wall, &self.floor);
+        let [wall_row, cpu_row, rss_row] = self.figures.rows();
+        vec![
+            wall_row,
+            Row::new(
+                format!("floor: same requests + file writes (median of {n})"),
+                fmt_ms(floor.median),
+                format!("min {} / max {}", fmt_ms(floor.min), fmt_ms(floor.max)),
+            ),
+            Row::new(
+                "ratio mesh-init / floor (medians)",
+                format!("{:.2}×", self.ratio()),
+                format!("overhead {} per run", fmt_ms(wall.median - floor.median)),
+            ),
+            cpu_row,
+            rss_row,
+        ]
+    }
+}
+
+/// A request sequence for a method text: each request in backticks, the task ID (new on
+/// every run of the harness) replaced so the report stays stable.
+pub(crate) fn sequence_text(task: &serde_json::Value, sequence: &[String]) -> String {
+    let task_id = task["TaskARN"]
+        .as_str()
+        .and_then(|arn| arn.rsplit('/').next())
+        .unwrap_or("<none>");
+    sequence
+        .iter()
+        .map(|r| format!("`{}`", r.replace(task_id, "<task-id>")))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `METHOD /path?query` of every Consul request since index `from` (gRPC calls are
