@@ -791,6 +791,24 @@ impl Task {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// Brings the whole task up: on podman (4.3 cannot start them as compose would) every
+    /// container is created, then started in dependency order by the test.
+    fn up(&mut self, config: &Value) {
+        match self.engine {
+            Podman => {
+                self.note("compose up --no-start");
+                self.compose(&["up", "--no-start", "--no-deps"]);
+                self.drive_health_checks(config);
+                self.start_in_dependency_order(config);
+            }
+            Docker => {
+                self.note("compose up -d");
+                self.compose(&["up", "-d"]);
+            }
+        }
+        self.note("every container started");
+    }
+
     /// Starts every created container as compose would: in dependency order, each once its
     /// dependencies meet their conditions (network_mode `service:X` counts as X started).
     fn start_in_dependency_order(&mut self, config: &Value) {
@@ -1399,20 +1417,7 @@ fn live_one_task(engine: Engine, acls: bool) {
     }
 
     // ---- up ----
-    match engine {
-        // Create every container, then start them as compose would (podman 4.3 cannot).
-        Podman => {
-            task.note("compose up --no-start");
-            task.compose(&["up", "--no-start", "--no-deps"]);
-            task.drive_health_checks(&config);
-            task.start_in_dependency_order(&config);
-        }
-        Docker => {
-            task.note("compose up -d");
-            task.compose(&["up", "-d"]);
-        }
-    }
-    task.note("every container started");
+    task.up(&config);
     assert_eq!(
         task.state("consul-ecs-mesh-init"),
         ("exited".to_string(), 0),
@@ -1679,8 +1684,7 @@ fn live_one_task(engine: Engine, acls: bool) {
         let update = format!("PUT /v1/agent/check/update/{check_id} -> ");
         let last_update = requests
             .lines()
-            .filter(|l| l.contains(&update))
-            .last()
+            .rfind(|l| l.contains(&update))
             .unwrap_or_default();
         assert!(
             last_update.contains(&format!("{update}200")),
@@ -1964,19 +1968,7 @@ fn live_one_dataplane_task(engine: Engine) {
     }
 
     // ---- up ----
-    match engine {
-        Podman => {
-            task.note("compose up --no-start");
-            task.compose(&["up", "--no-start", "--no-deps"]);
-            task.drive_health_checks(&config);
-            task.start_in_dependency_order(&config);
-        }
-        Docker => {
-            task.note("compose up -d");
-            task.compose(&["up", "-d"]);
-        }
-    }
-    task.note("every container started");
+    task.up(&config);
     for service in ["consul-acl-setup", "consul-ecs-mesh-init"] {
         assert_eq!(
             task.state(service),
