@@ -191,19 +191,14 @@ pub fn run_mesh_init(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
         );
     }
 
-    let mut runs = Vec::new();
-    let mut floor_times = Vec::new();
-    // Interleaved, so both see the same background load.
-    for i in 0..ctx.runs {
-        let d = dir.path().join(format!("run-{i}"));
-        fs::create_dir(&d)?;
-        runs.push(world.mesh_init(&ctx.binary, &d)?);
-        let d = dir.path().join(format!("floor-{i}"));
-        fs::create_dir(&d)?;
-        floor_times.push(runtime.block_on(floor.run(&d))?);
-    }
     let n = ctx.runs;
-    let rows = AgainstFloor::of(&runs, &floor_times)?.rows(n);
+    let rows = AgainstFloor::interleaved(
+        n,
+        dir.path(),
+        |d| world.mesh_init(&ctx.binary, d),
+        |d| runtime.block_on(floor.run(d)),
+    )?
+    .rows(n);
     let sequence = sequence_text(&world.task, &ours);
     Ok(Section {
         name: "mesh-init (dataplane layout)".to_string(),

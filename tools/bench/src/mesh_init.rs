@@ -50,20 +50,13 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
     let ecs_floor = world.ecs.request_count() - ecs_before;
     let same_requests = ours == floors && ecs_ours == ecs_floor;
 
-    let mut runs: Vec<Usage> = Vec::new();
-    let mut floor_times: Vec<Duration> = Vec::new();
-    // Interleaved, so both see the same background load.
-    for i in 0..ctx.runs {
-        let d = dir.path().join(format!("run-{i}"));
-        fs::create_dir(&d)?;
-        runs.push(world.mesh_init(&ctx.binary, &d)?);
-        let d = dir.path().join(format!("floor-{i}"));
-        fs::create_dir(&d)?;
-        floor_times.push(runtime.block_on(floor.run(&d))?);
-    }
-
     let n = ctx.runs;
-    let measured = AgainstFloor::of(&runs, &floor_times)?;
+    let measured = AgainstFloor::interleaved(
+        n,
+        dir.path(),
+        |d| world.mesh_init(&ctx.binary, d),
+        |d| runtime.block_on(floor.run(d)),
+    )?;
     let rows = measured.rows(n);
     let sequence = sequence_text(&world.task, &ours);
     Ok(Section {
@@ -175,6 +168,26 @@ impl AgainstFloor {
             figures: RunFigures::of(runs)?,
             floor: Summary::of_millis(floor_times).ok_or_else(|| anyhow!("no floor runs"))?,
         })
+    }
+
+    /// `n` runs of the command and `n` of its floor, interleaved so both see the same
+    /// background load, each in a fresh directory under `dir`.
+    pub fn interleaved(
+        n: usize,
+        dir: &Path,
+        mut command: impl FnMut(&Path) -> Result<Usage>,
+        mut floor: impl FnMut(&Path) -> Result<Duration>,
+    ) -> Result<AgainstFloor> {
+        let (mut runs, mut floor_times) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            let d = dir.join(format!("run-{i}"));
+            fs::create_dir(&d)?;
+            runs.push(command(&d)?);
+            let d = dir.join(format!("floor-{i}"));
+            fs::create_dir(&d)?;
+            floor_times.push(floor(&d)?);
+        }
+        AgainstFloor::of(&runs, &floor_times)
     }
 
     /// Wall time over the floor's, medians.
