@@ -10,7 +10,9 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use nix::sys::signal::Signal;
 
 use crate::goals::Figure;
-use crate::proc::{children, thread_cpu, vm_hwm_kib, vm_rss_kib, Exit, Tracked};
+use crate::proc::{
+    children, evict_from_page_cache, thread_cpu, vm_hwm_kib, vm_rss_kib, Exit, Tracked,
+};
 use crate::report::{fmt_kib, fmt_ms, Row, Section};
 use crate::stats::Summary;
 use crate::Context;
@@ -63,7 +65,8 @@ pub fn run(ctx: &Context) -> Result<Section> {
     Ok(Section {
         name: "app-entrypoint".to_string(),
         method: format!(
-            "Each of {TRIALS} trials starts `consul-ecs app-entrypoint {}` with an empty \
+            "Each of {TRIALS} trials drops the binary's pages from the page cache (so every \
+             trial starts from the same state) and starts `consul-ecs app-entrypoint {}` with an empty \
              environment and waits until the application is its child. After {IDLE:?} idle \
              the entrypoint's own `VmHWM`/`VmRSS` are read from `/proc/<pid>/status` (the \
              application is a separate process, so its memory is not in these) and its CPU \
@@ -87,6 +90,7 @@ fn trial(ctx: &Context, dir: &std::path::Path) -> Result<Trial> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(fs::File::create(&log)?);
+    evict_from_page_cache(&ctx.binary)?;
     let entry = Tracked::spawn(&mut cmd)?;
     let pid = entry.pid();
     let read_log = || fs::read_to_string(&log).unwrap_or_default();

@@ -3,7 +3,6 @@
 //! ("warm").
 
 use std::fs;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -11,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _, Result};
 
 use crate::goals::Figure;
-use crate::proc::{Exit, Tracked, Usage};
+use crate::proc::{evict_from_page_cache, Exit, Launched, Usage};
 use crate::report::{fmt_kib, fmt_ms, Row, Section};
 use crate::stats::Summary;
 use crate::Context;
@@ -103,9 +102,12 @@ pub fn run(ctx: &Context) -> Result<Section> {
              version` is then run {runs} times in pairs: \"cold\" right after the copy's pages \
              are evicted from the page cache (`fsync` + `posix_fadvise(POSIX_FADV_DONTNEED)` \
              on the file, which needs no privileges and leaves the rest of the machine's \
-             cache alone), \"warm\" immediately after. Wall time runs from just before \
-             `spawn` to the moment the child's pidfd reports its exit; CPU and peak RSS are \
-             the child's `wait4` rusage. Shared libraries (if any) stay cached."
+             cache alone), \"warm\" immediately after. Each run goes through a launcher \
+             (a fresh `bench __launch` process that spawns the command and reaps it with \
+             `wait4`), so the peak RSS is the command's own and not the harness's, which \
+             Linux would carry into a child it spawned directly: wall time from the \
+             launcher's spawn to its reap, CPU and peak RSS from the `wait4` rusage. Shared \
+             libraries (if any) stay cached."
         ),
         rows,
         figures: vec![(Figure::BinarySize, stripped as f64 / 1048576.0)],
@@ -113,30 +115,16 @@ pub fn run(ctx: &Context) -> Result<Section> {
 }
 
 fn version(binary: &Path) -> Result<Usage> {
-    let mut cmd = Command::new(binary);
-    cmd.arg("version")
+    let mut launched = Launched::new(binary)?;
+    launched
+        .command()
+        .arg("version")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let usage = Tracked::spawn(&mut cmd)?.wait(Duration::from_secs(30))?;
+    let usage = launched.run(Duration::from_secs(30))?;
     if usage.exit != Exit::Code(0) {
         bail!("`consul-ecs version` ended with {}", usage.exit);
     }
     Ok(usage)
-}
-
-/// Drops `path`'s pages from the page cache.
-fn evict_from_page_cache(path: &Path) -> Result<()> {
-    let file = fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
-    file.sync_all().context("fsync before eviction")?;
-    // SAFETY: a valid open fd; offset 0 and length 0 mean the whole file.
-    let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
-    if rc != 0 {
-        bail!(
-            "posix_fadvise(DONTNEED) on {}: {}",
-            path.display(),
-            std::io::Error::from_raw_os_error(rc)
-        );
-    }
-    Ok(())
 }

@@ -19,7 +19,7 @@ use testkit::ecs_metadata::{fargate_task, EcsMetadataEmulator};
 use crate::dataplane_floor::{DataplaneFloor, FloorInputs};
 use crate::health_sync::{measure_idle, Idle};
 use crate::mesh_init::{request_sequence, sequence_text, AgainstFloor};
-use crate::proc::{Exit, Tracked, Usage};
+use crate::proc::{Exit, Launched, Usage};
 use crate::report::Section;
 use crate::world::SERVICE;
 use crate::Context;
@@ -93,8 +93,20 @@ impl DataplaneWorld {
         bootstrap_dir: &Path,
         log: &Path,
     ) -> Result<Command> {
-        let stderr = fs::File::create(log).with_context(|| format!("create {}", log.display()))?;
         let mut cmd = Command::new(binary);
+        self.configure(&mut cmd, subcommand, bootstrap_dir, log)?;
+        Ok(cmd)
+    }
+
+    /// Gives `cmd` the argument, environment and stdio of one of this world's commands.
+    fn configure(
+        &self,
+        cmd: &mut Command,
+        subcommand: &str,
+        bootstrap_dir: &Path,
+        log: &Path,
+    ) -> Result<()> {
+        let stderr = fs::File::create(log).with_context(|| format!("create {}", log.display()))?;
         cmd.arg(subcommand)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -108,13 +120,15 @@ impl DataplaneWorld {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr);
-        Ok(cmd)
+        Ok(())
     }
 
     fn mesh_init(&self, binary: &Path, bootstrap_dir: &Path) -> Result<Usage> {
         let log = bootstrap_dir.with_extension("stderr.log");
-        let mut cmd = self.command(binary, "mesh-init", bootstrap_dir, &log)?;
-        let usage = Tracked::spawn(&mut cmd)?.wait(Duration::from_secs(60))?;
+        // Through a launcher, so the peak RSS is mesh-init's own, not the harness's.
+        let mut launched = Launched::new(binary)?;
+        self.configure(launched.command(), "mesh-init", bootstrap_dir, &log)?;
+        let usage = launched.run(Duration::from_secs(60))?;
         if usage.exit != Exit::Code(0) {
             bail!(
                 "mesh-init (dataplane) ended with {}:\n{}\n---- Consul requests ----\n{}",
@@ -210,7 +224,8 @@ pub fn run_mesh_init(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
              registers `web` (port 9090, one synced container) in the catalog, logging in \
              over gRPC. Each run is `consul-ecs mesh-init` in a fresh bootstrap directory \
              (it writes `consul-dataplane.json` and the binary copy), measured as the v0.6.2 \
-             rows are (pidfd wall, `wait4` CPU and peak RSS); one warm-up run of it and of \
+             rows are (through a launcher: wall from its spawn to its reap, `wait4` CPU and \
+             peak RSS); one warm-up run of it and of \
              its floor, then {n} of each, interleaved.\n\n\
              The floor is a minimal client in the harness process (reqwest and one tonic \
              channel on a current-thread tokio runtime, made fresh for each run; the HTTP \

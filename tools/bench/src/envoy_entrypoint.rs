@@ -17,7 +17,7 @@ use nix::sys::signal::Signal;
 use testkit::ecs_metadata::{fargate_task, EcsMetadataEmulator};
 
 use crate::goals::Figure;
-use crate::proc::{thread_cpu, vm_hwm_kib, vm_rss_kib, Tracked};
+use crate::proc::{evict_from_page_cache, thread_cpu, vm_hwm_kib, vm_rss_kib, Tracked};
 use crate::report::{fmt_kib, fmt_ms, Row, Section};
 use crate::stats::Summary;
 use crate::Context;
@@ -146,7 +146,8 @@ pub fn run(ctx: &Context) -> Result<Section> {
     Ok(Section {
         name: "envoy-entrypoint".to_string(),
         method: format!(
-            "Each of {n} trials starts `consul-ecs envoy-entrypoint <envoy> -c envoy.yaml \
+            "Each of {n} trials drops the binary's pages from the page cache (the same start \
+             state for every trial) and starts `consul-ecs envoy-entrypoint <envoy> -c envoy.yaml \
              --disable-hot-restart --log-format '%E.%F %v'` (the real Envoy 1.40.0, admin \
              only) against the ECS metadata emulator serving a Fargate task with an `app` \
              container and the mesh sidecars, and waits for Envoy's `starting main dispatch \
@@ -202,6 +203,7 @@ fn trial(
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(fs::File::create(&log)?);
+    evict_from_page_cache(&ctx.binary)?;
     let entry = Tracked::spawn(&mut cmd)?;
     let pid = entry.pid();
     let read_log = || fs::read_to_string(&log).unwrap_or_default();

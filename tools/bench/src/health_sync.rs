@@ -14,7 +14,7 @@ use nix::sys::signal::Signal;
 use testkit::aws::AwsWorld;
 
 use crate::goals::Figure;
-use crate::proc::{thread_cpu, vm_hwm_kib, vm_rss_kib, Tracked};
+use crate::proc::{evict_from_page_cache, thread_cpu, vm_hwm_kib, vm_rss_kib, Tracked};
 use crate::report::{fmt_kib, Row, Section};
 use crate::world::World;
 use crate::Context;
@@ -67,7 +67,8 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
             "The mesh-init world (ACLs and login on; a separate Consul and ECS metadata \
              emulator, same moto). mesh-init runs once to register `web` and write the \
              service token, a client token is logged in as the consul-client container \
-             would and written to `client-token`, the `app` container is set HEALTHY, then `consul-ecs \
+             would and written to `client-token`, the `app` container is set HEALTHY, the binary's pages are dropped from the page \
+             cache (a defined start state), then `consul-ecs \
              health-sync` starts with its default 1 s poll interval. After it logs \
              `health-sync started` and {SETTLE:?} more (its first sync writes each check \
              once), the idle window opens for {idle_s:.1} s with nothing changing. CPU in \
@@ -108,6 +109,7 @@ pub fn measure_idle(
     consul: &testkit::consul::ConsulEmulator,
     ecs: &testkit::ecs_metadata::EcsMetadataEmulator,
 ) -> Result<Idle> {
+    evict_from_page_cache(&ctx.binary)?;
     let hs = Tracked::spawn(cmd)?;
     let pid = hs.pid();
     let deadline = Instant::now() + Duration::from_secs(30);

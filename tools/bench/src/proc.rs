@@ -15,6 +15,7 @@
 
 use std::fs;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -201,6 +202,210 @@ fn timeval(tv: libc::timeval) -> Duration {
     Duration::from_secs(secs) + Duration::from_micros(micros)
 }
 
+/// `bench __launch <report> <program> [args...]`: the bench binary as a launcher of one
+/// measured run (see [`Launched`]).
+pub const LAUNCH: &str = "__launch";
+
+/// A short-lived command run to its end through a launcher: a fresh `bench __launch`
+/// process that spawns it, reaps it with `wait4` and writes its rusage to a report file.
+///
+/// Why not spawn it directly: the child of a spawn starts on the harness's memory (a
+/// `CLONE_VM` spawn shares it until `exec`; a fork copies it) and Linux keeps that memory's
+/// high-water mark in the child's `ru_maxrss` across `exec`. So a directly spawned child's
+/// peak RSS is at least the harness's, which holds emulators with thousands of tasks by the
+/// later rows. The launcher is `exec`ed fresh, so its own high-water mark when it spawns is
+/// a few MiB, recorded in the report: a figure not above it would be the launcher's, and is
+/// refused.
+pub struct Launched {
+    cmd: Command,
+    report: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Launched {
+    /// A launcher (this very binary) set to run `program`; add its arguments, environment
+    /// and stdio to [`Launched::command`] (they reach `program` unchanged).
+    pub fn new(program: &Path) -> Result<Launched> {
+        let launcher = std::env::current_exe().context("the bench binary's own path")?;
+        Launched::with_launcher(&launcher, program)
+    }
+
+    /// As [`Launched::new`], with `launcher` as the bench binary.
+    pub fn with_launcher(launcher: &Path, program: &Path) -> Result<Launched> {
+        let dir = tempfile::tempdir().context("a directory for the launcher's report")?;
+        let report = dir.path().join("rusage");
+        let mut cmd = Command::new(launcher);
+        cmd.arg(LAUNCH).arg(&report).arg(program);
+        Ok(Launched {
+            cmd,
+            report,
+            _dir: dir,
+        })
+    }
+
+    /// The launcher's command: arguments added here follow the program's path.
+    pub fn command(&mut self) -> &mut Command {
+        &mut self.cmd
+    }
+
+    /// Runs the program to its end (killed after `limit`) and returns its own usage: wall
+    /// time from the launcher's spawn to its reap, CPU and peak RSS from `wait4`.
+    pub fn run(mut self, limit: Duration) -> Result<Usage> {
+        let launcher = Tracked::spawn(&mut self.cmd)?.wait(limit)?;
+        if launcher.exit != Exit::Code(0) {
+            bail!(
+                "the launcher ended with {} (its error is in the command's stderr)",
+                launcher.exit
+            );
+        }
+        let text = fs::read_to_string(&self.report)
+            .with_context(|| format!("read the launcher's report {}", self.report.display()))?;
+        let report = LaunchReport::parse(&text)
+            .with_context(|| format!("the launcher's report {text:?}"))?;
+        if report.usage.max_rss_kib <= report.launcher_hwm_kib {
+            bail!(
+                "peak RSS {} KiB is not above the launcher's own {} KiB: the figure would be the launcher's",
+                report.usage.max_rss_kib,
+                report.launcher_hwm_kib
+            );
+        }
+        Ok(report.usage)
+    }
+}
+
+/// What the launcher writes: one line, `wall_ns user_us sys_us max_rss_kib code|signal n
+/// launcher_hwm_kib`.
+#[derive(Debug, PartialEq)]
+struct LaunchReport {
+    usage: Usage,
+    launcher_hwm_kib: u64,
+}
+
+impl LaunchReport {
+    fn line(&self) -> String {
+        let (kind, n) = match self.usage.exit {
+            Exit::Code(c) => ("code", c),
+            Exit::Signal(s) => ("signal", s),
+        };
+        format!(
+            "{} {} {} {} {kind} {n} {}\n",
+            self.usage.wall.as_nanos(),
+            self.usage.user.as_micros(),
+            self.usage.sys.as_micros(),
+            self.usage.max_rss_kib,
+            self.launcher_hwm_kib
+        )
+    }
+
+    fn parse(text: &str) -> Result<LaunchReport> {
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        let [wall, user, sys, rss, kind, n, hwm] = fields[..] else {
+            bail!("expected 7 fields");
+        };
+        let int = |s: &str| {
+            s.parse::<u64>()
+                .with_context(|| format!("{s:?} is not a count"))
+        };
+        let n: i32 = n
+            .parse()
+            .with_context(|| format!("{n:?} is not an exit status"))?;
+        let exit = match kind {
+            "code" => Exit::Code(n),
+            "signal" => Exit::Signal(n),
+            other => bail!("{other:?} is neither code nor signal"),
+        };
+        Ok(LaunchReport {
+            usage: Usage {
+                wall: Duration::from_nanos(int(wall)?),
+                user: Duration::from_micros(int(user)?),
+                sys: Duration::from_micros(int(sys)?),
+                max_rss_kib: int(rss)?,
+                exit,
+            },
+            launcher_hwm_kib: int(hwm)?,
+        })
+    }
+}
+
+/// `bench __launch <report> <program> [args...]` (argv from index 2 on): spawns the
+/// program with this process's environment and stdio, reaps it and writes the report.
+/// Exits 0 when the report is written, whatever the program's exit; 125 on its own errors.
+pub fn launcher_main(args: Vec<std::ffi::OsString>) -> ! {
+    match launch(args) {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("bench launcher: {e:#}");
+            std::process::exit(125)
+        }
+    }
+}
+
+fn launch(args: Vec<std::ffi::OsString>) -> Result<()> {
+    let mut args = args.into_iter();
+    let (Some(report), Some(program)) = (args.next(), args.next()) else {
+        bail!("usage: bench {LAUNCH} <report> <program> [args...]");
+    };
+    let own_pid = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
+    let launcher_hwm_kib = vm_hwm_kib(own_pid).context("the launcher's own VmHWM")?;
+    let started = Instant::now();
+    let child = Command::new(&program)
+        .args(args)
+        .spawn()
+        .with_context(|| format!("spawn {program:?}"))?;
+    let pid = pid_of(&child);
+    let mut status = 0;
+    // SAFETY: rusage is plain data the kernel fills in.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: our own child's pid; valid pointers to locals.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+        if r == pid {
+            break;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(err).with_context(|| format!("wait4({pid})"));
+        }
+    }
+    let wall = started.elapsed();
+    let exit = if libc::WIFEXITED(status) {
+        Exit::Code(libc::WEXITSTATUS(status))
+    } else {
+        Exit::Signal(libc::WTERMSIG(status))
+    };
+    let report_line = LaunchReport {
+        usage: Usage {
+            wall,
+            user: timeval(ru.ru_utime),
+            sys: timeval(ru.ru_stime),
+            max_rss_kib: u64::try_from(ru.ru_maxrss).unwrap_or(0),
+            exit,
+        },
+        launcher_hwm_kib,
+    }
+    .line();
+    fs::write(&report, report_line).with_context(|| format!("write {report:?}"))
+}
+
+/// Drops `path`'s pages from the page cache, so the next process to run it starts from a
+/// defined state: its pages come from disk by the kernel's fault-around and read-ahead.
+/// (Pages cached otherwise, by a fresh copy or a `cat`, are mapped in larger folios: up to
+/// 1.5 MiB more RSS for an idle entrypoint, measured in issue 20.)
+pub fn evict_from_page_cache(path: &Path) -> Result<()> {
+    let file = fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+    file.sync_all().context("fsync before eviction")?;
+    // SAFETY: a valid open fd; offset 0 and length 0 mean the whole file.
+    let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    if rc != 0 {
+        bail!(
+            "posix_fadvise(DONTNEED) on {}: {}",
+            path.display(),
+            std::io::Error::from_raw_os_error(rc)
+        );
+    }
+    Ok(())
+}
+
 /// Direct children of `pid`.
 pub fn children(pid: i32) -> Vec<i32> {
     testkit::procfs::children(pid)
@@ -284,6 +489,24 @@ mod tests {
         let sched = "head (1, #threads: 1)\n---\nse.exec_start   :   2350175.366566\nse.sum_exec_runtime    :   12.500000\n";
         assert_eq!(sched_runtime(sched), Some(Duration::from_micros(12_500)));
         assert_eq!(sched_runtime("se.vruntime : 3.0\n"), None);
+    }
+
+    #[test]
+    fn the_launch_report_round_trips_and_refuses_garbage() {
+        let report = LaunchReport {
+            usage: Usage {
+                wall: Duration::from_nanos(12_345_678),
+                user: Duration::from_micros(4_000),
+                sys: Duration::from_micros(1_500),
+                max_rss_kib: 8_200,
+                exit: Exit::Signal(15),
+            },
+            launcher_hwm_kib: 2_100,
+        };
+        assert_eq!(LaunchReport::parse(&report.line()).unwrap(), report);
+        assert!(LaunchReport::parse("1 2 3 4 code 0").is_err());
+        assert!(LaunchReport::parse("1 2 3 4 exited 0 5").is_err());
+        assert!(LaunchReport::parse("1 2 x 4 code 0 5").is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use testkit::aws::AwsWorld;
 use testkit::consul::{ConsulEmulator, EmulatorOptions, IamAuthOptions};
 use testkit::ecs_metadata::{fargate_task, EcsMetadataEmulator};
 
-use crate::proc::{Exit, Tracked, Usage};
+use crate::proc::{Exit, Launched, Usage};
 
 /// The task family and service name.
 pub const SERVICE: &str = "web";
@@ -92,9 +92,21 @@ impl World {
         config: &Value,
         stderr_log: &Path,
     ) -> Result<Command> {
+        let mut cmd = Command::new(binary);
+        self.configure(&mut cmd, args, config, stderr_log)?;
+        Ok(cmd)
+    }
+
+    /// Gives `cmd` the arguments, environment and stdio [`World::command`] gives.
+    pub fn configure(
+        &self,
+        cmd: &mut Command,
+        args: &[&str],
+        config: &Value,
+        stderr_log: &Path,
+    ) -> Result<()> {
         let log = std::fs::File::create(stderr_log)
             .with_context(|| format!("create {}", stderr_log.display()))?;
-        let mut cmd = Command::new(binary);
         cmd.args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -102,15 +114,17 @@ impl World {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
-        Ok(cmd)
+        Ok(())
     }
 
-    /// Runs `mesh-init` to completion; fails with its stderr unless it exits 0.
+    /// Runs `mesh-init` to completion (through a launcher, so its peak RSS is its own);
+    /// fails with its stderr unless it exits 0.
     pub fn mesh_init(&self, binary: &Path, bootstrap_dir: &Path) -> Result<Usage> {
         let config = self.config(bootstrap_dir);
         let log = bootstrap_dir.with_extension("stderr.log");
-        let mut cmd = self.command(binary, &["mesh-init"], &config, &log)?;
-        let usage = Tracked::spawn(&mut cmd)?.wait(Duration::from_secs(60))?;
+        let mut launched = Launched::new(binary)?;
+        self.configure(launched.command(), &["mesh-init"], &config, &log)?;
+        let usage = launched.run(Duration::from_secs(60))?;
         if usage.exit != Exit::Code(0) {
             bail!(
                 "mesh-init ended with {}:\n{}\n---- Consul requests ----\n{}",
