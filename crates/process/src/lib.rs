@@ -289,6 +289,15 @@ impl fmt::Debug for Supervisor {
     }
 }
 
+/// Whether a signal whose handler the system refused may go without one: a signal we would
+/// only pass on, refused with EINVAL (valgrind keeps SIGRTMAX for itself, for one). The
+/// child still gets it when it is sent to the child directly, so the supervisor starts
+/// without it, as Go's os/signal does, rather than refuse to start the child. Signals the
+/// supervisor acts on itself (SIGTERM, SIGCHLD) and other errors still fail the start.
+fn may_go_uncaught(disposition: Disposition, error: &io::Error) -> bool {
+    disposition == Disposition::Forward && error.raw_os_error() == Some(libc::EINVAL)
+}
+
 impl Supervisor {
     /// Installs the signal handlers, optionally becomes a subreaper, then
     /// starts `cmd` in its own process group. Must be called inside a tokio
@@ -315,12 +324,19 @@ impl Supervisor {
         let mut sigchld_stream = None;
         let mut other_streams = Vec::new();
         for (number, disposition) in signals::caught() {
-            let stream = signal(SignalKind::from_raw(number)).map_err(|source| {
-                ProcessError::SignalHandler {
-                    signal: signal_name(number),
-                    source,
+            let stream = match signal(SignalKind::from_raw(number)) {
+                Ok(stream) => stream,
+                Err(source) if may_go_uncaught(disposition, &source) => {
+                    warn!(signal = %signal_name(number), error = %source, "cannot catch this signal here: it will not be passed on");
+                    continue;
                 }
-            })?;
+                Err(source) => {
+                    return Err(ProcessError::SignalHandler {
+                        signal: signal_name(number),
+                        source,
+                    })
+                }
+            };
             match disposition {
                 Disposition::Sigterm => sigterm_stream = Some(stream),
                 Disposition::Reap => sigchld_stream = Some(stream),
@@ -597,6 +613,16 @@ async fn next_signal(streams: &mut [(c_int, SignalStream)]) -> c_int {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_forwarded_signal_refused_with_einval_may_go_uncaught() {
+        let einval = io::Error::from_raw_os_error(libc::EINVAL);
+        assert!(may_go_uncaught(Disposition::Forward, &einval));
+        assert!(!may_go_uncaught(Disposition::Sigterm, &einval));
+        assert!(!may_go_uncaught(Disposition::Reap, &einval));
+        let eperm = io::Error::from_raw_os_error(libc::EPERM);
+        assert!(!may_go_uncaught(Disposition::Forward, &eperm));
+    }
 
     #[test]
     fn exit_codes_map_shell_style() {
