@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 CARGO ?= cargo
 
 .PHONY: test test-tools venv fmt-check clippy deps-check unit build release demo bench clean-venv terraform-check \
-	image image-local container-tools container-test image-only image-local-only image-consul-emulator-only \
+	image image-local hot-functions container-tools container-test image-only image-local-only image-consul-emulator-only \
 	compose-up compose-down compose-images
 
 ## test: install what the tests need, then format check, clippy, the unused-dependency check and
@@ -99,6 +99,12 @@ demo: venv
 bench: venv release
 	$(CARGO) run --release -q -p bench -- --binary $(STATIC_DIR)/consul-ecs --out BENCHMARKS.md $(BENCH_ARGS)
 
+## hot-functions: tools/link/hot-functions.txt from callgrind profiles of the long-running
+## commands of the release binary (valgrind, with apt when missing); the next `make release`
+## places those functions first. Regenerate after changes that rename what they run.
+hot-functions: venv release
+	tools/link/profile.sh $(STATIC_DIR)/consul-ecs
+
 ## ---- the container image and one ECS task with docker-compose (docker/) ----
 # Static glibc binaries: `+crt-static` with an explicit --target gives a static binary (no
 # interpreter; glibc 2.36 resolves from /etc/hosts and DNS without NSS modules) that runs in
@@ -107,11 +113,15 @@ bench: venv release
 # relocations to apply at start, so their table is never read and the pages they would
 # write stay clean file pages (idle RSS of app-entrypoint 6.95 → 4.85 MiB, BENCHMARKS.md).
 # With --target, RUSTFLAGS reach only the target, not build scripts or proc macros.
+# The linker is tools/link/ordered-cc: rustc's own link (cc with rust-lld) run twice, the second
+# time with the functions tools/link/hot-functions.txt lists placed together at the start of the
+# code, so an idle entrypoint touches few of its pages (make hot-functions regenerates the list).
 STATIC_TARGET := x86_64-unknown-linux-gnu
 IMAGE_TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 IMAGE_PROFILE ?= release
 STATIC_DIR = $(IMAGE_TARGET_DIR)/$(STATIC_TARGET)/$(IMAGE_PROFILE)
-STATIC_CARGO = RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" CARGO_TARGET_DIR=$(IMAGE_TARGET_DIR) \
+STATIC_CARGO = RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static -C linker=$(CURDIR)/tools/link/ordered-cc" \
+	CARGO_TARGET_DIR=$(IMAGE_TARGET_DIR) \
 	$(CARGO) build --profile $(IMAGE_PROFILE) --target $(STATIC_TARGET)
 # docker when a Docker engine answers, else podman.
 ENGINE ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo podman)

@@ -9,6 +9,12 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=CONSUL_ECS_GIT_SHA");
+    // The static release build links through tools/link/ordered-cc, which places the functions
+    // this list names first: a new list (or linker script) must relink the binary, and cargo
+    // relinks only when the crate rebuilds.
+    println!("cargo:rerun-if-changed=tools/link/hot-functions.txt");
+    println!("cargo:rerun-if-changed=tools/link/ordered-cc");
+    println!("cargo:rerun-if-env-changed=CONSUL_ECS_HOT_FUNCTIONS");
     let sha = match std::env::var("CONSUL_ECS_GIT_SHA") {
         Ok(sha) if !sha.trim().is_empty() => sha.trim().to_string(),
         _ => git_sha().unwrap_or_else(|| "unknown".to_string()),

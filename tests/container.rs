@@ -186,6 +186,76 @@ fn the_static_binary_has_no_interpreter_and_runs_with_an_empty_environment() {
     );
 }
 
+/// The link map tools/link/ordered-cc kept for `bin`: cargo hard-links the binary to
+/// `deps/consul_ecs-<hash>`, and the map is that path plus `.map`.
+fn link_map(bin: &std::path::Path) -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(bin).unwrap();
+    let deps = bin.parent().unwrap().join("deps");
+    std::fs::read_dir(&deps)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "map"))
+        .find(|p| {
+            std::fs::metadata(p.with_extension(""))
+                .is_ok_and(|m| m.ino() == meta.ino() && m.dev() == meta.dev())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no link map of {} in {}: not linked by tools/link/ordered-cc",
+                bin.display(),
+                deps.display()
+            )
+        })
+}
+
+#[test]
+fn the_static_binary_starts_its_code_with_the_hot_functions() {
+    let bin = static_binary();
+    let listed: std::collections::HashSet<String> =
+        std::fs::read_to_string(repo().join("tools/link/hot-functions.txt"))
+            .unwrap()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_owned)
+            .collect();
+    assert!(
+        listed.len() > 500,
+        "hot-functions.txt lists {} functions",
+        listed.len()
+    );
+    let map = std::fs::read_to_string(link_map(&bin)).unwrap();
+    // The first function sections of .text, as hash-free names (ordered-cc's keys).
+    let hash = |name: &str| -> String {
+        let name = name.strip_prefix("unlikely.").unwrap_or(name);
+        match name.len().checked_sub(20) {
+            Some(at) if name[at..].starts_with("17h") && name.ends_with('E') => {
+                format!("{}E", &name[..at])
+            }
+            _ => name.to_owned(),
+        }
+    };
+    let first: Vec<String> = map
+        .lines()
+        .filter_map(|l| l.split_once(":(.text.")?.1.strip_suffix(')'))
+        .take(200)
+        .map(hash)
+        .collect();
+    assert_eq!(
+        first.len(),
+        200,
+        "fewer than 200 function sections in the map"
+    );
+    let unlisted: Vec<&String> = first.iter().filter(|k| !listed.contains(*k)).collect();
+    assert!(
+        unlisted.is_empty(),
+        "the code of {} does not start with the listed functions: {:?}",
+        bin.display(),
+        &unlisted[..unlisted.len().min(5)]
+    );
+}
+
 // ---- the engines -----------------------------------------------------------------------------
 
 /// The container engine a test runs on: podman as root, or the Docker Engine daemon that
