@@ -103,10 +103,10 @@ pub fn run(ctx: &Context) -> Result<Section> {
              are evicted from the page cache (`fsync` + `posix_fadvise(POSIX_FADV_DONTNEED)` \
              on the file, which needs no privileges and leaves the rest of the machine's \
              cache alone), \"warm\" immediately after. Each run goes through a launcher \
-             (a fresh `bench __launch` process that spawns the command and reaps it with \
-             `wait4`), so the peak RSS is the command's own and not the harness's, which \
-             Linux would carry into a child it spawned directly: wall time from the \
-             launcher's spawn to its reap, CPU and peak RSS from the `wait4` rusage. Shared \
+             (a fresh `bench __launch` process that starts the command as its ptrace \
+             tracee): wall time from the launcher's spawn to its reap, CPU from the `wait4` \
+             rusage, peak RSS the command's `VmHWM` read when it stops at its exit. Not \
+             `ru_maxrss`, which Linux makes at least the spawning process's own peak. Shared \
              libraries (if any) stay cached."
         ),
         rows,

@@ -224,8 +224,8 @@ pub fn run_mesh_init(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
              registers `web` (port 9090, one synced container) in the catalog, logging in \
              over gRPC. Each run is `consul-ecs mesh-init` in a fresh bootstrap directory \
              (it writes `consul-dataplane.json` and the binary copy), measured as the v0.6.2 \
-             rows are (through a launcher: wall from its spawn to its reap, `wait4` CPU and \
-             peak RSS); one warm-up run of it and of \
+             rows are (through a launcher: wall from its spawn to its reap, `wait4` CPU, \
+             `VmHWM` at the exit); one warm-up run of it and of \
              its floor, then {n} of each, interleaved.\n\n\
              The floor is a minimal client in the harness process (reqwest and one tonic \
              channel on a current-thread tokio runtime, made fresh for each run; the HTTP \

@@ -71,10 +71,10 @@ pub fn run(ctx: &Context, aws: Arc<AwsWorld>) -> Result<Section> {
              `includeEntity` default true, `stsEndpoint` = moto); the task role's temporary \
              credentials come from the environment.\n\n\
              Each run is `consul-ecs mesh-init` in a fresh bootstrap directory, started by a \
-             launcher (a fresh `bench __launch` process, so the peak RSS is mesh-init's own: \
-             Linux carries a spawning process's high-water mark into its child's \
-             `ru_maxrss`), from the launcher's spawn to its reap, with `wait4` rusage for CPU \
-             and peak RSS. \
+             launcher (a fresh `bench __launch` process that traces it), from the launcher's \
+             spawn to its reap, with `wait4` rusage for CPU; the peak RSS is mesh-init's \
+             `VmHWM` read when it stops at its exit (not `ru_maxrss`, which Linux makes at \
+             least the spawning process's own peak). \
              One warm-up run of each kind is not counted; then {n} runs of mesh-init and {n} \
              of the floor, interleaved.\n\n\
              The floor is a minimal client in the harness process (reqwest on a \

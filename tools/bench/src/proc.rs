@@ -206,16 +206,19 @@ fn timeval(tv: libc::timeval) -> Duration {
 /// measured run (see [`Launched`]).
 pub const LAUNCH: &str = "__launch";
 
-/// A short-lived command run to its end through a launcher: a fresh `bench __launch`
-/// process that spawns it, reaps it with `wait4` and writes its rusage to a report file.
+/// A short-lived command run to its end through a launcher: a fresh, single-threaded
+/// `bench __launch` process that starts it as its ptrace tracee, reads its `VmHWM` at its
+/// exit, reaps it with `wait4` and writes the figures to a report file.
 ///
-/// Why not spawn it directly: the child of a spawn starts on the harness's memory (a
+/// Why not `wait4`'s `ru_maxrss`: the child of a spawn starts on its parent's memory (a
 /// `CLONE_VM` spawn shares it until `exec`; a fork copies it) and Linux keeps that memory's
-/// high-water mark in the child's `ru_maxrss` across `exec`. So a directly spawned child's
-/// peak RSS is at least the harness's, which holds emulators with thousands of tasks by the
-/// later rows. The launcher is `exec`ed fresh, so its own high-water mark when it spawns is
-/// a few MiB, recorded in the report: a figure not above it would be the launcher's, and is
-/// refused.
+/// high-water mark in the child's `ru_maxrss` across `exec`. So a child spawned by the
+/// harness reports at least the harness's peak (emulators with thousands of tasks by the
+/// later rows), and one spawned by any launcher at least the launcher's (4 MiB, more than
+/// `version` needs). `VmHWM` belongs to the memory the program maps after its `exec`; the
+/// launcher asks the kernel to stop the program at its exit (`PTRACE_O_TRACEEXIT`), while
+/// that memory is still there, reads it, and lets the exit go on. The tracing costs two
+/// stops (the exec and the exit) and one per signal the program receives.
 pub struct Launched {
     cmd: Command,
     report: PathBuf,
@@ -249,7 +252,8 @@ impl Launched {
     }
 
     /// Runs the program to its end (killed after `limit`) and returns its own usage: wall
-    /// time from the launcher's spawn to its reap, CPU and peak RSS from `wait4`.
+    /// time from the launcher's spawn to its reap, CPU from `wait4`, peak RSS from `VmHWM`
+    /// at its exit.
     pub fn run(mut self, limit: Duration) -> Result<Usage> {
         let launcher = Tracked::spawn(&mut self.cmd)?.wait(limit)?;
         if launcher.exit != Exit::Code(0) {
@@ -262,23 +266,25 @@ impl Launched {
             .with_context(|| format!("read the launcher's report {}", self.report.display()))?;
         let report = LaunchReport::parse(&text)
             .with_context(|| format!("the launcher's report {text:?}"))?;
-        if report.usage.max_rss_kib <= report.launcher_hwm_kib {
+        // The peak read at the exit can only be below what wait4 saw, which also holds the
+        // launcher's own memory from before the exec.
+        if report.usage.max_rss_kib == 0 || report.usage.max_rss_kib > report.ru_maxrss_kib {
             bail!(
-                "peak RSS {} KiB is not above the launcher's own {} KiB: the figure would be the launcher's",
+                "peak RSS {} KiB read at the exit, but wait4 saw {} KiB",
                 report.usage.max_rss_kib,
-                report.launcher_hwm_kib
+                report.ru_maxrss_kib
             );
         }
         Ok(report.usage)
     }
 }
 
-/// What the launcher writes: one line, `wall_ns user_us sys_us max_rss_kib code|signal n
-/// launcher_hwm_kib`.
+/// What the launcher writes: one line, `wall_ns user_us sys_us peak_kib code|signal n
+/// ru_maxrss_kib` (the peak is `VmHWM` at the exit; `ru_maxrss` for the check).
 #[derive(Debug, PartialEq)]
 struct LaunchReport {
     usage: Usage,
-    launcher_hwm_kib: u64,
+    ru_maxrss_kib: u64,
 }
 
 impl LaunchReport {
@@ -293,7 +299,7 @@ impl LaunchReport {
             self.usage.user.as_micros(),
             self.usage.sys.as_micros(),
             self.usage.max_rss_kib,
-            self.launcher_hwm_kib
+            self.ru_maxrss_kib
         )
     }
 
@@ -322,13 +328,14 @@ impl LaunchReport {
                 max_rss_kib: int(rss)?,
                 exit,
             },
-            launcher_hwm_kib: int(hwm)?,
+            ru_maxrss_kib: int(hwm)?,
         })
     }
 }
 
-/// `bench __launch <report> <program> [args...]` (argv from index 2 on): spawns the
-/// program with this process's environment and stdio, reaps it and writes the report.
+/// `bench __launch <report> <program> [args...]` (argv from index 2 on): starts the
+/// program as its tracee with this process's environment and stdio, reads its peak at the
+/// exit, reaps it and writes the report.
 /// Exits 0 when the report is written, whatever the program's exit; 125 on its own errors.
 pub fn launcher_main(args: Vec<std::ffi::OsString>) -> ! {
     match launch(args) {
@@ -341,30 +348,80 @@ pub fn launcher_main(args: Vec<std::ffi::OsString>) -> ! {
 }
 
 fn launch(args: Vec<std::ffi::OsString>) -> Result<()> {
+    use std::os::unix::process::CommandExt;
     let mut args = args.into_iter();
     let (Some(report), Some(program)) = (args.next(), args.next()) else {
         bail!("usage: bench {LAUNCH} <report> <program> [args...]");
     };
-    let own_pid = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
-    let launcher_hwm_kib = vm_hwm_kib(own_pid).context("the launcher's own VmHWM")?;
+    let mut cmd = Command::new(&program);
+    cmd.args(args);
+    // SAFETY: the hook makes one async-signal-safe system call between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let null = std::ptr::null_mut::<libc::c_void>();
+            if libc::ptrace(libc::PTRACE_TRACEME, 0, null, null) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let started = Instant::now();
-    let child = Command::new(&program)
-        .args(args)
-        .spawn()
-        .with_context(|| format!("spawn {program:?}"))?;
+    let child = cmd.spawn().with_context(|| format!("spawn {program:?}"))?;
     let pid = pid_of(&child);
     let mut status = 0;
     // SAFETY: rusage is plain data the kernel fills in.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let mut traced = false;
+    let mut hwm_at_exit = None;
     loop {
         // SAFETY: our own child's pid; valid pointers to locals.
         let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-        if r == pid {
+        if r != pid {
+            let err = std::io::Error::last_os_error();
+            if err.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err).with_context(|| format!("wait4({pid})"));
+        }
+        if !libc::WIFSTOPPED(status) {
             break;
         }
-        let err = std::io::Error::last_os_error();
-        if err.kind() != std::io::ErrorKind::Interrupted {
-            return Err(err).with_context(|| format!("wait4({pid})"));
+        // A ptrace stop: the exec (SIGTRAP, before our options are set), the main thread's
+        // exit (its memory still mapped), or a signal on its way, which is passed on.
+        let signal = libc::WSTOPSIG(status);
+        let deliver = if signal == libc::SIGTRAP && status >> 16 == libc::PTRACE_EVENT_EXIT {
+            hwm_at_exit = vm_hwm_kib(pid);
+            0
+        } else if signal == libc::SIGTRAP && !traced {
+            traced = true;
+            let options = libc::PTRACE_O_TRACEEXIT | libc::PTRACE_O_EXITKILL;
+            // SAFETY: our stopped tracee; the options are a flag word passed as the data.
+            let r = unsafe {
+                libc::ptrace(
+                    libc::PTRACE_SETOPTIONS,
+                    pid,
+                    std::ptr::null_mut::<libc::c_void>(),
+                    options as usize as *mut libc::c_void,
+                )
+            };
+            if r == -1 {
+                return Err(std::io::Error::last_os_error()).context("ptrace(PTRACE_SETOPTIONS)");
+            }
+            0
+        } else {
+            signal
+        };
+        // SAFETY: our stopped tracee; the signal to deliver is passed as the data.
+        let r = unsafe {
+            libc::ptrace(
+                libc::PTRACE_CONT,
+                pid,
+                std::ptr::null_mut::<libc::c_void>(),
+                deliver as usize as *mut libc::c_void,
+            )
+        };
+        if r == -1 {
+            return Err(std::io::Error::last_os_error()).context("ptrace(PTRACE_CONT)");
         }
     }
     let wall = started.elapsed();
@@ -373,15 +430,17 @@ fn launch(args: Vec<std::ffi::OsString>) -> Result<()> {
     } else {
         Exit::Signal(libc::WTERMSIG(status))
     };
+    let peak_kib =
+        hwm_at_exit.context("no VmHWM at the program's exit (its exit stop was not seen)")?;
     let report_line = LaunchReport {
         usage: Usage {
             wall,
             user: timeval(ru.ru_utime),
             sys: timeval(ru.ru_stime),
-            max_rss_kib: u64::try_from(ru.ru_maxrss).unwrap_or(0),
+            max_rss_kib: peak_kib,
             exit,
         },
-        launcher_hwm_kib,
+        ru_maxrss_kib: u64::try_from(ru.ru_maxrss).unwrap_or(0),
     }
     .line();
     fs::write(&report, report_line).with_context(|| format!("write {report:?}"))
@@ -501,7 +560,7 @@ mod tests {
                 max_rss_kib: 8_200,
                 exit: Exit::Signal(15),
             },
-            launcher_hwm_kib: 2_100,
+            ru_maxrss_kib: 9_100,
         };
         assert_eq!(LaunchReport::parse(&report.line()).unwrap(), report);
         assert!(LaunchReport::parse("1 2 3 4 code 0").is_err());

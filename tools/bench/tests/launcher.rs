@@ -1,5 +1,5 @@
-//! The launcher `bench __launch` measures a child's own peak RSS, where a child spawned
-//! straight from a large process reports that process's.
+//! The launcher `bench __launch` measures a child's own peak RSS (VmHWM at its exit), where
+//! a child spawned straight from a large process reports that process's (ru_maxrss).
 
 use std::process::Command;
 
@@ -37,7 +37,8 @@ fn the_launcher_reports_the_childs_own_peak_not_the_spawners() {
         "direct child's ru_maxrss {direct_kib} KiB"
     );
 
-    // Through the launcher: the report's peak is small, and its own high-water mark too.
+    // Through the launcher: the report's peak (VmHWM at the exit) is the shell's own, a
+    // few MiB at most, and not above what wait4 saw (which holds the launcher's too).
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("rusage");
     let status = Command::new(env!("CARGO_BIN_EXE_bench"))
@@ -77,4 +78,22 @@ fn the_launcher_fails_on_a_program_it_cannot_start() {
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/program"));
     assert!(!report.exists());
+}
+
+#[test]
+fn signals_reach_the_traced_program() {
+    // The launcher traces the program, so every signal stops it first: passed on, a
+    // SIGTERM still ends it, and its report says so.
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("rusage");
+    let status = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .arg("__launch")
+        .arg(&report)
+        .args(["sh", "-c", "kill -TERM $$; sleep 5"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let text = std::fs::read_to_string(&report).unwrap();
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(&fields[4..6], ["signal", "15"], "{text:?}");
 }
