@@ -266,21 +266,17 @@ impl Launched {
             .with_context(|| format!("read the launcher's report {}", self.report.display()))?;
         let report = LaunchReport::parse(&text)
             .with_context(|| format!("the launcher's report {text:?}"))?;
-        // The peak read at the exit can only be below what wait4 saw, which also holds the
-        // launcher's own memory from before the exec.
-        if report.usage.max_rss_kib == 0 || report.usage.max_rss_kib > report.ru_maxrss_kib {
-            bail!(
-                "peak RSS {} KiB read at the exit, but wait4 saw {} KiB",
-                report.usage.max_rss_kib,
-                report.ru_maxrss_kib
-            );
+        if report.usage.max_rss_kib == 0 {
+            bail!("no peak RSS read at the program's exit");
         }
         Ok(report.usage)
     }
 }
 
 /// What the launcher writes: one line, `wall_ns user_us sys_us peak_kib code|signal n
-/// ru_maxrss_kib` (the peak is `VmHWM` at the exit; `ru_maxrss` for the check).
+/// ru_maxrss_kib`. The peak is `VmHWM` at the exit; `ru_maxrss` is there to compare, not
+/// a bound: the kernel folds it from RSS counters that can lag by a per-CPU batch, so it
+/// was seen 130–210 KiB below the exit's `VmHWM`.
 #[derive(Debug, PartialEq)]
 struct LaunchReport {
     usage: Usage,
