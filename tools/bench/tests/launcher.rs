@@ -38,7 +38,7 @@ fn the_launcher_reports_the_childs_own_peak_not_the_spawners() {
     );
 
     // Through the launcher: the report's peak (VmHWM at the exit) is the shell's own, a
-    // few MiB at most, and not above what wait4 saw (which holds the launcher's too).
+    // few MiB at most.
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("rusage");
     let status = Command::new(env!("CARGO_BIN_EXE_bench"))
@@ -53,15 +53,12 @@ fn the_launcher_reports_the_childs_own_peak_not_the_spawners() {
     assert_eq!(fields.len(), 7, "{text:?}");
     assert_eq!(&fields[4..6], ["code", "7"], "{text:?}");
     let child_kib: u64 = fields[3].parse().unwrap();
-    let launcher_kib: u64 = fields[6].parse().unwrap();
     assert!(
-        child_kib > 0 && child_kib < 32 << 10,
+        child_kib > 0 && child_kib < 8 << 10,
         "launched child's peak {child_kib} KiB"
     );
-    assert!(
-        launcher_kib < 32 << 10,
-        "launcher's own peak {launcher_kib} KiB"
-    );
+    let ru_maxrss_kib: u64 = fields[6].parse().unwrap();
+    assert!(ru_maxrss_kib > 0, "{text:?}");
     drop(ballast);
 }
 
