@@ -91,7 +91,7 @@ pub fn run(ctx: &Context) -> Result<Section> {
         rows.push(Row::new(
             "`version` peak RSS",
             fmt_kib(r.median),
-            "median ru_maxrss",
+            "median VmHWM at its exit",
         ));
     }
     Ok(Section {

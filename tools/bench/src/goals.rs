@@ -34,7 +34,7 @@ pub enum Figure {
     HealthSyncCpuPerPoll,
     /// mesh-init wall time over its request floor (medians).
     MeshInitFloorRatio,
-    /// mesh-init's peak RSS (median ru_maxrss), MiB.
+    /// mesh-init's peak RSS (median VmHWM at its exit), MiB.
     MeshInitPeakRss,
     /// The shipped (static, stripped) binary, MiB.
     BinarySize,

@@ -154,7 +154,7 @@ pub fn measure_idle(
             "peak RSS (VmHWM at the end of the idle window)",
             fmt_kib(hwm as f64),
             format!(
-                "current RSS {}; whole life incl. shutdown (wait4 ru_maxrss) {}",
+                "current RSS {}; whole life incl. shutdown (wait4 ru_maxrss, which starts at the harness's own peak) {}",
                 fmt_kib(rss as f64),
                 fmt_kib(usage.max_rss_kib as f64)
             ),
