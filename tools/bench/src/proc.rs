@@ -388,9 +388,14 @@ fn launch(args: Vec<std::ffi::OsString>) -> Result<()> {
         let deliver = if signal == libc::SIGTRAP && status >> 16 == libc::PTRACE_EVENT_EXIT {
             hwm_at_exit = vm_hwm_kib(pid);
             0
+        } else if signal == libc::SIGTRAP && status >> 16 == libc::PTRACE_EVENT_EXEC {
+            // A later exec (a script that execs the program): reported as an event, not
+            // as a SIGTRAP that would kill it.
+            0
         } else if signal == libc::SIGTRAP && !traced {
             traced = true;
-            let options = libc::PTRACE_O_TRACEEXIT | libc::PTRACE_O_EXITKILL;
+            let options =
+                libc::PTRACE_O_TRACEEXIT | libc::PTRACE_O_TRACEEXEC | libc::PTRACE_O_EXITKILL;
             // SAFETY: our stopped tracee; the options are a flag word passed as the data.
             let r = unsafe {
                 libc::ptrace(

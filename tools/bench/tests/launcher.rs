@@ -94,3 +94,21 @@ fn signals_reach_the_traced_program() {
     let fields: Vec<&str> = text.split_whitespace().collect();
     assert_eq!(&fields[4..6], ["signal", "15"], "{text:?}");
 }
+
+#[test]
+fn a_program_that_execs_again_is_followed_to_its_end() {
+    // A shell that execs another program (as a wrapper script does): the second exec must
+    // not reach it as a SIGTRAP.
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("rusage");
+    let status = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .arg("__launch")
+        .arg(&report)
+        .args(["sh", "-c", "exec sh -c 'exit 3'"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let text = std::fs::read_to_string(&report).unwrap();
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(&fields[4..6], ["code", "3"], "{text:?}");
+}
