@@ -5,8 +5,9 @@ Input: the link map ordered-cc keeps beside the binary (`<output>.map`) and call
 profiles (`--dump-instr=yes --compress-pos=no`) of that very binary, one group per command,
 most important first: `--group app-entrypoint 'callgrind.app-entrypoint.*'`. Every executed
 instruction address is mapped to the function section holding it; each group adds, in
-address order, the functions no earlier group listed. Names are written without their legacy
-hash (`17h<16 hex>E`), which changes with the build, so ordered-cc can match them in the next.
+address order, the functions no earlier group listed. Names are written with their legacy
+hash (`17h<16 hex>E`), which names one generic instance; ordered-cc falls back to the name
+without it where a later build's hash differs.
 """
 
 import argparse
@@ -19,12 +20,11 @@ SECTION = re.compile(
     r"^\s*([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)\s+\d+\s+\S.*:\((\.text(?:\.\S+)?)\)$"
 )
 SYMBOL = re.compile(r"^\s*[0-9a-f]+\s+[0-9a-f]+\s+[0-9a-f]+\s+\d+\s{17}(\S+)$")
-HASH = re.compile(r"17h[0-9a-f]{16}E$")
 PREFIX = re.compile(r"^(?:unlikely|hot|startup|exit)\.")
 
 
 def key(name):
-    return HASH.sub("E", PREFIX.sub("", name))
+    return PREFIX.sub("", name)
 
 
 def text_sections(map_path):
