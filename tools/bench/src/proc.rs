@@ -396,34 +396,13 @@ fn launch(args: Vec<std::ffi::OsString>) -> Result<()> {
             traced = true;
             let options =
                 libc::PTRACE_O_TRACEEXIT | libc::PTRACE_O_TRACEEXEC | libc::PTRACE_O_EXITKILL;
-            // SAFETY: our stopped tracee; the options are a flag word passed as the data.
-            let r = unsafe {
-                libc::ptrace(
-                    libc::PTRACE_SETOPTIONS,
-                    pid,
-                    std::ptr::null_mut::<libc::c_void>(),
-                    options as usize as *mut libc::c_void,
-                )
-            };
-            if r == -1 {
-                return Err(std::io::Error::last_os_error()).context("ptrace(PTRACE_SETOPTIONS)");
-            }
+            ptrace(libc::PTRACE_SETOPTIONS, pid, options as usize)
+                .context("ptrace(PTRACE_SETOPTIONS)")?;
             0
         } else {
             signal
         };
-        // SAFETY: our stopped tracee; the signal to deliver is passed as the data.
-        let r = unsafe {
-            libc::ptrace(
-                libc::PTRACE_CONT,
-                pid,
-                std::ptr::null_mut::<libc::c_void>(),
-                deliver as usize as *mut libc::c_void,
-            )
-        };
-        if r == -1 {
-            return Err(std::io::Error::last_os_error()).context("ptrace(PTRACE_CONT)");
-        }
+        ptrace(libc::PTRACE_CONT, pid, deliver as usize).context("ptrace(PTRACE_CONT)")?;
     }
     let wall = started.elapsed();
     let exit = if libc::WIFEXITED(status) {
@@ -445,6 +424,24 @@ fn launch(args: Vec<std::ffi::OsString>) -> Result<()> {
     }
     .line();
     fs::write(&report, report_line).with_context(|| format!("write {report:?}"))
+}
+
+/// A ptrace request on our stopped tracee whose argument is the data word (options, a
+/// signal number); the address is unused.
+fn ptrace(request: libc::c_uint, pid: i32, data: usize) -> std::io::Result<()> {
+    // SAFETY: the requests used take no pointer: the data word is a value, not an address.
+    let r = unsafe {
+        libc::ptrace(
+            request,
+            pid,
+            std::ptr::null_mut::<libc::c_void>(),
+            data as *mut libc::c_void,
+        )
+    };
+    if r == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Drops `path`'s pages from the page cache, so the next process to run it starts from a

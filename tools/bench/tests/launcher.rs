@@ -39,26 +39,17 @@ fn the_launcher_reports_the_childs_own_peak_not_the_spawners() {
 
     // Through the launcher: the report's peak (VmHWM at the exit) is the shell's own, a
     // few MiB at most.
-    let dir = tempfile::tempdir().unwrap();
-    let report = dir.path().join("rusage");
-    let status = Command::new(env!("CARGO_BIN_EXE_bench"))
-        .arg("__launch")
-        .arg(&report)
-        .args(["sh", "-c", "exit 7"])
-        .status()
-        .unwrap();
+    let (status, fields) = launch(&["sh", "-c", "exit 7"]);
     assert!(status.success(), "{status}");
-    let text = std::fs::read_to_string(&report).unwrap();
-    let fields: Vec<&str> = text.split_whitespace().collect();
-    assert_eq!(fields.len(), 7, "{text:?}");
-    assert_eq!(&fields[4..6], ["code", "7"], "{text:?}");
+    assert_eq!(fields.len(), 7, "{fields:?}");
+    assert_eq!(&fields[4..6], ["code", "7"], "{fields:?}");
     let child_kib: u64 = fields[3].parse().unwrap();
     assert!(
         child_kib > 0 && child_kib < 8 << 10,
         "launched child's peak {child_kib} KiB"
     );
     let ru_maxrss_kib: u64 = fields[6].parse().unwrap();
-    assert!(ru_maxrss_kib > 0, "{text:?}");
+    assert!(ru_maxrss_kib > 0, "{fields:?}");
     drop(ballast);
 }
 
@@ -77,38 +68,36 @@ fn the_launcher_fails_on_a_program_it_cannot_start() {
     assert!(!report.exists());
 }
 
-#[test]
-fn signals_reach_the_traced_program() {
-    // The launcher traces the program, so every signal stops it first: passed on, a
-    // SIGTERM still ends it, and its report says so.
+/// `bench __launch <report> <args...>`: the launcher's exit status and its report's fields.
+fn launch(args: &[&str]) -> (std::process::ExitStatus, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("rusage");
     let status = Command::new(env!("CARGO_BIN_EXE_bench"))
         .arg("__launch")
         .arg(&report)
-        .args(["sh", "-c", "kill -TERM $$; sleep 5"])
+        .args(args)
         .status()
         .unwrap();
+    let text = std::fs::read_to_string(&report).unwrap_or_default();
+    (status, text.split_whitespace().map(str::to_owned).collect())
+}
+
+#[test]
+fn signals_reach_the_traced_program() {
+    // The launcher traces the program, so every signal stops it first: passed on, a
+    // SIGTERM still ends it, and its report says so.
+    let (status, fields) = launch(&["sh", "-c", "kill -TERM $$; sleep 5"]);
     assert!(status.success(), "{status}");
-    let text = std::fs::read_to_string(&report).unwrap();
-    let fields: Vec<&str> = text.split_whitespace().collect();
-    assert_eq!(&fields[4..6], ["signal", "15"], "{text:?}");
+    assert_eq!(fields.len(), 7, "{fields:?}");
+    assert_eq!(&fields[4..6], ["signal", "15"], "{fields:?}");
 }
 
 #[test]
 fn a_program_that_execs_again_is_followed_to_its_end() {
     // A shell that execs another program (as a wrapper script does): the second exec must
     // not reach it as a SIGTRAP.
-    let dir = tempfile::tempdir().unwrap();
-    let report = dir.path().join("rusage");
-    let status = Command::new(env!("CARGO_BIN_EXE_bench"))
-        .arg("__launch")
-        .arg(&report)
-        .args(["sh", "-c", "exec sh -c 'exit 3'"])
-        .status()
-        .unwrap();
+    let (status, fields) = launch(&["sh", "-c", "exec sh -c 'exit 3'"]);
     assert!(status.success(), "{status}");
-    let text = std::fs::read_to_string(&report).unwrap();
-    let fields: Vec<&str> = text.split_whitespace().collect();
-    assert_eq!(&fields[4..6], ["code", "3"], "{text:?}");
+    assert_eq!(fields.len(), 7, "{fields:?}");
+    assert_eq!(&fields[4..6], ["code", "3"], "{fields:?}");
 }
