@@ -53,6 +53,12 @@ impl retry::Retryable for EcsError {
 #[derive(Debug, Clone)]
 pub struct MetadataClient {
     base_uri: String,
+    /// `<base>/task` and `<base>`, parsed once: health-sync asks every second, and parsing
+    /// a URL (with its IDNA host processing) was a tenth of a poll's instructions.
+    task_url: reqwest::Url,
+    container_url: reqwest::Url,
+    /// `<base>/task` as errors name it.
+    task_url_text: String,
     /// Made at the first request, not with the client: envoy-entrypoint holds a client
     /// from its start but asks only after SIGTERM, and an idle entrypoint should not carry
     /// an HTTP client's set-up (the TLS configuration included) in its memory until then.
@@ -86,8 +92,18 @@ impl MetadataClient {
                 reason: format!("scheme {:?} is not http or https", parsed.scheme()),
             });
         }
+        let base_uri = uri.trim_end_matches('/').to_string();
+        let parse = |text: String| {
+            reqwest::Url::parse(&text).map_err(|e| EcsError::InvalidUri {
+                uri: text.clone(),
+                reason: e.to_string(),
+            })
+        };
         Ok(MetadataClient {
-            base_uri: uri.trim_end_matches('/').to_string(),
+            task_url: parse(format!("{base_uri}/task"))?,
+            task_url_text: format!("{base_uri}/task"),
+            container_url: parse(base_uri.clone())?,
+            base_uri,
             http: Arc::new(OnceLock::new()),
             timeout: DEFAULT_TIMEOUT,
             retry: DEFAULT_RETRY_POLICY,
@@ -133,12 +149,12 @@ impl MetadataClient {
 
     /// `GET <base>/task`, one attempt: for pollers that run their own loop.
     pub async fn task_once(&self) -> Result<TaskMetadata, EcsError> {
-        self.get_json(format!("{}/task", self.base_uri)).await
+        self.get_json(&self.task_url, &self.task_url_text).await
     }
 
     /// `GET <base>`: the calling container's own metadata, retried per the policy.
     pub async fn container(&self) -> Result<Container, EcsError> {
-        self.with_retries(|| self.get_json(self.base_uri.clone()))
+        self.with_retries(|| self.get_json(&self.container_url, &self.base_uri))
             .await
     }
 
@@ -177,11 +193,18 @@ impl MetadataClient {
         Ok(self.http.get_or_init(|| http))
     }
 
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: String) -> Result<T, EcsError> {
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        target: &reqwest::Url,
+        as_given: &str,
+    ) -> Result<T, EcsError> {
+        // Errors name the URL as it was given (Url's own form may add a `/`); the text is
+        // made only on an error path.
+        let url = || as_given.to_string();
         let request = async {
             let response = self
                 .http()?
-                .get(&url)
+                .get(target.clone())
                 .send()
                 .await
                 .map_err(Failure::Transport)?;
@@ -209,20 +232,20 @@ impl MetadataClient {
         let (status, body) = match tokio::time::timeout(self.timeout, request).await {
             Err(_) => {
                 return Err(EcsError::Timeout {
-                    url,
+                    url: url(),
                     timeout: self.timeout,
                 })
             }
             Ok(Err(Failure::Client(detail))) => return Err(EcsError::Client(detail)),
             Ok(Err(Failure::Transport(e))) => {
                 return Err(EcsError::Transport {
-                    url,
+                    url: url(),
                     detail: error_chain(&e),
                 })
             }
             Ok(Err(Failure::TooLarge(source))) => {
                 return Err(EcsError::BodyTooLarge {
-                    url,
+                    url: url(),
                     limit: BODY_LIMIT,
                     source,
                 })
@@ -231,13 +254,13 @@ impl MetadataClient {
         };
         if !status.is_success() {
             return Err(EcsError::Status {
-                url,
+                url: url(),
                 status: status.as_u16(),
                 body: boundary::one_line_excerpt(&body, BODY_EXCERPT_CHARS),
             });
         }
         serde_json::from_slice(&body).map_err(|e| EcsError::Decode {
-            url,
+            url: url(),
             message: e.to_string(),
         })
     }
