@@ -227,8 +227,11 @@ compose-down:
 ## compose-images: consul-ecs:local (the release image), consul-ecs-local:local and, with
 ## STAND_INS=1, the stand-ins for the images no registry gives here (the test kit's Consul
 ## emulator, Envoy, busybox app, moto), in ENGINE
-compose-images: venv
-	$(STATIC_CARGO) -p consul-ecs --bin consul-ecs -p ecs-local --bin consul-ecs-local \
+# consul-ecs is built on its own, as `make release` builds it: in one cargo run with the
+# others, their features (hyper's server, serde_json's raw_value) would be unified into its
+# dependencies, and the images would hold another binary than the one `make image` ships.
+compose-images: venv release
+	$(STATIC_CARGO) -p ecs-local --bin consul-ecs-local \
 		$(if $(filter 1,$(STAND_INS)),-p testkit --bin consul-ecs-testkit)
 	$(MAKE) --no-print-directory image-only image-local-only
 	if [ "$(STAND_INS)" = 1 ]; then \
