@@ -34,7 +34,7 @@ chmod +x "$work/consul-ecs"
 
 # Figures measured under valgrind mean nothing (and fail the guard): only the profiles count.
 cargo build --release -q -p bench
-cargo run --release -q -p bench -- --binary "$work/consul-ecs" --out "$work/BENCHMARKS.md" \
+"${CARGO_TARGET_DIR:-target}/release/bench" --binary "$work/consul-ecs" --out "$work/BENCHMARKS.md" \
 	--runs 1 --stop-trials 1 --idle-secs 5 \
 	--only app-entrypoint,envoy-entrypoint,health-sync,health-sync-dataplane,mesh-init,mesh-init-dataplane ||
 	echo "profile.sh: the bench run failed (expected under valgrind); using the profiles it left"

@@ -230,11 +230,6 @@ impl Launched {
     /// and stdio to [`Launched::command`] (they reach `program` unchanged).
     pub fn new(program: &Path) -> Result<Launched> {
         let launcher = std::env::current_exe().context("the bench binary's own path")?;
-        Launched::with_launcher(&launcher, program)
-    }
-
-    /// As [`Launched::new`], with `launcher` as the bench binary.
-    pub fn with_launcher(launcher: &Path, program: &Path) -> Result<Launched> {
         let dir = tempfile::tempdir().context("a directory for the launcher's report")?;
         let report = dir.path().join("rusage");
         let mut cmd = Command::new(launcher);
