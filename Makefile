@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 CARGO ?= cargo
 
 .PHONY: test test-tools venv fmt-check clippy deps-check unit build release demo bench clean-venv terraform-check \
-	image image-local hot-functions container-tools container-test image-only image-local-only image-consul-emulator-only \
+	image image-local stand-in-binaries hot-functions container-tools container-test image-only image-local-only image-consul-emulator-only \
 	compose-up compose-down compose-images
 
 ## test: install what the tests need, then format check, clippy, the unused-dependency check and
@@ -55,8 +55,11 @@ test-tools:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables; }
 	@iptables --version
 
+# Built first, in the same workspace-wide build as the tests (so one dependency graph, not a
+# second one with the root package's features alone): tools/demo's tests run
+# target/debug/consul-ecs, which the build leaves beside the test binaries.
 unit: venv test-tools
-	$(CARGO) build --bin consul-ecs
+	$(CARGO) test --workspace --no-run
 	$(CARGO) test --workspace --no-fail-fast
 
 build:
@@ -138,10 +141,17 @@ image: release
 	$(MAKE) --no-print-directory image-only
 
 ## image-local: consul-ecs-local:local (the compose files' ecs-agent and consul-acl-setup) from the
-## static consul-ecs-local (crates/ecs-local)
-image-local:
-	$(STATIC_CARGO) -p ecs-local --bin consul-ecs-local
+## workspace's debug build of consul-ecs-local (crates/ecs-local)
+image-local: stand-in-binaries
 	$(MAKE) --no-print-directory image-local-only
+
+# The images that are never shipped (consul-ecs-local, the test kit's Consul emulator) run the
+# workspace's debug build, the very build `make test` and the container test compile, with
+# the C libraries it links copied in: a static release build of them cost CI a second
+# compile of every dependency (6.5 minutes), since their features differ from consul-ecs's.
+DEV_DIR = $(or $(CARGO_TARGET_DIR),target)/debug
+stand-in-binaries:
+	$(CARGO) build --workspace --all-targets
 
 # The images from binaries already built (IMAGE_PROFILE says which).
 image-only:
@@ -153,15 +163,19 @@ image-only:
 		-t consul-ecs:local docker/build/consul-ecs
 
 image-local-only:
-	rm -rf docker/build/consul-ecs-local && mkdir -p -m 0755 docker/build/consul-ecs-local/consul
-	cp $(STATIC_DIR)/consul-ecs-local /etc/ssl/certs/ca-certificates.crt docker/build/consul-ecs-local/
+	rm -rf docker/build/consul-ecs-local && mkdir -p -m 0755 docker/build/consul-ecs-local/consul docker/build/consul-ecs-local/rootfs/bin
+	objcopy --strip-debug $(DEV_DIR)/consul-ecs-local docker/build/consul-ecs-local/rootfs/bin/consul-ecs-local
+	docker/test/copy-libs.sh docker/build/consul-ecs-local/rootfs $(DEV_DIR)/consul-ecs-local
+	cp /etc/ssl/certs/ca-certificates.crt docker/build/consul-ecs-local/
 	$(ENGINE) build -q -f docker/Dockerfile.local --build-arg VERSION=$(CRATE_VERSION) \
 		-t consul-ecs-local:local docker/build/consul-ecs-local
 
 # The stand-in Consul: the test kit's emulator (never shipped).
 image-consul-emulator-only:
-	rm -rf docker/build/testkit && mkdir -p -m 0755 docker/build/testkit
-	cp $(STATIC_DIR)/consul-ecs-testkit /etc/ssl/certs/ca-certificates.crt docker/build/testkit/
+	rm -rf docker/build/testkit && mkdir -p -m 0755 docker/build/testkit/rootfs/bin
+	objcopy --strip-debug $(DEV_DIR)/consul-ecs-testkit docker/build/testkit/rootfs/bin/consul-ecs-testkit
+	docker/test/copy-libs.sh docker/build/testkit/rootfs $(DEV_DIR)/consul-ecs-testkit
+	cp /etc/ssl/certs/ca-certificates.crt docker/build/testkit/
 	$(ENGINE) build -q -f docker/Dockerfile.testkit -t localhost/consul-ecs-consul-emulator:test docker/build/testkit
 
 ## container-tools: Docker Engine and docker-compose, podman and runc, what the stand-in images are
@@ -199,7 +213,7 @@ container-test: container-tools venv
 	eval "$$(docker/local.sh env)" && \
 	$(MAKE) --no-print-directory ENGINE=docker STAND_INS=1 compose-images && \
 	CONSUL_ECS_TEST_DOCKER_HOST=$$DOCKER_HOST CONSUL_ECS_STATIC_BIN=$(STATIC_DIR)/consul-ecs \
-		$(CARGO) test --test container -- --test-threads=1 --nocapture
+		$(CARGO) test --workspace --test container -- --test-threads=1 --nocapture
 
 ## ---- one task by hand (docker/local.sh; docker/README.md "One task on a laptop") ----
 # COMPOSE_ENGINE: docker (a dockerd of our own in a temporary directory) or podman.
@@ -227,12 +241,9 @@ compose-down:
 ## compose-images: consul-ecs:local (the release image), consul-ecs-local:local and, with
 ## STAND_INS=1, the stand-ins for the images no registry gives here (the test kit's Consul
 ## emulator, Envoy, busybox app, moto), in ENGINE
-# consul-ecs is built on its own, as `make release` builds it: in one cargo run with the
-# others, their features (hyper's server, serde_json's raw_value) would be unified into its
-# dependencies, and the images would hold another binary than the one `make image` ships.
-compose-images: venv release
-	$(STATIC_CARGO) -p ecs-local --bin consul-ecs-local \
-		$(if $(filter 1,$(STAND_INS)),-p testkit --bin consul-ecs-testkit)
+# consul-ecs is the static release binary `make image` ships; the others are the debug build
+# (stand-in-binaries).
+compose-images: venv release stand-in-binaries
 	$(MAKE) --no-print-directory image-only image-local-only
 	if [ "$(STAND_INS)" = 1 ]; then \
 		$(MAKE) --no-print-directory image-consul-emulator-only && \

@@ -19,18 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build="$here/.build"
 mkdir -p "$build"
 
-# copy_libs ROOT FILE...: every shared library ldd lists for the FILEs on this machine
-# (including the dynamic loader) into ROOT, at the same paths.
-copy_libs() {
-    local root=$1 lib
-    shift
-    for lib in $( { for f in "$@"; do ldd "$f" 2>/dev/null || true; done; } |
-        grep -o '/[^ ]*' | sort -u); do
-        [ -e "$root$lib" ] && continue
-        mkdir -p "$root$(dirname "$lib")"
-        cp -L "$lib" "$root$lib"
-    done
-}
+copy_libs() { "$here/copy-libs.sh" "$@"; }
 
 # ---- Envoy -------------------------------------------------------------------------------
 ctx="$build/envoy"
