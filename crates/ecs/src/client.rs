@@ -193,11 +193,38 @@ impl MetadataClient {
         Ok(self.http.get_or_init(|| http))
     }
 
+    /// `GET <base>/task`, one attempt, decoding the answer only when its bytes differ from
+    /// the last answer `last` holds; the same bytes give the task decoded then. An idle task's
+    /// document is the same at every poll, and decoding its few KiB was most of health-sync's
+    /// work per poll. `last` is left empty when the answer cannot be decoded.
+    pub async fn task_once_cached<'a>(
+        &self,
+        last: &'a mut Option<LastTask>,
+    ) -> Result<&'a TaskMetadata, EcsError> {
+        let body = self.get_body(&self.task_url, &self.task_url_text).await?;
+        let read = match last.take() {
+            Some(previous) if previous.body == body => previous,
+            previous => LastTask {
+                task: decode(&body, &self.task_url_text)?,
+                body,
+                decodes: previous.map_or(0, |p| p.decodes) + 1,
+            },
+        };
+        Ok(&last.insert(read).task)
+    }
+
     async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         target: &reqwest::Url,
         as_given: &str,
     ) -> Result<T, EcsError> {
+        let body = self.get_body(target, as_given).await?;
+        decode(&body, as_given)
+    }
+
+    /// The body of a success answer to `GET target`; any other answer is an error naming
+    /// the URL as given.
+    async fn get_body(&self, target: &reqwest::Url, as_given: &str) -> Result<Vec<u8>, EcsError> {
         // Errors name the URL as it was given (Url's own form may add a `/`); the text is
         // made only on an error path.
         let url = || as_given.to_string();
@@ -259,10 +286,32 @@ impl MetadataClient {
                 body: boundary::one_line_excerpt(&body, BODY_EXCERPT_CHARS),
             });
         }
-        serde_json::from_slice(&body).map_err(|e| EcsError::Decode {
-            url: url(),
-            message: e.to_string(),
-        })
+        Ok(body)
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(body: &[u8], url: &str) -> Result<T, EcsError> {
+    serde_json::from_slice(body).map_err(|e| EcsError::Decode {
+        url: url.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// The last task document a poller read ([`MetadataClient::task_once_cached`]): its bytes
+/// and the task they decode to.
+#[derive(Debug)]
+pub struct LastTask {
+    body: Vec<u8>,
+    task: TaskMetadata,
+    decodes: u64,
+}
+
+impl LastTask {
+    /// How many answers were decoded into this `LastTask`, the first included: the polls
+    /// that read a changed document (an answer that cannot be decoded empties the poller's
+    /// `Option`, and the count starts again).
+    pub fn decodes(&self) -> u64 {
+        self.decodes
     }
 }
 

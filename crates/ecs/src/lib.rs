@@ -18,7 +18,7 @@ mod metadata;
 mod poll;
 
 pub use client::{
-    MetadataClient, BODY_LIMIT, DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUT, METADATA_URI_ENV,
+    LastTask, MetadataClient, BODY_LIMIT, DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUT, METADATA_URI_ENV,
 };
 pub use error::EcsError;
 pub use metadata::{

@@ -118,6 +118,41 @@ async fn follows_scripted_lifecycle_changes() {
 }
 
 #[tokio::test]
+async fn a_cached_poll_decodes_only_a_changed_document() {
+    let emu = EcsMetadataEmulator::start(fargate_task("web", &["web", "sidecar-proxy"]));
+    let client = client(&emu);
+    let mut last = None;
+
+    let task = client.task_once_cached(&mut last).await.unwrap();
+    assert_eq!(task.container("web").unwrap().health_status(), None);
+    // The same document again: the task decoded the first time, and no second decode.
+    let again = client.task_once_cached(&mut last).await.unwrap().clone();
+    assert_eq!(again.container("web").unwrap().health_status(), None);
+    assert_eq!(last.as_ref().map(ecs::LastTask::decodes), Some(1));
+
+    // A changed document is decoded and its change seen.
+    emu.set_container_health("web", "HEALTHY");
+    let task = client.task_once_cached(&mut last).await.unwrap();
+    assert!(task.container("web").unwrap().is_healthy());
+    assert_eq!(last.as_ref().map(ecs::LastTask::decodes), Some(2));
+    assert_eq!(emu.request_count(), 3, "every poll asks the endpoint");
+
+    // An answer that is not task metadata fails, names the URL and empties the cache, so
+    // the next good answer is decoded afresh.
+    emu.set_task(json!("not a task"));
+    let err = client.task_once_cached(&mut last).await.unwrap_err();
+    assert!(
+        matches!(err, EcsError::Decode { ref url, .. } if url.ends_with("/task")),
+        "{err}"
+    );
+    assert!(last.is_none());
+    emu.set_task(fargate_task("web", &["web"]));
+    let task = client.task_once_cached(&mut last).await.unwrap();
+    assert!(task.container("sidecar-proxy").is_none());
+    assert_eq!(last.as_ref().map(ecs::LastTask::decodes), Some(1));
+}
+
+#[tokio::test]
 async fn retries_5xx_then_succeeds() {
     let emu = EcsMetadataEmulator::start(fargate_task("web", &["web"]));
     emu.fail_next(2, 503);

@@ -118,6 +118,7 @@ pub async fn run_health_sync_observed(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_reassert = Instant::now() + settings.reassert_interval;
     let mut reassert_now = false;
+    let mut last_task = None;
     let signal = loop {
         tokio::select! {
             signal = &mut stop => break signal,
@@ -135,7 +136,7 @@ pub async fn run_health_sync_observed(
                 }
             }
         }
-        let poll = poll_once(&peers, &mut sync, &mut on_refused);
+        let poll = poll_once(&peers, &mut sync, &mut last_task, &mut on_refused);
         tokio::select! {
             // Dropping the poll cancels its in-flight request.
             signal = &mut stop => break signal,
@@ -185,15 +186,17 @@ enum StartError {
     Task(MeshError),
 }
 
-/// One poll: read the task, write what changed. Returns whether every write worked; a
-/// failed one makes the next poll compare with Consul first, since an agent that was away
-/// may have come back with its checks reset.
+/// One poll: read the task (decoded again only when its document changed since `last_task`),
+/// write what changed. Returns whether every write worked; a failed one makes the next poll
+/// compare with Consul first, since an agent that was away may have come back with its checks
+/// reset.
 async fn poll_once(
     peers: &SyncPeers,
     sync: &mut HealthSync,
+    last_task: &mut Option<ecs::LastTask>,
     on_refused: &mut OnRefusedWrite,
 ) -> bool {
-    let task = match peers.metadata.task_once().await {
+    let task = match peers.metadata.task_once_cached(last_task).await {
         Ok(task) => task,
         Err(e) => {
             warn!(error = %e, "reading task metadata failed; retrying on the next poll");
@@ -201,7 +204,7 @@ async fn poll_once(
         }
     };
     let mut all_written = true;
-    for update in sync.plan(&task) {
+    for update in sync.plan(task) {
         match write(&peers.agent, &update).await {
             Ok(()) => {
                 info!(check = %update.check_id, status = %update.status.as_str(), "check updated");

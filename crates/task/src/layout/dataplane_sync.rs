@@ -177,6 +177,7 @@ async fn run_until_stopped(
 ) -> &'static str {
     let mut ticker = tokio::time::interval(settings.poll_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_task = None;
     loop {
         tokio::select! {
             signal = stop.as_mut() => return signal,
@@ -185,21 +186,27 @@ async fn run_until_stopped(
         tokio::select! {
             // Dropping the poll cancels its in-flight request.
             signal = stop.as_mut() => return signal,
-            () = poll_once(task, peers, health) => {}
+            () = poll_once(task, peers, health, &mut last_task) => {}
         }
     }
 }
 
-/// One poll: read the task, write what changed in one call.
-async fn poll_once(task: DataplaneTask<'_>, peers: &DataplanePeers, health: &mut DataplaneHealth) {
-    let metadata = match peers.metadata.task_once().await {
+/// One poll: read the task (decoded again only when its document changed since
+/// `last_task`), write what changed in one call.
+async fn poll_once(
+    task: DataplaneTask<'_>,
+    peers: &DataplanePeers,
+    health: &mut DataplaneHealth,
+    last_task: &mut Option<ecs::LastTask>,
+) {
+    let metadata = match peers.metadata.task_once_cached(last_task).await {
         Ok(metadata) => metadata,
         Err(e) => {
             warn!(error = %e, "reading task metadata failed; retrying on the next poll");
             return;
         }
     };
-    let writes = health.plan(&metadata);
+    let writes = health.plan(metadata);
     if writes.is_empty() {
         return;
     }
