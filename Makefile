@@ -55,11 +55,10 @@ test-tools:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables; }
 	@iptables --version
 
-# Built first, in the same workspace-wide build as the tests (so one dependency graph, not a
-# second one with the root package's features alone): tools/demo's tests run
-# target/debug/consul-ecs, which the build leaves beside the test binaries.
+# One workspace-wide build (a build of the root package alone would be a second dependency
+# graph, with its features only); it also leaves target/debug/consul-ecs, which tools/demo's
+# tests and terraform-check run.
 unit: venv test-tools
-	$(CARGO) test --workspace --no-run
 	$(CARGO) test --workspace --no-fail-fast
 
 build:
@@ -153,6 +152,15 @@ DEV_DIR = $(or $(CARGO_TARGET_DIR),target)/debug
 stand-in-binaries:
 	$(CARGO) build --workspace --all-targets
 
+# $(call stand-in-context,DIR,BINARY): docker/build/DIR with the CA bundle and rootfs/: the
+# debug BINARY in /bin without its debug info, and the C libraries it links.
+define stand-in-context
+	rm -rf docker/build/$(1) && mkdir -p -m 0755 docker/build/$(1)/rootfs/bin
+	objcopy --strip-debug $(DEV_DIR)/$(2) docker/build/$(1)/rootfs/bin/$(2)
+	docker/test/copy-libs.sh docker/build/$(1)/rootfs $(DEV_DIR)/$(2)
+	cp /etc/ssl/certs/ca-certificates.crt docker/build/$(1)/
+endef
+
 # The images from binaries already built (IMAGE_PROFILE says which).
 image-only:
 	rm -rf docker/build/consul-ecs && mkdir -p -m 0755 docker/build/consul-ecs/consul
@@ -163,19 +171,14 @@ image-only:
 		-t consul-ecs:local docker/build/consul-ecs
 
 image-local-only:
-	rm -rf docker/build/consul-ecs-local && mkdir -p -m 0755 docker/build/consul-ecs-local/consul docker/build/consul-ecs-local/rootfs/bin
-	objcopy --strip-debug $(DEV_DIR)/consul-ecs-local docker/build/consul-ecs-local/rootfs/bin/consul-ecs-local
-	docker/test/copy-libs.sh docker/build/consul-ecs-local/rootfs $(DEV_DIR)/consul-ecs-local
-	cp /etc/ssl/certs/ca-certificates.crt docker/build/consul-ecs-local/
+	$(call stand-in-context,consul-ecs-local,consul-ecs-local)
+	mkdir -m 0755 docker/build/consul-ecs-local/consul
 	$(ENGINE) build -q -f docker/Dockerfile.local --build-arg VERSION=$(CRATE_VERSION) \
 		-t consul-ecs-local:local docker/build/consul-ecs-local
 
 # The stand-in Consul: the test kit's emulator (never shipped).
 image-consul-emulator-only:
-	rm -rf docker/build/testkit && mkdir -p -m 0755 docker/build/testkit/rootfs/bin
-	objcopy --strip-debug $(DEV_DIR)/consul-ecs-testkit docker/build/testkit/rootfs/bin/consul-ecs-testkit
-	docker/test/copy-libs.sh docker/build/testkit/rootfs $(DEV_DIR)/consul-ecs-testkit
-	cp /etc/ssl/certs/ca-certificates.crt docker/build/testkit/
+	$(call stand-in-context,testkit,consul-ecs-testkit)
 	$(ENGINE) build -q -f docker/Dockerfile.testkit -t localhost/consul-ecs-consul-emulator:test docker/build/testkit
 
 ## container-tools: Docker Engine and docker-compose, podman and runc, what the stand-in images are

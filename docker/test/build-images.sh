@@ -19,14 +19,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 build="$here/.build"
 mkdir -p "$build"
 
-copy_libs() { "$here/copy-libs.sh" "$@"; }
-
 # ---- Envoy -------------------------------------------------------------------------------
 ctx="$build/envoy"
 rm -rf "$ctx" && mkdir -p "$ctx/rootfs/usr/local/bin" "$ctx/rootfs/tmp"
 chmod 1777 "$ctx/rootfs/tmp"
 cp "$envoy" "$ctx/rootfs/usr/local/bin/envoy"
-copy_libs "$ctx/rootfs" "$envoy"
+"$here/copy-libs.sh" "$ctx/rootfs" "$envoy"
 "$engine" build -q -f "$here/Containerfile.envoy" -t localhost/consul-ecs-test-envoy:test "$ctx"
 
 # ---- the app: busybox ----------------------------------------------------------------------
@@ -75,7 +73,7 @@ tar -C /usr/lib --exclude='python3.11/test' --exclude='python3.11/idlelib' \
 # The libraries python and every extension module link (the site's are looked up where pip
 # put them, so ldd sees them as this machine would).
 mapfile -t sos < <(find /usr/lib/python3.11/lib-dynload "$site" -name '*.so*' -type f)
-copy_libs "$ctx/rootfs" "$python" "${sos[@]}"
+"$here/copy-libs.sh" "$ctx/rootfs" "$python" "${sos[@]}"
 mkdir -p "$ctx/rootfs/usr/bin"
 cp -L "$python" "$ctx/rootfs/usr/bin/python3.11"
 "$engine" build -q -f "$here/Containerfile.moto" -t localhost/consul-ecs-test-moto:test "$ctx"
